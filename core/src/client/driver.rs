@@ -1,0 +1,466 @@
+//! The client's connection loop: read frames, route them, run handlers,
+//! write the outgoing queue. Runtime-agnostic: it is one future, polled by
+//! whatever runtime the caller spawns it on.
+
+use std::collections::VecDeque;
+use std::future::poll_fn;
+use std::pin::Pin;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::stream::FuturesUnordered;
+use futures::{FutureExt, StreamExt};
+
+use super::context::ClientEvent;
+use super::inbox::Message;
+use super::{lock, reserved, Client};
+use crate::close::{codes, CloseReason};
+use crate::dispatch::{Outcome, Registered, Rejection};
+use crate::error::Error;
+use crate::frame::{ErrorCode, Frame};
+use crate::info::{Change, ClientInfo};
+use crate::transport::{BoxFuture, FrameSink, FrameStream};
+use crate::value;
+
+type Job = BoxFuture<'static, ()>;
+
+/// How the read loop ended.
+enum End {
+    /// The server sent a close frame.
+    ServerClosed(CloseReason),
+    /// The connection ended without a close frame.
+    Eof,
+    /// The transport failed or the server broke the protocol.
+    Failed(Error),
+    /// The server stayed silent past its own keepalive timeout.
+    Silent(Duration),
+    /// The application closed the client.
+    Stopped,
+}
+
+struct Reader {
+    client: Client,
+    stream: Pin<Box<dyn FrameStream>>,
+    current: Option<Job>,
+    queue: VecDeque<Job>,
+    concurrent: FuturesUnordered<Job>,
+    watchdog: Option<(futures_timer::Delay, Duration)>,
+    heard: bool,
+}
+
+/// Runs the connection until it ends, then tells everyone waiting.
+pub(crate) async fn drive(
+    client: Client,
+    stream: Pin<Box<dyn FrameStream>>,
+    mut sink: Pin<Box<dyn FrameSink>>,
+) {
+    let shared = client.shared.clone();
+    let writer = async {
+        if let Err(err) = shared.outbox.run_writer(&mut sink).await {
+            tracing::debug!(%err, "client writer stopped");
+        }
+    };
+    let reader = async {
+        // The server pings every interval; silence for the timeout plus an
+        // interval means it is gone.
+        let watchdog = match (
+            shared.session.keepalive_interval,
+            shared.session.keepalive_timeout,
+        ) {
+            (Some(interval), Some(timeout)) => {
+                let window = timeout + interval;
+                Some((futures_timer::Delay::new(window), window))
+            }
+            _ => None,
+        };
+        let mut reader = Reader {
+            client: client.clone(),
+            stream,
+            current: None,
+            queue: VecDeque::new(),
+            concurrent: FuturesUnordered::new(),
+            watchdog,
+            heard: false,
+        };
+        let end = poll_fn(|cx| reader.poll(cx)).await;
+        reader.finish(end).await;
+    };
+    futures::join!(writer, reader);
+    shared.finished.store(true, Ordering::Release);
+    shared.closed.notify(usize::MAX);
+}
+
+impl Reader {
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<End> {
+        let shared = self.client.shared.clone();
+        shared.stop_waker.register(cx.waker());
+        if shared.stop.load(Ordering::Acquire) {
+            return Poll::Ready(End::Stopped);
+        }
+        loop {
+            // In-order handlers, one at a time.
+            while let Some(job) = self.current.as_mut() {
+                match job.poll_unpin(cx) {
+                    Poll::Ready(()) => self.current = self.queue.pop_front(),
+                    Poll::Pending => break,
+                }
+            }
+            // Threaded handlers, all at once.
+            while let Poll::Ready(Some(())) = self.concurrent.poll_next_unpin(cx) {}
+
+            if let Some((delay, window)) = self.watchdog.as_mut() {
+                if delay.poll_unpin(cx).is_ready() {
+                    if !self.heard {
+                        return Poll::Ready(End::Silent(*window));
+                    }
+                    self.heard = false;
+                    delay.reset(*window);
+                    continue;
+                }
+            }
+
+            let mut progressed = false;
+            while self.queue.len() < shared.handler_queue_len {
+                match self.stream.poll_next_unpin(cx) {
+                    Poll::Pending => break,
+                    Poll::Ready(None) => return Poll::Ready(End::Eof),
+                    Poll::Ready(Some(Err(err))) => return Poll::Ready(End::Failed(err.into())),
+                    Poll::Ready(Some(Ok(bytes))) => {
+                        self.heard = true;
+                        let had_current = self.current.is_some();
+                        let concurrent = self.concurrent.len();
+                        match self.on_frame(&bytes) {
+                            Ok(None) => {}
+                            Ok(Some(end)) => return Poll::Ready(end),
+                            Err(err) => return Poll::Ready(End::Failed(err)),
+                        }
+                        // A new job needs its first poll before we sleep.
+                        if (!had_current && self.current.is_some())
+                            || self.concurrent.len() > concurrent
+                        {
+                            progressed = true;
+                            break;
+                        }
+                    }
+                }
+            }
+            if !progressed {
+                return Poll::Pending;
+            }
+        }
+    }
+
+    fn context(&self, command: Arc<str>, payload: Bytes) -> ClientEvent {
+        ClientEvent {
+            client: self.client.clone(),
+            command,
+            payload,
+            other: None,
+            change: None,
+            close: None,
+            rejection: None,
+        }
+    }
+
+    fn schedule(
+        &mut self,
+        registered: &Registered<ClientEvent>,
+        ctx: ClientEvent,
+        request_id: u64,
+    ) {
+        let fut = registered.handler.call(ctx);
+        let client = self.client.clone();
+        let command = registered.name.clone();
+        let job: Job = Box::pin(async move {
+            let outcome = guarded(fut).await;
+            respond(&client, &command, request_id, outcome);
+        });
+        if registered.threaded {
+            self.concurrent.push(job);
+        } else if self.current.is_none() {
+            self.current = Some(job);
+        } else {
+            self.queue.push_back(job);
+        }
+    }
+
+    fn reserved_event(&mut self, name: &str, fill: impl FnOnce(&mut ClientEvent)) {
+        let handler = lock_read(&self.client).reserved(name).cloned();
+        if let Some(registered) = handler {
+            let mut ctx = self.context(registered.name.clone(), Bytes::from_static(value::NIL));
+            fill(&mut ctx);
+            self.schedule(&registered, ctx, 0);
+        }
+    }
+
+    fn on_frame(&mut self, bytes: &Bytes) -> Result<Option<End>, Error> {
+        let shared = self.client.shared.clone();
+        match Frame::decode(bytes)? {
+            Frame::Event {
+                command,
+                request_id,
+                payload,
+            } => self.on_event(command, request_id, bytes.slice_ref(payload)),
+            Frame::Reply {
+                request_id,
+                payload,
+            } => {
+                lock(&shared.pending).resolve(request_id, Ok(bytes.slice_ref(payload)));
+            }
+            Frame::ReplyError {
+                request_id,
+                code,
+                message,
+            } => {
+                lock(&shared.pending).resolve(
+                    request_id,
+                    Err(Error::Remote {
+                        code: ErrorCode::from_wire(code),
+                        message: message.to_owned(),
+                    }),
+                );
+            }
+            Frame::EventRejected {
+                command,
+                code,
+                message,
+            } => {
+                tracing::warn!(command, code, message, "server rejected an event");
+                let rejection = Rejection::new(ErrorCode::from_wire(code), message);
+                let command: Arc<str> = Arc::from(command);
+                self.reserved_event(reserved::REJECTED, |ctx| {
+                    ctx.command = command;
+                    ctx.rejection = Some(rejection);
+                });
+            }
+            Frame::ClientJoined(wire) => {
+                let info = ClientInfo::from_wire(&wire);
+                self.reserved_event(reserved::CLIENT_CONNECT, |ctx| ctx.other = Some(info));
+            }
+            Frame::ClientLeft(wire) => {
+                let info = ClientInfo::from_wire(&wire);
+                self.reserved_event(reserved::CLIENT_DISCONNECT, |ctx| ctx.other = Some(info));
+            }
+            Frame::ClientChanged {
+                client,
+                old_name,
+                old_group,
+            } => {
+                let info = ClientInfo::from_wire(&client);
+                if old_name != client.name {
+                    let change = Change {
+                        old: old_name.map(Arc::from),
+                        new: info.name.clone(),
+                    };
+                    let other = info.clone();
+                    self.reserved_event(reserved::CLIENT_NAME_CHANGE, |ctx| {
+                        ctx.other = Some(other);
+                        ctx.change = Some(change);
+                    });
+                }
+                if old_group != client.group {
+                    let change = Change {
+                        old: old_group.map(Arc::from),
+                        new: info.group.clone(),
+                    };
+                    self.reserved_event(reserved::CLIENT_GROUP_CHANGE, |ctx| {
+                        ctx.other = Some(info);
+                        ctx.change = Some(change);
+                    });
+                }
+            }
+            Frame::Ping { nonce } => {
+                shared.outbox.force_push(Frame::Pong { nonce }.encode());
+            }
+            Frame::Pong { .. } => {}
+            Frame::Close { code, reason, .. } => {
+                return Ok(Some(End::ServerClosed(CloseReason::new(code, reason))))
+            }
+            other => {
+                return Err(Error::Protocol(format!(
+                    "a server may not send a {} frame here",
+                    other.kind_name()
+                )))
+            }
+        }
+        Ok(None)
+    }
+
+    fn on_event(&mut self, command: &str, request_id: u64, payload: Bytes) {
+        let (message_handler, handler, wildcard) = {
+            let handlers = lock_read(&self.client);
+            (
+                handlers.reserved(reserved::MESSAGE).cloned(),
+                handlers.command(command).cloned(),
+                handlers.wildcard().cloned(),
+            )
+        };
+        let name: Arc<str> = match &handler {
+            Some(registered) => registered.name.clone(),
+            None => Arc::from(command),
+        };
+        let message = Message {
+            command: name.clone(),
+            payload: payload.clone(),
+        };
+        let shared = self.client.shared.clone();
+        let mut inbox = lock(&shared.inbox);
+        inbox.remember(&message);
+        if let Some(registered) = message_handler {
+            let ctx = self.context(name.clone(), payload.clone());
+            self.schedule(&registered, ctx, 0);
+        }
+        let message = if request_id == 0 {
+            match inbox.give_to_waiter(message) {
+                None => return,
+                Some(message) => message,
+            }
+        } else {
+            message
+        };
+        drop(inbox);
+        if let Some(registered) = handler {
+            let ctx = self.context(name, payload);
+            self.schedule(&registered, ctx, request_id);
+            return;
+        }
+        if let Some(registered) = wildcard {
+            let ctx = self.context(name, payload);
+            self.schedule(&registered, ctx, request_id);
+        } else if request_id != 0 {
+            respond(
+                &self.client,
+                command,
+                request_id,
+                Err(Rejection::new(
+                    ErrorCode::NoHandler,
+                    format!("no handler for {command:?}"),
+                )),
+            );
+            return;
+        }
+        if request_id == 0 {
+            lock(&shared.inbox).unhandled(message);
+        }
+    }
+
+    async fn finish(&mut self, end: End) {
+        let shared = self.client.shared.clone();
+        let (reason, tell_server, forced) = match end {
+            End::ServerClosed(reason) => (reason, None, true),
+            End::Eof => (
+                CloseReason::new(
+                    codes::ABNORMAL,
+                    "server closed the connection without a close frame",
+                ),
+                None,
+                false,
+            ),
+            End::Failed(err) => match err.close_reason() {
+                Some(reason) => (reason.clone(), Some(reason), false),
+                None => (
+                    CloseReason::new(codes::ABNORMAL, err.to_string()),
+                    None,
+                    false,
+                ),
+            },
+            End::Silent(window) => (
+                CloseReason::new(
+                    codes::KEEPALIVE_TIMEOUT,
+                    format!("server silent for {window:?}"),
+                ),
+                None,
+                false,
+            ),
+            End::Stopped => (
+                CloseReason::new(codes::NORMAL, "closed by client"),
+                None,
+                false,
+            ),
+        };
+        {
+            let mut slot = lock(&shared.close_reason);
+            if slot.is_none() {
+                *slot = Some(reason.clone());
+            }
+        }
+        tracing::debug!(%reason, "client connection ended");
+        lock(&shared.pending).fail_all(|| Error::Closed(reason.clone()));
+        lock(&shared.inbox).close(&reason);
+        shared.outbox.close_with(tell_server.map(|r| {
+            Frame::Close {
+                code: r.code,
+                reason: &r.reason,
+                run_leave: true,
+            }
+            .encode()
+        }));
+        if forced {
+            let reason = reason.clone();
+            self.reserved_event(reserved::FORCE_DISCONNECT, |ctx| ctx.close = Some(reason));
+        }
+        // Events already received still get their handlers.
+        if let Some(job) = self.current.take() {
+            job.await;
+        }
+        while let Some(job) = self.queue.pop_front() {
+            job.await;
+        }
+        while self.concurrent.next().await.is_some() {}
+    }
+}
+
+fn lock_read(
+    client: &Client,
+) -> std::sync::RwLockReadGuard<'_, crate::dispatch::HandlerTable<ClientEvent>> {
+    client
+        .shared
+        .handlers
+        .read()
+        .unwrap_or_else(|p| p.into_inner())
+}
+
+/// Runs a handler future, turning a panic into a failed outcome.
+async fn guarded(fut: BoxFuture<'static, Outcome>) -> Outcome {
+    match std::panic::AssertUnwindSafe(fut).catch_unwind().await {
+        Ok(outcome) => outcome,
+        Err(_) => {
+            tracing::error!("client handler panicked");
+            Err(Rejection::new(ErrorCode::HandlerFailed, "handler panicked"))
+        }
+    }
+}
+
+/// Sends a handler's outcome to the server: a reply for requests, a
+/// rejection notice for failed plain events.
+fn respond(client: &Client, command: &str, request_id: u64, outcome: Outcome) {
+    let frame = match (request_id, outcome) {
+        (0, Ok(_)) => return,
+        (0, Err(rejection)) => {
+            tracing::warn!(command, message = %rejection.message, "event rejected");
+            Frame::EventRejected {
+                command,
+                code: rejection.code.to_wire(),
+                message: &rejection.message,
+            }
+            .encode()
+        }
+        (request_id, Ok(payload)) => Frame::Reply {
+            request_id,
+            payload: &payload,
+        }
+        .encode(),
+        (request_id, Err(rejection)) => Frame::ReplyError {
+            request_id,
+            code: rejection.code.to_wire(),
+            message: &rejection.message,
+        }
+        .encode(),
+    };
+    // A reply never waits for room: the server is waiting for it, and there
+    // is at most one per request the server made.
+    client.shared.outbox.force_push(frame);
+}

@@ -1,0 +1,129 @@
+//! How a client connects: name, group, auth data, limits, and handlers to
+//! install before the first event can arrive.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use serde::Serialize;
+
+use super::context::ClientEvent;
+use super::reserved;
+use crate::dispatch::{erase, Handler, HandlerTable, On};
+use crate::error::Result;
+use crate::value;
+
+/// Options for [`Client::handshake`](super::Client::handshake) and the
+/// transports' `connect` functions.
+#[derive(Clone)]
+pub struct ClientOptions {
+    pub(crate) name: Option<String>,
+    pub(crate) group: Option<String>,
+    pub(crate) auth: Option<Bytes>,
+    pub(crate) handshake_timeout: Duration,
+    pub(crate) outbox_limit: usize,
+    pub(crate) cache_size: usize,
+    pub(crate) unhandled_limit: usize,
+    pub(crate) handler_queue_len: usize,
+    pub(crate) handlers: HandlerTable<ClientEvent>,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        Self {
+            name: None,
+            group: None,
+            auth: None,
+            handshake_timeout: Duration::from_secs(10),
+            outbox_limit: 4 * 1024 * 1024,
+            cache_size: 0,
+            unhandled_limit: 1024,
+            handler_queue_len: 1024,
+            handlers: HandlerTable::new(reserved::ALL),
+        }
+    }
+}
+
+impl std::fmt::Debug for ClientOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientOptions")
+            .field("name", &self.name)
+            .field("group", &self.group)
+            .field("handshake_timeout", &self.handshake_timeout)
+            .field("outbox_limit", &self.outbox_limit)
+            .field("cache_size", &self.cache_size)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClientOptions {
+    /// Defaults: no name, no group, no cache, 4 MiB outgoing queue.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The name to join with.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// The group to join.
+    pub fn group(mut self, group: impl Into<String>) -> Self {
+        self.group = Some(group.into());
+        self
+    }
+
+    /// Auth data for the server's auth hook (any `Serialize` value).
+    pub fn auth<T: Serialize + ?Sized>(mut self, data: &T) -> Result<Self> {
+        self.auth = Some(value::encode(data)?);
+        Ok(self)
+    }
+
+    /// How long to wait for the server's welcome. Default 10 s.
+    pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.handshake_timeout = timeout;
+        self
+    }
+
+    /// Bytes queued for sending before `send` waits. Default 4 MiB.
+    pub fn outbox_limit(mut self, bytes: usize) -> Self {
+        self.outbox_limit = bytes;
+        self
+    }
+
+    /// Keep the last `n` received events for
+    /// [`Client::recent_messages`](super::Client::recent_messages)
+    /// (HiSock's `cache_size`). Default 0: no cache.
+    pub fn cache_size(mut self, n: usize) -> Self {
+        self.cache_size = n;
+        self
+    }
+
+    /// Unhandled events kept for `recv`/`recv_any`; past this the oldest is
+    /// dropped with a warning. Default 1024.
+    pub fn unhandled_limit(mut self, n: usize) -> Self {
+        self.unhandled_limit = n;
+        self
+    }
+
+    /// Installs a handler before connecting, so not even the first event can
+    /// miss it. Same as [`Client::on`](super::Client::on).
+    pub fn on<Args: 'static, H: Handler<ClientEvent, Args>>(
+        self,
+        command: &str,
+        handler: H,
+    ) -> Self {
+        self.on_with(command, On::new(), handler)
+    }
+
+    /// Installs a handler with options before connecting.
+    pub fn on_with<Args: 'static, H: Handler<ClientEvent, Args>>(
+        mut self,
+        command: &str,
+        on: On,
+        handler: H,
+    ) -> Self {
+        self.handlers.insert(command, erase(handler), on);
+        self
+    }
+}

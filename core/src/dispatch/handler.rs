@@ -1,0 +1,87 @@
+//! Handlers are plain async functions (or closures) whose arguments are
+//! extractors: `|client: ClientInfo, Data(msg): Data<String>| async move {…}`.
+//! [`Handler`] is implemented for functions of zero to five extractor
+//! arguments returning a future of an [`IntoReply`] value.
+
+use std::future::Future;
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use super::extract::FromEvent;
+use super::reply::{IntoReply, Rejection};
+use crate::transport::{BoxFuture, MaybeSend, MaybeSync};
+
+/// What running a handler produced: the reply payload, or a rejection.
+pub type Outcome = Result<Bytes, Rejection>;
+
+/// A function usable as a handler for events with context `C`. `Args` is the
+/// tuple of its argument types; you never name it.
+pub trait Handler<C, Args>: MaybeSend + MaybeSync + 'static {
+    /// Extracts the arguments from `ctx` and runs the handler.
+    fn call(&self, ctx: C) -> BoxFuture<'static, Outcome>;
+}
+
+/// A type-erased handler, as stored in a [`HandlerTable`](super::HandlerTable).
+pub trait ErasedHandler<C>: MaybeSend + MaybeSync {
+    /// Runs the handler.
+    fn call(&self, ctx: C) -> BoxFuture<'static, Outcome>;
+}
+
+struct Erased<H, Args> {
+    handler: H,
+    _args: PhantomData<fn(Args)>,
+}
+
+impl<C, H, Args> ErasedHandler<C> for Erased<H, Args>
+where
+    H: Handler<C, Args>,
+    Args: 'static,
+{
+    fn call(&self, ctx: C) -> BoxFuture<'static, Outcome> {
+        self.handler.call(ctx)
+    }
+}
+
+/// Erases a handler's argument types so handlers of all shapes fit one table.
+pub fn erase<C: 'static, Args: 'static, H: Handler<C, Args>>(
+    handler: H,
+) -> Arc<dyn ErasedHandler<C>> {
+    Arc::new(Erased {
+        handler,
+        _args: PhantomData,
+    })
+}
+
+macro_rules! impl_handler {
+    ($($arg:ident),*) => {
+        #[allow(non_snake_case, unused_variables)]
+        impl<C, F, Fut, R, $($arg,)*> Handler<C, ($($arg,)*)> for F
+        where
+            C: 'static,
+            F: Fn($($arg),*) -> Fut + MaybeSend + MaybeSync + 'static,
+            Fut: Future<Output = R> + MaybeSend + 'static,
+            R: IntoReply,
+            $($arg: FromEvent<C>,)*
+        {
+            fn call(&self, ctx: C) -> BoxFuture<'static, Outcome> {
+                $(
+                    let $arg = match $arg::from_event(&ctx) {
+                        Ok(value) => value,
+                        Err(rejection) => return Box::pin(std::future::ready(Err(rejection))),
+                    };
+                )*
+                let fut = (self)($($arg),*);
+                Box::pin(async move { fut.await.into_reply() })
+            }
+        }
+    };
+}
+
+impl_handler!();
+impl_handler!(A1);
+impl_handler!(A1, A2);
+impl_handler!(A1, A2, A3);
+impl_handler!(A1, A2, A3, A4);
+impl_handler!(A1, A2, A3, A4, A5);

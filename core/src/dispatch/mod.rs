@@ -1,0 +1,150 @@
+//! Event routing: which handler runs for a command, with which arguments,
+//! and what its return value becomes. Shared by the server and the client;
+//! each side has its own context type `C` and its own reserved names.
+
+mod extract;
+mod handler;
+mod reply;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+pub use extract::{Command, Data, EventContext, FromEvent, RawPayload};
+pub use handler::{erase, ErasedHandler, Handler, Outcome};
+pub use reply::{IntoReply, Rejection, Reply};
+
+/// The wildcard command: its handler gets every event that has no handler of
+/// its own.
+pub const WILDCARD: &str = "*";
+
+/// How a handler is registered (see `on_with` on the server and client).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct On {
+    threaded: bool,
+    override_reserved: bool,
+}
+
+impl On {
+    /// Default options: run in order with the sender's other events.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Run this handler concurrently with the sender's other events instead
+    /// of in order (HiSock's `threaded=True`).
+    pub fn threaded(mut self) -> Self {
+        self.threaded = true;
+        self
+    }
+
+    /// Register a reserved name ("join", "message", …) as an ordinary
+    /// command: the reserved event no longer calls it; events sent under that
+    /// name do (HiSock's `override=True`).
+    pub fn override_reserved(mut self) -> Self {
+        self.override_reserved = true;
+        self
+    }
+
+    /// True when the handler runs concurrently.
+    pub fn is_threaded(&self) -> bool {
+        self.threaded
+    }
+}
+
+/// A registered handler and how to run it.
+pub struct Registered<C> {
+    /// The handler.
+    pub handler: Arc<dyn ErasedHandler<C>>,
+    /// Runs concurrently rather than in order.
+    pub threaded: bool,
+    /// The command it is registered under (shared, so events need not
+    /// allocate their command name).
+    pub name: Arc<str>,
+}
+
+impl<C> Clone for Registered<C> {
+    fn clone(&self) -> Self {
+        Self {
+            handler: self.handler.clone(),
+            threaded: self.threaded,
+            name: self.name.clone(),
+        }
+    }
+}
+
+/// The handlers of one side: ordinary commands, the wildcard, and reserved
+/// events (whose names each side lists in `reserved`).
+pub struct HandlerTable<C> {
+    reserved_names: &'static [&'static str],
+    commands: HashMap<Arc<str>, Registered<C>>,
+    reserved: HashMap<&'static str, Registered<C>>,
+}
+
+impl<C> Clone for HandlerTable<C> {
+    fn clone(&self) -> Self {
+        Self {
+            reserved_names: self.reserved_names,
+            commands: self.commands.clone(),
+            reserved: self.reserved.clone(),
+        }
+    }
+}
+
+impl<C> HandlerTable<C> {
+    /// An empty table for a side with these reserved event names.
+    pub fn new(reserved_names: &'static [&'static str]) -> Self {
+        Self {
+            reserved_names,
+            commands: HashMap::new(),
+            reserved: HashMap::new(),
+        }
+    }
+
+    /// Registers `handler` under `name`, replacing an earlier one.
+    pub fn insert(&mut self, name: &str, handler: Arc<dyn ErasedHandler<C>>, on: On) {
+        let name: Arc<str> = Arc::from(name);
+        let registered = Registered {
+            handler,
+            threaded: on.threaded,
+            name: name.clone(),
+        };
+        match self.reserved_names.iter().find(|r| **r == &*name) {
+            Some(reserved) if !on.override_reserved => {
+                self.reserved.insert(reserved, registered);
+            }
+            _ => {
+                self.commands.insert(name, registered);
+            }
+        }
+    }
+
+    /// Removes the handler under `name` (reserved or not). True if one was
+    /// registered.
+    pub fn remove(&mut self, name: &str) -> bool {
+        let reserved = self.reserved.remove(name).is_some();
+        self.commands.remove(name).is_some() || reserved
+    }
+
+    /// The handler for an incoming event's command. Events named like a
+    /// reserved event reach only a handler registered with
+    /// [`On::override_reserved`]: a peer cannot trigger "join" by sending it.
+    pub fn command(&self, name: &str) -> Option<&Registered<C>> {
+        self.commands.get(name)
+    }
+
+    /// The wildcard handler, if any.
+    pub fn wildcard(&self) -> Option<&Registered<C>> {
+        self.reserved.get(WILDCARD)
+    }
+
+    /// The handler of a reserved event, if any.
+    pub fn reserved(&self, name: &str) -> Option<&Registered<C>> {
+        self.reserved.get(name)
+    }
+
+    /// True when a handler for the command exists (reserved ones not
+    /// counted).
+    pub fn has_command(&self, name: &str) -> bool {
+        self.commands.contains_key(name)
+    }
+}

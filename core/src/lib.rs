@@ -1,0 +1,64 @@
+//! # hisock
+//!
+//! Event-driven networking made simple: a server and its clients exchange
+//! named events ("commands") carrying typed payloads, over TCP
+//! (`hisock-tcp`), WebSocket (`hisock-ws`) or from a browser (`hisock-wasm`).
+//! This crate is the transport-agnostic core: the wire protocol, payload
+//! encoding, event dispatch, the [`Client`] and (with the default `server`
+//! feature) the [`Server`].
+//!
+//! ```
+//! use std::time::Duration;
+//! use hisock::{ClientInfo, Client, ClientOptions, Data, Server};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> hisock::Result<()> {
+//! // A server that greets whoever asks; the handler's return value is the reply.
+//! let server = Server::new();
+//! server.on("greet", |who: ClientInfo, Data(text): Data<String>| async move {
+//!     format!("{} says {text}", who.name().unwrap_or("someone"))
+//! });
+//!
+//! // Any transport works; an in-memory pair keeps this example self-contained.
+//! let (client_side, server_side) = hisock::memory::pair(1 << 20);
+//! let srv = server.clone();
+//! tokio::spawn(async move { srv.serve_connection(server_side).await });
+//!
+//! let (client, driver) = Client::handshake(client_side, ClientOptions::new().name("ada")).await?;
+//! tokio::spawn(driver);
+//! let answer: String = client.request("greet", "hi", Duration::from_secs(5)).await?;
+//! assert_eq!(answer, "ada says hi");
+//! client.close().await;
+//! # Ok(())
+//! # }
+//! ```
+#![forbid(unsafe_code)]
+
+pub mod addr;
+pub mod client;
+pub mod close;
+pub mod dispatch;
+pub mod error;
+pub mod frame;
+pub mod info;
+#[cfg(feature = "server")]
+pub mod keepalive;
+pub mod memory;
+pub mod outbox;
+pub mod pending;
+#[cfg(feature = "server")]
+pub mod server;
+pub mod transport;
+pub mod value;
+
+pub use addr::{local_ip, parse_addr};
+pub use client::{Client, ClientEvent, ClientOptions};
+pub use close::{codes, CloseReason};
+pub use dispatch::{Command, Data, IntoReply, On, RawPayload, Rejection, Reply};
+pub use error::{Error, Result};
+pub use frame::ErrorCode;
+pub use info::{Change, ClientInfo};
+#[cfg(feature = "server")]
+pub use server::{Server, ServerBuilder, ServerConfig, ServerEvent};
+pub use transport::{Connection, TransportError, TransportKind};
+pub use value::Value;

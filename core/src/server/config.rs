@@ -1,0 +1,64 @@
+//! Server settings, with defaults fit for many connections.
+
+use std::time::Duration;
+
+/// Settings of a [`Server`](super::Server). Build one with
+/// [`ServerBuilder`](super::ServerBuilder) or start from `Default`.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ServerConfig {
+    /// Most clients connected at once; further clients are refused with
+    /// [`SERVER_FULL`](crate::close::codes::SERVER_FULL). `None`: no limit.
+    pub max_connections: Option<usize>,
+    /// Largest frame accepted from a client, in bytes. Transports check the
+    /// length before allocating; a larger frame closes the connection with
+    /// [`TOO_BIG`](crate::close::codes::TOO_BIG). Default 16 MiB.
+    pub max_frame_len: usize,
+    /// Bytes queued for one client before it counts as a slow reader. A send
+    /// that does not fit disconnects that client with
+    /// [`SLOW_CONSUMER`](crate::close::codes::SLOW_CONSUMER) (the server
+    /// never blocks everyone on one slow client) and reports
+    /// [`Error::QueueFull`](crate::Error::QueueFull) to the sender.
+    /// Default 4 MiB.
+    pub outbox_limit: usize,
+    /// Events received from one client and waiting for their in-order
+    /// handler; past this the server stops reading from that client (TCP
+    /// backpressure) until its handlers catch up. Default 1024.
+    pub handler_queue_len: usize,
+    /// How often to ping each client; `None` disables keepalive.
+    /// Default 15 s.
+    pub keepalive_interval: Option<Duration>,
+    /// How long a client may stay silent (no frame at all, pongs included)
+    /// before it is dropped with
+    /// [`KEEPALIVE_TIMEOUT`](crate::close::codes::KEEPALIVE_TIMEOUT) and
+    /// `leave` runs. Default 45 s.
+    pub keepalive_timeout: Duration,
+    /// How long a new connection may take to send its hello. Default 10 s.
+    pub handshake_timeout: Duration,
+    /// On shutdown or disconnect, how long queued handlers may still run
+    /// before the connection closes anyway. Default 5 s.
+    pub drain_timeout: Duration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            max_connections: None,
+            max_frame_len: 16 * 1024 * 1024,
+            outbox_limit: 4 * 1024 * 1024,
+            handler_queue_len: 1024,
+            keepalive_interval: Some(Duration::from_secs(15)),
+            keepalive_timeout: Duration::from_secs(45),
+            handshake_timeout: Duration::from_secs(10),
+            drain_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// What a [`Listener`](super::Listener) needs to know to set up a
+/// connection's transport.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectionLimits {
+    /// Largest frame to accept, checked before allocating.
+    pub max_frame_len: usize,
+}

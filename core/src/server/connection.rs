@@ -1,0 +1,784 @@
+//! One client's connection on the server: handshake, then the event loop,
+//! then the goodbye. Runs on its own task; a second task writes.
+
+use std::collections::VecDeque;
+use std::future::pending;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use bytes::Bytes;
+use futures::StreamExt;
+use tracing::Instrument;
+
+use super::context::ServerEvent;
+use super::registry::{ClientEntry, ConnControl, Kick};
+use super::{reserved, AuthRequest, Server};
+use crate::close::{codes, CloseReason};
+use crate::dispatch::{Outcome, Registered};
+use crate::error::Error;
+use crate::frame::{ErrorCode, Frame, LookupKey, PROTOCOL_VERSION};
+use crate::info::{Change, ClientInfo};
+use crate::keepalive::{Keepalive, KeepaliveAction};
+use crate::outbox::Outbox;
+use crate::pending::PendingRequests;
+use crate::transport::{BoxFuture, Connection, FrameStream};
+use crate::value;
+
+/// Serves one connection from hello to close.
+pub(crate) async fn serve(server: Server, conn: Connection) {
+    let Connection {
+        mut stream,
+        mut sink,
+        peer_addr,
+        kind,
+        ..
+    } = conn;
+    let outbox = Arc::new(Outbox::new(server.inner.config.outbox_limit));
+    let writer = {
+        let outbox = outbox.clone();
+        tokio::spawn(async move {
+            if let Err(err) = outbox.run_writer(&mut sink).await {
+                tracing::debug!(%err, "writer stopped");
+            }
+        })
+    };
+
+    let span = tracing::info_span!("conn", client = tracing::field::Empty, addr = ?peer_addr, transport = %kind);
+    async {
+        let Some(joined) = handshake(&server, &mut stream, &outbox, peer_addr, kind).await else {
+            return;
+        };
+        tracing::Span::current().record("client", joined.info.id);
+        tracing::debug!(name = ?joined.info.name, group = ?joined.info.group, "joined");
+        let mut session = Session {
+            peer: Peer {
+                outbox: outbox.clone(),
+                control: joined.control,
+            },
+            server,
+            info: joined.info,
+            pending: joined.pending,
+            stream,
+            queue: VecDeque::new(),
+            current: None,
+        };
+        session.run().await;
+    }
+    .instrument(span)
+    .await;
+
+    // The writer ends once the outbox is closed and drained, or the peer
+    // stops reading; never wait on it forever.
+    outbox.close_with(None);
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), writer).await;
+}
+
+fn refuse(outbox: &Outbox, code: u16, reason: &str) {
+    tracing::debug!(code, reason, "refusing client");
+    outbox.close_with(Some(Frame::Refuse { code, reason }.encode()));
+}
+
+/// A client that passed the handshake and is in the registry.
+struct Joined {
+    info: ClientInfo,
+    control: Arc<ConnControl>,
+    pending: Arc<Mutex<PendingRequests>>,
+}
+
+/// Reads and checks the hello; on success the client is registered and
+/// welcomed. Returns `None` when the connection is refused or gone.
+async fn handshake(
+    server: &Server,
+    stream: &mut std::pin::Pin<Box<dyn FrameStream>>,
+    outbox: &Arc<Outbox>,
+    peer_addr: Option<SocketAddr>,
+    kind: crate::transport::TransportKind,
+) -> Option<Joined> {
+    let config = &server.inner.config;
+    let first = tokio::select! {
+        first = tokio::time::timeout(config.handshake_timeout, stream.next()) => first,
+        _ = server.inner.shutdown.cancelled() => {
+            refuse(outbox, codes::GOING_AWAY, "server shutting down");
+            return None;
+        }
+    };
+    let bytes = match first {
+        Err(_) => {
+            refuse(
+                outbox,
+                codes::HANDSHAKE_TIMEOUT,
+                "no hello within the handshake timeout",
+            );
+            return None;
+        }
+        Ok(None) => {
+            tracing::debug!("closed before the handshake");
+            return None;
+        }
+        Ok(Some(Err(err))) => {
+            let err = Error::from(err);
+            if let Some(reason) = err.close_reason() {
+                refuse(outbox, reason.code, &reason.reason);
+            }
+            tracing::debug!(%err, "transport failed before the handshake");
+            return None;
+        }
+        Ok(Some(Ok(bytes))) => bytes,
+    };
+    let (name, group, auth) = match Frame::decode(&bytes) {
+        Ok(Frame::Hello {
+            version,
+            name,
+            group,
+            auth,
+        }) => {
+            if version != PROTOCOL_VERSION {
+                refuse(
+                    outbox,
+                    codes::VERSION_MISMATCH,
+                    &format!(
+                        "server speaks protocol version {PROTOCOL_VERSION}, client sent {version}"
+                    ),
+                );
+                return None;
+            }
+            (
+                name.map(Arc::<str>::from),
+                group.map(Arc::<str>::from),
+                auth.map(|a| bytes.slice_ref(a)),
+            )
+        }
+        Ok(other) => {
+            refuse(
+                outbox,
+                codes::PROTOCOL_ERROR,
+                &format!("expected hello, got {}", other.kind_name()),
+            );
+            return None;
+        }
+        Err(err) => {
+            let reason = err
+                .close_reason()
+                .unwrap_or_else(|| CloseReason::new(codes::PROTOCOL_ERROR, err.to_string()));
+            refuse(
+                outbox,
+                reason.code,
+                &format!("bad hello: {}", reason.reason),
+            );
+            return None;
+        }
+    };
+
+    let hook = server
+        .inner
+        .auth
+        .read()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
+    if let Some(hook) = hook {
+        let request = AuthRequest {
+            name: name.as_deref().map(str::to_owned),
+            group: group.as_deref().map(str::to_owned),
+            addr: peer_addr,
+            transport: kind,
+            auth,
+        };
+        if let Err(reason) = hook(request).await {
+            refuse(outbox, codes::AUTH_REFUSED, &reason);
+            return None;
+        }
+    }
+
+    let info = ClientInfo {
+        id: server.next_client_id(),
+        name,
+        group,
+        addr: peer_addr,
+        transport: kind,
+    };
+    {
+        let mut registry = server.inner.registry.write();
+        if let Some(max) = config.max_connections {
+            if registry.len() >= max {
+                drop(registry);
+                refuse(
+                    outbox,
+                    codes::SERVER_FULL,
+                    &format!("server full: {max} clients connected"),
+                );
+                return None;
+            }
+        }
+        let addr_text = peer_addr.map(|a| a.to_string());
+        let welcome = Frame::Welcome {
+            client_id: info.id,
+            name: info.name(),
+            group: info.group(),
+            keepalive_interval_ms: config
+                .keepalive_interval
+                .map_or(0, |d| d.as_millis().min(u32::MAX as u128) as u32),
+            keepalive_timeout_ms: config.keepalive_interval.map_or(0, |_| {
+                config.keepalive_timeout.as_millis().min(u32::MAX as u128) as u32
+            }),
+            max_frame_len: config.max_frame_len.min(u32::MAX as usize) as u32,
+            addr: addr_text.as_deref(),
+        };
+        // Queued before the client is visible to broadcasts, so the welcome
+        // is always its first frame.
+        if outbox.try_push(welcome.encode()).is_err() {
+            return None;
+        }
+        let joined = Joined {
+            info,
+            control: Arc::new(ConnControl::default()),
+            pending: Arc::new(Mutex::new(PendingRequests::new())),
+        };
+        registry.insert(ClientEntry {
+            info: joined.info.clone(),
+            outbox: outbox.clone(),
+            control: joined.control.clone(),
+            pending: joined.pending.clone(),
+        });
+        Some(joined)
+    }
+}
+
+/// How a connection's event loop ended.
+enum End {
+    /// The client sent a close frame.
+    PeerClosed {
+        reason: CloseReason,
+        run_leave: bool,
+    },
+    /// The connection ended without a close frame.
+    Eof,
+    /// The transport failed or the client broke the protocol.
+    Failed(Error),
+    /// The application disconnected the client.
+    Kicked(Kick),
+    /// The client was silent past the keepalive timeout.
+    KeepaliveTimeout,
+    /// The server is shutting down.
+    Shutdown,
+}
+
+/// The sending side of a connection, cheap to clone into handler jobs.
+#[derive(Clone)]
+struct Peer {
+    outbox: Arc<Outbox>,
+    control: Arc<ConnControl>,
+}
+
+impl Peer {
+    /// Queues a frame; a client whose queue overflows is disconnected.
+    fn send(&self, frame: Bytes) {
+        match self.outbox.try_push(frame) {
+            Ok(()) => {}
+            Err(crate::outbox::PushError::Full { queued, limit }) => {
+                tracing::warn!(
+                    queued,
+                    limit,
+                    "outgoing queue full; disconnecting slow client"
+                );
+                self.control.kick(Kick {
+                    reason: CloseReason::new(
+                        codes::SLOW_CONSUMER,
+                        format!("outgoing queue over {limit} bytes: reading too slowly"),
+                    ),
+                    run_leave: true,
+                });
+            }
+            Err(crate::outbox::PushError::Closed) => {}
+        }
+    }
+
+    /// Sends a handler's outcome back: a reply for requests, a rejection
+    /// notice for failed plain events.
+    fn respond(&self, command: &str, request_id: u64, outcome: Outcome) {
+        let frame = match (request_id, outcome) {
+            (0, Ok(_)) => return,
+            (0, Err(rejection)) => {
+                tracing::warn!(command, message = %rejection.message, "event rejected");
+                Frame::EventRejected {
+                    command,
+                    code: rejection.code.to_wire(),
+                    message: &rejection.message,
+                }
+                .encode()
+            }
+            (request_id, Ok(payload)) => Frame::Reply {
+                request_id,
+                payload: &payload,
+            }
+            .encode(),
+            (request_id, Err(rejection)) => Frame::ReplyError {
+                request_id,
+                code: rejection.code.to_wire(),
+                message: &rejection.message,
+            }
+            .encode(),
+        };
+        self.send(frame);
+    }
+}
+
+type Job = BoxFuture<'static, ()>;
+
+/// A joined client's connection.
+struct Session {
+    server: Server,
+    info: ClientInfo,
+    peer: Peer,
+    pending: Arc<Mutex<PendingRequests>>,
+    stream: std::pin::Pin<Box<dyn FrameStream>>,
+    /// In-order handlers waiting behind `current`.
+    queue: VecDeque<Job>,
+    current: Option<Job>,
+}
+
+async fn run_current(current: &mut Option<Job>) {
+    match current {
+        Some(job) => job.await,
+        None => pending().await,
+    }
+}
+
+/// Runs a handler future, turning a panic into a failed outcome so that one
+/// buggy handler never takes the connection down.
+async fn guarded(fut: BoxFuture<'static, Outcome>) -> Outcome {
+    use futures::FutureExt;
+    match std::panic::AssertUnwindSafe(fut).catch_unwind().await {
+        Ok(outcome) => outcome,
+        Err(_) => {
+            tracing::error!("handler panicked");
+            Err(crate::dispatch::Rejection::new(
+                ErrorCode::HandlerFailed,
+                "handler panicked",
+            ))
+        }
+    }
+}
+
+impl Session {
+    async fn run(&mut self) {
+        self.server
+            .to_all()
+            .except(self.info.id)
+            .send_frame(self.presence_frame(true))
+            .ok();
+        self.reserved_event(reserved::JOIN, None, None);
+        let end = self.event_loop().await;
+        self.finish(end).await;
+    }
+
+    /// The frame telling other clients that this one joined or left.
+    fn presence_frame(&self, joined: bool) -> Bytes {
+        let addr = self.info.addr.map(|a| a.to_string());
+        let client = self.info.to_wire(&addr);
+        if joined {
+            Frame::ClientJoined(client).encode()
+        } else {
+            Frame::ClientLeft(client).encode()
+        }
+    }
+
+    fn context(&self, command: Arc<str>, payload: Bytes) -> ServerEvent {
+        ServerEvent {
+            server: self.server.clone(),
+            client: self.info.clone(),
+            command,
+            payload,
+            change: None,
+            close: None,
+        }
+    }
+
+    fn enqueue(&mut self, job: Job) {
+        if self.current.is_none() {
+            self.current = Some(job);
+        } else {
+            self.queue.push_back(job);
+        }
+    }
+
+    /// Schedules a handler: in order, or on its own task when threaded.
+    fn schedule(
+        &mut self,
+        registered: &Registered<ServerEvent>,
+        ctx: ServerEvent,
+        request_id: u64,
+    ) {
+        let fut = registered.handler.call(ctx);
+        let peer = self.peer.clone();
+        let command = registered.name.clone();
+        let job = async move {
+            let outcome = guarded(fut).await;
+            peer.respond(&command, request_id, outcome);
+        };
+        if registered.threaded {
+            self.server.inner.tasks.spawn(job);
+        } else {
+            self.enqueue(Box::pin(job));
+        }
+    }
+
+    /// Schedules a reserved event's handler, if one is registered.
+    fn reserved_event(
+        &mut self,
+        name: &'static str,
+        change: Option<Change>,
+        close: Option<CloseReason>,
+    ) {
+        let handler = self.handlers().reserved(name).cloned();
+        if let Some(registered) = handler {
+            let mut ctx = self.context(registered.name.clone(), Bytes::from_static(value::NIL));
+            ctx.change = change;
+            ctx.close = close;
+            self.schedule(&registered, ctx, 0);
+        }
+    }
+
+    fn handlers(
+        &self,
+    ) -> std::sync::RwLockReadGuard<'_, crate::dispatch::HandlerTable<ServerEvent>> {
+        self.server
+            .inner
+            .handlers
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
+    async fn event_loop(&mut self) -> End {
+        let config = self.server.inner.config.clone();
+        let mut keepalive = config
+            .keepalive_interval
+            .map(|interval| Keepalive::new(interval, config.keepalive_timeout, Instant::now()));
+        let mut wake_at = Instant::now();
+        loop {
+            let can_read = self.queue.len() < config.handler_queue_len;
+            tokio::select! {
+                biased;
+                _ = self.peer.control.notified() => {
+                    if let Some(kick) = self.peer.control.take() {
+                        return End::Kicked(kick);
+                    }
+                }
+                _ = self.server.inner.shutdown.cancelled() => return End::Shutdown,
+                _ = run_current(&mut self.current), if self.current.is_some() => {
+                    self.current = self.queue.pop_front();
+                }
+                _ = tokio::time::sleep_until(wake_at.into()), if keepalive.is_some() => {
+                    if let Some(ka) = keepalive.as_mut() {
+                        if !can_read {
+                            // We stopped reading (handlers are behind); the
+                            // client's frames are waiting in the socket, so
+                            // it is not silent.
+                            ka.heard(Instant::now());
+                        }
+                        loop {
+                            match ka.poll(Instant::now()) {
+                                KeepaliveAction::WaitUntil(at) => { wake_at = at; break; }
+                                KeepaliveAction::SendPing(nonce) => self.peer.send(Frame::Ping { nonce }.encode()),
+                                KeepaliveAction::Expired => return End::KeepaliveTimeout,
+                            }
+                        }
+                    }
+                }
+                frame = self.stream.next(), if can_read => {
+                    if let Some(ka) = keepalive.as_mut() {
+                        ka.heard(Instant::now());
+                    }
+                    match frame {
+                        None => return End::Eof,
+                        Some(Err(err)) => return End::Failed(err.into()),
+                        Some(Ok(bytes)) => match self.on_frame(&bytes) {
+                            Ok(None) => {}
+                            Ok(Some(end)) => return end,
+                            Err(err) => return End::Failed(err),
+                        },
+                    }
+                }
+            }
+        }
+    }
+
+    fn on_frame(&mut self, bytes: &Bytes) -> Result<Option<End>, Error> {
+        match Frame::decode(bytes)? {
+            Frame::Event {
+                command,
+                request_id,
+                payload,
+            } => self.on_event(command, request_id, bytes.slice_ref(payload)),
+            Frame::Reply {
+                request_id,
+                payload,
+            } => {
+                self.resolve(request_id, Ok(bytes.slice_ref(payload)));
+            }
+            Frame::ReplyError {
+                request_id,
+                code,
+                message,
+            } => {
+                self.resolve(
+                    request_id,
+                    Err(Error::Remote {
+                        code: ErrorCode::from_wire(code),
+                        message: message.to_owned(),
+                    }),
+                );
+            }
+            Frame::EventRejected {
+                command,
+                code,
+                message,
+            } => {
+                tracing::warn!(command, code, message, "client rejected an event");
+            }
+            Frame::SetName { request_id, name } => self.change_name(request_id, name),
+            Frame::SetGroup { request_id, group } => self.change_group(request_id, group),
+            Frame::Lookup { request_id, by } => {
+                let found = {
+                    let registry = self.server.inner.registry.read();
+                    match by {
+                        LookupKey::Id(id) => registry.get(id),
+                        LookupKey::Name(name) => registry.by_name(name),
+                        LookupKey::Addr(addr) => {
+                            addr.parse().ok().and_then(|addr| registry.by_addr(addr))
+                        }
+                    }
+                    .map(|entry| entry.info.clone())
+                };
+                self.reply(request_id, &found);
+            }
+            Frame::ListClients { request_id, group } => {
+                let clients = match group {
+                    Some(group) => self.server.group(group),
+                    None => self.server.clients(),
+                };
+                self.reply(request_id, &clients);
+            }
+            Frame::Ping { nonce } => self.peer.send(Frame::Pong { nonce }.encode()),
+            Frame::Pong { .. } => {}
+            Frame::Close {
+                code,
+                reason,
+                run_leave,
+            } => {
+                return Ok(Some(End::PeerClosed {
+                    reason: CloseReason::new(code, reason),
+                    run_leave,
+                }))
+            }
+            other => {
+                return Err(Error::Protocol(format!(
+                    "a client may not send a {} frame here",
+                    other.kind_name()
+                )))
+            }
+        }
+        Ok(None)
+    }
+
+    fn resolve(&self, request_id: u64, result: crate::pending::ReplyResult) {
+        let resolved = self
+            .pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .resolve(request_id, result);
+        if !resolved {
+            tracing::debug!(
+                request_id,
+                "reply to a request nobody waits for (timed out?)"
+            );
+        }
+    }
+
+    fn reply<T: serde::Serialize>(&self, request_id: u64, value: &T) {
+        let outcome = value::encode(value).map_err(|err| {
+            crate::dispatch::Rejection::new(ErrorCode::HandlerFailed, err.to_string())
+        });
+        self.peer.respond("", request_id, outcome);
+    }
+
+    fn on_event(&mut self, command: &str, request_id: u64, payload: Bytes) {
+        let (message, target) = {
+            let handlers = self.handlers();
+            (
+                handlers.reserved(reserved::MESSAGE).cloned(),
+                handlers
+                    .command(command)
+                    .map(|r| (r.clone(), false))
+                    .or_else(|| handlers.wildcard().map(|r| (r.clone(), true))),
+            )
+        };
+        let name: Arc<str> = match &target {
+            Some((registered, false)) => registered.name.clone(),
+            _ => Arc::from(command),
+        };
+        if let Some(message) = message {
+            let ctx = self.context(name.clone(), payload.clone());
+            self.schedule(&message, ctx, 0);
+        }
+        match target {
+            Some((registered, _)) => {
+                let ctx = self.context(name, payload);
+                self.schedule(&registered, ctx, request_id);
+            }
+            None if request_id != 0 => self.peer.respond(
+                command,
+                request_id,
+                Err(crate::dispatch::Rejection::new(
+                    ErrorCode::NoHandler,
+                    format!("no handler for {command:?}"),
+                )),
+            ),
+            None => tracing::debug!(command, "event without handler ignored"),
+        }
+    }
+
+    fn change_name(&mut self, request_id: u64, name: Option<&str>) {
+        let new: Option<Arc<str>> = name.map(Arc::from);
+        let old = self.info.name.clone();
+        self.apply_change(request_id, |registry, id| {
+            registry.set_name(id, new.clone())
+        });
+        let notice = {
+            let addr = self.info.addr.map(|a| a.to_string());
+            Frame::ClientChanged {
+                client: self.info.to_wire(&addr),
+                old_name: old.as_deref(),
+                old_group: self.info.group(),
+            }
+            .encode()
+        };
+        self.server
+            .to_all()
+            .except(self.info.id)
+            .send_frame(notice)
+            .ok();
+        self.reserved_event(reserved::NAME_CHANGE, Some(Change { old, new }), None);
+    }
+
+    fn change_group(&mut self, request_id: u64, group: Option<&str>) {
+        let new: Option<Arc<str>> = group.map(Arc::from);
+        let old = self.info.group.clone();
+        self.apply_change(request_id, |registry, id| {
+            registry.set_group(id, new.clone())
+        });
+        let notice = {
+            let addr = self.info.addr.map(|a| a.to_string());
+            Frame::ClientChanged {
+                client: self.info.to_wire(&addr),
+                old_name: self.info.name(),
+                old_group: old.as_deref(),
+            }
+            .encode()
+        };
+        self.server
+            .to_all()
+            .except(self.info.id)
+            .send_frame(notice)
+            .ok();
+        self.reserved_event(reserved::GROUP_CHANGE, Some(Change { old, new }), None);
+    }
+
+    fn apply_change(
+        &mut self,
+        request_id: u64,
+        change: impl FnOnce(&mut super::registry::Registry, u64) -> Option<ClientInfo>,
+    ) {
+        let updated = change(&mut self.server.inner.registry.write(), self.info.id);
+        if let Some(info) = updated {
+            self.info = info;
+        }
+        self.reply(request_id, &());
+    }
+
+    async fn finish(&mut self, end: End) {
+        let config = self.server.inner.config.clone();
+        let (close_frame, reason, run_leave) = match end {
+            End::PeerClosed { reason, run_leave } => (None, reason, run_leave),
+            End::Eof => (
+                None,
+                CloseReason::new(codes::ABNORMAL, "connection closed without a close frame"),
+                true,
+            ),
+            End::Failed(err) => match err.close_reason() {
+                Some(reason) => {
+                    tracing::info!(%err, "closing misbehaving client");
+                    (Some(reason.clone()), reason, true)
+                }
+                None => {
+                    tracing::debug!(%err, "connection failed");
+                    (
+                        None,
+                        CloseReason::new(codes::ABNORMAL, err.to_string()),
+                        true,
+                    )
+                }
+            },
+            End::Kicked(kick) => (Some(kick.reason.clone()), kick.reason, kick.run_leave),
+            End::KeepaliveTimeout => {
+                let reason = CloseReason::new(
+                    codes::KEEPALIVE_TIMEOUT,
+                    format!("silent for {:?}", config.keepalive_timeout),
+                );
+                (Some(reason.clone()), reason, true)
+            }
+            End::Shutdown => {
+                let reason = CloseReason::new(codes::GOING_AWAY, "server shutting down");
+                (Some(reason.clone()), reason, true)
+            }
+        };
+        tracing::debug!(%reason, "leaving");
+
+        // Events already read were accepted: let their handlers run.
+        let current = self.current.take();
+        let queue = std::mem::take(&mut self.queue);
+        let drain = async move {
+            if let Some(job) = current {
+                job.await;
+            }
+            for job in queue {
+                job.await;
+            }
+        };
+        if tokio::time::timeout(config.drain_timeout, drain)
+            .await
+            .is_err()
+        {
+            tracing::warn!("queued handlers still running after the drain timeout; dropped");
+        }
+
+        self.server.inner.registry.write().remove(self.info.id);
+        let notice = self.presence_frame(false);
+        self.server.to_all().send_frame(notice).ok();
+        self.pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .fail_all(|| Error::Closed(reason.clone()));
+        let close = close_frame.map(|r| {
+            Frame::Close {
+                code: r.code,
+                reason: &r.reason,
+                run_leave: true,
+            }
+            .encode()
+        });
+        self.peer.outbox.close_with(close);
+
+        if run_leave {
+            self.reserved_event(reserved::LEAVE, None, Some(reason));
+            if let Some(job) = self.current.take() {
+                if tokio::time::timeout(config.drain_timeout, job)
+                    .await
+                    .is_err()
+                {
+                    tracing::warn!("leave handler still running after the drain timeout");
+                }
+            }
+        }
+    }
+}

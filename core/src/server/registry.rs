@@ -1,0 +1,164 @@
+//! The connected clients: by id, with a group index for broadcasts.
+
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::Notify;
+
+use crate::close::CloseReason;
+use crate::info::ClientInfo;
+use crate::outbox::Outbox;
+use crate::pending::PendingRequests;
+
+/// A request to end a connection, from the application.
+#[derive(Debug, Clone)]
+pub(crate) struct Kick {
+    pub reason: CloseReason,
+    pub run_leave: bool,
+}
+
+/// How the application reaches a connection's task.
+#[derive(Default)]
+pub(crate) struct ConnControl {
+    kick: Mutex<Option<Kick>>,
+    notify: Notify,
+}
+
+impl ConnControl {
+    pub fn kick(&self, kick: Kick) {
+        let mut slot = self.kick.lock().unwrap_or_else(|p| p.into_inner());
+        if slot.is_none() {
+            *slot = Some(kick);
+        }
+        drop(slot);
+        self.notify.notify_one();
+    }
+
+    pub fn take(&self) -> Option<Kick> {
+        self.kick.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+
+    pub async fn notified(&self) {
+        self.notify.notified().await
+    }
+}
+
+/// One connected client.
+#[derive(Clone)]
+pub(crate) struct ClientEntry {
+    pub info: ClientInfo,
+    pub outbox: Arc<Outbox>,
+    pub control: Arc<ConnControl>,
+    pub pending: Arc<Mutex<PendingRequests>>,
+}
+
+/// All connected clients.
+#[derive(Default)]
+pub(crate) struct Registry {
+    clients: HashMap<u64, ClientEntry>,
+    groups: HashMap<Arc<str>, HashSet<u64>>,
+}
+
+impl Registry {
+    pub fn len(&self) -> usize {
+        self.clients.len()
+    }
+
+    pub fn insert(&mut self, entry: ClientEntry) {
+        if let Some(group) = &entry.info.group {
+            self.groups
+                .entry(group.clone())
+                .or_default()
+                .insert(entry.info.id);
+        }
+        self.clients.insert(entry.info.id, entry);
+    }
+
+    pub fn remove(&mut self, id: u64) -> Option<ClientEntry> {
+        let entry = self.clients.remove(&id)?;
+        if let Some(group) = &entry.info.group {
+            self.leave_group(group, id);
+        }
+        Some(entry)
+    }
+
+    fn leave_group(&mut self, group: &Arc<str>, id: u64) {
+        if let Some(members) = self.groups.get_mut(group) {
+            members.remove(&id);
+            if members.is_empty() {
+                self.groups.remove(group);
+            }
+        }
+    }
+
+    pub fn get(&self, id: u64) -> Option<&ClientEntry> {
+        self.clients.get(&id)
+    }
+
+    /// Sets a client's name; returns the updated info.
+    pub fn set_name(&mut self, id: u64, name: Option<Arc<str>>) -> Option<ClientInfo> {
+        let entry = self.clients.get_mut(&id)?;
+        entry.info.name = name;
+        Some(entry.info.clone())
+    }
+
+    /// Moves a client to another group; returns the updated info.
+    pub fn set_group(&mut self, id: u64, group: Option<Arc<str>>) -> Option<ClientInfo> {
+        let old = self.clients.get(&id)?.info.group.clone();
+        if let Some(old) = &old {
+            self.leave_group(old, id);
+        }
+        if let Some(new) = &group {
+            self.groups.entry(new.clone()).or_default().insert(id);
+        }
+        let entry = self.clients.get_mut(&id)?;
+        entry.info.group = group;
+        Some(entry.info.clone())
+    }
+
+    pub fn by_name(&self, name: &str) -> Option<&ClientEntry> {
+        self.clients
+            .values()
+            .filter(|e| e.info.name() == Some(name))
+            .min_by_key(|e| e.info.id)
+    }
+
+    pub fn by_addr(&self, addr: SocketAddr) -> Option<&ClientEntry> {
+        self.clients.values().find(|e| e.info.addr == Some(addr))
+    }
+
+    pub fn all(&self) -> impl Iterator<Item = &ClientEntry> {
+        self.clients.values()
+    }
+
+    pub fn group(&self, group: &str) -> impl Iterator<Item = &ClientEntry> {
+        self.groups
+            .get(group)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| self.clients.get(id))
+    }
+
+    /// Sorted infos, so listings are stable.
+    pub fn infos<'a>(entries: impl Iterator<Item = &'a ClientEntry>) -> Vec<ClientInfo> {
+        let mut infos: Vec<ClientInfo> = entries.map(|e| e.info.clone()).collect();
+        infos.sort_by_key(|i| i.id);
+        infos
+    }
+}
+
+/// The registry behind a lock that shrugs off poisoning: every critical
+/// section is short and leaves the maps consistent.
+#[derive(Default)]
+pub(crate) struct SharedRegistry(std::sync::RwLock<Registry>);
+
+impl SharedRegistry {
+    pub fn read(&self) -> std::sync::RwLockReadGuard<'_, Registry> {
+        self.0.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn write(&self) -> std::sync::RwLockWriteGuard<'_, Registry> {
+        self.0.write().unwrap_or_else(|p| p.into_inner())
+    }
+}

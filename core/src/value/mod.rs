@@ -1,0 +1,94 @@
+//! Payloads: self-describing MessagePack, so that a receiver without Rust
+//! types (a browser, a script in another language) can decode every payload,
+//! while Rust code sends and receives its own `Serialize`/`Deserialize` types
+//! ("type-casting": the receiver names the type it wants).
+//!
+//! Encoding writes structs as maps keyed by field name (not as positional
+//! arrays), so that a JavaScript receiver gets ordinary objects. Decoding goes
+//! straight from the bytes into the requested type: no intermediate tree is
+//! built unless the receiver asks for a [`Value`].
+
+use bytes::Bytes;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+
+/// A dynamic payload value: nil, bool, integers, floats, strings, bytes,
+/// arrays and maps. Use it to receive a payload whose type you do not know.
+pub use rmpv::Value;
+
+/// The encoding of the nil value, the payload of events sent without data.
+pub const NIL: &[u8] = &[0xc0];
+
+/// Encodes any `Serialize` value as a MessagePack payload.
+///
+/// Errors with [`Error::Encode`] when the value cannot be represented (a map
+/// with a key that fails to serialize, a `Serialize` impl that errors).
+pub fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Bytes> {
+    let mut buf = Vec::with_capacity(64);
+    encode_into(&mut buf, value)?;
+    Ok(Bytes::from(buf))
+}
+
+/// Encodes any `Serialize` value as a MessagePack payload, appending to `buf`.
+pub fn encode_into<T: Serialize + ?Sized>(buf: &mut Vec<u8>, value: &T) -> Result<()> {
+    let mut ser = rmp_serde::Serializer::new(buf).with_struct_map();
+    value
+        .serialize(&mut ser)
+        .map_err(|err| Error::Encode(err.to_string()))
+}
+
+/// Decodes a MessagePack payload into `T`.
+///
+/// Errors with [`Error::Decode`] when the bytes are not MessagePack or do not
+/// fit `T` (a string where `T` wants a number, a missing struct field, …).
+pub fn decode<T: DeserializeOwned>(payload: &[u8]) -> Result<T> {
+    rmp_serde::from_slice(payload).map_err(|err| Error::Decode(err.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    struct Move {
+        x: u8,
+        y: u8,
+        player: String,
+        tags: Vec<String>,
+        #[serde(with = "serde_bytes")]
+        blob: Vec<u8>,
+    }
+
+    #[test]
+    fn structs_round_trip_and_are_maps() {
+        let m = Move {
+            x: 1,
+            y: 2,
+            player: "x".into(),
+            tags: vec!["a".into()],
+            blob: vec![1, 2],
+        };
+        let bytes = encode(&m).expect("encodes");
+        assert_eq!(decode::<Move>(&bytes).expect("decodes"), m);
+        let value: Value = decode(&bytes).expect("dynamic");
+        let map = value.as_map().expect("a struct is a map");
+        assert_eq!(map[0].0.as_str(), Some("x"));
+        assert!(map[4].1.is_bin(), "serde_bytes fields are binary");
+    }
+
+    #[test]
+    fn wrong_type_is_a_decode_error() {
+        let bytes = encode("not a number").expect("encodes");
+        assert!(matches!(decode::<u32>(&bytes), Err(Error::Decode(_))));
+        assert!(matches!(decode::<u32>(&[0xc1]), Err(Error::Decode(_))));
+    }
+
+    #[test]
+    fn unit_is_nil() {
+        assert_eq!(&encode(&()).expect("encodes")[..], NIL);
+        decode::<()>(NIL).expect("nil decodes as unit");
+    }
+}
