@@ -1,0 +1,1 @@
+//! Runnable hisock examples (work in progress).

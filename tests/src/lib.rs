@@ -1,0 +1,1 @@
+//! Cross-crate integration tests for hisock (work in progress).

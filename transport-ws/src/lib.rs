@@ -1,0 +1,1 @@
+//! WebSocket transport for hisock (work in progress).

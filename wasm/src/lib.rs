@@ -1,0 +1,1 @@
+//! Browser client for hisock (wasm-bindgen) (work in progress).
