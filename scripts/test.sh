@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Runs every hisock test on a fresh machine. Installs what is missing (the
+# wasm32 target, the wasm-bindgen CLI matching the pinned crate, Chromium and
+# ChromeDriver, redis-server, binaryen) and skips what is already there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+step "checking tools"
+apt_packages=()
+command -v chromium >/dev/null || apt_packages+=(chromium)
+command -v chromedriver >/dev/null || apt_packages+=(chromium-driver)
+command -v redis-server >/dev/null || apt_packages+=(redis-server)
+command -v wasm-opt >/dev/null || apt_packages+=(binaryen)
+command -v node >/dev/null || apt_packages+=(nodejs npm)
+if [ ${#apt_packages[@]} -gt 0 ]; then
+  step "installing ${apt_packages[*]}"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${apt_packages[@]}"
+else
+  echo "chromium, chromedriver, redis-server, wasm-opt, node: present"
+fi
+
+rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
+rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
+if rustup target list --installed | grep -q '^wasm32-unknown-unknown$'; then
+  echo "wasm32-unknown-unknown: present"
+else
+  step "adding the wasm32 target"
+  rustup target add wasm32-unknown-unknown
+fi
+
+# The CLI must match the wasm-bindgen crate exactly; the crate is pinned with
+# "=" in Cargo.toml.
+wb_version=$(sed -n 's/^wasm-bindgen = "=\([0-9.]*\)".*/\1/p' Cargo.toml)
+if wasm-bindgen --version 2>/dev/null | grep -q " $wb_version\$"; then
+  echo "wasm-bindgen $wb_version: present"
+else
+  step "installing wasm-bindgen-cli $wb_version (a few minutes)"
+  cargo install wasm-bindgen-cli --version "$wb_version"
+fi
+
+step "format"
+cargo fmt --all -- --check
+
+step "clippy"
+cargo clippy --workspace --all-targets --all-features -- -D warnings
+
+step "core builds for the browser (wasm32, no tokio)"
+cargo check -p hisock --no-default-features --target wasm32-unknown-unknown
+
+step "tests"
+cargo test --workspace --all-features
+
+if [ -f scripts/browser-tests.sh ]; then
+  step "browser tests (wasm-bindgen-test and the npm package in Chromium)"
+  bash scripts/browser-tests.sh
+fi
+
+step "all tests passed"
