@@ -69,6 +69,12 @@ pub enum Error {
     Handler(String),
 }
 
+impl From<std::io::Error> for Error {
+    fn from(err: std::io::Error) -> Self {
+        Error::Transport(TransportError::Io(err))
+    }
+}
+
 /// Shorthand for results with [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 

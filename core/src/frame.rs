@@ -18,7 +18,7 @@ pub const PROTOCOL_VERSION: u16 = 1;
 
 /// Number of frame kinds this version knows. A frame whose first byte is at
 /// or above this is of an unknown kind.
-pub const FRAME_KINDS: u8 = 20;
+pub const FRAME_KINDS: u8 = 22;
 
 /// Request id meaning "no reply expected".
 pub const NO_REQUEST: u64 = 0;
@@ -183,8 +183,8 @@ pub enum Frame<'a> {
         /// handler for this client (HiSock's `close(emit_leave=False)`).
         run_leave: bool,
     },
-    /// 17 — either way: a streamed payload begins (reserved for large
-    /// payloads; see PROTOCOL.md).
+    /// 17 — either way: a streamed payload begins (large payloads sent in
+    /// chunks that interleave with events; see PROTOCOL.md).
     StreamStart {
         /// Stream id, unique per sender and connection.
         stream_id: u64,
@@ -210,6 +210,27 @@ pub enum Frame<'a> {
         /// Why the sender gave up, or `None` when the payload is complete.
         #[serde(borrow)]
         error: Option<&'a str>,
+    },
+    /// 20 — either way, receiver → sender of a stream: the receiving
+    /// application has consumed `consumed` bytes of the stream in total. The
+    /// sender keeps at most its window of bytes unacknowledged, which bounds
+    /// the bulk bytes in flight ahead of small events.
+    StreamAck {
+        /// Stream id from [`Frame::StreamStart`].
+        stream_id: u64,
+        /// Total bytes consumed so far.
+        consumed: u64,
+    },
+    /// 21 — either way, receiver → sender of a stream: stop sending; the
+    /// stream was refused (no handler, over the size limit) or dropped.
+    StreamCancel {
+        /// Stream id from [`Frame::StreamStart`].
+        stream_id: u64,
+        /// An [`ErrorCode`] number.
+        code: u16,
+        /// Why, for humans.
+        #[serde(borrow)]
+        message: &'a str,
     },
 }
 
@@ -256,6 +277,10 @@ pub enum ErrorCode {
     Refused,
     /// 5 — the peer is shutting down and dropped the request.
     ShuttingDown,
+    /// 6 — a streamed payload exceeds the receiver's maximum stream length.
+    TooLarge,
+    /// 7 — a stream was dropped by its receiver or aborted by its sender.
+    Cancelled,
     /// Any other number.
     Other(u16),
 }
@@ -269,6 +294,8 @@ impl ErrorCode {
             ErrorCode::HandlerFailed => 3,
             ErrorCode::Refused => 4,
             ErrorCode::ShuttingDown => 5,
+            ErrorCode::TooLarge => 6,
+            ErrorCode::Cancelled => 7,
             ErrorCode::Other(n) => n,
         }
     }
@@ -281,6 +308,8 @@ impl ErrorCode {
             3 => ErrorCode::HandlerFailed,
             4 => ErrorCode::Refused,
             5 => ErrorCode::ShuttingDown,
+            6 => ErrorCode::TooLarge,
+            7 => ErrorCode::Cancelled,
             n => ErrorCode::Other(n),
         }
     }
@@ -359,6 +388,8 @@ impl Frame<'_> {
             Frame::StreamStart { .. } => "stream_start",
             Frame::StreamChunk { .. } => "stream_chunk",
             Frame::StreamEnd { .. } => "stream_end",
+            Frame::StreamAck { .. } => "stream_ack",
+            Frame::StreamCancel { .. } => "stream_cancel",
         }
     }
 }
@@ -463,6 +494,15 @@ mod tests {
             Frame::StreamEnd {
                 stream_id: 1,
                 error: None,
+            },
+            Frame::StreamAck {
+                stream_id: 1,
+                consumed: 10,
+            },
+            Frame::StreamCancel {
+                stream_id: 1,
+                code: 2,
+                message: "too big",
             },
         ];
         assert_eq!(frames.len(), FRAME_KINDS as usize);

@@ -48,6 +48,7 @@ pub mod outbox;
 pub mod pending;
 #[cfg(feature = "server")]
 pub mod server;
+pub mod stream;
 pub mod transport;
 pub mod value;
 
@@ -60,5 +61,6 @@ pub use frame::ErrorCode;
 pub use info::{Change, ClientInfo};
 #[cfg(feature = "server")]
 pub use server::{Server, ServerBuilder, ServerConfig, ServerEvent};
+pub use stream::{IncomingStream, Progress, StreamOptions};
 pub use transport::{Connection, TransportError, TransportKind};
 pub use value::Value;

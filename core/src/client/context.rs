@@ -9,6 +9,7 @@ use crate::close::CloseReason;
 use crate::dispatch::{EventContext, FromEvent, Rejection};
 use crate::frame::ErrorCode;
 use crate::info::{Change, ClientInfo};
+use crate::stream::IncomingStream;
 
 /// The context of one event on a client. Handlers take extractors built from
 /// it: `Data<T>`, [`Client`], [`Command`](crate::Command),
@@ -24,6 +25,7 @@ pub struct ClientEvent {
     pub(crate) change: Option<Change>,
     pub(crate) close: Option<CloseReason>,
     pub(crate) rejection: Option<Rejection>,
+    pub(crate) stream: std::sync::Mutex<Option<IncomingStream>>,
 }
 
 impl EventContext for ClientEvent {
@@ -78,5 +80,15 @@ impl FromEvent<ClientEvent> for Rejection {
         ctx.rejection
             .clone()
             .ok_or_else(|| only_in("Rejection", "rejected"))
+    }
+}
+
+impl FromEvent<ClientEvent> for IncomingStream {
+    fn from_event(ctx: &ClientEvent) -> Result<Self, Rejection> {
+        ctx.stream
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+            .ok_or_else(|| only_in("IncomingStream", "streamed-payload"))
     }
 }

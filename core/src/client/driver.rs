@@ -22,6 +22,7 @@ use crate::dispatch::{Outcome, Registered, Rejection};
 use crate::error::Error;
 use crate::frame::{ErrorCode, Frame};
 use crate::info::{Change, ClientInfo};
+use crate::stream::IncomingStreams;
 use crate::transport::{BoxFuture, FrameSink, FrameStream};
 use crate::value;
 
@@ -49,6 +50,7 @@ struct Reader {
     concurrent: FuturesUnordered<Job>,
     watchdog: Option<(futures_timer::Delay, Duration)>,
     heard: bool,
+    incoming: IncomingStreams,
 }
 
 /// Runs the connection until it ends, then tells everyone waiting.
@@ -84,6 +86,7 @@ pub(crate) async fn drive(
             concurrent: FuturesUnordered::new(),
             watchdog,
             heard: false,
+            incoming: IncomingStreams::new(shared.max_stream_len),
         };
         let end = poll_fn(|cx| reader.poll(cx)).await;
         reader.finish(end).await;
@@ -162,6 +165,7 @@ impl Reader {
             change: None,
             close: None,
             rejection: None,
+            stream: std::sync::Mutex::new(None),
         }
     }
 
@@ -276,6 +280,26 @@ impl Reader {
                 shared.outbox.force_push(Frame::Pong { nonce }.encode());
             }
             Frame::Pong { .. } => {}
+            Frame::StreamStart {
+                stream_id,
+                command,
+                total_len,
+            } => self.on_stream_start(stream_id, command, total_len)?,
+            Frame::StreamChunk { stream_id, data } => {
+                self.incoming.chunk(stream_id, bytes.slice_ref(data));
+            }
+            Frame::StreamEnd { stream_id, error } => self.incoming.end(stream_id, error),
+            Frame::StreamAck {
+                stream_id,
+                consumed,
+            } => shared.outgoing.ack(stream_id, consumed),
+            Frame::StreamCancel {
+                stream_id,
+                code,
+                message,
+            } => shared
+                .outgoing
+                .cancel(stream_id, ErrorCode::from_wire(code), message),
             Frame::Close { code, reason, .. } => {
                 return Ok(Some(End::ServerClosed(CloseReason::new(code, reason))))
             }
@@ -287,6 +311,53 @@ impl Reader {
             }
         }
         Ok(None)
+    }
+
+    /// The server starts streaming a payload: its handler runs at once,
+    /// concurrently with other events, reading chunks as they come.
+    fn on_stream_start(
+        &mut self,
+        stream_id: u64,
+        command: &str,
+        total_len: Option<u64>,
+    ) -> Result<(), Error> {
+        let target = {
+            let handlers = lock_read(&self.client);
+            handlers
+                .command(command)
+                .or_else(|| handlers.wildcard())
+                .cloned()
+        };
+        let outbox = self.client.shared.outbox.clone();
+        let Some(registered) = target else {
+            IncomingStreams::refuse(
+                &outbox,
+                stream_id,
+                ErrorCode::NoHandler,
+                &format!("no handler for {command:?}"),
+            );
+            return Ok(());
+        };
+        let name: Arc<str> = Arc::from(command);
+        let incoming = match self
+            .incoming
+            .start(&outbox, stream_id, name.clone(), total_len)
+        {
+            Ok(incoming) => incoming,
+            Err(Error::Remote { .. }) => return Ok(()),
+            Err(err) => return Err(err),
+        };
+        let ctx = self.context(name, Bytes::from_static(value::NIL));
+        ctx.stream
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .replace(incoming);
+        let concurrent = Registered {
+            threaded: true,
+            ..registered
+        };
+        self.schedule(&concurrent, ctx, 0);
+        Ok(())
     }
 
     fn on_event(&mut self, command: &str, request_id: u64, payload: Bytes) {
@@ -390,6 +461,8 @@ impl Reader {
         tracing::debug!(%reason, "client connection ended");
         lock(&shared.pending).fail_all(|| Error::Closed(reason.clone()));
         lock(&shared.inbox).close(&reason);
+        self.incoming.close(&reason);
+        shared.outgoing.close(&reason);
         shared.outbox.close_with(tell_server.map(|r| {
             Frame::Close {
                 code: r.code,

@@ -96,10 +96,16 @@ impl Inbox {
         self.deliver(message, |w, m| w.command.as_deref() == Some(&*m.command))
     }
 
-    /// Keeps an unhandled event: an any-waiter gets it now, else it is
-    /// buffered (dropping the oldest past the limit).
+    /// Keeps an unhandled event: a waiter for its command or for any
+    /// command gets it now, else it is buffered (dropping the oldest past
+    /// the limit). A `recv(command)` may have started waiting after
+    /// [`give_to_waiter`](Self::give_to_waiter) looked (the driver does not
+    /// hold the lock in between), so command waiters are checked again here;
+    /// otherwise the event would sit in the buffer while `recv` times out.
     pub fn unhandled(&mut self, message: Message) {
-        let Some(message) = self.deliver(message, |w, _| w.command.is_none()) else {
+        let Some(message) = self.deliver(message, |w, m| {
+            w.command.is_none() || w.command.as_deref() == Some(&*m.command)
+        }) else {
             return;
         };
         if self.unhandled.len() >= self.unhandled_limit {
@@ -197,6 +203,19 @@ mod tests {
         assert!(inbox.give_to_waiter(msg("b", 1)).is_some());
         assert!(inbox.give_to_waiter(msg("a", 2)).is_none());
         assert_eq!(rx.try_recv().expect("open"), Some(Ok(msg("a", 2))));
+    }
+
+    #[test]
+    fn a_recv_that_starts_while_an_event_is_routed_still_gets_it() {
+        let mut inbox = Inbox::new(10, 0);
+        // The driver found no waiter, released the lock to look for
+        // handlers, found none; meanwhile `recv("a")` started waiting.
+        let message = inbox.give_to_waiter(msg("a", 1)).expect("no waiter yet");
+        let Ask::Wait(_, mut rx) = inbox.ask(Some("a")) else {
+            panic!("nothing buffered yet")
+        };
+        inbox.unhandled(message);
+        assert_eq!(rx.try_recv().expect("open"), Some(Ok(msg("a", 1))));
     }
 
     #[test]

@@ -93,7 +93,9 @@ pub struct SessionParams {
 }
 
 pub(crate) struct Shared {
-    outbox: Outbox,
+    outbox: Arc<Outbox>,
+    outgoing: crate::stream::OutgoingStreams,
+    max_stream_len: u64,
     handlers: RwLock<HandlerTable<ClientEvent>>,
     inbox: Mutex<Inbox>,
     pending: Mutex<PendingRequests>,
@@ -224,7 +226,9 @@ impl Client {
             }
         };
         let shared = Arc::new(Shared {
-            outbox: Outbox::new(options.outbox_limit),
+            outbox: Arc::new(Outbox::new(options.outbox_limit)),
+            outgoing: Default::default(),
+            max_stream_len: options.max_stream_len,
             handlers: RwLock::new(options.handlers),
             inbox: Mutex::new(Inbox::new(options.unhandled_limit, options.cache_size)),
             pending: Mutex::new(PendingRequests::new()),
@@ -365,6 +369,54 @@ impl Client {
         .encode();
         self.check_frame_len(frame.len())?;
         self.push(frame).await
+    }
+
+    /// Streams a large payload to the server under `command`: chunks that
+    /// interleave with this client's other events, with at most the
+    /// window's worth of bytes unconsumed by the server (see
+    /// [`crate::stream`]). `source` is any stream of byte chunks (a
+    /// `tokio_util::io::ReaderStream` over a file, for example). Returns once
+    /// the server's handler has consumed all of it.
+    ///
+    /// Errors: [`Error::Remote`] when the server has no handler, refuses the
+    /// size ([`ErrorCode::TooLarge`](crate::ErrorCode::TooLarge)) or drops
+    /// the stream; [`Error::Closed`]; [`Error::Handler`] when `source` fails
+    /// (the server then gets an error, never a short payload).
+    pub async fn send_stream<S, E>(
+        &self,
+        command: &str,
+        source: S,
+        options: crate::stream::StreamOptions,
+    ) -> Result<()>
+    where
+        S: futures::Stream<Item = std::result::Result<Bytes, E>>,
+        E: std::fmt::Display,
+    {
+        // A chunk frame must fit the server's frame limit.
+        let max_chunk = self.shared.session.max_frame_len.saturating_sub(64).max(1);
+        let chunk_size = options.chunk_size.min(max_chunk);
+        let options = options.chunk_size(chunk_size);
+        crate::stream::send_stream(
+            &self.shared.outbox,
+            &self.shared.outgoing,
+            command,
+            source,
+            options,
+        )
+        .await
+    }
+
+    /// Streams one in-memory payload (see [`send_stream`](Self::send_stream));
+    /// the chunks are slices of `payload`, not copies.
+    pub async fn send_bytes_streamed(
+        &self,
+        command: &str,
+        payload: Bytes,
+        options: crate::stream::StreamOptions,
+    ) -> Result<()> {
+        let options = options.total_len(payload.len() as u64);
+        let source = futures::stream::iter([Ok::<_, std::convert::Infallible>(payload)]);
+        self.send_stream(command, source, options).await
     }
 
     /// Sends a request and waits up to `timeout` for the server handler's

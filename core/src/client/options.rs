@@ -24,6 +24,7 @@ pub struct ClientOptions {
     pub(crate) cache_size: usize,
     pub(crate) unhandled_limit: usize,
     pub(crate) handler_queue_len: usize,
+    pub(crate) max_stream_len: u64,
     pub(crate) handlers: HandlerTable<ClientEvent>,
 }
 
@@ -38,6 +39,7 @@ impl Default for ClientOptions {
             cache_size: 0,
             unhandled_limit: 1024,
             handler_queue_len: 1024,
+            max_stream_len: crate::stream::DEFAULT_MAX_STREAM_LEN,
             handlers: HandlerTable::new(reserved::ALL),
         }
     }
@@ -103,6 +105,12 @@ impl ClientOptions {
     /// dropped with a warning. Default 1024.
     pub fn unhandled_limit(mut self, n: usize) -> Self {
         self.unhandled_limit = n;
+        self
+    }
+
+    /// Largest streamed payload accepted from the server. Default 1 GiB.
+    pub fn max_stream_len(mut self, bytes: u64) -> Self {
+        self.max_stream_len = bytes;
         self
     }
 

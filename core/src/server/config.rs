@@ -38,6 +38,10 @@ pub struct ServerConfig {
     /// On shutdown or disconnect, how long queued handlers may still run
     /// before the connection closes anyway. Default 5 s.
     pub drain_timeout: Duration,
+    /// Largest streamed payload accepted from a client (see
+    /// [`crate::stream`]); past it the stream is cancelled with
+    /// [`ErrorCode::TooLarge`](crate::ErrorCode::TooLarge). Default 1 GiB.
+    pub max_stream_len: u64,
 }
 
 impl Default for ServerConfig {
@@ -51,6 +55,7 @@ impl Default for ServerConfig {
             keepalive_timeout: Duration::from_secs(45),
             handshake_timeout: Duration::from_secs(10),
             drain_timeout: Duration::from_secs(5),
+            max_stream_len: crate::stream::DEFAULT_MAX_STREAM_LEN,
         }
     }
 }

@@ -22,6 +22,7 @@ use crate::info::{Change, ClientInfo};
 use crate::keepalive::{Keepalive, KeepaliveAction};
 use crate::outbox::Outbox;
 use crate::pending::PendingRequests;
+use crate::stream::{IncomingStreams, OutgoingStreams};
 use crate::transport::{BoxFuture, Connection, FrameStream};
 use crate::value;
 
@@ -51,6 +52,7 @@ pub(crate) async fn serve(server: Server, conn: Connection) {
         };
         tracing::Span::current().record("client", joined.info.id);
         tracing::debug!(name = ?joined.info.name, group = ?joined.info.group, "joined");
+        let max_stream_len = server.inner.config.max_stream_len;
         let mut session = Session {
             peer: Peer {
                 outbox: outbox.clone(),
@@ -59,6 +61,8 @@ pub(crate) async fn serve(server: Server, conn: Connection) {
             server,
             info: joined.info,
             pending: joined.pending,
+            outgoing: joined.outgoing,
+            incoming: IncomingStreams::new(max_stream_len),
             stream,
             queue: VecDeque::new(),
             current: None,
@@ -84,6 +88,7 @@ struct Joined {
     info: ClientInfo,
     control: Arc<ConnControl>,
     pending: Arc<Mutex<PendingRequests>>,
+    outgoing: Arc<OutgoingStreams>,
 }
 
 /// Reads and checks the hello; on success the client is registered and
@@ -233,12 +238,14 @@ async fn handshake(
             info,
             control: Arc::new(ConnControl::default()),
             pending: Arc::new(Mutex::new(PendingRequests::new())),
+            outgoing: Arc::new(OutgoingStreams::default()),
         };
         registry.insert(ClientEntry {
             info: joined.info.clone(),
             outbox: outbox.clone(),
             control: joined.control.clone(),
             pending: joined.pending.clone(),
+            outgoing: joined.outgoing.clone(),
         });
         Some(joined)
     }
@@ -332,6 +339,10 @@ struct Session {
     peer: Peer,
     pending: Arc<Mutex<PendingRequests>>,
     stream: std::pin::Pin<Box<dyn FrameStream>>,
+    /// Streamed payloads this client is sending us.
+    incoming: IncomingStreams,
+    /// Streamed payloads we are sending this client.
+    outgoing: Arc<OutgoingStreams>,
     /// In-order handlers waiting behind `current`.
     queue: VecDeque<Job>,
     current: Option<Job>,
@@ -391,6 +402,7 @@ impl Session {
             payload,
             change: None,
             close: None,
+            stream: Mutex::new(None),
         }
     }
 
@@ -561,6 +573,26 @@ impl Session {
             }
             Frame::Ping { nonce } => self.peer.send(Frame::Pong { nonce }.encode()),
             Frame::Pong { .. } => {}
+            Frame::StreamStart {
+                stream_id,
+                command,
+                total_len,
+            } => self.on_stream_start(stream_id, command, total_len)?,
+            Frame::StreamChunk { stream_id, data } => {
+                self.incoming.chunk(stream_id, bytes.slice_ref(data));
+            }
+            Frame::StreamEnd { stream_id, error } => self.incoming.end(stream_id, error),
+            Frame::StreamAck {
+                stream_id,
+                consumed,
+            } => self.outgoing.ack(stream_id, consumed),
+            Frame::StreamCancel {
+                stream_id,
+                code,
+                message,
+            } => self
+                .outgoing
+                .cancel(stream_id, ErrorCode::from_wire(code), message),
             Frame::Close {
                 code,
                 reason,
@@ -638,6 +670,54 @@ impl Session {
         }
     }
 
+    /// A client starts streaming a payload: its handler runs at once, on its
+    /// own task (it lasts as long as the transfer, and the client's other
+    /// events must not wait for it), reading the chunks as they come.
+    fn on_stream_start(
+        &mut self,
+        stream_id: u64,
+        command: &str,
+        total_len: Option<u64>,
+    ) -> Result<(), Error> {
+        let target = {
+            let handlers = self.handlers();
+            handlers
+                .command(command)
+                .or_else(|| handlers.wildcard())
+                .cloned()
+        };
+        let Some(registered) = target else {
+            IncomingStreams::refuse(
+                &self.peer.outbox,
+                stream_id,
+                ErrorCode::NoHandler,
+                &format!("no handler for {command:?}"),
+            );
+            return Ok(());
+        };
+        let name: Arc<str> = Arc::from(command);
+        let incoming =
+            match self
+                .incoming
+                .start(&self.peer.outbox, stream_id, name.clone(), total_len)
+            {
+                Ok(incoming) => incoming,
+                Err(Error::Remote { .. }) => return Ok(()),
+                Err(err) => return Err(err),
+            };
+        let ctx = self.context(name, Bytes::from_static(value::NIL));
+        ctx.stream
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .replace(incoming);
+        let concurrent = Registered {
+            threaded: true,
+            ..registered
+        };
+        self.schedule(&concurrent, ctx, 0);
+        Ok(())
+    }
+
     fn change_name(&mut self, request_id: u64, name: Option<&str>) {
         let new: Option<Arc<str>> = name.map(Arc::from);
         let old = self.info.name.clone();
@@ -705,6 +785,9 @@ impl Session {
                 CloseReason::new(codes::ABNORMAL, "connection closed without a close frame"),
                 true,
             ),
+            End::Failed(Error::Transport(crate::TransportError::Closed(reason))) => {
+                (None, reason, true)
+            }
             End::Failed(err) => match err.close_reason() {
                 Some(reason) => {
                     tracing::info!(%err, "closing misbehaving client");
@@ -759,6 +842,8 @@ impl Session {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .fail_all(|| Error::Closed(reason.clone()));
+        self.incoming.close(&reason);
+        self.outgoing.close(&reason);
         let close = close_frame.map(|r| {
             Frame::Close {
                 code: r.code,

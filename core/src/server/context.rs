@@ -9,12 +9,14 @@ use crate::close::CloseReason;
 use crate::dispatch::{EventContext, FromEvent, Rejection};
 use crate::frame::ErrorCode;
 use crate::info::{Change, ClientInfo};
+use crate::stream::IncomingStream;
 
 /// The context of one event on the server. Handlers do not take it directly;
 /// they take extractors built from it: `Data<T>`, [`ClientInfo`] (the
 /// sender), [`Server`], [`Command`](crate::Command),
 /// [`RawPayload`](crate::RawPayload), [`Change`] (in `name_change` and
-/// `group_change`) and [`CloseReason`] (in `leave`).
+/// `group_change`), [`CloseReason`] (in `leave`) and [`IncomingStream`]
+/// (in handlers of streamed payloads).
 pub struct ServerEvent {
     pub(crate) server: Server,
     pub(crate) client: ClientInfo,
@@ -22,6 +24,7 @@ pub struct ServerEvent {
     pub(crate) payload: Bytes,
     pub(crate) change: Option<Change>,
     pub(crate) close: Option<CloseReason>,
+    pub(crate) stream: std::sync::Mutex<Option<IncomingStream>>,
 }
 
 impl EventContext for ServerEvent {
@@ -65,5 +68,23 @@ impl FromEvent<ServerEvent> for CloseReason {
                 "CloseReason is only available in leave handlers",
             )
         })
+    }
+}
+
+impl FromEvent<ServerEvent> for IncomingStream {
+    fn from_event(ctx: &ServerEvent) -> Result<Self, Rejection> {
+        ctx.stream
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+            .ok_or_else(|| {
+                Rejection::new(
+                    ErrorCode::BadPayload,
+                    format!(
+                        "{:?} expects a streamed payload (send_stream), got a plain event",
+                        ctx.command
+                    ),
+                )
+            })
     }
 }

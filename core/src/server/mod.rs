@@ -173,6 +173,12 @@ impl ServerBuilder {
         self
     }
 
+    /// Largest streamed payload accepted from a client, in bytes.
+    pub fn max_stream_len(mut self, bytes: u64) -> Self {
+        self.config.max_stream_len = bytes;
+        self
+    }
+
     /// Replaces all settings at once.
     pub fn config(mut self, config: ServerConfig) -> Self {
         self.config = config;
@@ -443,6 +449,35 @@ impl Server {
                 Err(Error::Timeout(timeout))
             }
         }
+    }
+
+    /// Streams a large payload to client `id` under `command`, in chunks
+    /// that interleave with other events (see [`crate::stream`]). Returns
+    /// once the client's handler has consumed all of it.
+    ///
+    /// Errors: [`Error::NoSuchClient`], [`Error::Remote`] when the client has
+    /// no handler, refuses the size or drops the stream, [`Error::Closed`]
+    /// when the connection ends first, [`Error::Handler`] when `source`
+    /// fails (the client then gets an error, not a short payload).
+    pub async fn send_stream<S, E>(
+        &self,
+        id: u64,
+        command: &str,
+        source: S,
+        options: crate::stream::StreamOptions,
+    ) -> Result<()>
+    where
+        S: futures::Stream<Item = std::result::Result<Bytes, E>>,
+        E: std::fmt::Display,
+    {
+        let entry = self
+            .inner
+            .registry
+            .read()
+            .get(id)
+            .cloned()
+            .ok_or(Error::NoSuchClient(id))?;
+        crate::stream::send_stream(&entry.outbox, &entry.outgoing, command, source, options).await
     }
 
     /// Disconnects client `id` with [`KICKED`](codes::KICKED) and `reason`;

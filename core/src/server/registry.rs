@@ -51,6 +51,7 @@ pub(crate) struct ClientEntry {
     pub outbox: Arc<Outbox>,
     pub control: Arc<ConnControl>,
     pub pending: Arc<Mutex<PendingRequests>>,
+    pub outgoing: Arc<crate::stream::OutgoingStreams>,
 }
 
 /// All connected clients.

@@ -1,0 +1,315 @@
+//! The receiving side of streams: routing chunks to the handler that reads
+//! them, enforcing the size limit, acknowledging consumption.
+
+use std::collections::HashMap;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::{Bytes, BytesMut};
+use futures::channel::mpsc;
+use futures::Stream;
+
+use super::Progress;
+use crate::close::CloseReason;
+use crate::error::{Error, Result};
+use crate::frame::{ErrorCode, Frame};
+use crate::outbox::Outbox;
+
+/// Sends acknowledgements and cancellations for one stream back to its
+/// sender.
+#[derive(Clone)]
+pub(crate) struct Acker {
+    outbox: Arc<Outbox>,
+    stream_id: u64,
+}
+
+impl Acker {
+    fn ack(&self, consumed: u64) {
+        self.outbox.force_push(
+            Frame::StreamAck {
+                stream_id: self.stream_id,
+                consumed,
+            }
+            .encode(),
+        );
+    }
+
+    fn cancel(&self, code: ErrorCode, message: &str) {
+        self.outbox.force_push(
+            Frame::StreamCancel {
+                stream_id: self.stream_id,
+                code: code.to_wire(),
+                message,
+            }
+            .encode(),
+        );
+    }
+}
+
+type Chunk = std::result::Result<Bytes, Error>;
+
+/// A payload arriving in chunks, as a handler receives it.
+///
+/// It is a `Stream` of `Result<Bytes>`: chunks in order, then the end. If
+/// the sender aborts, the connection drops, or the payload outgrows the
+/// limit, the stream yields an error before it ends: a payload that did not
+/// arrive whole is never presented as complete. Dropping it early tells the
+/// sender to stop.
+pub struct IncomingStream {
+    command: Arc<str>,
+    total: Option<u64>,
+    received: u64,
+    rx: mpsc::UnboundedReceiver<Chunk>,
+    acker: Acker,
+    finished: bool,
+    limit: u64,
+}
+
+impl IncomingStream {
+    /// The command the stream was sent under.
+    pub fn command(&self) -> &str {
+        &self.command
+    }
+
+    /// The total length the sender announced, if any.
+    pub fn total_len(&self) -> Option<u64> {
+        self.total
+    }
+
+    /// Bytes received so far, with the total when known.
+    pub fn progress(&self) -> Progress {
+        Progress {
+            bytes: self.received,
+            total: self.total,
+        }
+    }
+
+    /// Reads the whole payload into one buffer.
+    ///
+    /// Errors: [`Error::Remote`] when the sender aborted or the payload
+    /// exceeds the maximum stream length ([`ErrorCode::TooLarge`]),
+    /// [`Error::Closed`] when the connection ended first.
+    pub async fn into_bytes(mut self) -> Result<Bytes> {
+        use futures::StreamExt;
+        let capacity = self.total.unwrap_or(0).min(self.limit) as usize;
+        let mut buf = BytesMut::with_capacity(capacity);
+        while let Some(chunk) = self.next().await {
+            let chunk = chunk?;
+            if buf.is_empty() && chunk.len() as u64 == self.total.unwrap_or(u64::MAX) {
+                // The whole payload in one chunk: no copy.
+                return Ok(chunk);
+            }
+            buf.extend_from_slice(&chunk);
+        }
+        Ok(buf.freeze())
+    }
+}
+
+impl Stream for IncomingStream {
+    type Item = Result<Bytes>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if self.finished {
+            return Poll::Ready(None);
+        }
+        match Pin::new(&mut self.rx).poll_next(cx) {
+            Poll::Ready(Some(Ok(chunk))) => {
+                self.received += chunk.len() as u64;
+                self.acker.ack(self.received);
+                Poll::Ready(Some(Ok(chunk)))
+            }
+            Poll::Ready(Some(Err(err))) => {
+                self.finished = true;
+                Poll::Ready(Some(Err(err)))
+            }
+            Poll::Ready(None) => {
+                self.finished = true;
+                Poll::Ready(None)
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl Drop for IncomingStream {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.acker
+                .cancel(ErrorCode::Cancelled, "the receiver dropped the stream");
+        }
+    }
+}
+
+struct Entry {
+    tx: mpsc::UnboundedSender<Chunk>,
+    received: u64,
+    acker: Acker,
+}
+
+/// The streams a connection is receiving. Owned by the connection's reader;
+/// memory is bounded because senders keep at most their window unacked.
+pub(crate) struct IncomingStreams {
+    entries: HashMap<u64, Entry>,
+    limit: u64,
+}
+
+impl IncomingStreams {
+    pub fn new(limit: u64) -> Self {
+        Self {
+            entries: HashMap::new(),
+            limit,
+        }
+    }
+
+    /// A stream starts. Returns the handle for its handler, or the reason it
+    /// was refused (the refusal has been sent to the sender).
+    pub fn start(
+        &mut self,
+        outbox: &Arc<Outbox>,
+        stream_id: u64,
+        command: Arc<str>,
+        total: Option<u64>,
+    ) -> Result<IncomingStream> {
+        let acker = Acker {
+            outbox: outbox.clone(),
+            stream_id,
+        };
+        if self.entries.contains_key(&stream_id) {
+            return Err(Error::Protocol(format!("stream {stream_id} started twice")));
+        }
+        if let Some(total) = total.filter(|t| *t > self.limit) {
+            let message = format!(
+                "stream of {total} bytes exceeds the maximum of {}",
+                self.limit
+            );
+            acker.cancel(ErrorCode::TooLarge, &message);
+            return Err(Error::Remote {
+                code: ErrorCode::TooLarge,
+                message,
+            });
+        }
+        let (tx, rx) = mpsc::unbounded();
+        self.entries.insert(
+            stream_id,
+            Entry {
+                tx,
+                received: 0,
+                acker: acker.clone(),
+            },
+        );
+        Ok(IncomingStream {
+            command,
+            total,
+            received: 0,
+            rx,
+            acker,
+            finished: false,
+            limit: self.limit,
+        })
+    }
+
+    /// Refuses a stream nobody will read (no handler).
+    pub fn refuse(outbox: &Arc<Outbox>, stream_id: u64, code: ErrorCode, message: &str) {
+        Acker {
+            outbox: outbox.clone(),
+            stream_id,
+        }
+        .cancel(code, message);
+    }
+
+    /// A chunk arrived. Chunks of unknown (cancelled) streams are dropped.
+    pub fn chunk(&mut self, stream_id: u64, data: Bytes) {
+        let Some(entry) = self.entries.get_mut(&stream_id) else {
+            return;
+        };
+        entry.received += data.len() as u64;
+        if entry.received > self.limit {
+            let message = format!("stream exceeds the maximum of {} bytes", self.limit);
+            entry.acker.cancel(ErrorCode::TooLarge, &message);
+            let _ = entry.tx.unbounded_send(Err(Error::Remote {
+                code: ErrorCode::TooLarge,
+                message,
+            }));
+            self.entries.remove(&stream_id);
+            return;
+        }
+        if entry.tx.unbounded_send(Ok(data)).is_err() {
+            // The handler dropped the stream; its drop already cancelled it.
+            self.entries.remove(&stream_id);
+        }
+    }
+
+    /// The sender finished the stream, or aborted it with `error`.
+    pub fn end(&mut self, stream_id: u64, error: Option<&str>) {
+        if let Some(entry) = self.entries.remove(&stream_id) {
+            if let Some(error) = error {
+                let _ = entry.tx.unbounded_send(Err(Error::Remote {
+                    code: ErrorCode::Cancelled,
+                    message: format!("sender aborted the stream: {error}"),
+                }));
+            }
+        }
+    }
+
+    /// The connection ended: every unfinished stream fails with `reason`.
+    pub fn close(&mut self, reason: &CloseReason) {
+        for (_, entry) in self.entries.drain() {
+            let _ = entry.tx.unbounded_send(Err(Error::Closed(reason.clone())));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures::StreamExt;
+
+    fn setup(limit: u64) -> (IncomingStreams, Arc<Outbox>) {
+        (IncomingStreams::new(limit), Arc::new(Outbox::new(1 << 20)))
+    }
+
+    #[test]
+    fn chunks_arrive_whole_and_are_acked() {
+        futures::executor::block_on(async {
+            let (mut table, outbox) = setup(100);
+            let stream = table
+                .start(&outbox, 1, Arc::from("f"), Some(6))
+                .expect("ok");
+            table.chunk(1, Bytes::from_static(b"abc"));
+            table.chunk(1, Bytes::from_static(b"def"));
+            table.end(1, None);
+            assert_eq!(&stream.into_bytes().await.expect("whole")[..], b"abcdef");
+            assert_eq!(outbox.queued_bytes() > 0, true, "acks were queued");
+        });
+    }
+
+    #[test]
+    fn a_cut_off_stream_is_an_error_not_a_short_payload() {
+        futures::executor::block_on(async {
+            let (mut table, outbox) = setup(100);
+            let stream = table.start(&outbox, 1, Arc::from("f"), None).expect("ok");
+            table.chunk(1, Bytes::from_static(b"abc"));
+            table.close(&CloseReason::new(1006, "gone"));
+            assert!(matches!(stream.into_bytes().await, Err(Error::Closed(_))));
+        });
+    }
+
+    #[test]
+    fn over_the_limit_is_refused_up_front_or_midway() {
+        futures::executor::block_on(async {
+            let (mut table, outbox) = setup(4);
+            assert!(table.start(&outbox, 1, Arc::from("f"), Some(5)).is_err());
+            let mut stream = table.start(&outbox, 2, Arc::from("f"), None).expect("ok");
+            table.chunk(2, Bytes::from_static(b"abcde"));
+            let got = stream.next().await.expect("an item");
+            assert!(matches!(
+                got,
+                Err(Error::Remote {
+                    code: ErrorCode::TooLarge,
+                    ..
+                })
+            ));
+        });
+    }
+}

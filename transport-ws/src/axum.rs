@@ -1,0 +1,132 @@
+//! Mounting hisock in an axum 0.8 application (cargo feature `axum`).
+//!
+//! [`route`] gives a [`MethodRouter`] that upgrades `GET` requests to
+//! WebSocket and serves each connection with a shared [`hisock::Server`],
+//! the same server that may also listen on TCP or on its own WebSocket
+//! port. The [`WsConfig`] upgrade checks (allowed origins, the upgrade
+//! hook) run before the upgrade; a refusal is an ordinary HTTP response.
+//! The client address comes from axum's [`ConnectInfo`] when the app is
+//! served with `into_make_service_with_connect_info::<SocketAddr>()`.
+//!
+//! ```no_run
+//! use std::net::SocketAddr;
+//! use axum::{routing::get, Router};
+//! use hisock::{Data, Server};
+//!
+//! # async fn demo() -> std::io::Result<()> {
+//! let hisock = Server::new();
+//! hisock.on("echo", |Data(text): Data<String>| async move { text });
+//!
+//! let app = Router::new()
+//!     .route("/", get(|| async { "hello from axum" }))
+//!     .route("/ws", hisock_ws::axum::route(hisock.clone()));
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+//! axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await
+//! # }
+//! ```
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use ::axum::extract::ws::{CloseFrame, Message, WebSocketUpgrade};
+use ::axum::extract::{ConnectInfo, FromRequestParts, Request};
+use ::axum::response::{IntoResponse, Response};
+use ::axum::routing::{get, MethodRouter};
+use bytes::Bytes;
+use hisock::{CloseReason, Server, TransportError, TransportKind};
+
+use crate::config::WsConfig;
+use crate::frames::{self, map_tungstenite_error, Received, WsError, WsMessage};
+
+/// A `GET` route that upgrades to WebSocket and serves hisock clients with
+/// `server`, using the default [`WsConfig`].
+pub fn route<S>(server: Server) -> MethodRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    route_with_config(server, WsConfig::default())
+}
+
+/// Like [`route`], with buffer sizes and upgrade checks from `config`.
+pub fn route_with_config<S>(server: Server, config: WsConfig) -> MethodRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    let shared = Arc::new((server, config));
+    get(move |request: Request| {
+        let shared = shared.clone();
+        async move { serve_upgrade(&shared.0, &shared.1, request).await }
+    })
+}
+
+/// The handler behind [`route`], for apps that write their own handler
+/// (with their own extractors or state) and hand the request over: checks
+/// the request, answers the upgrade, and serves the connection with
+/// `server` on the task axum spawns for it.
+///
+/// Responses: the upgrade (101) on success; the [`WsConfig`] check's status
+/// and reason when refused; axum's rejection (400, 405, 426, …) for a
+/// request that is not a WebSocket upgrade.
+pub async fn serve_upgrade(server: &Server, config: &WsConfig, request: Request) -> Response {
+    let (mut parts, _body) = request.into_parts();
+    let upgrade = match WebSocketUpgrade::from_request_parts(&mut parts, &()).await {
+        Ok(upgrade) => upgrade,
+        Err(rejection) => return rejection.into_response(),
+    };
+    let peer = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|info| info.0);
+    let head = Request::from_parts(parts, ());
+    if let Err((status, reason)) = config.check_upgrade_request(&head) {
+        tracing::debug!(%status, reason, "websocket upgrade refused");
+        return (status, reason).into_response();
+    }
+    let max_frame_len = server.config().max_frame_len;
+    let buffers = config.websocket_config(max_frame_len);
+    let server = server.clone();
+    // axum's default read buffer is tungstenite's 128 KiB; ours is small.
+    upgrade
+        .read_buffer_size(buffers.read_buffer_size)
+        .write_buffer_size(buffers.write_buffer_size)
+        .max_message_size(max_frame_len)
+        .max_frame_size(max_frame_len)
+        .on_upgrade(move |socket| async move {
+            let conn =
+                frames::connection(socket, max_frame_len, TransportKind::Ws).with_addrs(peer, None);
+            server.serve_connection(conn).await;
+        })
+}
+
+impl WsMessage for Message {
+    fn binary(frame: Bytes) -> Self {
+        Message::Binary(frame)
+    }
+
+    fn close(code: u16, reason: String) -> Self {
+        Message::Close(Some(CloseFrame {
+            code,
+            reason: reason.into(),
+        }))
+    }
+
+    fn received(self) -> Received {
+        match self {
+            Message::Binary(frame) => Received::Binary(frame),
+            Message::Text(_) => Received::Text,
+            Message::Close(frame) => {
+                Received::Close(frame.map(|f| CloseReason::new(f.code, f.reason.as_str())))
+            }
+            Message::Ping(_) | Message::Pong(_) => Received::Control,
+        }
+    }
+}
+
+impl WsError for ::axum::Error {
+    fn into_transport(self) -> Option<TransportError> {
+        match self.into_inner().downcast::<tungstenite_axum::Error>() {
+            Ok(err) => map_tungstenite_error!(*err, tungstenite_axum),
+            Err(other) => Some(TransportError::Other(other.to_string())),
+        }
+    }
+}

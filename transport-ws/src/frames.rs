@@ -1,0 +1,328 @@
+//! The adapter between a WebSocket (a stream and sink of messages) and a
+//! hisock [`Connection`] (a stream and sink of whole frames): one binary
+//! message per frame.
+//!
+//! It is generic over the WebSocket type, so tokio-tungstenite's
+//! `WebSocketStream` and axum's `WebSocket` share it; [`WsMessage`] and
+//! [`WsError`] say how to read each one's messages and errors.
+//!
+//! Closing: when the sink closes, it sends a WebSocket close frame. Its code
+//! and reason repeat those of the last hisock `Close` or `Refuse` frame sent
+//! through the sink (the server always sends one before closing), so a
+//! browser sees the hisock close code in its `CloseEvent`. Without one the
+//! code is 1000 (normal).
+
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+
+use bytes::Bytes;
+use futures::{Sink, Stream};
+use hisock::frame::Frame;
+use hisock::{codes, CloseReason, Connection, TransportError, TransportKind};
+
+/// Kind byte of a hisock `Refuse` frame (PROTOCOL.md section 3.2).
+const REFUSE_KIND: u8 = 2;
+/// Kind byte of a hisock `Close` frame.
+const CLOSE_KIND: u8 = 16;
+/// A WebSocket close reason fits in a control frame: 125 bytes minus the
+/// 2-byte code (RFC 6455 section 5.5).
+const MAX_CLOSE_REASON_LEN: usize = 123;
+
+/// What a received WebSocket message means for hisock.
+pub(crate) enum Received {
+    /// A binary message: one hisock frame.
+    Binary(Bytes),
+    /// A text message, which hisock does not use.
+    Text,
+    /// The peer's close frame, with its code and reason if it sent them.
+    Close(Option<CloseReason>),
+    /// Ping, pong or anything else the WebSocket library handles itself.
+    Control,
+}
+
+/// A WebSocket message type the adapter can read and write.
+pub(crate) trait WsMessage: Sized {
+    /// A binary message carrying one frame.
+    fn binary(frame: Bytes) -> Self;
+    /// A close message with a code and a reason (already valid to send).
+    fn close(code: u16, reason: String) -> Self;
+    /// What the message means.
+    fn received(self) -> Received;
+}
+
+/// A WebSocket error type the adapter can map into [`TransportError`].
+pub(crate) trait WsError {
+    /// The transport error, or `None` when the error only says that the
+    /// connection is closed (the end of the stream).
+    fn into_transport(self) -> Option<TransportError>;
+}
+
+/// Close code for a text message or close reason that is not valid UTF-8
+/// (RFC 6455 section 7.4.1, "invalid frame payload data").
+pub(crate) const INVALID_PAYLOAD: u16 = 1007;
+
+/// Maps a tungstenite error into a transport error (`None`: the connection
+/// is closed, which ends the stream). A macro because axum's WebSocket is
+/// built on another tungstenite version than ours: `$($ts)::+` names the
+/// tungstenite crate to match on.
+macro_rules! map_tungstenite_error {
+    ($err:expr, $($ts:ident)::+) => {{
+        use $($ts)::+::error::{CapacityError, Error, ProtocolError};
+        use hisock::{codes, CloseReason, TransportError};
+        match $err {
+            Error::ConnectionClosed
+            | Error::AlreadyClosed
+            // TCP closed at a message boundary without a WebSocket close
+            // frame: like a TCP transport's clean EOF.
+            | Error::Protocol(ProtocolError::ResetWithoutClosingHandshake) => None,
+            Error::Io(err) => Some(TransportError::Io(err)),
+            Error::Capacity(CapacityError::MessageTooLong { size, max_size }) => {
+                Some(TransportError::FrameTooBig {
+                    len: size,
+                    max: max_size,
+                })
+            }
+            Error::Utf8(err) => Some(TransportError::Unsupported(CloseReason::new(
+                $crate::frames::INVALID_PAYLOAD,
+                format!("invalid UTF-8: {err}"),
+            ))),
+            Error::Protocol(err) => Some(TransportError::Unsupported(CloseReason::new(
+                codes::PROTOCOL_ERROR,
+                format!("websocket protocol error: {err}"),
+            ))),
+            other => Some(TransportError::Other(other.to_string())),
+        }
+    }};
+}
+pub(crate) use map_tungstenite_error;
+
+/// A WebSocket seen as a stream and a sink of hisock frames.
+pub(crate) struct WsFrames<S, M> {
+    socket: S,
+    /// The message type the socket is a sink of (a socket may be a sink
+    /// of several).
+    message: PhantomData<fn(M) -> M>,
+    max_frame_len: usize,
+    /// The code and reason of the last hisock close or refusal sent, to
+    /// repeat in the WebSocket close frame.
+    close_reason: Option<CloseReason>,
+    /// Our WebSocket close frame is queued; only flushing remains.
+    close_queued: bool,
+    /// Nothing more will be read: the peer closed or the stream failed.
+    read_done: bool,
+}
+
+impl<S, M> WsFrames<S, M> {
+    pub(crate) fn new(socket: S, max_frame_len: usize) -> Self {
+        Self {
+            socket,
+            message: PhantomData,
+            max_frame_len,
+            close_reason: None,
+            close_queued: false,
+            read_done: false,
+        }
+    }
+}
+
+/// Splits a WebSocket into a hisock [`Connection`] without addresses.
+pub(crate) fn connection<S, M, E>(
+    socket: S,
+    max_frame_len: usize,
+    kind: TransportKind,
+) -> Connection
+where
+    S: Stream<Item = Result<M, E>> + Sink<M, Error = E> + Send + Unpin + 'static,
+    M: WsMessage + Send + 'static,
+    E: WsError + Send + 'static,
+{
+    use futures::StreamExt;
+    let (sink, stream) = WsFrames::<S, M>::new(socket, max_frame_len).split::<Bytes>();
+    Connection::new(stream, sink, kind)
+}
+
+/// The close reason to announce in a WebSocket close frame for a hisock
+/// `Close`/`Refuse` frame, or `None` for any other frame.
+fn close_reason_of(frame: &[u8]) -> Option<CloseReason> {
+    match frame.first() {
+        Some(&REFUSE_KIND) | Some(&CLOSE_KIND) => {}
+        _ => return None,
+    }
+    match Frame::decode(frame).ok()? {
+        Frame::Close { code, reason, .. } | Frame::Refuse { code, reason } => {
+            Some(CloseReason::new(code, reason))
+        }
+        _ => None,
+    }
+}
+
+/// A code and reason that RFC 6455 allows in a close frame: codes 1004–1006
+/// and 1015 are reserved (1006 "abnormal" is only ever reported, never
+/// sent), so those become 1000; the reason is cut to 123 bytes at a
+/// character boundary.
+pub(crate) fn sendable_close(reason: Option<CloseReason>) -> (u16, String) {
+    let Some(CloseReason { code, mut reason }) = reason else {
+        return (codes::NORMAL, String::new());
+    };
+    let code = match code {
+        1000..=1003 | 1007..=1014 | 3000..=4999 => code,
+        _ => codes::NORMAL,
+    };
+    if reason.len() > MAX_CLOSE_REASON_LEN {
+        let mut end = MAX_CLOSE_REASON_LEN;
+        while !reason.is_char_boundary(end) {
+            end -= 1;
+        }
+        reason.truncate(end);
+    }
+    (code, reason)
+}
+
+/// A sink error that only says "closed" still fails the send.
+fn send_error<E: WsError>(err: E) -> TransportError {
+    err.into_transport().unwrap_or_else(|| {
+        TransportError::Io(std::io::Error::new(
+            std::io::ErrorKind::BrokenPipe,
+            "websocket is closed",
+        ))
+    })
+}
+
+impl<S, M, E> Stream for WsFrames<S, M>
+where
+    S: Stream<Item = Result<M, E>> + Unpin,
+    M: WsMessage,
+    E: WsError,
+{
+    type Item = Result<Bytes, TransportError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        loop {
+            if this.read_done {
+                return Poll::Ready(None);
+            }
+            let message = match ready!(Pin::new(&mut this.socket).poll_next(cx)) {
+                None => None,
+                Some(Err(err)) => err.into_transport().map(Err),
+                Some(Ok(message)) => match message.received() {
+                    Received::Binary(frame) if frame.len() > this.max_frame_len => {
+                        // The socket should have refused it from its header
+                        // (see `WsConfig::websocket_config`); this catches
+                        // sockets configured otherwise.
+                        Some(Err(TransportError::FrameTooBig {
+                            len: frame.len(),
+                            max: this.max_frame_len,
+                        }))
+                    }
+                    Received::Binary(frame) => return Poll::Ready(Some(Ok(frame))),
+                    Received::Text => Some(Err(TransportError::Unsupported(CloseReason::new(
+                        codes::UNSUPPORTED_DATA,
+                        "text messages are not supported: hisock frames travel as binary messages",
+                    )))),
+                    Received::Close(None) => None,
+                    Received::Close(Some(reason)) if reason.code == codes::NORMAL => None,
+                    Received::Close(Some(reason)) => Some(Err(TransportError::Closed(reason))),
+                    Received::Control => continue,
+                },
+            };
+            // Anything but a binary message ends the stream.
+            this.read_done = true;
+            return Poll::Ready(message);
+        }
+    }
+}
+
+impl<S, M> Sink<Bytes> for WsFrames<S, M>
+where
+    S: Sink<M> + Unpin,
+    S::Error: WsError,
+    M: WsMessage,
+{
+    type Error = TransportError;
+
+    fn poll_ready(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Pin::new(&mut self.socket)
+            .poll_ready(cx)
+            .map_err(send_error)
+    }
+
+    fn start_send(mut self: Pin<&mut Self>, frame: Bytes) -> Result<(), Self::Error> {
+        if let Some(reason) = close_reason_of(&frame) {
+            self.close_reason = Some(reason);
+        }
+        Pin::new(&mut self.socket)
+            .start_send(M::binary(frame))
+            .map_err(send_error)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Pin::new(&mut self.socket)
+            .poll_flush(cx)
+            .map_err(send_error)
+    }
+
+    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        let this = &mut *self;
+        if !this.close_queued {
+            // The peer may have closed first or the socket may be broken:
+            // then there is no close frame to send, only the socket to close.
+            if ready!(Pin::new(&mut this.socket).poll_ready(cx)).is_ok() {
+                let (code, reason) = sendable_close(this.close_reason.take());
+                if let Err(err) = Pin::new(&mut this.socket).start_send(M::close(code, reason)) {
+                    if let Some(err) = err.into_transport() {
+                        tracing::debug!(%err, "could not queue the websocket close frame");
+                    }
+                }
+            }
+            this.close_queued = true;
+        }
+        match ready!(Pin::new(&mut this.socket).poll_close(cx)) {
+            Ok(()) => Poll::Ready(Ok(())),
+            Err(err) => Poll::Ready(err.into_transport().map_or(Ok(()), Err)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn close_and_refuse_frames_give_their_code_to_the_websocket_close() {
+        let close = Frame::Close {
+            code: codes::TOO_BIG,
+            reason: "too big",
+            run_leave: true,
+        }
+        .encode();
+        assert_eq!(
+            close_reason_of(&close),
+            Some(CloseReason::new(codes::TOO_BIG, "too big"))
+        );
+        let refuse = Frame::Refuse {
+            code: codes::SERVER_FULL,
+            reason: "full",
+        }
+        .encode();
+        assert_eq!(
+            close_reason_of(&refuse),
+            Some(CloseReason::new(codes::SERVER_FULL, "full"))
+        );
+        let ping = Frame::Ping { nonce: 16 }.encode();
+        assert_eq!(close_reason_of(&ping), None);
+        assert_eq!(close_reason_of(&[CLOSE_KIND, 0xff]), None);
+    }
+
+    #[test]
+    fn reserved_codes_become_normal_and_long_reasons_are_cut() {
+        assert_eq!(sendable_close(None), (codes::NORMAL, String::new()));
+        let abnormal = sendable_close(Some(CloseReason::new(codes::ABNORMAL, "x")));
+        assert_eq!(abnormal.0, codes::NORMAL);
+        let kicked = sendable_close(Some(CloseReason::new(codes::KICKED, "é".repeat(100))));
+        assert_eq!(kicked.0, codes::KICKED);
+        assert!(kicked.1.len() <= MAX_CLOSE_REASON_LEN);
+        assert!(kicked.1.chars().all(|c| c == 'é'));
+    }
+}

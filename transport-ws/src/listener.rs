@@ -1,0 +1,84 @@
+//! [`WsListener`]: a TCP listener whose connections upgrade to WebSocket.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use hisock::server::{ConnectionLimits, Incoming, Listener};
+use hisock::transport::BoxFuture;
+use hisock::{TransportError, TransportKind};
+use tokio::net::{TcpStream, ToSocketAddrs};
+
+use crate::config::WsConfig;
+use crate::connection::accept_connection;
+
+/// A WebSocket listener that feeds a [`hisock::Server`]. Any request path is
+/// accepted; the upgrade checks of its [`WsConfig`] (allowed origins, the
+/// upgrade hook) run before the handshake completes.
+///
+/// The upgrade runs in the [`Incoming`] future, which the server drives on
+/// the connection's own task under its handshake timeout, so a slow or
+/// silent peer never holds up the accept loop.
+pub struct WsListener {
+    inner: tokio::net::TcpListener,
+    config: Arc<WsConfig>,
+}
+
+impl WsListener {
+    /// Binds to `addr` (port 0 picks a free port) with the default
+    /// [`WsConfig`].
+    pub async fn bind(addr: impl ToSocketAddrs) -> io::Result<Self> {
+        Ok(Self::from_tokio(tokio::net::TcpListener::bind(addr).await?))
+    }
+
+    /// Wraps an already-bound tokio listener.
+    pub fn from_tokio(inner: tokio::net::TcpListener) -> Self {
+        Self {
+            inner,
+            config: Arc::new(WsConfig::default()),
+        }
+    }
+
+    /// Uses `config` for the connections accepted from now on.
+    pub fn with_config(mut self, config: WsConfig) -> Self {
+        self.config = Arc::new(config);
+        self
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.inner.local_addr()
+    }
+}
+
+impl Listener for WsListener {
+    fn accept(
+        &mut self,
+        limits: ConnectionLimits,
+    ) -> BoxFuture<'_, Result<Incoming, TransportError>> {
+        Box::pin(async move {
+            let (stream, peer) = self.inner.accept().await?;
+            let config = self.config.clone();
+            let incoming: Incoming =
+                Box::pin(async move { upgrade(stream, peer, &config, limits).await });
+            Ok(incoming)
+        })
+    }
+
+    fn local_addr(&self) -> Option<SocketAddr> {
+        self.inner.local_addr().ok()
+    }
+}
+
+async fn upgrade(
+    stream: TcpStream,
+    peer: SocketAddr,
+    config: &WsConfig,
+    limits: ConnectionLimits,
+) -> Result<hisock::Connection, TransportError> {
+    // Small events must not wait for Nagle's algorithm; batching is ours.
+    let _ = stream.set_nodelay(true);
+    let local = stream.local_addr().ok();
+    let conn = accept_connection(stream, config, limits.max_frame_len, TransportKind::Ws).await?;
+    Ok(conn.with_addrs(Some(peer), local))
+}
