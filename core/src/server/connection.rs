@@ -45,7 +45,12 @@ pub(crate) async fn serve(server: Server, conn: Connection) {
         })
     };
 
-    let span = tracing::info_span!("conn", client = tracing::field::Empty, addr = ?peer_addr, transport = %kind);
+    let span = tracing::info_span!(
+        "conn",
+        client = tracing::field::Empty,
+        addr = peer_addr.map(tracing::field::display),
+        transport = %kind
+    );
     async {
         let Some(joined) = handshake(&server, &mut stream, &outbox, peer_addr, kind).await else {
             return;

@@ -280,7 +280,7 @@ mod tests {
             table.chunk(1, Bytes::from_static(b"def"));
             table.end(1, None);
             assert_eq!(&stream.into_bytes().await.expect("whole")[..], b"abcdef");
-            assert_eq!(outbox.queued_bytes() > 0, true, "acks were queued");
+            assert!(outbox.queued_bytes() > 0, "acks were queued");
         });
     }
 

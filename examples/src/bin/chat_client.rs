@@ -1,0 +1,228 @@
+//! A terminal chat client: type to talk to your room, `/help` for commands.
+//! Everything the server sends is printed as it arrives, by handlers.
+//!
+//! ```text
+//! cargo run -p hisock-examples --bin chat_client -- --name ada --room lobby
+//! cargo run -p hisock-examples --bin chat_client -- --name bo --ws ws://127.0.0.1:6970/
+//! # without a terminal (tests, scripts): run lines, stay 3 s, leave
+//! cargo run -p hisock-examples --bin chat_client -- --name bot --script "hi;/who" --exit-after 3
+//! ```
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Parser;
+use hisock::{Change, Client, ClientInfo, ClientOptions, CloseReason, Command, Data, Rejection};
+use hisock_examples::chat::{display_name, ChatLine, DirectMessage, Input, DEFAULT_ROOM, HELP};
+use tokio::sync::mpsc;
+
+/// The hisock chat client.
+#[derive(Parser)]
+struct Args {
+    /// Server address (host:port).
+    #[arg(long, default_value = hisock_examples::DEFAULT_ADDR, value_parser = hisock::parse_addr)]
+    addr: SocketAddr,
+    /// Your name in the chat.
+    #[arg(long, default_value = "guest")]
+    name: String,
+    /// The room to start in.
+    #[arg(long, default_value = DEFAULT_ROOM)]
+    room: String,
+    /// Run these input lines, separated by ';', instead of reading stdin.
+    #[arg(long)]
+    script: Option<String>,
+    /// Leave this many seconds after connecting, even if input ended earlier.
+    /// Without it, the client leaves when its input ends.
+    #[arg(long, value_name = "SECS")]
+    exit_after: Option<u64>,
+    /// Connect over WebSocket to this URL (e.g. ws://127.0.0.1:6970/)
+    /// instead of over TCP to --addr.
+    #[arg(long, value_name = "URL")]
+    ws: Option<String>,
+}
+
+const TIMEOUT: Duration = Duration::from_secs(5);
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    hisock_examples::init_tracing("warn");
+    let args = Args::parse();
+
+    let options = ClientOptions::new()
+        .name(&args.name)
+        // A group is a room: the server relays our lines to it.
+        .group(&args.room)
+        .on("chat", |Data(line): Data<ChatLine>| async move {
+            let room = line.room.as_deref().unwrap_or("?");
+            println!("[{room}] {}: {}", line.from, line.text);
+        })
+        .on("dm", |Data(line): Data<ChatLine>| async move {
+            println!("[dm] {}: {}", line.from, line.text);
+        })
+        .on("notice", |Data(text): Data<String>| async move {
+            println!("* {text}");
+        })
+        // Reserved events: hisock tells every client about the others.
+        .on("client_connect", |other: ClientInfo| async move {
+            let room = other.group().unwrap_or("no room");
+            println!("* {} joined {room}", display_name(&other));
+        })
+        .on("client_disconnect", |other: ClientInfo| async move {
+            println!("* {} left", display_name(&other));
+        })
+        .on(
+            "client_name_change",
+            |other: ClientInfo, change: Change| async move {
+                let old = text_or(&change.old, &format!("#{}", other.id));
+                println!("* {old} is now {}", display_name(&other));
+            },
+        )
+        .on(
+            "client_group_change",
+            |other: ClientInfo, change: Change| async move {
+                let (old, new) = (
+                    text_or(&change.old, "no room"),
+                    text_or(&change.new, "no room"),
+                );
+                println!("* {} moved from {old} to {new}", display_name(&other));
+            },
+        )
+        // An event we sent without awaiting a reply failed on the server.
+        .on(
+            "rejected",
+            |Command(command): Command, why: Rejection| async move {
+                println!("! the server refused {command}: {}", why.message);
+            },
+        )
+        .on("force_disconnect", |why: CloseReason| async move {
+            println!("! disconnected by the server: {why}");
+        });
+
+    // The transport is chosen here and nowhere else: the client behaves the
+    // same over either.
+    let client = match &args.ws {
+        Some(url) => hisock_ws::connect(url, options).await?,
+        None => hisock_tcp::connect(args.addr, options).await?,
+    };
+    println!(
+        "connected as {} (id {}) in {}",
+        args.name,
+        client.id(),
+        args.room
+    );
+
+    let input = match &args.script {
+        Some(script) => script_lines(script),
+        None => hisock_examples::stdin_lines(),
+    };
+    // Stop at the deadline, or when the server hangs up, or when input ends
+    // (unless a deadline was given: then wait for it).
+    let deadline = async {
+        match args.exit_after {
+            Some(secs) => tokio::time::sleep(Duration::from_secs(secs)).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        () = run_input(&client, input, args.exit_after.is_some()) => {}
+        () = deadline => {}
+        why = client.closed() => {
+            println!("! connection closed: {why}");
+            return Ok(());
+        }
+    }
+    // Everything sent so far is delivered before the connection closes.
+    client.close().await;
+    Ok(())
+}
+
+/// Runs the input lines until they end or one says `/quit`; when they end
+/// and `then_wait` is set, keeps printing incoming messages forever.
+async fn run_input(client: &Client, mut lines: mpsc::Receiver<String>, then_wait: bool) {
+    while let Some(line) = lines.recv().await {
+        if !run_line(client, &line).await {
+            return;
+        }
+    }
+    if then_wait {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// Runs one line of input; false when the client should stop.
+async fn run_line(client: &Client, line: &str) -> bool {
+    let Some(input) = Input::parse(line) else {
+        return true;
+    };
+    let done = match input {
+        Input::Say(text) => client.send("say", &text).await,
+        Input::Msg { to, text } => {
+            let dm = DirectMessage { to, text };
+            client.request::<(), _>("dm", &dm, TIMEOUT).await
+        }
+        Input::Name(name) => client.change_name(Some(&name)).await.map(|()| {
+            println!("* you are now {name}");
+        }),
+        Input::Join(room) => client.change_group(Some(&room)).await.map(|()| {
+            println!("* you are now in {room}");
+        }),
+        Input::Who => who(client).await,
+        Input::Help => {
+            println!("{HELP}");
+            Ok(())
+        }
+        Input::Invalid(why) => {
+            println!("! {why}");
+            Ok(())
+        }
+        Input::Quit => return false,
+    };
+    match done {
+        Ok(()) => true,
+        Err(hisock::Error::Remote { message, .. }) => {
+            println!("! {message}");
+            true
+        }
+        Err(hisock::Error::Closed(why)) => {
+            println!("! connection closed: {why}");
+            false
+        }
+        Err(err) => {
+            println!("! {err}");
+            true
+        }
+    }
+}
+
+/// Prints everyone on the server: a look-up the server answers itself.
+async fn who(client: &Client) -> hisock::Result<()> {
+    let everyone = client.list_clients(None).await?;
+    println!("* {} online:", everyone.len());
+    for other in everyone {
+        let room = other.group().unwrap_or("no room");
+        let you = if other.id == client.id() {
+            " (you)"
+        } else {
+            ""
+        };
+        let name = display_name(&other);
+        println!("*   {name} in {room} via {}{you}", other.transport);
+    }
+    Ok(())
+}
+
+/// The `--script` lines as the same kind of channel as stdin's.
+fn script_lines(script: &str) -> mpsc::Receiver<String> {
+    let lines: Vec<String> = script.split(';').map(str::to_string).collect();
+    let (tx, rx) = mpsc::channel(lines.len().max(1));
+    for line in lines {
+        // Cannot fail: the channel has room for every line.
+        let _ = tx.try_send(line);
+    }
+    rx
+}
+
+fn text_or(value: &Option<Arc<str>>, fallback: &str) -> String {
+    value.as_deref().unwrap_or(fallback).to_string()
+}

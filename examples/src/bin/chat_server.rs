@@ -1,0 +1,118 @@
+//! A chat server: rooms are hisock groups, plain text goes to the sender's
+//! room, `/msg` goes to one client found by name.
+//!
+//! ```text
+//! cargo run -p hisock-examples --bin chat_server
+//! cargo run -p hisock-examples --bin chat_client -- --name ada    # one terminal each
+//! cargo run -p hisock-examples --bin chat_client -- --name grace --ws ws://127.0.0.1:6970/
+//! ```
+//!
+//! The server only relays `say` and `dm`. Joins, leaves, renames and room
+//! changes reach every client without any code here: hisock announces them
+//! itself (the clients' `client_connect`, `client_name_change`, ... events).
+
+use std::net::SocketAddr;
+
+use clap::Parser;
+use hisock::{Change, ClientInfo, CloseReason, Data, Server};
+use hisock_examples::chat::{display_name, ChatLine, DirectMessage};
+
+/// The hisock chat server.
+#[derive(Parser)]
+struct Args {
+    /// TCP address to listen on (port 0 picks a free one).
+    #[arg(long, default_value = hisock_examples::DEFAULT_ADDR)]
+    addr: SocketAddr,
+    /// WebSocket address to listen on, for browsers and `chat_client --ws`.
+    #[arg(long, default_value = "127.0.0.1:6970")]
+    ws: SocketAddr,
+}
+
+/// The chat: handlers only, no sockets. Any number of listeners can feed it.
+fn chat_server() -> Server {
+    let server = Server::new();
+
+    server.on("join", |server: Server, client: ClientInfo| async move {
+        tracing::info!(name = ?client.name(), room = ?client.group(), "joined");
+        let room = client.group().unwrap_or("no room");
+        let notice = format!(
+            "welcome {}! you are in {room}; /help lists the commands",
+            display_name(&client)
+        );
+        if let Err(err) = server.to_client(client.id).emit("notice", &notice) {
+            tracing::warn!(%err, "could not welcome");
+        }
+    });
+    server.on("leave", |_: ClientInfo, why: CloseReason| async move {
+        tracing::info!(%why, "left");
+    });
+    server.on("name_change", |change: Change| async move {
+        tracing::info!(old = ?change.old, new = ?change.new, "renamed");
+    });
+    server.on("group_change", |change: Change| async move {
+        tracing::info!(old = ?change.old, new = ?change.new, "changed room");
+    });
+
+    // Plain text: relay to everyone in the sender's room but the sender. An
+    // `Err` goes back to the sender (its `rejected` event, since `say` is
+    // sent without waiting for a reply).
+    server.on(
+        "say",
+        |server: Server, from: ClientInfo, Data(text): Data<String>| async move {
+            let room = from.group().ok_or("join a room first: /join ROOM")?;
+            let line = ChatLine {
+                from: display_name(&from),
+                room: Some(room.to_string()),
+                text,
+            };
+            server
+                .to_group(room)
+                .except(from.id)
+                .emit("chat", &line)
+                .map_err(|err| err.to_string())?;
+            Ok::<_, String>(())
+        },
+    );
+
+    // A direct message is a request: the sender learns whether it arrived.
+    server.on(
+        "dm",
+        |server: Server, from: ClientInfo, Data(dm): Data<DirectMessage>| async move {
+            let to = server
+                .client_by_name(&dm.to)
+                .ok_or_else(|| format!("nobody here is called {}", dm.to))?;
+            let line = ChatLine {
+                from: display_name(&from),
+                room: None,
+                text: dm.text,
+            };
+            server
+                .to_client(to.id)
+                .emit("dm", &line)
+                .map_err(|err| err.to_string())?;
+            Ok::<_, String>(())
+        },
+    );
+
+    server
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    hisock_examples::init_tracing("info");
+    let args = Args::parse();
+    let server = chat_server();
+
+    // Listeners: one `listen` call each. Names, rooms and broadcasts span
+    // all of them, so TCP and WebSocket clients chat together.
+    let tcp = hisock_tcp::TcpListener::bind(args.addr).await?;
+    println!("chat server listening on tcp://{}", tcp.local_addr()?);
+    server.listen(tcp);
+    let ws = hisock_ws::WsListener::bind(args.ws).await?;
+    println!("chat server listening on ws://{}/", ws.local_addr()?);
+    server.listen(ws);
+
+    tokio::signal::ctrl_c().await?;
+    server.shutdown().await;
+    Ok(())
+}

@@ -1,0 +1,149 @@
+//! Payloads and input parsing of `chat_server` / `chat_client`.
+//!
+//! Rooms are hisock groups: a client joins one with its handshake
+//! (`ClientOptions::group`) and moves with `Client::change_group`; the
+//! server relays a line to the sender's group.
+
+use hisock::ClientInfo;
+use serde::{Deserialize, Serialize};
+
+/// The room a client joins unless told otherwise.
+pub const DEFAULT_ROOM: &str = "lobby";
+
+/// A line of chat, as the server relays it (`chat` and `dm` events).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatLine {
+    /// Who wrote it.
+    pub from: String,
+    /// The room it was said in; `None` for a direct message.
+    pub room: Option<String>,
+    /// What was said.
+    pub text: String,
+}
+
+/// A direct message, as a client sends it (`dm` request).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DirectMessage {
+    /// The recipient's name.
+    pub to: String,
+    /// What to say.
+    pub text: String,
+}
+
+/// How to call a client in the chat: its name, or `#id` when it has none.
+pub fn display_name(client: &ClientInfo) -> String {
+    match client.name() {
+        Some(name) => name.to_string(),
+        None => format!("#{}", client.id),
+    }
+}
+
+/// The commands of the chat client.
+pub const HELP: &str = "\
+commands:
+  TEXT            say TEXT to your room
+  /msg NAME TEXT  send TEXT to NAME only
+  /name NEW       change your name
+  /join ROOM      move to ROOM
+  /who            list everyone on the server
+  /help           this text
+  /quit           leave";
+
+/// One line of user input, parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    /// Plain text: say it to the room.
+    Say(String),
+    /// `/msg NAME TEXT`
+    Msg {
+        /// The recipient's name.
+        to: String,
+        /// The message.
+        text: String,
+    },
+    /// `/name NEW`
+    Name(String),
+    /// `/join ROOM`
+    Join(String),
+    /// `/who`
+    Who,
+    /// `/help`
+    Help,
+    /// `/quit`
+    Quit,
+    /// A command that is unknown or misses an argument; the text says what
+    /// is wrong.
+    Invalid(String),
+}
+
+impl Input {
+    /// Parses one line; `None` for a blank line.
+    pub fn parse(line: &str) -> Option<Input> {
+        let line = line.trim();
+        if line.is_empty() {
+            return None;
+        }
+        let Some(command) = line.strip_prefix('/') else {
+            return Some(Input::Say(line.to_string()));
+        };
+        let (verb, rest) = command.split_once(' ').unwrap_or((command, ""));
+        let rest = rest.trim();
+        let needs = |what: &str| Input::Invalid(format!("usage: /{verb} {what}"));
+        Some(match verb {
+            "msg" => match rest.split_once(' ') {
+                Some((to, text)) if !text.trim().is_empty() => Input::Msg {
+                    to: to.to_string(),
+                    text: text.trim().to_string(),
+                },
+                _ => needs("NAME TEXT"),
+            },
+            "name" if rest.is_empty() => needs("NEW"),
+            "name" => Input::Name(rest.to_string()),
+            "join" if rest.is_empty() => needs("ROOM"),
+            "join" => Input::Join(rest.to_string()),
+            "who" => Input::Who,
+            "help" => Input::Help,
+            "quit" => Input::Quit,
+            _ => Input::Invalid(format!("unknown command /{verb}; /help lists them")),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_text_is_said_to_the_room_and_blank_lines_are_skipped() {
+        assert_eq!(Input::parse("  hi all "), Some(Input::Say("hi all".into())));
+        assert_eq!(Input::parse("   "), None);
+    }
+
+    #[test]
+    fn slash_commands_parse_with_their_arguments() {
+        assert_eq!(
+            Input::parse("/msg bob see you later"),
+            Some(Input::Msg {
+                to: "bob".into(),
+                text: "see you later".into()
+            })
+        );
+        assert_eq!(Input::parse("/name ada"), Some(Input::Name("ada".into())));
+        assert_eq!(
+            Input::parse("/join games"),
+            Some(Input::Join("games".into()))
+        );
+        assert_eq!(Input::parse("/who"), Some(Input::Who));
+        assert_eq!(Input::parse("/quit"), Some(Input::Quit));
+    }
+
+    #[test]
+    fn missing_arguments_and_unknown_commands_are_invalid() {
+        for line in ["/msg bob", "/name", "/join  ", "/dance"] {
+            assert!(
+                matches!(Input::parse(line), Some(Input::Invalid(_))),
+                "{line}"
+            );
+        }
+    }
+}

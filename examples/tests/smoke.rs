@@ -1,0 +1,124 @@
+//! Smoke tests: the example binaries, run as a user would, against each
+//! other on loopback ports picked by the OS.
+
+mod support;
+
+use support::Program;
+
+const BASIC_SERVER: &str = env!("CARGO_BIN_EXE_basic_server");
+const BASIC_CLIENT: &str = env!("CARGO_BIN_EXE_basic_client");
+const CHAT_SERVER: &str = env!("CARGO_BIN_EXE_chat_server");
+const CHAT_CLIENT: &str = env!("CARGO_BIN_EXE_chat_client");
+const TICTACTOE_SERVER: &str = env!("CARGO_BIN_EXE_tictactoe_server");
+const TICTACTOE_CLIENT: &str = env!("CARGO_BIN_EXE_tictactoe_client");
+
+#[test]
+fn basic_client_completes_the_tutorial_against_basic_server() {
+    let (_server, addr) = Program::start_server(BASIC_SERVER, &[]);
+
+    let mut client = Program::start(BASIC_CLIENT, &["--addr", &addr, "--name", "ada"]);
+    client.expect_success();
+
+    let out = client.stdout();
+    for expected in [
+        "server: welcome, ada!",
+        "server: hello ada, you said \"nice to meet you\"",
+        "40 + 2 = 42",
+        "1 / 0 refused: division by zero",
+        "no news after",
+        "bye",
+    ] {
+        assert!(out.contains(expected), "missing {expected:?} in:\n{out}");
+    }
+}
+
+#[test]
+fn scripted_chat_clients_over_tcp_and_websocket_exchange_room_and_direct_messages() {
+    let (mut server, addr) = Program::start_server(CHAT_SERVER, &["--ws", "127.0.0.1:0"]);
+    let ws_line = server.wait_for("listening on ws://");
+    let ws_url = ws_line.rsplit(' ').next().expect("a url").to_string();
+
+    // Clients that only listen: connected, no input, leaving after a minute
+    // (or when the test kills them).
+    let listener = |name: &str, room: &str, transport: &[&str]| {
+        let args = [
+            "--name",
+            name,
+            "--room",
+            room,
+            "--script",
+            "",
+            "--exit-after",
+            "60",
+        ];
+        let mut client = Program::start(CHAT_CLIENT, &[transport, &args[..]].concat());
+        client.wait_for(&format!("connected as {name}"));
+        client
+    };
+    let mut bob = listener("bob", "lobby", &["--addr", &addr]);
+    let mut carol = listener("carol", "games", &["--addr", &addr]);
+    let mut dave = listener("dave", "lobby", &["--ws", &ws_url]);
+
+    let script = "hello lobby;/msg bob psst;/who";
+    let mut alice = Program::start(
+        CHAT_CLIENT,
+        &["--addr", &addr, "--name", "alice", "--script", script],
+    );
+    alice.expect_success();
+    let who = alice.stdout();
+    for expected in [
+        "bob in lobby via tcp",
+        "carol in games via tcp",
+        "dave in lobby via ws",
+    ] {
+        assert!(
+            who.contains(expected),
+            "missing {expected:?} in /who:\n{who}"
+        );
+    }
+
+    bob.wait_for("[lobby] alice: hello lobby");
+    bob.wait_for("[dm] alice: psst");
+    dave.wait_for("[lobby] alice: hello lobby");
+
+    // `/msg` waited for the server's reply, and a client's events are
+    // handled in order, so the room line had been relayed before alice
+    // left: by the time carol hears that she left, carol would have it.
+    carol.wait_for("* alice left");
+    let carol_saw = carol.stdout();
+    assert!(
+        !carol_saw.contains("hello lobby"),
+        "another room heard it:\n{carol_saw}"
+    );
+    assert!(
+        !carol_saw.contains("psst"),
+        "a direct message leaked:\n{carol_saw}"
+    );
+}
+
+#[test]
+fn two_auto_tictactoe_clients_play_a_game_to_its_end() {
+    let (_server, addr) = Program::start_server(TICTACTOE_SERVER, &[]);
+
+    let mut first = Program::start(TICTACTOE_CLIENT, &["--addr", &addr, "--auto"]);
+    let mut second = Program::start(TICTACTOE_CLIENT, &["--addr", &addr, "--auto"]);
+    first.expect_success();
+    second.expect_success();
+
+    let (a, b) = (first.stdout(), second.stdout());
+    let outcome = |out: &str| {
+        let last = out.lines().last().unwrap_or_default();
+        ["you win", "you lose", "draw"]
+            .into_iter()
+            .find(|o| last.starts_with("game over") && last.contains(o))
+            .unwrap_or_else(|| panic!("the game did not end in:\n{out}"))
+    };
+    let pair = (outcome(&a), outcome(&b));
+    assert!(
+        matches!(
+            pair,
+            ("you win", "you lose") | ("you lose", "you win") | ("draw", "draw")
+        ),
+        "the players disagree on the result {pair:?}:\n{a}\n----\n{b}"
+    );
+}
