@@ -18,7 +18,7 @@ use super::context::ClientEvent;
 use super::inbox::Message;
 use super::{lock, reserved, Client};
 use crate::close::{codes, CloseReason};
-use crate::dispatch::{Outcome, Registered, Rejection};
+use crate::dispatch::{guarded, outcome_frame, Outcome, Registered, Rejection};
 use crate::error::Error;
 use crate::frame::{ErrorCode, Frame};
 use crate::info::{Change, ClientInfo};
@@ -496,42 +496,10 @@ fn lock_read(
         .unwrap_or_else(|p| p.into_inner())
 }
 
-/// Runs a handler future, turning a panic into a failed outcome.
-async fn guarded(fut: BoxFuture<'static, Outcome>) -> Outcome {
-    match std::panic::AssertUnwindSafe(fut).catch_unwind().await {
-        Ok(outcome) => outcome,
-        Err(_) => {
-            tracing::error!("client handler panicked");
-            Err(Rejection::new(ErrorCode::HandlerFailed, "handler panicked"))
-        }
-    }
-}
-
-/// Sends a handler's outcome to the server: a reply for requests, a
-/// rejection notice for failed plain events.
+/// Sends a handler's outcome to the server (see [`outcome_frame`]).
 fn respond(client: &Client, command: &str, request_id: u64, outcome: Outcome) {
-    let frame = match (request_id, outcome) {
-        (0, Ok(_)) => return,
-        (0, Err(rejection)) => {
-            tracing::warn!(command, message = %rejection.message, "event rejected");
-            Frame::EventRejected {
-                command,
-                code: rejection.code.to_wire(),
-                message: &rejection.message,
-            }
-            .encode()
-        }
-        (request_id, Ok(payload)) => Frame::Reply {
-            request_id,
-            payload: &payload,
-        }
-        .encode(),
-        (request_id, Err(rejection)) => Frame::ReplyError {
-            request_id,
-            code: rejection.code.to_wire(),
-            message: &rejection.message,
-        }
-        .encode(),
+    let Some(frame) = outcome_frame(command, request_id, outcome) else {
+        return;
     };
     // A reply never waits for room: the server is waiting for it, and there
     // is at most one per request the server made.

@@ -148,3 +148,49 @@ impl<C> HandlerTable<C> {
         self.commands.contains_key(name)
     }
 }
+
+/// The frame that answers a handler's outcome: a reply for requests, a
+/// rejection notice for failed plain events, nothing for a plain event that
+/// went well.
+pub fn outcome_frame(command: &str, request_id: u64, outcome: Outcome) -> Option<bytes::Bytes> {
+    use crate::frame::Frame;
+    Some(match (request_id, outcome) {
+        (0, Ok(_)) => return None,
+        (0, Err(rejection)) => {
+            tracing::warn!(command, message = %rejection.message, "event rejected");
+            Frame::EventRejected {
+                command,
+                code: rejection.code.to_wire(),
+                message: &rejection.message,
+            }
+            .encode()
+        }
+        (request_id, Ok(payload)) => Frame::Reply {
+            request_id,
+            payload: &payload,
+        }
+        .encode(),
+        (request_id, Err(rejection)) => Frame::ReplyError {
+            request_id,
+            code: rejection.code.to_wire(),
+            message: &rejection.message,
+        }
+        .encode(),
+    })
+}
+
+/// Runs a handler future, turning a panic into a failed outcome so that one
+/// buggy handler never takes its connection down.
+pub async fn guarded(fut: crate::transport::BoxFuture<'static, Outcome>) -> Outcome {
+    use futures::FutureExt;
+    match std::panic::AssertUnwindSafe(fut).catch_unwind().await {
+        Ok(outcome) => outcome,
+        Err(_) => {
+            tracing::error!("handler panicked");
+            Err(Rejection::new(
+                crate::frame::ErrorCode::HandlerFailed,
+                "handler panicked",
+            ))
+        }
+    }
+}

@@ -15,7 +15,7 @@ use super::context::ServerEvent;
 use super::registry::{ClientEntry, ConnControl, Kick};
 use super::{reserved, AuthRequest, Server};
 use crate::close::{codes, CloseReason};
-use crate::dispatch::{Outcome, Registered};
+use crate::dispatch::{guarded, outcome_frame, Outcome, Registered};
 use crate::error::Error;
 use crate::frame::{ErrorCode, Frame, LookupKey, PROTOCOL_VERSION};
 use crate::info::{Change, ClientInfo};
@@ -305,33 +305,11 @@ impl Peer {
         }
     }
 
-    /// Sends a handler's outcome back: a reply for requests, a rejection
-    /// notice for failed plain events.
+    /// Sends a handler's outcome back (see [`outcome_frame`]).
     fn respond(&self, command: &str, request_id: u64, outcome: Outcome) {
-        let frame = match (request_id, outcome) {
-            (0, Ok(_)) => return,
-            (0, Err(rejection)) => {
-                tracing::warn!(command, message = %rejection.message, "event rejected");
-                Frame::EventRejected {
-                    command,
-                    code: rejection.code.to_wire(),
-                    message: &rejection.message,
-                }
-                .encode()
-            }
-            (request_id, Ok(payload)) => Frame::Reply {
-                request_id,
-                payload: &payload,
-            }
-            .encode(),
-            (request_id, Err(rejection)) => Frame::ReplyError {
-                request_id,
-                code: rejection.code.to_wire(),
-                message: &rejection.message,
-            }
-            .encode(),
-        };
-        self.send(frame);
+        if let Some(frame) = outcome_frame(command, request_id, outcome) {
+            self.send(frame);
+        }
     }
 }
 
@@ -357,22 +335,6 @@ async fn run_current(current: &mut Option<Job>) {
     match current {
         Some(job) => job.await,
         None => pending().await,
-    }
-}
-
-/// Runs a handler future, turning a panic into a failed outcome so that one
-/// buggy handler never takes the connection down.
-async fn guarded(fut: BoxFuture<'static, Outcome>) -> Outcome {
-    use futures::FutureExt;
-    match std::panic::AssertUnwindSafe(fut).catch_unwind().await {
-        Ok(outcome) => outcome,
-        Err(_) => {
-            tracing::error!("handler panicked");
-            Err(crate::dispatch::Rejection::new(
-                ErrorCode::HandlerFailed,
-                "handler panicked",
-            ))
-        }
     }
 }
 
