@@ -2,6 +2,11 @@
 //! extractors: `|client: ClientInfo, Data(msg): Data<String>| async move {…}`.
 //! [`Handler`] is implemented for functions of zero to five extractor
 //! arguments returning a future of an [`IntoReply`] value.
+//!
+//! The arguments are extracted and the function is called when the event is
+//! scheduled; the future it returns runs in the handler's turn (after the
+//! sender's earlier events, for in-order handlers). So put the work inside
+//! the `async` block: code in the closure before it runs early.
 
 use std::future::Future;
 use std::marker::PhantomData;

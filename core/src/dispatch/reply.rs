@@ -91,6 +91,9 @@ serialize_reply!(
     u16,
     u32,
     u64,
+    usize,
+    isize,
+    char,
     f32,
     f64,
     String,
@@ -105,6 +108,27 @@ impl<T: Serialize> IntoReply for Vec<T> {
         encoded(&self)
     }
 }
+
+impl<T: Serialize, const N: usize> IntoReply for [T; N] {
+    fn into_reply(self) -> Result<Bytes, Rejection> {
+        encoded(&self)
+    }
+}
+
+macro_rules! tuple_reply {
+    ($($name:ident),+) => {
+        impl<$($name: Serialize),+> IntoReply for ($($name,)+) {
+            fn into_reply(self) -> Result<Bytes, Rejection> {
+                encoded(&self)
+            }
+        }
+    };
+}
+
+tuple_reply!(A);
+tuple_reply!(A, B);
+tuple_reply!(A, B, C);
+tuple_reply!(A, B, C, D);
 
 impl<T: Serialize> IntoReply for Option<T> {
     fn into_reply(self) -> Result<Bytes, Rejection> {

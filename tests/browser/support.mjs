@@ -1,0 +1,111 @@
+// Helpers of the end-to-end tests: unpack the npm package, serve it with a
+// test page on loopback, launch Debian's Chromium through playwright-core.
+
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, statSync, rmSync } from "node:fs";
+import { createServer } from "node:http";
+import { tmpdir } from "node:os";
+import { dirname, extname, join, normalize, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = resolve(here, "../..");
+
+/** Chromium flags that keep it off every network but loopback. */
+export const CHROMIUM_ARGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-dev-shm-usage",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+  "--no-first-run",
+  "--disable-quic",
+];
+
+export const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
+
+/** The tarball to test: $HISOCK_NPM_TARBALL, else the newest in target/npm/. */
+export function tarball() {
+  if (process.env.HISOCK_NPM_TARBALL) return resolve(process.env.HISOCK_NPM_TARBALL);
+  const dir = join(root, "target", "npm");
+  let files = [];
+  try {
+    files = readdirSync(dir).filter((f) => f.endsWith(".tgz"));
+  } catch {
+    // handled below
+  }
+  if (files.length === 0) {
+    throw new Error(`no package in ${dir}: run scripts/build-npm.sh first`);
+  }
+  files.sort((a, b) => statSync(join(dir, b)).mtimeMs - statSync(join(dir, a)).mtimeMs);
+  return join(dir, files[0]);
+}
+
+/**
+ * Unpacks the tarball as <tmp>/node_modules/hisock, the way npm installs it.
+ * Returns { dir: <tmp>, pkg: <tmp>/node_modules/hisock, cleanup }.
+ */
+export function unpack(tgz) {
+  const dir = mkdtempSync(join(tmpdir(), "hisock-e2e-"));
+  const modules = join(dir, "node_modules");
+  execFileSync("mkdir", ["-p", modules]);
+  execFileSync("tar", ["-xzf", tgz, "-C", modules]);
+  execFileSync("mv", [join(modules, "package"), join(modules, "hisock")]);
+  return {
+    dir,
+    pkg: join(modules, "hisock"),
+    cleanup: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+const TYPES = {
+  ".html": "text/html; charset=utf-8",
+  ".js": "text/javascript; charset=utf-8",
+  ".mjs": "text/javascript; charset=utf-8",
+  ".wasm": "application/wasm",
+  ".json": "application/json",
+  ".ts": "text/plain; charset=utf-8",
+};
+
+/**
+ * Serves the test page at / and the package under /hisock/ on a free
+ * loopback port. Resolves to { url, close }.
+ */
+export function serve(pkgDir) {
+  const page = readFileSync(join(here, "page.html"));
+  const server = createServer((req, res) => {
+    const path = decodeURIComponent(new URL(req.url, "http://x").pathname);
+    if (path === "/" || path === "/index.html") {
+      res.writeHead(200, { "content-type": TYPES[".html"] });
+      res.end(page);
+      return;
+    }
+    if (path.startsWith("/hisock/")) {
+      const file = normalize(join(pkgDir, path.slice("/hisock/".length)));
+      if (file.startsWith(pkgDir)) {
+        try {
+          const body = readFileSync(file);
+          res.writeHead(200, { "content-type": TYPES[extname(file)] ?? "application/octet-stream" });
+          res.end(body);
+          return;
+        } catch {
+          // fall through to 404
+        }
+      }
+    }
+    res.writeHead(404);
+    res.end("not found");
+  });
+  return new Promise((resolveServe, reject) => {
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address();
+      resolveServe({
+        url: `http://127.0.0.1:${port}/`,
+        close: () => new Promise((done) => server.close(done)),
+      });
+    });
+  });
+}
