@@ -109,12 +109,6 @@ impl<T: Serialize> IntoReply for Vec<T> {
     }
 }
 
-impl<T: Serialize, const N: usize> IntoReply for [T; N] {
-    fn into_reply(self) -> Result<Bytes, Rejection> {
-        encoded(&self)
-    }
-}
-
 macro_rules! tuple_reply {
     ($($name:ident),+) => {
         impl<$($name: Serialize),+> IntoReply for ($($name,)+) {
