@@ -3,7 +3,7 @@
 
 mod support;
 
-use support::Program;
+use support::{Program, DEADLINE};
 
 const BASIC_SERVER: &str = env!("CARGO_BIN_EXE_basic_server");
 const BASIC_CLIENT: &str = env!("CARGO_BIN_EXE_basic_client");
@@ -121,4 +121,48 @@ fn two_auto_tictactoe_clients_play_a_game_to_its_end() {
         ),
         "the players disagree on the result {pair:?}:\n{a}\n----\n{b}"
     );
+}
+
+#[test]
+fn axum_app_serves_its_page_and_hisock_on_the_same_port() {
+    let mut app = Program::start(env!("CARGO_BIN_EXE_axum_mount"), &["--addr", "127.0.0.1:0"]);
+    let line = app.wait_for("with hisock at ws://");
+    let url = line.rsplit(' ').next().expect("a url").to_string();
+    let http_addr = url
+        .trim_start_matches("ws://")
+        .trim_end_matches("/ws")
+        .to_string();
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    runtime.block_on(async {
+        let connect = hisock_ws::connect(&url, hisock::ClientOptions::new().name("ada"));
+        let client = tokio::time::timeout(DEADLINE, connect)
+            .await
+            .expect("connects in time")
+            .expect("the /ws route speaks hisock");
+        let answer: String = client
+            .request("echo", "hi", DEADLINE)
+            .await
+            .expect("echo answers");
+        assert_eq!(answer, "ada said hi");
+        client.close().await;
+
+        // The app's own route still answers plain HTTP on the same port.
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut http = tokio::net::TcpStream::connect(&http_addr)
+            .await
+            .expect("http connects");
+        http.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .await
+            .expect("request sent");
+        let mut response = String::new();
+        tokio::time::timeout(DEADLINE, http.read_to_string(&mut response))
+            .await
+            .expect("response in time")
+            .expect("response read");
+        assert!(response.contains("hisock lives on /ws"), "{response}");
+    });
 }
