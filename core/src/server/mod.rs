@@ -12,7 +12,9 @@ mod connection;
 mod context;
 mod emit;
 mod listener;
+mod peer;
 mod registry;
+mod session;
 
 use std::future::Future;
 use std::net::SocketAddr;

@@ -1,0 +1,591 @@
+//! A joined client's connection on the server: the event loop that reads
+//! frames and runs handlers, and the goodbye.
+
+use std::collections::VecDeque;
+use std::future::pending;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use bytes::Bytes;
+use futures::StreamExt;
+
+use super::connection::Joined;
+use super::context::ServerEvent;
+use super::peer::Peer;
+use super::registry::Kick;
+use super::{reserved, Server};
+use crate::close::{codes, CloseReason};
+use crate::dispatch::{guarded, Registered};
+use crate::error::Error;
+use crate::frame::{ErrorCode, Frame, LookupKey};
+use crate::info::{Change, ClientInfo};
+use crate::keepalive::{Keepalive, KeepaliveAction};
+use crate::outbox::Outbox;
+use crate::pending::PendingRequests;
+use crate::stream::{IncomingStreams, OutgoingStreams};
+use crate::transport::{BoxFuture, FrameStream};
+use crate::value;
+
+/// How a connection's event loop ended.
+pub(crate) enum End {
+    /// The client sent a close frame.
+    PeerClosed {
+        reason: CloseReason,
+        run_leave: bool,
+    },
+    /// The connection ended without a close frame.
+    Eof,
+    /// The transport failed or the client broke the protocol.
+    Failed(Error),
+    /// The application disconnected the client.
+    Kicked(Kick),
+    /// The client was silent past the keepalive timeout.
+    KeepaliveTimeout,
+    /// The server is shutting down.
+    Shutdown,
+}
+
+type Job = BoxFuture<'static, ()>;
+
+/// A joined client's connection.
+pub(crate) struct Session {
+    server: Server,
+    info: ClientInfo,
+    peer: Peer,
+    pending: Arc<Mutex<PendingRequests>>,
+    stream: std::pin::Pin<Box<dyn FrameStream>>,
+    /// Streamed payloads this client is sending us.
+    incoming: IncomingStreams,
+    /// Streamed payloads we are sending this client.
+    outgoing: Arc<OutgoingStreams>,
+    /// In-order handlers waiting behind `current`.
+    queue: VecDeque<Job>,
+    current: Option<Job>,
+}
+
+async fn run_current(current: &mut Option<Job>) {
+    match current {
+        Some(job) => job.await,
+        None => pending().await,
+    }
+}
+
+impl Session {
+    pub(crate) fn new(
+        server: Server,
+        joined: Joined,
+        outbox: Arc<Outbox>,
+        stream: std::pin::Pin<Box<dyn FrameStream>>,
+    ) -> Self {
+        let max_stream_len = server.inner.config.max_stream_len;
+        Session {
+            peer: Peer {
+                outbox,
+                control: joined.control,
+            },
+            server,
+            info: joined.info,
+            pending: joined.pending,
+            outgoing: joined.outgoing,
+            incoming: IncomingStreams::new(max_stream_len),
+            stream,
+            queue: VecDeque::new(),
+            current: None,
+        }
+    }
+
+    pub(crate) async fn run(&mut self) {
+        self.server
+            .to_all()
+            .except(self.info.id)
+            .send_frame(self.presence_frame(true))
+            .ok();
+        self.reserved_event(reserved::JOIN, None, None);
+        let end = self.event_loop().await;
+        self.finish(end).await;
+    }
+
+    /// The frame telling other clients that this one joined or left.
+    fn presence_frame(&self, joined: bool) -> Bytes {
+        let addr = self.info.addr.map(|a| a.to_string());
+        let client = self.info.to_wire(&addr);
+        if joined {
+            Frame::ClientJoined(client).encode()
+        } else {
+            Frame::ClientLeft(client).encode()
+        }
+    }
+
+    fn context(&self, command: Arc<str>, payload: Bytes) -> ServerEvent {
+        ServerEvent {
+            server: self.server.clone(),
+            client: self.info.clone(),
+            command,
+            payload,
+            change: None,
+            close: None,
+            stream: Mutex::new(None),
+        }
+    }
+
+    fn enqueue(&mut self, job: Job) {
+        if self.current.is_none() {
+            self.current = Some(job);
+        } else {
+            self.queue.push_back(job);
+        }
+    }
+
+    /// Schedules a handler: in order, or on its own task when threaded.
+    fn schedule(
+        &mut self,
+        registered: &Registered<ServerEvent>,
+        ctx: ServerEvent,
+        request_id: u64,
+    ) {
+        let fut = registered.handler.call(ctx);
+        let peer = self.peer.clone();
+        let command = registered.name.clone();
+        let job = async move {
+            let outcome = guarded(fut).await;
+            peer.respond(&command, request_id, outcome);
+        };
+        if registered.threaded {
+            self.server.inner.tasks.spawn(job);
+        } else {
+            self.enqueue(Box::pin(job));
+        }
+    }
+
+    /// Schedules a reserved event's handler, if one is registered.
+    fn reserved_event(
+        &mut self,
+        name: &'static str,
+        change: Option<Change>,
+        close: Option<CloseReason>,
+    ) {
+        let handler = self.handlers().reserved(name).cloned();
+        if let Some(registered) = handler {
+            let mut ctx = self.context(registered.name.clone(), Bytes::from_static(value::NIL));
+            ctx.change = change;
+            ctx.close = close;
+            self.schedule(&registered, ctx, 0);
+        }
+    }
+
+    fn handlers(
+        &self,
+    ) -> std::sync::RwLockReadGuard<'_, crate::dispatch::HandlerTable<ServerEvent>> {
+        self.server
+            .inner
+            .handlers
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
+    async fn event_loop(&mut self) -> End {
+        let config = self.server.inner.config.clone();
+        let mut keepalive = config
+            .keepalive_interval
+            .map(|interval| Keepalive::new(interval, config.keepalive_timeout, Instant::now()));
+        let mut wake_at = Instant::now();
+        loop {
+            let can_read = self.queue.len() < config.handler_queue_len;
+            tokio::select! {
+                biased;
+                _ = self.peer.control.notified() => {
+                    if let Some(kick) = self.peer.control.take() {
+                        return End::Kicked(kick);
+                    }
+                }
+                _ = self.server.inner.shutdown.cancelled() => return End::Shutdown,
+                _ = run_current(&mut self.current), if self.current.is_some() => {
+                    self.current = self.queue.pop_front();
+                }
+                _ = tokio::time::sleep_until(wake_at.into()), if keepalive.is_some() => {
+                    if let Some(ka) = keepalive.as_mut() {
+                        if !can_read {
+                            // We stopped reading (handlers are behind); the
+                            // client's frames are waiting in the socket, so
+                            // it is not silent.
+                            ka.heard(Instant::now());
+                        }
+                        loop {
+                            match ka.poll(Instant::now()) {
+                                KeepaliveAction::WaitUntil(at) => { wake_at = at; break; }
+                                KeepaliveAction::SendPing(nonce) => self.peer.send(Frame::Ping { nonce }.encode()),
+                                KeepaliveAction::Expired => return End::KeepaliveTimeout,
+                            }
+                        }
+                    }
+                }
+                frame = self.stream.next(), if can_read => {
+                    if let Some(ka) = keepalive.as_mut() {
+                        ka.heard(Instant::now());
+                    }
+                    match frame {
+                        None => return End::Eof,
+                        Some(Err(err)) => return End::Failed(err.into()),
+                        Some(Ok(bytes)) => match self.on_frame(&bytes) {
+                            Ok(None) => {}
+                            Ok(Some(end)) => return end,
+                            Err(err) => return End::Failed(err),
+                        },
+                    }
+                }
+            }
+        }
+    }
+
+    fn on_frame(&mut self, bytes: &Bytes) -> Result<Option<End>, Error> {
+        match Frame::decode(bytes)? {
+            Frame::Event {
+                command,
+                request_id,
+                payload,
+            } => self.on_event(command, request_id, bytes.slice_ref(payload)),
+            Frame::Reply {
+                request_id,
+                payload,
+            } => {
+                self.resolve(request_id, Ok(bytes.slice_ref(payload)));
+            }
+            Frame::ReplyError {
+                request_id,
+                code,
+                message,
+            } => {
+                self.resolve(
+                    request_id,
+                    Err(Error::Remote {
+                        code: ErrorCode::from_wire(code),
+                        message: message.to_owned(),
+                    }),
+                );
+            }
+            Frame::EventRejected {
+                command,
+                code,
+                message,
+            } => {
+                tracing::warn!(command, code, message, "client rejected an event");
+            }
+            Frame::SetName { request_id, name } => self.change_name(request_id, name),
+            Frame::SetGroup { request_id, group } => self.change_group(request_id, group),
+            Frame::Lookup { request_id, by } => {
+                let found = {
+                    let registry = self.server.inner.registry.read();
+                    match by {
+                        LookupKey::Id(id) => registry.get(id),
+                        LookupKey::Name(name) => registry.by_name(name),
+                        LookupKey::Addr(addr) => {
+                            addr.parse().ok().and_then(|addr| registry.by_addr(addr))
+                        }
+                    }
+                    .map(|entry| entry.info.clone())
+                };
+                self.reply(request_id, &found);
+            }
+            Frame::ListClients { request_id, group } => {
+                let clients = match group {
+                    Some(group) => self.server.group(group),
+                    None => self.server.clients(),
+                };
+                self.reply(request_id, &clients);
+            }
+            Frame::Ping { nonce } => self.peer.send(Frame::Pong { nonce }.encode()),
+            Frame::Pong { .. } => {}
+            Frame::StreamStart {
+                stream_id,
+                command,
+                total_len,
+            } => self.on_stream_start(stream_id, command, total_len)?,
+            Frame::StreamChunk { stream_id, data } => {
+                self.incoming.chunk(stream_id, bytes.slice_ref(data));
+            }
+            Frame::StreamEnd { stream_id, error } => self.incoming.end(stream_id, error),
+            Frame::StreamAck {
+                stream_id,
+                consumed,
+            } => self.outgoing.ack(stream_id, consumed),
+            Frame::StreamCancel {
+                stream_id,
+                code,
+                message,
+            } => self
+                .outgoing
+                .cancel(stream_id, ErrorCode::from_wire(code), message),
+            Frame::Close {
+                code,
+                reason,
+                run_leave,
+            } => {
+                return Ok(Some(End::PeerClosed {
+                    reason: CloseReason::new(code, reason),
+                    run_leave,
+                }))
+            }
+            other => {
+                return Err(Error::Protocol(format!(
+                    "a client may not send a {} frame here",
+                    other.kind_name()
+                )))
+            }
+        }
+        Ok(None)
+    }
+
+    fn resolve(&self, request_id: u64, result: crate::pending::ReplyResult) {
+        let resolved = self
+            .pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .resolve(request_id, result);
+        if !resolved {
+            tracing::debug!(
+                request_id,
+                "reply to a request nobody waits for (timed out?)"
+            );
+        }
+    }
+
+    fn reply<T: serde::Serialize>(&self, request_id: u64, value: &T) {
+        let outcome = value::encode(value).map_err(|err| {
+            crate::dispatch::Rejection::new(ErrorCode::HandlerFailed, err.to_string())
+        });
+        self.peer.respond("", request_id, outcome);
+    }
+
+    fn on_event(&mut self, command: &str, request_id: u64, payload: Bytes) {
+        let (message, target) = {
+            let handlers = self.handlers();
+            (
+                handlers.reserved(reserved::MESSAGE).cloned(),
+                handlers
+                    .command(command)
+                    .map(|r| (r.clone(), false))
+                    .or_else(|| handlers.wildcard().map(|r| (r.clone(), true))),
+            )
+        };
+        let name: Arc<str> = match &target {
+            Some((registered, false)) => registered.name.clone(),
+            _ => Arc::from(command),
+        };
+        if let Some(message) = message {
+            let ctx = self.context(name.clone(), payload.clone());
+            self.schedule(&message, ctx, 0);
+        }
+        match target {
+            Some((registered, _)) => {
+                let ctx = self.context(name, payload);
+                self.schedule(&registered, ctx, request_id);
+            }
+            None if request_id != 0 => self.peer.respond(
+                command,
+                request_id,
+                Err(crate::dispatch::Rejection::new(
+                    ErrorCode::NoHandler,
+                    format!("no handler for {command:?}"),
+                )),
+            ),
+            None => tracing::debug!(command, "event without handler ignored"),
+        }
+    }
+
+    /// A client starts streaming a payload: its handler runs at once, on its
+    /// own task (it lasts as long as the transfer, and the client's other
+    /// events must not wait for it), reading the chunks as they come.
+    fn on_stream_start(
+        &mut self,
+        stream_id: u64,
+        command: &str,
+        total_len: Option<u64>,
+    ) -> Result<(), Error> {
+        let target = {
+            let handlers = self.handlers();
+            handlers
+                .command(command)
+                .or_else(|| handlers.wildcard())
+                .cloned()
+        };
+        let Some(registered) = target else {
+            IncomingStreams::refuse(
+                &self.peer.outbox,
+                stream_id,
+                ErrorCode::NoHandler,
+                &format!("no handler for {command:?}"),
+            );
+            return Ok(());
+        };
+        let name: Arc<str> = Arc::from(command);
+        let incoming =
+            match self
+                .incoming
+                .start(&self.peer.outbox, stream_id, name.clone(), total_len)
+            {
+                Ok(incoming) => incoming,
+                Err(Error::Remote { .. }) => return Ok(()),
+                Err(err) => return Err(err),
+            };
+        let ctx = self.context(name, Bytes::from_static(value::NIL));
+        ctx.stream
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .replace(incoming);
+        let concurrent = Registered {
+            threaded: true,
+            ..registered
+        };
+        self.schedule(&concurrent, ctx, 0);
+        Ok(())
+    }
+
+    fn change_name(&mut self, request_id: u64, name: Option<&str>) {
+        let new: Option<Arc<str>> = name.map(Arc::from);
+        let old = self.info.name.clone();
+        self.apply_change(request_id, |registry, id| {
+            registry.set_name(id, new.clone())
+        });
+        let notice = {
+            let addr = self.info.addr.map(|a| a.to_string());
+            Frame::ClientChanged {
+                client: self.info.to_wire(&addr),
+                old_name: old.as_deref(),
+                old_group: self.info.group(),
+            }
+            .encode()
+        };
+        self.server
+            .to_all()
+            .except(self.info.id)
+            .send_frame(notice)
+            .ok();
+        self.reserved_event(reserved::NAME_CHANGE, Some(Change { old, new }), None);
+    }
+
+    fn change_group(&mut self, request_id: u64, group: Option<&str>) {
+        let new: Option<Arc<str>> = group.map(Arc::from);
+        let old = self.info.group.clone();
+        self.apply_change(request_id, |registry, id| {
+            registry.set_group(id, new.clone())
+        });
+        let notice = {
+            let addr = self.info.addr.map(|a| a.to_string());
+            Frame::ClientChanged {
+                client: self.info.to_wire(&addr),
+                old_name: self.info.name(),
+                old_group: old.as_deref(),
+            }
+            .encode()
+        };
+        self.server
+            .to_all()
+            .except(self.info.id)
+            .send_frame(notice)
+            .ok();
+        self.reserved_event(reserved::GROUP_CHANGE, Some(Change { old, new }), None);
+    }
+
+    fn apply_change(
+        &mut self,
+        request_id: u64,
+        change: impl FnOnce(&mut super::registry::Registry, u64) -> Option<ClientInfo>,
+    ) {
+        let updated = change(&mut self.server.inner.registry.write(), self.info.id);
+        if let Some(info) = updated {
+            self.info = info;
+        }
+        self.reply(request_id, &());
+    }
+
+    async fn finish(&mut self, end: End) {
+        let config = self.server.inner.config.clone();
+        let (close_frame, reason, run_leave) = match end {
+            End::PeerClosed { reason, run_leave } => (None, reason, run_leave),
+            End::Eof => (
+                None,
+                CloseReason::new(codes::ABNORMAL, "connection closed without a close frame"),
+                true,
+            ),
+            End::Failed(Error::Transport(crate::TransportError::Closed(reason))) => {
+                (None, reason, true)
+            }
+            End::Failed(err) => match err.close_reason() {
+                Some(reason) => {
+                    tracing::info!(%err, "closing misbehaving client");
+                    (Some(reason.clone()), reason, true)
+                }
+                None => {
+                    tracing::debug!(%err, "connection failed");
+                    (
+                        None,
+                        CloseReason::new(codes::ABNORMAL, err.to_string()),
+                        true,
+                    )
+                }
+            },
+            End::Kicked(kick) => (Some(kick.reason.clone()), kick.reason, kick.run_leave),
+            End::KeepaliveTimeout => {
+                let reason = CloseReason::new(
+                    codes::KEEPALIVE_TIMEOUT,
+                    format!("silent for {:?}", config.keepalive_timeout),
+                );
+                (Some(reason.clone()), reason, true)
+            }
+            End::Shutdown => {
+                let reason = CloseReason::new(codes::GOING_AWAY, "server shutting down");
+                (Some(reason.clone()), reason, true)
+            }
+        };
+        tracing::debug!(%reason, "leaving");
+
+        // Events already read were accepted: let their handlers run.
+        let current = self.current.take();
+        let queue = std::mem::take(&mut self.queue);
+        let drain = async move {
+            if let Some(job) = current {
+                job.await;
+            }
+            for job in queue {
+                job.await;
+            }
+        };
+        if tokio::time::timeout(config.drain_timeout, drain)
+            .await
+            .is_err()
+        {
+            tracing::warn!("queued handlers still running after the drain timeout; dropped");
+        }
+
+        self.server.inner.registry.write().remove(self.info.id);
+        let notice = self.presence_frame(false);
+        self.server.to_all().send_frame(notice).ok();
+        self.pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .fail_all(|| Error::Closed(reason.clone()));
+        self.incoming.close(&reason);
+        self.outgoing.close(&reason);
+        let close = close_frame.map(|r| {
+            Frame::Close {
+                code: r.code,
+                reason: &r.reason,
+                run_leave: true,
+            }
+            .encode()
+        });
+        self.peer.outbox.close_with(close);
+
+        if run_leave {
+            self.reserved_event(reserved::LEAVE, None, Some(reason));
+            if let Some(job) = self.current.take() {
+                if tokio::time::timeout(config.drain_timeout, job)
+                    .await
+                    .is_err()
+                {
+                    tracing::warn!("leave handler still running after the drain timeout");
+                }
+            }
+        }
+    }
+}
