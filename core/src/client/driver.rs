@@ -22,7 +22,7 @@ use crate::dispatch::{guarded, outcome_frame, Outcome, Registered, Rejection};
 use crate::error::Error;
 use crate::frame::{ErrorCode, Frame};
 use crate::info::{Change, ClientInfo};
-use crate::stream::IncomingStreams;
+use crate::stream::{route_data_frame, IncomingStreams};
 use crate::transport::{BoxFuture, FrameSink, FrameStream};
 use crate::value;
 
@@ -202,7 +202,15 @@ impl Reader {
 
     fn on_frame(&mut self, bytes: &Bytes) -> Result<Option<End>, Error> {
         let shared = self.client.shared.clone();
-        match Frame::decode(bytes)? {
+        let Some(frame) = route_data_frame(
+            Frame::decode(bytes)?,
+            bytes,
+            &mut self.incoming,
+            &shared.outgoing,
+        ) else {
+            return Ok(None);
+        };
+        match frame {
             Frame::Event {
                 command,
                 request_id,
@@ -285,21 +293,6 @@ impl Reader {
                 command,
                 total_len,
             } => self.on_stream_start(stream_id, command, total_len)?,
-            Frame::StreamChunk { stream_id, data } => {
-                self.incoming.chunk(stream_id, bytes.slice_ref(data));
-            }
-            Frame::StreamEnd { stream_id, error } => self.incoming.end(stream_id, error),
-            Frame::StreamAck {
-                stream_id,
-                consumed,
-            } => shared.outgoing.ack(stream_id, consumed),
-            Frame::StreamCancel {
-                stream_id,
-                code,
-                message,
-            } => shared
-                .outgoing
-                .cancel(stream_id, ErrorCode::from_wire(code), message),
             Frame::Close { code, reason, .. } => {
                 return Ok(Some(End::ServerClosed(CloseReason::new(code, reason))))
             }

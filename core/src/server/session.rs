@@ -22,7 +22,7 @@ use crate::info::{Change, ClientInfo};
 use crate::keepalive::{Keepalive, KeepaliveAction};
 use crate::outbox::Outbox;
 use crate::pending::PendingRequests;
-use crate::stream::{IncomingStreams, OutgoingStreams};
+use crate::stream::{route_data_frame, IncomingStreams, OutgoingStreams};
 use crate::transport::{BoxFuture, FrameStream};
 use crate::value;
 
@@ -46,6 +46,13 @@ pub(crate) enum End {
 }
 
 type Job = BoxFuture<'static, ()>;
+
+/// What a client may change about itself.
+#[derive(Clone, Copy)]
+enum Field {
+    Name,
+    Group,
+}
 
 /// A joined client's connection.
 pub(crate) struct Session {
@@ -238,7 +245,15 @@ impl Session {
     }
 
     fn on_frame(&mut self, bytes: &Bytes) -> Result<Option<End>, Error> {
-        match Frame::decode(bytes)? {
+        let Some(frame) = route_data_frame(
+            Frame::decode(bytes)?,
+            bytes,
+            &mut self.incoming,
+            &self.outgoing,
+        ) else {
+            return Ok(None);
+        };
+        match frame {
             Frame::Event {
                 command,
                 request_id,
@@ -270,8 +285,8 @@ impl Session {
             } => {
                 tracing::warn!(command, code, message, "client rejected an event");
             }
-            Frame::SetName { request_id, name } => self.change_name(request_id, name),
-            Frame::SetGroup { request_id, group } => self.change_group(request_id, group),
+            Frame::SetName { request_id, name } => self.change(request_id, Field::Name, name),
+            Frame::SetGroup { request_id, group } => self.change(request_id, Field::Group, group),
             Frame::Lookup { request_id, by } => {
                 let found = {
                     let registry = self.server.inner.registry.read();
@@ -300,21 +315,6 @@ impl Session {
                 command,
                 total_len,
             } => self.on_stream_start(stream_id, command, total_len)?,
-            Frame::StreamChunk { stream_id, data } => {
-                self.incoming.chunk(stream_id, bytes.slice_ref(data));
-            }
-            Frame::StreamEnd { stream_id, error } => self.incoming.end(stream_id, error),
-            Frame::StreamAck {
-                stream_id,
-                consumed,
-            } => self.outgoing.ack(stream_id, consumed),
-            Frame::StreamCancel {
-                stream_id,
-                code,
-                message,
-            } => self
-                .outgoing
-                .cancel(stream_id, ErrorCode::from_wire(code), message),
             Frame::Close {
                 code,
                 reason,
@@ -440,62 +440,51 @@ impl Session {
         Ok(())
     }
 
-    fn change_name(&mut self, request_id: u64, name: Option<&str>) {
-        let new: Option<Arc<str>> = name.map(Arc::from);
-        let old = self.info.name.clone();
-        self.apply_change(request_id, |registry, id| {
-            registry.set_name(id, new.clone())
-        });
-        let notice = {
-            let addr = self.info.addr.map(|a| a.to_string());
-            Frame::ClientChanged {
-                client: self.info.to_wire(&addr),
-                old_name: old.as_deref(),
-                old_group: self.info.group(),
-            }
-            .encode()
+    /// A client renames itself or moves to another group: the registry
+    /// changes, the client gets its confirmation, the other clients a
+    /// `ClientChanged` notice, and the reserved handler runs. A change to
+    /// the current value is confirmed and nothing else happens.
+    fn change(&mut self, request_id: u64, field: Field, value: Option<&str>) {
+        let new: Option<Arc<str>> = value.map(Arc::from);
+        let (old_name, old_group) = (self.info.name.clone(), self.info.group.clone());
+        let old = match field {
+            Field::Name => old_name.clone(),
+            Field::Group => old_group.clone(),
         };
-        self.server
-            .to_all()
-            .except(self.info.id)
-            .send_frame(notice)
-            .ok();
-        self.reserved_event(reserved::NAME_CHANGE, Some(Change { old, new }), None);
-    }
-
-    fn change_group(&mut self, request_id: u64, group: Option<&str>) {
-        let new: Option<Arc<str>> = group.map(Arc::from);
-        let old = self.info.group.clone();
-        self.apply_change(request_id, |registry, id| {
-            registry.set_group(id, new.clone())
-        });
-        let notice = {
-            let addr = self.info.addr.map(|a| a.to_string());
-            Frame::ClientChanged {
-                client: self.info.to_wire(&addr),
-                old_name: self.info.name(),
-                old_group: old.as_deref(),
+        if old == new {
+            self.reply(request_id, &());
+            return;
+        }
+        let updated = {
+            let mut registry = self.server.inner.registry.write();
+            match field {
+                Field::Name => registry.set_name(self.info.id, new.clone()),
+                Field::Group => registry.set_group(self.info.id, new.clone()),
             }
-            .encode()
         };
-        self.server
-            .to_all()
-            .except(self.info.id)
-            .send_frame(notice)
-            .ok();
-        self.reserved_event(reserved::GROUP_CHANGE, Some(Change { old, new }), None);
-    }
-
-    fn apply_change(
-        &mut self,
-        request_id: u64,
-        change: impl FnOnce(&mut super::registry::Registry, u64) -> Option<ClientInfo>,
-    ) {
-        let updated = change(&mut self.server.inner.registry.write(), self.info.id);
         if let Some(info) = updated {
             self.info = info;
         }
         self.reply(request_id, &());
+        let notice = {
+            let addr = self.info.addr.map(|a| a.to_string());
+            Frame::ClientChanged {
+                client: self.info.to_wire(&addr),
+                old_name: old_name.as_deref(),
+                old_group: old_group.as_deref(),
+            }
+            .encode()
+        };
+        self.server
+            .to_all()
+            .except(self.info.id)
+            .send_frame(notice)
+            .ok();
+        let event = match field {
+            Field::Name => reserved::NAME_CHANGE,
+            Field::Group => reserved::GROUP_CHANGE,
+        };
+        self.reserved_event(event, Some(Change { old, new }), None);
     }
 
     async fn finish(&mut self, end: End) {

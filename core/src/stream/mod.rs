@@ -22,7 +22,37 @@ pub use incoming::IncomingStream;
 pub(crate) use incoming::IncomingStreams;
 pub(crate) use outgoing::{send_stream, OutgoingStreams};
 
+use bytes::Bytes;
+
+use crate::frame::{ErrorCode, Frame};
 use crate::transport::MaybeSend;
+
+/// Routes the frames that carry stream data and credit (chunks, ends, acks,
+/// cancels) to a connection's stream tables, and hands every other frame
+/// back. `bytes` is the buffer `frame` was decoded from, so chunks are
+/// sliced out of it without a copy.
+pub(crate) fn route_data_frame<'a>(
+    frame: Frame<'a>,
+    bytes: &Bytes,
+    incoming: &mut IncomingStreams,
+    outgoing: &OutgoingStreams,
+) -> Option<Frame<'a>> {
+    match frame {
+        Frame::StreamChunk { stream_id, data } => incoming.chunk(stream_id, bytes.slice_ref(data)),
+        Frame::StreamEnd { stream_id, error } => incoming.end(stream_id, error),
+        Frame::StreamAck {
+            stream_id,
+            consumed,
+        } => outgoing.ack(stream_id, consumed),
+        Frame::StreamCancel {
+            stream_id,
+            code,
+            message,
+        } => outgoing.cancel(stream_id, ErrorCode::from_wire(code), message),
+        other => return Some(other),
+    }
+    None
+}
 
 /// Bytes a receiver accepts in one stream unless configured otherwise
 /// (1 GiB).
