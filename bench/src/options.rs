@@ -1,0 +1,120 @@
+//! Command-line options and the size of each workload.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::util::BenchResult;
+
+/// The workloads, in the order they run.
+pub const WORKLOADS: &[&str] = &["W1", "W2", "W3", "M1", "L1"];
+
+/// What to run and how big.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// One run at a tenth of the size.
+    pub quick: bool,
+    /// Runs per figure; the report shows the median.
+    pub runs: usize,
+    /// Which workloads to run.
+    pub only: Vec<String>,
+    /// Where report.json and the chart go.
+    pub out: PathBuf,
+    /// Measure the raw stack too (off with `--hisock-only`, for profiling).
+    pub raw: bool,
+    /// W1: events pipelined by one client.
+    pub w1_events: u64,
+    /// W1: payload bytes per event.
+    pub w1_payload: usize,
+    /// W2: round trips.
+    pub w2_round_trips: usize,
+    /// W3: connected clients.
+    pub w3_clients: usize,
+    /// W3: broadcasts.
+    pub w3_broadcasts: u32,
+    /// W3: payload bytes per broadcast.
+    pub w3_payload: usize,
+    /// M1: idle connections per wave.
+    pub m1_conns: usize,
+    /// M1: churn waves.
+    pub m1_waves: usize,
+    /// L1: the large payload, in bytes.
+    pub l1_bytes: usize,
+    /// Longest any single measurement may take.
+    pub limit: Duration,
+}
+
+const USAGE: &str =
+    "usage: bench [--quick] [--runs N] [--only W1,W2,W3,M1,L1] [--out DIR] [--hisock-only]";
+
+impl Options {
+    fn full() -> Self {
+        Self {
+            quick: false,
+            runs: 3,
+            only: WORKLOADS.iter().map(|w| w.to_string()).collect(),
+            out: crate::default_out(),
+            raw: true,
+            w1_events: 1_000_000,
+            w1_payload: 64,
+            w2_round_trips: 20_000,
+            w3_clients: 1_000,
+            w3_broadcasts: 200,
+            w3_payload: 100,
+            m1_conns: 10_000,
+            m1_waves: 3,
+            l1_bytes: 256 * 1024 * 1024,
+            limit: Duration::from_secs(180),
+        }
+    }
+
+    fn quick() -> Self {
+        Self {
+            quick: true,
+            runs: 1,
+            w1_events: 100_000,
+            w2_round_trips: 2_000,
+            w3_clients: 100,
+            m1_conns: 1_000,
+            l1_bytes: 256 * 1024 * 1024 / 10,
+            limit: Duration::from_secs(30),
+            ..Self::full()
+        }
+    }
+
+    /// Parses the command line (without the program name).
+    pub fn parse(args: &[String]) -> BenchResult<Self> {
+        let quick = args.iter().any(|a| a == "--quick");
+        let mut options = if quick { Self::quick() } else { Self::full() };
+        let mut args = args.iter();
+        while let Some(arg) = args.next() {
+            match arg.as_str() {
+                "--quick" => {}
+                "--hisock-only" => options.raw = false,
+                "--runs" => {
+                    options.runs = args.next().ok_or(USAGE)?.parse()?;
+                    options.runs = options.runs.max(1);
+                }
+                "--only" => {
+                    let list = args.next().ok_or(USAGE)?;
+                    options.only = list.split(',').map(|w| w.trim().to_uppercase()).collect();
+                    if let Some(bad) = options
+                        .only
+                        .iter()
+                        .find(|w| !WORKLOADS.contains(&w.as_str()))
+                    {
+                        return Err(format!("unknown workload {bad:?}\n{USAGE}").into());
+                    }
+                }
+                "--out" => options.out = PathBuf::from(args.next().ok_or(USAGE)?),
+                "-h" | "--help" => return Err(USAGE.into()),
+                other => return Err(format!("unknown argument {other:?}\n{USAGE}").into()),
+            }
+        }
+        Ok(options)
+    }
+
+    /// True when `workload` is selected.
+    pub fn runs_workload(&self, workload: &str) -> bool {
+        self.only.iter().any(|w| w == workload)
+    }
+}

@@ -1,0 +1,103 @@
+//! W1 stream: one client pipelines events of a small payload; events per
+//! second until the server has received them all.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use futures::{SinkExt, StreamExt};
+use hisock::{ClientOptions, Data, Server};
+
+use super::{progress, Samples};
+use crate::options::Options;
+use crate::payload::Blob;
+use crate::raw::{self, RawConfig};
+use crate::report::Row;
+use crate::side::HisockServer;
+use crate::util::{within, BenchResult, Countdown};
+use crate::Transport;
+
+/// Runs W1 on TCP and WS.
+pub async fn run(options: &Options) -> BenchResult<Vec<Row>> {
+    let mut rows = Vec::new();
+    for transport in [Transport::Tcp, Transport::Ws] {
+        let mut samples = Samples::default();
+        for _ in 0..options.runs {
+            let raw = match options.raw {
+                true => Some(raw_rate(transport, options).await?),
+                false => None,
+            };
+            let hisock = hisock_rate(transport, options).await?;
+            progress("W1", transport.name(), "events_per_s", raw, hisock);
+            samples.push(raw, hisock);
+        }
+        rows.push(samples.row("W1", transport.name(), "events_per_s"));
+    }
+    Ok(rows)
+}
+
+async fn raw_rate(transport: Transport, options: &Options) -> BenchResult<f64> {
+    let n = options.w1_events;
+    let mut listener = raw::listen(transport, RawConfig::default()).await?;
+    let mut client = raw::connect(transport, listener.addr, RawConfig::default()).await?;
+    let mut server = within(options.limit, "W1 raw accept", listener.conns.recv())
+        .await?
+        .ok_or("raw listener stopped")?;
+    let received = Arc::new(Countdown::new(n));
+    let reader = {
+        let received = received.clone();
+        tokio::spawn(async move {
+            while let Some(Ok(frame)) = server.stream.next().await {
+                std::hint::black_box(&frame);
+                received.hit();
+                if received.left() == 0 {
+                    break;
+                }
+            }
+        })
+    };
+    let frame = Bytes::from(vec![0x5a; options.w1_payload]);
+    let start = Instant::now();
+    within(options.limit, "W1 raw send", async {
+        for _ in 0..n {
+            client.sink.feed(frame.clone()).await?;
+        }
+        client.sink.flush().await
+    })
+    .await??;
+    let done = received.wait(options.limit, "W1 raw").await?;
+    reader.abort();
+    Ok(n as f64 / (done - start).as_secs_f64())
+}
+
+async fn hisock_rate(transport: Transport, options: &Options) -> BenchResult<f64> {
+    let n = options.w1_events;
+    let received = Arc::new(Countdown::new(n));
+    let server = Server::new();
+    {
+        let received = received.clone();
+        server.on("tick", move |Data(blob): Data<Blob>| {
+            let received = received.clone();
+            async move {
+                std::hint::black_box(&blob);
+                received.hit();
+            }
+        });
+    }
+    let server = HisockServer::start(server, &[transport]).await?;
+    let client = server.connect(transport, ClientOptions::new()).await?;
+    let mut blob = Blob::new(options.w1_payload);
+    let start = Instant::now();
+    within(options.limit, "W1 hisock send", async {
+        for seq in 0..n {
+            blob.seq = seq;
+            client.send("tick", &blob).await?;
+        }
+        Ok::<_, hisock::Error>(())
+    })
+    .await??;
+    let done = received.wait(options.limit, "W1 hisock").await?;
+    client.close().await;
+    server.shutdown().await;
+    Ok(n as f64 / (done - start).as_secs_f64())
+}
