@@ -8,7 +8,7 @@
 //! The variant order is the wire discriminant (a postcard varint) and must
 //! never change: new kinds are appended. See PROTOCOL.md for the layout.
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -22,6 +22,16 @@ pub const FRAME_KINDS: u8 = 22;
 
 /// Request id meaning "no reply expected".
 pub const NO_REQUEST: u64 = 0;
+
+/// Bytes of a postcard varint holding `value`.
+fn varint_len(value: u64) -> usize {
+    (64 - (value | 1).leading_zeros() as usize).div_ceil(7)
+}
+
+/// Bytes of a postcard byte string or string of `len` bytes.
+fn bytes_len(len: usize) -> usize {
+    varint_len(len as u64) + len
+}
 
 /// One protocol message. See PROTOCOL.md for the meaning of each field.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -37,7 +47,7 @@ pub enum Frame<'a> {
         #[serde(borrow)]
         group: Option<&'a str>,
         /// Auth data for the server's auth hook, a MessagePack value.
-        #[serde(borrow)]
+        #[serde(borrow, serialize_with = "serde_bytes::serialize")]
         auth: Option<&'a [u8]>,
     },
     /// 1 — server → client, the handshake succeeded.
@@ -77,7 +87,7 @@ pub enum Frame<'a> {
         /// Non-zero when the sender awaits a [`Frame::Reply`].
         request_id: u64,
         /// MessagePack-encoded payload.
-        #[serde(borrow)]
+        #[serde(borrow, serialize_with = "serde_bytes::serialize")]
         payload: &'a [u8],
     },
     /// 4 — either way: the successful answer to a request.
@@ -85,7 +95,7 @@ pub enum Frame<'a> {
         /// The id from the request.
         request_id: u64,
         /// MessagePack-encoded payload.
-        #[serde(borrow)]
+        #[serde(borrow, serialize_with = "serde_bytes::serialize")]
         payload: &'a [u8],
     },
     /// 5 — either way: a request failed.
@@ -199,7 +209,7 @@ pub enum Frame<'a> {
         /// Stream id from [`Frame::StreamStart`].
         stream_id: u64,
         /// The bytes of this chunk.
-        #[serde(borrow)]
+        #[serde(borrow, serialize_with = "serde_bytes::serialize")]
         data: &'a [u8],
     },
     /// 19 — either way: a streamed payload ends; `error` set when the sender
@@ -318,25 +328,46 @@ impl ErrorCode {
 impl Frame<'_> {
     /// Encodes the frame into a fresh buffer, ready for a transport.
     pub fn encode(&self) -> Bytes {
-        let mut buf = BytesMut::with_capacity(self.size_hint()).writer();
+        // The hot kinds know their exact size: one allocation, and the Vec
+        // becomes a `Bytes` without another (a Vec with spare capacity
+        // would need a shared header allocated on conversion).
+        let exact = self.exact_len();
+        let buf = Vec::with_capacity(exact.unwrap_or(64));
         // Serializing into memory only fails if serde itself fails, which our
-        // plain types never do; map it to an empty frame would hide bugs, so
-        // the error is logged and the bytes encoded so far are returned.
-        if let Err(err) = postcard::to_io(self, &mut buf) {
-            tracing::error!(%err, "frame encoding failed");
-        }
-        buf.into_inner().freeze()
+        // plain types never do; the error is logged rather than hidden.
+        let buf = match postcard::to_io(self, buf) {
+            Ok(buf) => buf,
+            Err(err) => {
+                tracing::error!(%err, "frame encoding failed");
+                Vec::new()
+            }
+        };
+        debug_assert!(exact.is_none_or(|len| len == buf.len()), "exact_len is exact");
+        Bytes::from(buf)
     }
 
-    fn size_hint(&self) -> usize {
-        match self {
+    /// The encoded length of the frequent kinds, computed without encoding.
+    fn exact_len(&self) -> Option<usize> {
+        Some(match self {
             Frame::Event {
-                command, payload, ..
-            } => 16 + command.len() + payload.len(),
-            Frame::Reply { payload, .. } => 16 + payload.len(),
-            Frame::StreamChunk { data, .. } => 16 + data.len(),
-            _ => 64,
-        }
+                command,
+                request_id,
+                payload,
+            } => 1 + bytes_len(command.len()) + varint_len(*request_id) + bytes_len(payload.len()),
+            Frame::Reply {
+                request_id,
+                payload,
+            } => 1 + varint_len(*request_id) + bytes_len(payload.len()),
+            Frame::StreamChunk { stream_id, data } => {
+                1 + varint_len(*stream_id) + bytes_len(data.len())
+            }
+            Frame::StreamAck {
+                stream_id,
+                consumed,
+            } => 1 + varint_len(*stream_id) + varint_len(*consumed),
+            Frame::Ping { nonce } | Frame::Pong { nonce } => 1 + varint_len(*nonce),
+            _ => return None,
+        })
     }
 
     /// Decodes one frame from a buffer holding exactly one frame.
@@ -508,6 +539,9 @@ mod tests {
         assert_eq!(frames.len(), FRAME_KINDS as usize);
         for (i, frame) in frames.into_iter().enumerate() {
             let bytes = frame.encode();
+            if let Some(len) = frame.exact_len() {
+                assert_eq!(len, bytes.len(), "exact length of {}", frame.kind_name());
+            }
             assert_eq!(
                 bytes[0] as usize,
                 i,
@@ -516,6 +550,20 @@ mod tests {
             );
             round_trip(frame);
         }
+    }
+
+    #[test]
+    fn varint_lengths_match_postcard() {
+        for value in [0, 1, 127, 128, 300, 16_383, 16_384, u32::MAX as u64, u64::MAX] {
+            let encoded = postcard::to_allocvec(&value).expect("encodes");
+            assert_eq!(varint_len(value), encoded.len(), "{value}");
+        }
+        let big = vec![7u8; 70_000];
+        let frame = Frame::StreamChunk {
+            stream_id: 1 << 40,
+            data: &big,
+        };
+        assert_eq!(frame.exact_len(), Some(frame.encode().len()));
     }
 
     #[test]

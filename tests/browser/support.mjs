@@ -82,6 +82,11 @@ export function serve(pkgDir) {
       res.end(page);
       return;
     }
+    if (path === "/favicon.ico") {
+      res.writeHead(204);
+      res.end();
+      return;
+    }
     if (path.startsWith("/hisock/")) {
       const file = normalize(join(pkgDir, path.slice("/hisock/".length)));
       if (file.startsWith(pkgDir)) {

@@ -23,7 +23,7 @@ use crate::error::Error;
 use crate::frame::{ErrorCode, Frame};
 use crate::info::{Change, ClientInfo};
 use crate::stream::{route_data_frame, IncomingStreams};
-use crate::transport::{BoxFuture, FrameSink, FrameStream};
+use crate::transport::{BoxFuture, FrameSink, FrameStream, TransportError};
 use crate::value;
 
 type Job = BoxFuture<'static, ()>;
@@ -423,6 +423,10 @@ impl Reader {
                 None,
                 false,
             ),
+            // The transport saw the server close with a code (a WebSocket
+            // close frame) but no hisock Close frame came first: that code
+            // and reason are why the connection ended.
+            End::Failed(Error::Transport(TransportError::Closed(reason))) => (reason, None, true),
             End::Failed(err) => match err.close_reason() {
                 Some(reason) => (reason.clone(), Some(reason), false),
                 None => (

@@ -355,8 +355,17 @@ impl Client {
     /// [`Error::Transport`] with `FrameTooBig` when the frame exceeds the
     /// server's limit (checked here, so the connection is not lost).
     pub async fn send<T: Serialize + ?Sized>(&self, command: &str, payload: &T) -> Result<()> {
-        let payload = value::encode(payload)?;
-        self.send_raw(command, &payload).await
+        // The payload is encoded straight into the frame's only buffer.
+        let frame = value::with_encoded(payload, |payload| {
+            Frame::Event {
+                command,
+                request_id: NO_REQUEST,
+                payload,
+            }
+            .encode()
+        })?;
+        self.check_frame_len(frame.len())?;
+        self.push(frame).await
     }
 
     /// Like [`send`](Self::send) with an already-encoded MessagePack payload.

@@ -69,8 +69,7 @@ impl Emit<'_> {
     /// be encoded, [`Error::NoSuchClient`] for `to_client` with an unknown id,
     /// [`Error::QueueFull`] when that single client's queue is full.
     pub fn emit<T: Serialize + ?Sized>(self, command: &str, payload: &T) -> Result<usize> {
-        let payload = value::encode(payload)?;
-        self.emit_raw(command, &payload)
+        value::with_encoded(payload, |payload| self.emit_raw(command, payload))?
     }
 
     /// Like [`emit`](Self::emit) with an already-encoded MessagePack payload.

@@ -117,6 +117,12 @@ impl Stream for IncomingStream {
             Poll::Ready(Some(Ok(chunk))) => {
                 self.received += chunk.len() as u64;
                 self.acker.ack(self.received);
+                // All the announced bytes are here: the payload is complete
+                // even before the end frame, so dropping the stream now must
+                // not cancel it (that would fail a finished transfer).
+                if self.total == Some(self.received) {
+                    self.finished = true;
+                }
                 Poll::Ready(Some(Ok(chunk)))
             }
             Poll::Ready(Some(Err(err))) => {
@@ -144,6 +150,7 @@ impl Drop for IncomingStream {
 struct Entry {
     tx: mpsc::UnboundedSender<Chunk>,
     received: u64,
+    total: Option<u64>,
     acker: Acker,
 }
 
@@ -195,6 +202,7 @@ impl IncomingStreams {
             Entry {
                 tx,
                 received: 0,
+                total,
                 acker: acker.clone(),
             },
         );
@@ -243,10 +251,19 @@ impl IncomingStreams {
     /// The sender finished the stream, or aborted it with `error`.
     pub fn end(&mut self, stream_id: u64, error: Option<&str>) {
         if let Some(entry) = self.entries.remove(&stream_id) {
-            if let Some(error) = error {
+            let failure = match (error, entry.total) {
+                (Some(error), _) => Some(format!("sender aborted the stream: {error}")),
+                // Ended short of the announced length: never a payload.
+                (None, Some(total)) if entry.received < total => Some(format!(
+                    "stream ended after {} of the announced {total} bytes",
+                    entry.received
+                )),
+                (None, _) => None,
+            };
+            if let Some(message) = failure {
                 let _ = entry.tx.unbounded_send(Err(Error::Remote {
                     code: ErrorCode::Cancelled,
-                    message: format!("sender aborted the stream: {error}"),
+                    message,
                 }));
             }
         }
@@ -292,6 +309,44 @@ mod tests {
             table.chunk(1, Bytes::from_static(b"abc"));
             table.close(&CloseReason::new(1006, "gone"));
             assert!(matches!(stream.into_bytes().await, Err(Error::Closed(_))));
+        });
+    }
+
+    #[test]
+    fn an_end_short_of_the_announced_length_is_an_error() {
+        futures::executor::block_on(async {
+            let (mut table, outbox) = setup(100);
+            let stream = table
+                .start(&outbox, 1, Arc::from("f"), Some(6))
+                .expect("ok");
+            table.chunk(1, Bytes::from_static(b"abc"));
+            table.end(1, None);
+            assert!(matches!(
+                stream.into_bytes().await,
+                Err(Error::Remote {
+                    code: ErrorCode::Cancelled,
+                    ..
+                })
+            ));
+        });
+    }
+
+    #[test]
+    fn all_announced_bytes_complete_the_stream_without_a_cancel() {
+        futures::executor::block_on(async {
+            let (mut table, outbox) = setup(100);
+            let stream = table
+                .start(&outbox, 1, Arc::from("f"), Some(3))
+                .expect("ok");
+            table.chunk(1, Bytes::from_static(b"abc"));
+            assert_eq!(&stream.into_bytes().await.expect("whole")[..], b"abc");
+            // Only the ack was queued: the dropped stream sent no cancel.
+            let ack = Frame::StreamAck {
+                stream_id: 1,
+                consumed: 3,
+            }
+            .encode();
+            assert_eq!(outbox.queued_bytes(), ack.len());
         });
     }
 

@@ -26,9 +26,43 @@ pub const NIL: &[u8] = &[0xc0];
 /// Errors with [`Error::Encode`] when the value cannot be represented (a map
 /// with a key that fails to serialize, a `Serialize` impl that errors).
 pub fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Bytes> {
-    let mut buf = Vec::with_capacity(64);
-    encode_into(&mut buf, value)?;
-    Ok(Bytes::from(buf))
+    with_encoded(value, Bytes::copy_from_slice)
+}
+
+/// Scratch space for encoding, reused by every encode on a thread, so that
+/// an encode costs no allocation of its own (only the caller's copy, of
+/// the exact size).
+const SCRATCH_KEEP: usize = 64 * 1024;
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Encodes `value` and hands the bytes to `use_bytes` (which typically
+/// copies them into a frame), without allocating a buffer for the payload.
+///
+/// Errors with [`Error::Encode`] like [`encode`].
+pub fn with_encoded<T: Serialize + ?Sized, R>(
+    value: &T,
+    use_bytes: impl FnOnce(&[u8]) -> R,
+) -> Result<R> {
+    SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
+        Ok(mut buf) => {
+            buf.clear();
+            let result = encode_into(&mut buf, value).map(|()| use_bytes(&buf));
+            if buf.capacity() > SCRATCH_KEEP {
+                // Do not keep a large payload's buffer around.
+                *buf = Vec::new();
+            }
+            result
+        }
+        // Re-entered from inside `use_bytes` or a Serialize impl: use a
+        // buffer of its own.
+        Err(_) => {
+            let mut buf = Vec::with_capacity(64);
+            encode_into(&mut buf, value).map(|()| use_bytes(&buf))
+        }
+    })
 }
 
 /// Encodes any `Serialize` value as a MessagePack payload, appending to `buf`.
@@ -84,6 +118,17 @@ mod tests {
         let bytes = encode("not a number").expect("encodes");
         assert!(matches!(decode::<u32>(&bytes), Err(Error::Decode(_))));
         assert!(matches!(decode::<u32>(&[0xc1]), Err(Error::Decode(_))));
+    }
+
+    #[test]
+    fn encoding_inside_an_encoding_works() {
+        let outer = with_encoded(&"outer", |bytes| {
+            let inner = encode(&"inner").expect("inner encodes");
+            (bytes.to_vec(), inner)
+        })
+        .expect("outer encodes");
+        assert_eq!(decode::<String>(&outer.0).expect("decodes"), "outer");
+        assert_eq!(decode::<String>(&outer.1).expect("decodes"), "inner");
     }
 
     #[test]

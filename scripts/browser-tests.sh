@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# Browser tests of hisock, in Debian's Chromium:
+#   (a) wasm-bindgen-test tests of the Rust client API (wasm/tests/browser/),
+#       run by wasm-bindgen-test-runner through chromedriver;
+#   (b) end-to-end tests of the npm package (tests/browser/e2e.test.mjs),
+#       driven by playwright-core: a page on loopback imports the packed
+#       package and meets native TCP clients on the same server.
+# Both talk to the native hisock-test-server, started here on free loopback
+# ports and stopped on exit. Exits non-zero if anything fails; every step
+# is bounded in time. Honours CARGO_TARGET_DIR, CHROMEDRIVER and CHROMIUM.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+export CHROMEDRIVER=${CHROMEDRIVER:-/usr/bin/chromedriver}
+export CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
+target_dir=${CARGO_TARGET_DIR:-$root/target}
+
+step() { printf '\n==> %s\n' "$*"; }
+missing=()
+[ -x "$CHROMIUM" ] || missing+=("$CHROMIUM (apt-get install chromium)")
+[ -x "$CHROMEDRIVER" ] || missing+=("$CHROMEDRIVER (apt-get install chromium-driver)")
+command -v npm >/dev/null || missing+=("npm (apt-get install nodejs npm)")
+if [ ${#missing[@]} -gt 0 ]; then
+  printf 'browser-tests.sh: missing %s\n' "${missing[@]}" >&2
+  exit 1
+fi
+
+step "building the npm package"
+timeout 1200 bash scripts/build-npm.sh
+command -v wasm-bindgen-test-runner >/dev/null || {
+  echo "browser-tests.sh: wasm-bindgen-test-runner is missing (it comes with wasm-bindgen-cli)" >&2
+  exit 1
+}
+
+step "building the test server"
+timeout 1200 cargo build -q -p hisock-wasm --bin hisock-test-server
+server_bin=$target_dir/debug/hisock-test-server
+
+logs=$(mktemp -d)
+server_pid=
+stop_server() {
+  if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
+    kill "$server_pid" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$server_pid" 2>/dev/null || true
+  fi
+  rm -rf "$logs"
+}
+trap stop_server EXIT
+
+step "starting the test server"
+# --max-seconds: it stops by itself even if this script is killed. The log
+# files exist before the server starts, so polling them never races its
+# redirections.
+: >"$logs/server.out"
+: >"$logs/server.err"
+"$server_bin" --max-seconds 1800 >"$logs/server.out" 2>"$logs/server.err" &
+server_pid=$!
+ws_url=
+for _ in $(seq 300); do
+  ws_url=$(sed -n 's/^READY ws=\([^ ]*\) .*/\1/p' "$logs/server.out" || true)
+  [ -n "$ws_url" ] && break
+  kill -0 "$server_pid" 2>/dev/null || break
+  sleep 0.1
+done
+if [ -z "$ws_url" ]; then
+  echo "browser-tests.sh: the test server did not start" >&2
+  cat "$logs/server.err" >&2
+  exit 1
+fi
+sed -n 's/^READY //p' "$logs/server.out"
+export HISOCK_TEST_WS_URL=$ws_url
+HISOCK_TEST_RAW_WS_URL=$(sed -n 's/^READY .* raw=\([^ ]*\).*/\1/p' "$logs/server.out")
+export HISOCK_TEST_RAW_WS_URL
+
+failed=()
+
+step "(a) Rust client API in Chromium (wasm-bindgen-test)"
+# The runner reads wasm/webdriver.json (Chromium flags) from the package
+# directory, where cargo runs it.
+if ! (cd wasm && CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
+  WASM_BINDGEN_TEST_TIMEOUT=300 \
+  timeout 1200 cargo test --target wasm32-unknown-unknown -p hisock-wasm --test browser); then
+  failed+=("wasm-bindgen-test")
+fi
+
+step "(b) the npm package in Chromium (playwright-core)"
+if (cd tests/browser && { [ -d node_modules/playwright-core ] || timeout 600 npm ci --no-audit --no-fund; } &&
+  timeout 600 npm test); then
+  :
+else
+  failed+=("npm package end-to-end")
+fi
+
+if [ ${#failed[@]} -gt 0 ]; then
+  printf '\nbrowser tests FAILED: %s\n' "${failed[*]}" >&2
+  echo "--- test server stderr ---" >&2
+  tail -n 50 "$logs/server.err" >&2 || true
+  exit 1
+fi
+printf '\nbrowser tests passed\n'

@@ -1,0 +1,311 @@
+//! `connect()` and the `HisockClient` class of the JS API. The TypeScript
+//! signatures are written out in `types.rs`.
+
+use std::net::SocketAddr;
+use std::rc::Rc;
+
+use futures::future::LocalBoxFuture;
+use hisock::{Client, ClientOptions, Value};
+use js_sys::{Array, Function, Promise};
+use wasm_bindgen::prelude::wasm_bindgen;
+use wasm_bindgen::JsValue;
+use wasm_bindgen_futures::future_to_promise;
+
+use super::error::{argument_error, hisock_error};
+use super::listeners::{self, as_function, client_info, close_info, object, Listeners};
+use super::options::{self, DEFAULT_TIMEOUT};
+use super::value::{from_js, to_js};
+use crate::transport::{self, DEFAULT_MAX_FRAME_LEN};
+
+/// A connected hisock client (see the README of the npm package).
+#[wasm_bindgen(skip_typescript)]
+pub struct HisockClient {
+    client: Client,
+    listeners: Listeners,
+}
+
+/// Connects to a hisock server's WebSocket endpoint.
+/// `options`: `{ name?, group?, auth?, timeoutMs? }`; `timeoutMs` bounds the
+/// socket opening and the handshake each (default 30 s).
+#[wasm_bindgen(js_name = connect, skip_typescript)]
+pub fn connect_js(url: String, options: JsValue) -> Promise {
+    js_promise(Box::pin(async move {
+        let timeout = options::timeout(&options, DEFAULT_TIMEOUT)?;
+        let mut opts = ClientOptions::new().handshake_timeout(timeout);
+        if let Some(name) = options::string(&options, "name")? {
+            opts = opts.name(name);
+        }
+        if let Some(group) = options::string(&options, "group")? {
+            opts = opts.group(group);
+        }
+        let auth = options::field(&options, "auth");
+        if !auth.is_undefined() {
+            let auth = from_js(&auth).map_err(|err| argument_error(&format!("auth: {err}")))?;
+            opts = opts.auth(&auth).map_err(|err| hisock_error(&err))?;
+        }
+        let conn = transport::open(&url, DEFAULT_MAX_FRAME_LEN, timeout)
+            .await
+            .map_err(|err| hisock_error(&err))?;
+        let (client, driver) = Client::handshake(conn, opts)
+            .await
+            .map_err(|err| hisock_error(&err))?;
+        let listeners = Listeners::default();
+        let held = Rc::clone(&listeners);
+        wasm_bindgen_futures::spawn_local(async move {
+            driver.await;
+            // Listeners often close over the client object; letting go of
+            // them once the connection is over lets the GC take both.
+            held.borrow_mut().clear();
+        });
+        Ok(HisockClient { client, listeners }.into())
+    }))
+}
+
+/// Runs `fut` as a JS promise, turning hisock errors into JS errors.
+///
+/// Deliberately not generic: every method shares this one instantiation of
+/// `future_to_promise` (one per method cost about 10 KB of wasm).
+fn promise(fut: LocalBoxFuture<'static, hisock::Result<JsValue>>) -> Promise {
+    js_promise(Box::pin(async move {
+        fut.await.map_err(|err| hisock_error(&err))
+    }))
+}
+
+/// The one place that turns a future into a JS promise.
+fn js_promise(fut: LocalBoxFuture<'static, Result<JsValue, JsValue>>) -> Promise {
+    future_to_promise(fut)
+}
+
+fn encode(value: &JsValue) -> Result<Value, JsValue> {
+    from_js(value).map_err(|err| argument_error(&format!("value cannot be sent: {err}")))
+}
+
+fn listener(value: &JsValue) -> Result<Function, JsValue> {
+    as_function(value).ok_or_else(|| argument_error("the listener must be a function"))
+}
+
+fn rejected(err: JsValue) -> Promise {
+    Promise::reject(&err)
+}
+
+#[wasm_bindgen]
+impl HisockClient {
+    /// This client's id on the server.
+    #[wasm_bindgen(getter, skip_typescript)]
+    pub fn id(&self) -> f64 {
+        self.client.id() as f64
+    }
+
+    /// This client's current name, or `null`.
+    #[wasm_bindgen(getter, skip_typescript)]
+    pub fn name(&self) -> Option<String> {
+        self.client.name()
+    }
+
+    /// This client's current group, or `null`.
+    #[wasm_bindgen(getter, skip_typescript)]
+    pub fn group(&self) -> Option<String> {
+        self.client.group()
+    }
+
+    /// True until the connection has ended.
+    #[wasm_bindgen(getter, skip_typescript)]
+    pub fn connected(&self) -> bool {
+        self.client.is_connected()
+    }
+
+    /// Adds a listener for a command or a reserved event.
+    #[wasm_bindgen(skip_typescript)]
+    pub fn on(&self, event: String, listener: JsValue) -> Result<(), JsValue> {
+        let listener = self::listener(&listener)?;
+        listeners::add(&self.client, &self.listeners, &event, listener);
+        Ok(())
+    }
+
+    /// Removes one listener, or all listeners of `event` when none is given.
+    #[wasm_bindgen(skip_typescript)]
+    pub fn off(&self, event: String, listener: JsValue) -> Result<(), JsValue> {
+        let listener = if listener.is_undefined() || listener.is_null() {
+            None
+        } else {
+            Some(self::listener(&listener)?)
+        };
+        listeners::remove(&self.client, &self.listeners, &event, listener.as_ref());
+        Ok(())
+    }
+
+    /// Adds a listener for every event: `(command, value)`.
+    #[wasm_bindgen(js_name = onAny, skip_typescript)]
+    pub fn on_any(&self, listener: JsValue) -> Result<(), JsValue> {
+        self.on(hisock::client::reserved::MESSAGE.to_owned(), listener)
+    }
+
+    /// Removes an `onAny` listener, or all of them.
+    #[wasm_bindgen(js_name = offAny, skip_typescript)]
+    pub fn off_any(&self, listener: JsValue) -> Result<(), JsValue> {
+        self.off(hisock::client::reserved::MESSAGE.to_owned(), listener)
+    }
+
+    /// Sends an event; resolves once it is queued.
+    #[wasm_bindgen(skip_typescript)]
+    pub fn send(&self, command: String, value: JsValue) -> Promise {
+        let value = match encode(&value) {
+            Ok(value) => value,
+            Err(err) => return rejected(err),
+        };
+        let client = self.client.clone();
+        promise(Box::pin(async move {
+            client.send(&command, &value).await?;
+            Ok(JsValue::UNDEFINED)
+        }))
+    }
+
+    /// Sends a request and resolves with the server handler's reply.
+    #[wasm_bindgen(skip_typescript)]
+    pub fn request(&self, command: String, value: JsValue, options: JsValue) -> Promise {
+        let prepared = encode(&value).and_then(|value| {
+            let payload = hisock::value::encode(&value).map_err(|err| hisock_error(&err))?;
+            Ok((payload, options::timeout(&options, DEFAULT_TIMEOUT)?))
+        });
+        let (payload, timeout) = match prepared {
+            Ok(prepared) => prepared,
+            Err(err) => return rejected(err),
+        };
+        let client = self.client.clone();
+        promise(Box::pin(async move {
+            let reply = client.request_raw(&command, &payload, timeout).await?;
+            let value: Value = hisock::value::decode(&reply)?;
+            Ok(to_js(&value))
+        }))
+    }
+
+    /// Resolves with the next value of `command` that no listener took.
+    #[wasm_bindgen(skip_typescript)]
+    pub fn recv(&self, command: String, options: JsValue) -> Promise {
+        let timeout = match options::timeout(&options, DEFAULT_TIMEOUT) {
+            Ok(timeout) => timeout,
+            Err(err) => return rejected(err),
+        };
+        let client = self.client.clone();
+        promise(Box::pin(async move {
+            let value: Value = client.recv(&command, timeout).await?;
+            Ok(to_js(&value))
+        }))
+    }
+
+    /// Resolves with the next event of any command that no listener took:
+    /// `{ command, value }`.
+    #[wasm_bindgen(js_name = recvAny, skip_typescript)]
+    pub fn recv_any(&self, options: JsValue) -> Promise {
+        let timeout = match options::timeout(&options, DEFAULT_TIMEOUT) {
+            Ok(timeout) => timeout,
+            Err(err) => return rejected(err),
+        };
+        let client = self.client.clone();
+        promise(Box::pin(async move {
+            let message = client.recv_any(timeout).await?;
+            let value: Value = message.data()?;
+            Ok(object(&[
+                ("command", JsValue::from_str(&message.command)),
+                ("value", to_js(&value)),
+            ]))
+        }))
+    }
+
+    /// Changes this client's name (`null` clears it).
+    #[wasm_bindgen(js_name = changeName, skip_typescript)]
+    pub fn change_name(&self, name: Option<String>) -> Promise {
+        let client = self.client.clone();
+        promise(Box::pin(async move {
+            client.change_name(name.as_deref()).await?;
+            Ok(JsValue::UNDEFINED)
+        }))
+    }
+
+    /// Changes this client's group (`null` leaves it).
+    #[wasm_bindgen(js_name = changeGroup, skip_typescript)]
+    pub fn change_group(&self, group: Option<String>) -> Promise {
+        let client = self.client.clone();
+        promise(Box::pin(async move {
+            client.change_group(group.as_deref()).await?;
+            Ok(JsValue::UNDEFINED)
+        }))
+    }
+
+    /// Asks the server about a client: by name (a string), by id (a number
+    /// or bigint) or by address (`{ addr: "ip:port" }`).
+    #[wasm_bindgen(js_name = getClient, skip_typescript)]
+    pub fn get_client(&self, key: JsValue) -> Promise {
+        enum By {
+            Name(String),
+            Id(u64),
+            Addr(SocketAddr),
+        }
+        let by = if let Some(name) = key.as_string() {
+            By::Name(name)
+        } else if let Some(id) = key
+            .as_f64()
+            .filter(|n| n.fract() == 0.0 && *n >= 0.0)
+            .map(|n| n as u64)
+            .or_else(|| u64::try_from(key.clone()).ok())
+        {
+            By::Id(id)
+        } else if let Some(addr) = options::field(&key, "addr").as_string() {
+            match addr.parse() {
+                Ok(addr) => By::Addr(addr),
+                Err(err) => return rejected(argument_error(&format!("addr {addr:?}: {err}"))),
+            }
+        } else {
+            return rejected(argument_error(
+                "getClient takes a name, an id or { addr: \"ip:port\" }",
+            ));
+        };
+        let client = self.client.clone();
+        promise(Box::pin(async move {
+            let info = match by {
+                By::Name(name) => client.client_by_name(&name).await?,
+                By::Id(id) => client.client_by_id(id).await?,
+                By::Addr(addr) => client.client_by_addr(addr).await?,
+            };
+            Ok(info.as_ref().map_or(JsValue::NULL, client_info))
+        }))
+    }
+
+    /// Lists all clients, or one group's.
+    #[wasm_bindgen(js_name = listClients, skip_typescript)]
+    pub fn list_clients(&self, group: Option<String>) -> Promise {
+        let client = self.client.clone();
+        promise(Box::pin(async move {
+            let list = client.list_clients(group.as_deref()).await?;
+            Ok(list.iter().map(client_info).collect::<Array>().into())
+        }))
+    }
+
+    /// Closes the connection after sending everything queued. With
+    /// `{ emitLeave: false }` the server does not run its `leave` handler.
+    #[wasm_bindgen(skip_typescript)]
+    pub fn close(&self, options: JsValue) -> Promise {
+        let emit_leave = match options::boolean(&options, "emitLeave", true) {
+            Ok(emit_leave) => emit_leave,
+            Err(err) => return rejected(err),
+        };
+        let client = self.client.clone();
+        promise(Box::pin(async move {
+            if emit_leave {
+                client.close().await;
+            } else {
+                client.close_without_leave().await;
+            }
+            Ok(JsValue::UNDEFINED)
+        }))
+    }
+
+    /// Resolves when the connection has ended: `{ code, reason }`.
+    #[wasm_bindgen(skip_typescript)]
+    pub fn closed(&self) -> Promise {
+        let client = self.client.clone();
+        promise(Box::pin(
+            async move { Ok(close_info(&client.closed().await)) },
+        ))
+    }
+}

@@ -1,0 +1,206 @@
+//! The TypeScript declarations of the JS API. wasm-bindgen writes the class
+//! shell (`free()`); everything else is declared here, so that the API has
+//! real types rather than `any`. `tests/browser/types-check.ts` compiles
+//! against the generated `.d.ts`.
+
+use wasm_bindgen::prelude::wasm_bindgen;
+
+#[wasm_bindgen(typescript_custom_section)]
+const TS_API: &'static str = r#"
+/**
+ * A payload: what `send`, `request` and listener return values accept.
+ * Encoded as MessagePack: `Uint8Array`/`ArrayBuffer` become bytes, objects
+ * become maps (members that are `undefined` are left out, as in JSON),
+ * integers become ints, other numbers floats, `Date` goes through `toJSON()`.
+ */
+export type Value =
+  | null
+  | undefined
+  | boolean
+  | number
+  | bigint
+  | string
+  | Uint8Array
+  | ArrayBuffer
+  | Date
+  | Value[]
+  | Map<Value, Value>
+  | { [key: string]: Value };
+
+/**
+ * A payload as it arrives: `null`, booleans, numbers (integers beyond
+ * ±(2^53 − 1) arrive as `bigint`, exactly), strings, `Uint8Array` for bytes,
+ * arrays, plain objects (a `Map` only when a key is not a string, number or
+ * bool).
+ */
+export type Received =
+  | null
+  | boolean
+  | number
+  | bigint
+  | string
+  | Uint8Array
+  | Received[]
+  | Map<Received, Received>
+  | { [key: string]: Received };
+
+/** Options of `connect`. */
+export interface ConnectOptions {
+  /** The name to join with. */
+  name?: string;
+  /** The group to join. */
+  group?: string;
+  /** Auth data for the server's auth hook. */
+  auth?: Value;
+  /** Bounds opening the socket and the handshake, each. Default 30000. */
+  timeoutMs?: number;
+}
+
+/** Options of `request`, `recv` and `recvAny`. */
+export interface TimeoutOptions {
+  /** Milliseconds to wait; default 30000; `Infinity` waits (almost) forever. */
+  timeoutMs?: number;
+}
+
+/** Options of `close`. */
+export interface CloseOptions {
+  /** Run the server's `leave` handler (default true). */
+  emitLeave?: boolean;
+}
+
+/** A client as the server knows it. */
+export interface ClientInfo {
+  id: number;
+  name: string | null;
+  group: string | null;
+  /** "ip:port" as the server sees it. */
+  addr: string | null;
+  transport: "tcp" | "tls" | "ws" | "wss" | "other";
+}
+
+/** Why a connection ended. Codes follow WebSocket's; 4000–4999 are hisock's. */
+export interface CloseInfo {
+  code: number;
+  reason: string;
+}
+
+/** A name or group change. */
+export interface ChangeInfo {
+  old: string | null;
+  new: string | null;
+}
+
+/** The server could not handle an event this client sent. */
+export interface RejectionInfo {
+  command: string;
+  /** 1 no handler, 2 bad payload, 3 handler failed, 4 refused, 5 shutting down. */
+  code: number;
+  message: string;
+}
+
+/** Every promise of the API rejects with this. */
+export interface HisockError extends Error {
+  name: "HisockError";
+  kind:
+    | "timeout"
+    | "closed"
+    | "refused"
+    | "remote"
+    | "encode"
+    | "decode"
+    | "queue_full"
+    | "invalid_address"
+    | "too_big"
+    | "transport"
+    | "protocol"
+    | "argument";
+  /** The close code (closed, refused) or the remote error code (remote). */
+  code?: number;
+}
+
+/** What a listener returns to answer a server request. */
+export type Reply = Value | void | Promise<Value | void>;
+
+/**
+ * Listens to a command; the value is the decoded payload. When the server
+ * made a request, the first listener's return value (awaited if a promise)
+ * is the reply, so it should be a `Reply`. For plain events it is ignored,
+ * except that a value that cannot be encoded counts as a failed listener.
+ */
+export type Listener = (value: any) => unknown;
+
+/** Event names with their own listener signatures (see `on`). */
+export type ReservedEvent =
+  | "client_connect"
+  | "client_disconnect"
+  | "client_name_change"
+  | "client_group_change"
+  | "force_disconnect"
+  | "rejected"
+  | "message"
+  | "*";
+
+export interface HisockClient {
+  /** This client's id on the server. */
+  readonly id: number;
+  /** This client's current name. */
+  readonly name: string | null;
+  /** This client's current group. */
+  readonly group: string | null;
+  /** True until the connection has ended. */
+  readonly connected: boolean;
+
+  /** Another client joined. */
+  on(event: "client_connect", listener: (client: ClientInfo) => unknown): void;
+  /** Another client left. */
+  on(event: "client_disconnect", listener: (client: ClientInfo) => unknown): void;
+  /** Another client changed its name. */
+  on(event: "client_name_change", listener: (client: ClientInfo, change: ChangeInfo) => unknown): void;
+  /** Another client changed its group. */
+  on(event: "client_group_change", listener: (client: ClientInfo, change: ChangeInfo) => unknown): void;
+  /** The server closed this connection (kicked, shutting down, …). */
+  on(event: "force_disconnect", listener: (close: CloseInfo) => unknown): void;
+  /** The server could not handle an event this client sent. */
+  on(event: "rejected", listener: (rejection: RejectionInfo) => unknown): void;
+  /** Every event, before its own listener (same as `onAny`). */
+  on(event: "message", listener: (command: string, value: any) => unknown): void;
+  /** Events no listener takes; the return value answers requests. */
+  on(event: "*", listener: (command: string, value: any) => unknown): void;
+  /** A command from the server; the return value answers requests. */
+  on<C extends string>(command: C extends ReservedEvent ? never : C, listener: Listener): void;
+  /** Removes one listener, or every listener of the event. */
+  off(event: string, listener?: (...args: any[]) => unknown): void;
+  /** Listens to every event (before its own listener). */
+  onAny(listener: (command: string, value: any) => unknown): void;
+  /** Removes one `onAny` listener, or all of them. */
+  offAny(listener?: (command: string, value: any) => unknown): void;
+
+  /** Sends an event; resolves once it is queued. */
+  send(command: string, value?: Value): Promise<void>;
+  /** Asks the server; resolves with its handler's reply. */
+  request<T = any>(command: string, value?: Value, options?: TimeoutOptions): Promise<T>;
+  /** The next value of `command` that no listener took (HiSock's `recv`). */
+  recv<T = any>(command: string, options?: TimeoutOptions): Promise<T>;
+  /** The next event of any command that no listener took. */
+  recvAny<T = any>(options?: TimeoutOptions): Promise<{ command: string; value: T }>;
+
+  /** Changes this client's name (`null` clears it). */
+  changeName(name: string | null): Promise<void>;
+  /** Changes this client's group (`null` leaves it). */
+  changeGroup(group: string | null): Promise<void>;
+  /** Asks the server about a client by name, id or address. */
+  getClient(key: string | number | { addr: string }): Promise<ClientInfo | null>;
+  /** All clients, or one group's. */
+  listClients(group?: string | null): Promise<ClientInfo[]>;
+
+  /** Sends everything queued, then closes. */
+  close(options?: CloseOptions): Promise<void>;
+  /** Resolves when the connection has ended. */
+  closed(): Promise<CloseInfo>;
+  /** Frees the Rust side of a client that is no longer used. */
+  free(): void;
+}
+
+/** Connects to a hisock server's WebSocket endpoint ("ws://host:port/"). */
+export function connect(url: string, options?: ConnectOptions): Promise<HisockClient>;
+"#;

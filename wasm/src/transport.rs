@@ -1,0 +1,322 @@
+//! The browser transport: a `web_sys::WebSocket` as a hisock
+//! [`Connection`]. One binary message is one frame; text messages are
+//! refused (code 1003, as PROTOCOL.md says).
+//!
+//! The browser's WebSocket has no backpressure: `send` never blocks and the
+//! browser buffers without limit. The sink therefore watches
+//! `bufferedAmount` and makes `poll_ready` wait (re-checking on a short
+//! timer) while more than [`HIGH_WATER_BYTES`] are still unsent.
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::channel::oneshot;
+use futures::{FutureExt, Sink, Stream};
+use hisock::close::{codes, CloseReason};
+use hisock::{Connection, TransportError, TransportKind};
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::{JsCast, JsValue};
+use web_sys::{BinaryType, CloseEvent, MessageEvent, WebSocket};
+
+/// Largest frame the browser client accepts from its server (the same
+/// default as the native clients). Larger messages end the connection with
+/// 1009 before they are copied into wasm memory.
+pub const DEFAULT_MAX_FRAME_LEN: usize = 16 * 1024 * 1024;
+
+/// While the browser holds more than this many unsent bytes, the sink
+/// reports "not ready" so the client's outgoing queue (bounded) fills
+/// instead of the browser's (unbounded).
+pub const HIGH_WATER_BYTES: u32 = 1024 * 1024;
+
+/// How often a waiting sink re-reads `bufferedAmount`: the browser fires no
+/// event when it drains.
+const DRAIN_POLL: Duration = Duration::from_millis(5);
+
+/// The code a browser reports for a close frame without a code (RFC 6455
+/// §7.1.5).
+const NO_STATUS: u16 = 1005;
+
+/// What the event callbacks hand to the stream half.
+#[derive(Default)]
+struct Inbound {
+    frames: VecDeque<Result<Bytes, TransportError>>,
+    /// Set by the close event: no more frames will come.
+    closed: Option<CloseReason>,
+    /// The stream has reported the close (or an error) and ends now.
+    ended: bool,
+    waker: Option<Waker>,
+}
+
+impl Inbound {
+    fn push(&mut self, item: Result<Bytes, TransportError>) {
+        self.frames.push_back(item);
+        if let Some(waker) = self.waker.take() {
+            waker.wake();
+        }
+    }
+}
+
+type Shared = Rc<RefCell<Inbound>>;
+
+/// The receiving half: frames from the server, then the end of the stream
+/// (normal close) or [`TransportError::Closed`] with the `CloseEvent`'s code
+/// and reason (any other close, 1006 when the connection broke).
+pub struct WsFrameStream {
+    ws: WebSocket,
+    inbound: Shared,
+    // Kept alive as long as the socket may call them; unset on drop.
+    _on_message: Closure<dyn FnMut(MessageEvent)>,
+    _on_close: Closure<dyn FnMut(CloseEvent)>,
+}
+
+/// The sending half: one binary message per frame, waiting while the
+/// browser's own send buffer is over [`HIGH_WATER_BYTES`].
+pub struct WsFrameSink {
+    ws: WebSocket,
+    inbound: Shared,
+    drain_timer: Option<futures_timer::Delay>,
+}
+
+/// Opens a WebSocket to `url` and waits (at most `open_timeout`) until it is
+/// open. The result is a [`Connection`] ready for
+/// [`Client::handshake`](hisock::Client::handshake).
+///
+/// Errors: [`hisock::Error::InvalidAddress`] when the browser rejects the URL
+/// (not `ws:`/`wss:`, malformed), [`hisock::Error::Timeout`], and
+/// [`TransportError::Closed`] when the browser could not connect (it reports
+/// code 1006 and hides the reason from scripts).
+pub async fn open(
+    url: &str,
+    max_frame_len: usize,
+    open_timeout: Duration,
+) -> hisock::Result<Connection> {
+    let ws = WebSocket::new(url).map_err(|err| hisock::Error::InvalidAddress {
+        input: url.to_owned(),
+        reason: js_message(&err),
+    })?;
+    ws.set_binary_type(BinaryType::Arraybuffer);
+
+    // Wait for `open` or `close`, whichever comes first.
+    let (tx, rx) = oneshot::channel::<Result<(), CloseReason>>();
+    let tx = Rc::new(RefCell::new(Some(tx)));
+    let tx_open = tx.clone();
+    let on_open = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| {
+        if let Some(tx) = tx_open.borrow_mut().take() {
+            let _ = tx.send(Ok(()));
+        }
+    });
+    let on_fail = Closure::<dyn FnMut(CloseEvent)>::new(move |event: CloseEvent| {
+        if let Some(tx) = tx.borrow_mut().take() {
+            let _ = tx.send(Err(close_reason_of(&event)));
+        }
+    });
+    ws.set_onopen(Some(on_open.as_ref().unchecked_ref()));
+    ws.set_onclose(Some(on_fail.as_ref().unchecked_ref()));
+    let opened = futures::future::select(rx, futures_timer::Delay::new(open_timeout)).await;
+    ws.set_onopen(None);
+    ws.set_onclose(None);
+    match opened {
+        futures::future::Either::Left((Ok(Ok(())), _)) => {}
+        futures::future::Either::Left((Ok(Err(reason)), _)) => {
+            return Err(TransportError::Closed(CloseReason::new(
+                reason.code,
+                format!("could not connect to {url}: {}", reason.reason),
+            ))
+            .into())
+        }
+        futures::future::Either::Left((Err(_), _)) => {
+            return Err(TransportError::Other("WebSocket opening was cancelled".into()).into())
+        }
+        futures::future::Either::Right(_) => {
+            let _ = ws.close();
+            return Err(hisock::Error::Timeout(open_timeout));
+        }
+    }
+    Ok(connection(ws, max_frame_len))
+}
+
+/// Wraps an already **open** WebSocket as a [`Connection`]. Sets its
+/// `binaryType` to `arraybuffer` and takes over its `onmessage` and
+/// `onclose` handlers.
+pub fn connection(ws: WebSocket, max_frame_len: usize) -> Connection {
+    ws.set_binary_type(BinaryType::Arraybuffer);
+    let inbound: Shared = Rc::default();
+
+    let on_message = {
+        let inbound = inbound.clone();
+        Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
+            let item = frame_of(&event, max_frame_len);
+            inbound.borrow_mut().push(item);
+        })
+    };
+    let on_close = {
+        let inbound = inbound.clone();
+        Closure::<dyn FnMut(CloseEvent)>::new(move |event: CloseEvent| {
+            let mut inbound = inbound.borrow_mut();
+            inbound.closed = Some(close_reason_of(&event));
+            if let Some(waker) = inbound.waker.take() {
+                waker.wake();
+            }
+        })
+    };
+    ws.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+    ws.set_onclose(Some(on_close.as_ref().unchecked_ref()));
+
+    let stream = WsFrameStream {
+        ws: ws.clone(),
+        inbound: inbound.clone(),
+        _on_message: on_message,
+        _on_close: on_close,
+    };
+    let sink = WsFrameSink {
+        ws,
+        inbound,
+        drain_timer: None,
+    };
+    Connection::new(stream, sink, TransportKind::Ws)
+}
+
+/// One message event as a frame: binary data is copied out of the
+/// `ArrayBuffer` (after the size check); text is refused.
+fn frame_of(event: &MessageEvent, max_frame_len: usize) -> Result<Bytes, TransportError> {
+    let data = event.data();
+    match data.dyn_into::<js_sys::ArrayBuffer>() {
+        Ok(buffer) => {
+            let len = buffer.byte_length() as usize;
+            if len > max_frame_len {
+                return Err(TransportError::FrameTooBig {
+                    len,
+                    max: max_frame_len,
+                });
+            }
+            Ok(Bytes::from(js_sys::Uint8Array::new(&buffer).to_vec()))
+        }
+        Err(_) => Err(TransportError::Unsupported(CloseReason::new(
+            codes::UNSUPPORTED_DATA,
+            "text messages are not hisock frames",
+        ))),
+    }
+}
+
+fn close_reason_of(event: &CloseEvent) -> CloseReason {
+    CloseReason::new(event.code(), event.reason())
+}
+
+/// The text of a JS exception, for error messages.
+pub(crate) fn js_message(err: &JsValue) -> String {
+    if let Some(err) = err.dyn_ref::<js_sys::Error>() {
+        return String::from(err.message());
+    }
+    err.as_string().unwrap_or_else(|| format!("{err:?}"))
+}
+
+impl Stream for WsFrameStream {
+    type Item = Result<Bytes, TransportError>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let mut inbound = self.inbound.borrow_mut();
+        if let Some(item) = inbound.frames.pop_front() {
+            return Poll::Ready(Some(item));
+        }
+        if inbound.ended {
+            return Poll::Ready(None);
+        }
+        if let Some(reason) = inbound.closed.clone() {
+            // Every frame before the close event has been delivered. A
+            // normal close (or one without a code) is a clean end, as in
+            // hisock-ws; any other code is reported once, then the stream
+            // ends.
+            inbound.ended = true;
+            if reason.code == codes::NORMAL || reason.code == NO_STATUS {
+                return Poll::Ready(None);
+            }
+            return Poll::Ready(Some(Err(TransportError::Closed(reason))));
+        }
+        inbound.waker = Some(cx.waker().clone());
+        Poll::Pending
+    }
+}
+
+impl Drop for WsFrameStream {
+    fn drop(&mut self) {
+        // The closures die with this struct; the socket must not call them
+        // afterwards. Closing the socket is the sink's job.
+        self.ws.set_onmessage(None);
+        self.ws.set_onclose(None);
+    }
+}
+
+impl WsFrameSink {
+    fn closed_error(&self) -> TransportError {
+        let reason = self
+            .inbound
+            .borrow()
+            .closed
+            .clone()
+            .unwrap_or_else(|| CloseReason::new(codes::ABNORMAL, "the WebSocket is closed"));
+        TransportError::Closed(reason)
+    }
+}
+
+impl Sink<Bytes> for WsFrameSink {
+    type Error = TransportError;
+
+    fn poll_ready(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        loop {
+            if self.ws.ready_state() != WebSocket::OPEN {
+                return Poll::Ready(Err(self.closed_error()));
+            }
+            if self.ws.buffered_amount() <= HIGH_WATER_BYTES {
+                self.drain_timer = None;
+                return Poll::Ready(Ok(()));
+            }
+            let timer = self
+                .drain_timer
+                .get_or_insert_with(|| futures_timer::Delay::new(DRAIN_POLL));
+            match timer.poll_unpin(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(()) => self.drain_timer = None,
+            }
+        }
+    }
+
+    fn start_send(self: Pin<&mut Self>, frame: Bytes) -> Result<(), Self::Error> {
+        if self.ws.ready_state() != WebSocket::OPEN {
+            return Err(self.closed_error());
+        }
+        self.ws
+            .send_with_u8_array(&frame)
+            .map_err(|err| TransportError::Other(js_message(&err)))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        // `send` hands the message to the browser, which sends it as soon as
+        // it can; there is nothing to flush from here.
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        // The browser sends every message already passed to `send` before
+        // its close frame, so closing right away loses nothing.
+        close_socket(&self.ws);
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl Drop for WsFrameSink {
+    fn drop(&mut self) {
+        close_socket(&self.ws);
+    }
+}
+
+fn close_socket(ws: &WebSocket) {
+    let state = ws.ready_state();
+    if state == WebSocket::OPEN || state == WebSocket::CONNECTING {
+        let _ = ws.close_with_code_and_reason(codes::NORMAL, "client closed");
+    }
+}

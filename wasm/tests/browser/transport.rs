@@ -1,0 +1,57 @@
+//! The browser transport's error paths, against the test server's
+//! misbehaving endpoint (`raw.rs` of hisock-test-server).
+
+use hisock::{codes, ClientOptions, Error, TransportError};
+use wasm_bindgen_test::wasm_bindgen_test;
+
+use crate::support::{within, WAIT};
+
+fn raw_url(path: &str) -> String {
+    match option_env!("HISOCK_TEST_RAW_WS_URL") {
+        Some(url) if !url.is_empty() => format!("{url}{path}"),
+        _ => panic!(
+            "HISOCK_TEST_RAW_WS_URL was not set when the tests were compiled; \
+             run scripts/browser-tests.sh"
+        ),
+    }
+}
+
+#[wasm_bindgen_test]
+async fn a_text_message_is_refused_with_1003() {
+    let err = hisock_wasm::connect(&raw_url("/text"), ClientOptions::new())
+        .await
+        .expect_err("text is not a frame");
+    match err {
+        Error::Transport(TransportError::Unsupported(reason)) => {
+            assert_eq!(reason.code, codes::UNSUPPORTED_DATA)
+        }
+        other => panic!("expected an unsupported-data error, got {other:?}"),
+    }
+}
+
+#[wasm_bindgen_test]
+async fn a_close_during_the_handshake_reports_its_code_and_reason() {
+    let err = hisock_wasm::connect(&raw_url("/close"), ClientOptions::new())
+        .await
+        .expect_err("closed instead of welcomed");
+    match err {
+        Error::Transport(TransportError::Closed(reason)) => {
+            assert_eq!(reason.code, 4321);
+            assert_eq!(reason.reason, "raw close");
+        }
+        other => panic!("expected the server's close, got {other:?}"),
+    }
+}
+
+#[wasm_bindgen_test]
+async fn a_websocket_close_after_the_handshake_reaches_closed() {
+    let client = hisock_wasm::connect(
+        &raw_url("/welcome-then-close"),
+        ClientOptions::new().handshake_timeout(WAIT),
+    )
+    .await
+    .expect("welcomed");
+    let reason = within("the close", client.closed()).await;
+    assert_eq!(reason.code, 4321, "{reason:?}");
+    assert_eq!(reason.reason, "raw close");
+}
