@@ -48,8 +48,9 @@ cargo fmt --all -- --check
 step "clippy"
 cargo clippy --workspace --all-targets --all-features -- -D warnings
 
-step "core builds for the browser (wasm32, no tokio)"
-cargo check -p hisock --no-default-features --target wasm32-unknown-unknown
+step "core and the browser client build for wasm32 (core without tokio)"
+cargo clippy -p hisock --no-default-features --target wasm32-unknown-unknown -- -D warnings
+cargo clippy -p hisock-wasm --target wasm32-unknown-unknown --all-targets -- -D warnings
 
 step "tests"
 cargo test --workspace --all-features

@@ -225,6 +225,9 @@ impl Client {
                 )))
             }
         };
+        // In the browser nothing is Send and there is one thread; the Arc is
+        // for sharing between the handle and the driver, not across threads.
+        #[cfg_attr(target_arch = "wasm32", allow(clippy::arc_with_non_send_sync))]
         let shared = Arc::new(Shared {
             outbox: Arc::new(Outbox::new(options.outbox_limit)),
             outgoing: Default::default(),
