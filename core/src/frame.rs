@@ -342,7 +342,10 @@ impl Frame<'_> {
                 Vec::new()
             }
         };
-        debug_assert!(exact.is_none_or(|len| len == buf.len()), "exact_len is exact");
+        debug_assert!(
+            exact.is_none_or(|len| len == buf.len()),
+            "exact_len is exact"
+        );
         Bytes::from(buf)
     }
 
@@ -554,7 +557,17 @@ mod tests {
 
     #[test]
     fn varint_lengths_match_postcard() {
-        for value in [0, 1, 127, 128, 300, 16_383, 16_384, u32::MAX as u64, u64::MAX] {
+        for value in [
+            0,
+            1,
+            127,
+            128,
+            300,
+            16_383,
+            16_384,
+            u32::MAX as u64,
+            u64::MAX,
+        ] {
             let encoded = postcard::to_allocvec(&value).expect("encodes");
             assert_eq!(varint_len(value), encoded.len(), "{value}");
         }
