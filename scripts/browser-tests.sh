@@ -4,10 +4,14 @@
 #       run by wasm-bindgen-test-runner through chromedriver;
 #   (b) end-to-end tests of the npm package (tests/browser/e2e.test.mjs),
 #       driven by playwright-core: a page on loopback imports the packed
-#       package and meets native TCP clients on the same server.
-# Both talk to the native hisock-test-server, started here on free loopback
-# ports and stopped on exit. Exits non-zero if anything fails; every step
-# is bounded in time. Honours CARGO_TARGET_DIR, CHROMEDRIVER and CHROMIUM.
+#       package and meets native TCP clients on the same server; and the
+#       chat demo (tests/browser/chat-demo.test.mjs): chat_server's own page
+#       chatting with terminal chat_clients, screenshot in
+#       tests/browser/artifacts/.
+# (a) and e2e.test.mjs talk to the native hisock-test-server, started here
+# on free loopback ports and stopped on exit (the chat demo test starts its
+# own chat_server). Exits non-zero if anything fails; every step is bounded
+# in time. Honours CARGO_TARGET_DIR, CHROMEDRIVER and CHROMIUM.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -33,9 +37,12 @@ command -v wasm-bindgen-test-runner >/dev/null || {
   exit 1
 }
 
-step "building the test server"
+step "building the test server and the chat example"
 timeout 1200 cargo build -q -p hisock-wasm --bin hisock-test-server
 server_bin=$target_dir/debug/hisock-test-server
+timeout 1200 cargo build -q -p hisock-examples --bin chat_server --bin chat_client
+export HISOCK_CHAT_SERVER=$target_dir/debug/chat_server
+export HISOCK_CHAT_CLIENT=$target_dir/debug/chat_client
 
 logs=$(mktemp -d)
 server_pid=

@@ -1,13 +1,39 @@
 #!/usr/bin/env bash
-# The main demo: the hisock chat server. Connect terminal clients from other
-# terminals with the command it prints.
+# The main demo: the hisock chat server and its web page. Connect terminal
+# clients from other terminals and a browser tab with what it prints.
+# The page needs the browser client (wasm/pkg): when it is missing, this
+# builds it if the tools are installed (the wasm32 target and the matching
+# wasm-bindgen CLI), and otherwise says how.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+page_tools_ready() {
+  local wb_version
+  wb_version=$(sed -n 's/^wasm-bindgen = "=\([0-9.]*\)".*/\1/p' Cargo.toml)
+  rustup target list --installed 2>/dev/null | grep -q '^wasm32-unknown-unknown$' &&
+    wasm-bindgen --version 2>/dev/null | grep -q " $wb_version\$" &&
+    command -v npm >/dev/null
+}
+
+if [ ! -f wasm/pkg/hisock.js ] && page_tools_ready; then
+  echo "building the browser client for the chat page (scripts/build-npm.sh)"
+  bash scripts/build-npm.sh || echo "the browser client did not build; the terminal chat still works" >&2
+fi
+if [ -f wasm/pkg/hisock.js ]; then
+  page="In a browser, open http://127.0.0.1:8080/ to chat from a web page."
+else
+  page="For the web page, run: bash scripts/build-npm.sh (it installs the wasm32
+target and the wasm-bindgen CLI, a few minutes); then open http://127.0.0.1:8080/."
+fi
+
 cargo build --release -q -p hisock-examples --bins
-cat <<'TXT'
+cat <<TXT
 hisock chat server starting.
 In another terminal, join the chat:
   cargo run --release -q -p hisock-examples --bin chat_client -- --name alice
+or over WebSocket:
+  cargo run --release -q -p hisock-examples --bin chat_client -- --name bob --ws ws://127.0.0.1:6970/
+$page
 Type /help in a client for commands. Ctrl-C stops the server.
 TXT
 exec cargo run --release -q -p hisock-examples --bin chat_server -- "$@"

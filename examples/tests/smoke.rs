@@ -3,7 +3,7 @@
 
 mod support;
 
-use support::{Program, DEADLINE};
+use support::{http_get, Program, DEADLINE};
 
 const BASIC_SERVER: &str = env!("CARGO_BIN_EXE_basic_server");
 const BASIC_CLIENT: &str = env!("CARGO_BIN_EXE_basic_client");
@@ -34,7 +34,10 @@ fn basic_client_completes_the_tutorial_against_basic_server() {
 
 #[test]
 fn scripted_chat_clients_over_tcp_and_websocket_exchange_room_and_direct_messages() {
-    let (mut server, addr) = Program::start_server(CHAT_SERVER, &["--ws", "127.0.0.1:0"]);
+    let (mut server, addr) = Program::start_server(
+        CHAT_SERVER,
+        &["--ws", "127.0.0.1:0", "--http", "127.0.0.1:0"],
+    );
     let ws_line = server.wait_for("listening on ws://");
     let ws_url = ws_line.rsplit(' ').next().expect("a url").to_string();
 
@@ -97,6 +100,74 @@ fn scripted_chat_clients_over_tcp_and_websocket_exchange_room_and_direct_message
 }
 
 #[test]
+fn chat_server_serves_its_page_the_browser_client_and_the_chat_on_one_http_port() {
+    // A stand-in package folder, so that the test does not need a wasm build.
+    let pkg = std::env::temp_dir().join(format!("hisock-chat-pkg-{}", std::process::id()));
+    std::fs::create_dir_all(&pkg).expect("a temporary folder");
+    std::fs::write(pkg.join("hisock.js"), "export default 42;").expect("a file");
+    let pkg_arg = pkg.to_str().expect("a UTF-8 path");
+    let (mut server, tcp_addr) = Program::start_server(
+        CHAT_SERVER,
+        &[
+            "--ws",
+            "127.0.0.1:0",
+            "--http",
+            "127.0.0.1:0",
+            "--pkg",
+            pkg_arg,
+        ],
+    );
+    let line = server.wait_for("listening on http://");
+    let http_addr = line
+        .split("http://")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .expect("the line has an address")
+        .to_string();
+
+    let page = http_get(&http_addr, "/");
+    assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+    assert!(page.contains("<title>hisock chat</title>"), "{page}");
+    assert!(page.contains("/chat.js"), "{page}");
+    let script = http_get(&http_addr, "/chat.js");
+    assert!(script.contains("import(\"/pkg/hisock.js\")"), "{script}");
+    let package = http_get(&http_addr, "/pkg/hisock.js");
+    assert!(package.contains("text/javascript"), "{package}");
+    assert!(package.ends_with("export default 42;"), "{package}");
+    for outside in ["/pkg/..%2FCargo.toml", "/pkg/.hidden", "/pkg/missing.js"] {
+        let refused = http_get(&http_addr, outside);
+        assert!(refused.starts_with("HTTP/1.1 404"), "{outside}: {refused}");
+    }
+
+    // The chat on /ws: a hisock client there hears a TCP chat client.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    runtime.block_on(async {
+        let url = format!("ws://{http_addr}/ws");
+        let options = hisock::ClientOptions::new().name("web").group("lobby");
+        let web = tokio::time::timeout(DEADLINE, hisock_ws::connect(&url, options))
+            .await
+            .expect("connects in time")
+            .expect("/ws speaks hisock");
+        let mut alice = Program::start(
+            CHAT_CLIENT,
+            &["--addr", &tcp_addr, "--name", "alice", "--script", "hi web"],
+        );
+        let line: hisock_examples::chat::ChatLine =
+            web.recv("chat", DEADLINE).await.expect("the line arrives");
+        assert_eq!(
+            (line.from.as_str(), line.text.as_str()),
+            ("alice", "hi web")
+        );
+        alice.expect_success();
+        web.close().await;
+    });
+    std::fs::remove_dir_all(&pkg).expect("the folder is removed");
+}
+
+#[test]
 fn two_auto_tictactoe_clients_play_a_game_to_its_end() {
     let (_server, addr) = Program::start_server(TICTACTOE_SERVER, &[]);
 
@@ -149,20 +220,8 @@ fn axum_app_serves_its_page_and_hisock_on_the_same_port() {
             .expect("echo answers");
         assert_eq!(answer, "ada said hi");
         client.close().await;
-
-        // The app's own route still answers plain HTTP on the same port.
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let mut http = tokio::net::TcpStream::connect(&http_addr)
-            .await
-            .expect("http connects");
-        http.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-            .await
-            .expect("request sent");
-        let mut response = String::new();
-        tokio::time::timeout(DEADLINE, http.read_to_string(&mut response))
-            .await
-            .expect("response in time")
-            .expect("response read");
-        assert!(response.contains("hisock lives on /ws"), "{response}");
     });
+    // The app's own route still answers plain HTTP on the same port.
+    let response = http_get(&http_addr, "/");
+    assert!(response.contains("hisock lives on /ws"), "{response}");
 }

@@ -5,6 +5,7 @@
 //! cargo run -p hisock-examples --bin chat_server
 //! cargo run -p hisock-examples --bin chat_client -- --name ada    # one terminal each
 //! cargo run -p hisock-examples --bin chat_client -- --name grace --ws ws://127.0.0.1:6970/
+//! # and in a browser (after `bash scripts/build-npm.sh`): http://127.0.0.1:8080/
 //! ```
 //!
 //! The server only relays `say` and `dm`. Joins, leaves, renames and room
@@ -12,10 +13,12 @@
 //! itself (the clients' `client_connect`, `client_name_change`, ... events).
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 use clap::Parser;
 use hisock::{Change, ClientInfo, CloseReason, Data, Server};
 use hisock_examples::chat::{display_name, ChatLine, DirectMessage};
+use hisock_examples::web;
 
 /// The hisock chat server.
 #[derive(Parser)]
@@ -26,6 +29,13 @@ struct Args {
     /// WebSocket address to listen on, for browsers and `chat_client --ws`.
     #[arg(long, default_value = "127.0.0.1:6970")]
     ws: SocketAddr,
+    /// HTTP address of the chat page (and of hisock on its `/ws`).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    http: SocketAddr,
+    /// The browser client's files [default: wasm/pkg of this repository,
+    /// where `scripts/build-npm.sh` builds them].
+    #[arg(long, value_name = "DIR")]
+    pkg: Option<PathBuf>,
 }
 
 /// The chat: handlers only, no sockets. Any number of listeners can feed it.
@@ -111,6 +121,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let ws = hisock_ws::WsListener::bind(args.ws).await?;
     println!("chat server listening on ws://{}/", ws.local_addr()?);
     server.listen(ws);
+    // The page, the browser client and the same chat on `/ws`: see web.rs.
+    let pkg = args.pkg.unwrap_or_else(web::default_package_dir);
+    if !web::package_is_built(&pkg) {
+        println!("note: {}", web::BUILD_HINT);
+    }
+    let http = web::listen(server.clone(), args.http, pkg).await?;
+    println!("chat server listening on http://{http}/ (open it in a browser)");
 
     tokio::signal::ctrl_c().await?;
     server.shutdown().await;

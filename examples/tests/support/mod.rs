@@ -2,7 +2,8 @@
 //! line with a deadline on every wait, and kill them when the test ends,
 //! passes or panics.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::thread;
@@ -175,4 +176,21 @@ fn forward<R: Read + Send + 'static>(from: R, to: mpsc::Sender<Line>, wrap: fn(S
             }
         }
     });
+}
+
+/// `GET path` from an HTTP server at `addr` (host:port): the whole response,
+/// status line and headers included. Panics after [`DEADLINE`].
+pub fn http_get(addr: &str, path: &str) -> String {
+    let mut stream = TcpStream::connect(addr).expect("http connects");
+    stream
+        .set_read_timeout(Some(DEADLINE))
+        .expect("a read timeout");
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .expect("request sent");
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).expect("response read");
+    String::from_utf8_lossy(&response).into_owned()
 }
