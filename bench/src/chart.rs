@@ -55,13 +55,15 @@ pub fn write_svg(rows: &[Row], path: &Path) -> BenchResult<()> {
     chart.draw_series(bars.iter().enumerate().map(|(i, (_, ratio, met))| {
         let colour = if *met { GREEN.mix(0.7) } else { RED.mix(0.7) };
         let i = i as i32;
-        Rectangle::new(
+        let mut bar = Rectangle::new(
             [
                 (min, SegmentValue::Exact(i)),
                 (*ratio, SegmentValue::Exact(i + 1)),
             ],
             colour.filled(),
-        )
+        );
+        bar.set_margin(3, 3, 0, 0);
+        bar
     }))?;
     chart.draw_series(DashedLineSeries::new(
         [

@@ -3,7 +3,7 @@
 //! the client connections. Each talks to the benchmark over stdin/stdout,
 //! one command or answer per line.
 //!
-//! Server (`__m1-server IMPL TRANSPORT`): prints `addr ADDR`, then answers
+//! Server (`__m1-server IMPL TRANSPORT PRESENCE`): prints `addr ADDR`, then answers
 //! `rss` with `rss BYTES CONNECTIONS` and exits on `quit` or end of input.
 //!
 //! Clients (`__m1-clients IMPL TRANSPORT ADDR N`): opens N connections,
@@ -30,6 +30,10 @@ use crate::Transport;
 pub const SERVER_COMMAND: &str = "__m1-server";
 /// Hidden subcommand: the M1 clients.
 pub const CLIENTS_COMMAND: &str = "__m1-clients";
+/// Server argument: hisock sends presence notices (its default).
+pub const PRESENCE: &str = "presence";
+/// Server argument: hisock is built with `presence_notices(false)`.
+pub const NO_PRESENCE: &str = "no-presence";
 
 /// Which stack a process runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,7 +94,9 @@ async fn say(line: String) -> BenchResult<()> {
 
 /// The server process.
 pub fn server_main(argv: &[String]) -> BenchResult<()> {
-    let [stack, transport] = args(argv, "__m1-server raw|hisock tcp|ws")?;
+    let [stack, transport, presence] =
+        args(argv, "__m1-server raw|hisock tcp|ws presence|no-presence")?;
+    let presence = presence == PRESENCE;
     let stack = Stack::parse(&stack)?;
     let transport = Transport::parse(&transport).ok_or("unknown transport")?;
     raise_limit("M1 server");
@@ -103,7 +109,7 @@ pub fn server_main(argv: &[String]) -> BenchResult<()> {
                 (addr, Box::new(move || conns.load(Ordering::Acquire)))
             }
             Stack::Hisock => {
-                let server = Server::new();
+                let server = Server::builder().presence_notices(presence).build();
                 server.on(
                     "hello",
                     |who: ClientInfo, server: Server, Data(blob): Data<Blob>| async move {

@@ -4,6 +4,11 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::util::BenchResult;
+use crate::Transport;
+
+/// Most runs of M1 (each run opens 3 × 10,000 connections per stack and
+/// transport).
+pub const M1_RUNS: usize = 3;
 
 /// The workloads, in the order they run.
 pub const WORKLOADS: &[&str] = &["W1", "W2", "W3", "M1", "L1"];
@@ -13,7 +18,8 @@ pub const WORKLOADS: &[&str] = &["W1", "W2", "W3", "M1", "L1"];
 pub struct Options {
     /// One run at a tenth of the size.
     pub quick: bool,
-    /// Runs per figure; the report shows the median.
+    /// Runs per figure; the report shows the median. M1, the slowest,
+    /// runs at most [`M1_RUNS`] times.
     pub runs: usize,
     /// Which workloads to run.
     pub only: Vec<String>,
@@ -21,6 +27,9 @@ pub struct Options {
     pub out: PathBuf,
     /// Measure the raw stack too (off with `--hisock-only`, for profiling).
     pub raw: bool,
+    /// The transports to measure (`--transport tcp` or `ws` picks one, for
+    /// profiling; W3's mixed run needs both).
+    pub transports: Vec<Transport>,
     /// W1: events pipelined by one client.
     pub w1_events: u64,
     /// W1: payload bytes per event.
@@ -37,6 +46,12 @@ pub struct Options {
     pub m1_conns: usize,
     /// M1: churn waves.
     pub m1_waves: usize,
+    /// M1: keep the hisock server's presence notices on (`--m1-presence`).
+    /// Off by default: with them, a wave of n connections makes n² notices,
+    /// which measures the connect storm rather than idle connections.
+    pub m1_presence: bool,
+    /// M1: how long the connections sit idle before the RSS is read.
+    pub m1_idle: Duration,
     /// L1: the large payload, in bytes.
     pub l1_bytes: usize,
     /// Longest any single measurement may take.
@@ -44,16 +59,17 @@ pub struct Options {
 }
 
 const USAGE: &str =
-    "usage: bench [--quick] [--runs N] [--only W1,W2,W3,M1,L1] [--out DIR] [--hisock-only]";
+    "usage: bench [--quick] [--runs N] [--only W1,W2,W3,M1,L1] [--out DIR] [--hisock-only] [--transport tcp|ws] [--m1-presence]";
 
 impl Options {
     fn full() -> Self {
         Self {
             quick: false,
-            runs: 3,
+            runs: 5,
             only: WORKLOADS.iter().map(|w| w.to_string()).collect(),
             out: crate::default_out(),
             raw: true,
+            transports: vec![Transport::Tcp, Transport::Ws],
             w1_events: 1_000_000,
             w1_payload: 64,
             w2_round_trips: 20_000,
@@ -62,6 +78,8 @@ impl Options {
             w3_payload: 100,
             m1_conns: 10_000,
             m1_waves: 3,
+            m1_presence: false,
+            m1_idle: Duration::from_millis(1000),
             l1_bytes: 256 * 1024 * 1024,
             limit: Duration::from_secs(180),
         }
@@ -75,6 +93,7 @@ impl Options {
             w2_round_trips: 2_000,
             w3_clients: 100,
             m1_conns: 1_000,
+            m1_idle: Duration::from_millis(200),
             l1_bytes: 256 * 1024 * 1024 / 10,
             limit: Duration::from_secs(30),
             ..Self::full()
@@ -90,6 +109,12 @@ impl Options {
             match arg.as_str() {
                 "--quick" => {}
                 "--hisock-only" => options.raw = false,
+                "--m1-presence" => options.m1_presence = true,
+                "--transport" => {
+                    let name = args.next().ok_or(USAGE)?;
+                    let transport = Transport::parse(name).ok_or(USAGE)?;
+                    options.transports = vec![transport];
+                }
                 "--runs" => {
                     options.runs = args.next().ok_or(USAGE)?.parse()?;
                     options.runs = options.runs.max(1);

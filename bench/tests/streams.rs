@@ -271,6 +271,24 @@ async fn small_events_flow_while_a_stream_is_stalled_midway(t: Transport) {
     shut(server).await;
 }
 
+async fn streams_that_fit_in_one_chunk_complete_without_a_spurious_cancel(t: Transport) {
+    let server = Server::new();
+    server.on("upload", |body: IncomingStream| async move {
+        body.into_bytes().await.map(|b| b.len() as u64)
+    });
+    let client = connect(t, listen(&server, t).await, ClientOptions::new()).await;
+    for _ in 0..50 {
+        within(
+            "small upload",
+            client.send_bytes_streamed("upload", payload(1000), StreamOptions::new()),
+        )
+        .await
+        .expect("a one-chunk stream completes");
+    }
+    client.close().await;
+    shut(server).await;
+}
+
 async fn a_stream_over_the_maximum_length_is_refused_as_too_large(t: Transport) {
     let server = Server::builder().max_stream_len(MIB as u64).build();
     server.on("upload", |body: IncomingStream| async move {
@@ -448,6 +466,7 @@ over_tcp_and_ws!(
     client_to_server_chunks_and_progress_are_seen_on_both_sides,
     server_to_client_chunks_and_progress_are_seen_on_both_sides,
     small_events_flow_while_a_stream_is_stalled_midway,
+    streams_that_fit_in_one_chunk_complete_without_a_spurious_cancel,
     a_stream_over_the_maximum_length_is_refused_as_too_large,
     a_client_refuses_a_stream_over_its_maximum_as_too_large,
     a_stream_nobody_handles_is_refused_with_no_handler,

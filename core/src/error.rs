@@ -35,7 +35,7 @@ pub enum Error {
     #[error("connection closed: {0}")]
     Closed(CloseReason),
     /// An operation did not finish in time.
-    #[error("timed out after {0:?}")]
+    #[error("timed out after {} ms", .0.as_millis() as u64)]
     Timeout(Duration),
     /// The peer answered a request with an error.
     #[error("peer answered with an error ({code:?}): {message}")]
@@ -57,7 +57,7 @@ pub enum Error {
     #[error("no client with id {0}")]
     NoSuchClient(u64),
     /// An address could not be parsed.
-    #[error("invalid address {input:?}: {reason}")]
+    #[error("invalid address \"{input}\": {reason}")]
     InvalidAddress {
         /// What was given.
         input: String,
@@ -69,6 +69,7 @@ pub enum Error {
     Handler(String),
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 impl From<std::io::Error> for Error {
     fn from(err: std::io::Error) -> Self {
         Error::Transport(TransportError::Io(err))

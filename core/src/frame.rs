@@ -331,22 +331,27 @@ impl Frame<'_> {
         // The hot kinds know their exact size: one allocation, and the Vec
         // becomes a `Bytes` without another (a Vec with spare capacity
         // would need a shared header allocated on conversion).
-        let exact = self.exact_len();
-        let buf = Vec::with_capacity(exact.unwrap_or(64));
-        // Serializing into memory only fails if serde itself fails, which our
-        // plain types never do; the error is logged rather than hidden.
-        let buf = match postcard::to_io(self, buf) {
-            Ok(buf) => buf,
+        let encoded = match self.exact_len() {
+            Some(len) => self.encode_exact(len),
+            None => postcard::to_io(self, Vec::with_capacity(64)),
+        };
+        // Serializing into memory only fails if serde itself fails (or the
+        // size is wrong), which our plain types never do; the error is
+        // logged rather than hidden.
+        match encoded {
+            Ok(buf) => Bytes::from(buf),
             Err(err) => {
                 tracing::error!(%err, "frame encoding failed");
-                Vec::new()
+                Bytes::new()
             }
-        };
-        debug_assert!(
-            exact.is_none_or(|len| len == buf.len()),
-            "exact_len is exact"
-        );
-        Bytes::from(buf)
+        }
+    }
+
+    fn encode_exact(&self, len: usize) -> postcard::Result<Vec<u8>> {
+        let mut buf = vec![0; len];
+        let used = postcard::to_slice(self, &mut buf)?.len();
+        debug_assert_eq!(used, len, "exact_len is exact");
+        Ok(buf)
     }
 
     /// The encoded length of the frequent kinds, computed without encoding.

@@ -58,7 +58,7 @@ impl ClientInfo {
             id: wire.id,
             name: wire.name.map(Arc::from),
             group: wire.group.map(Arc::from),
-            addr: wire.addr.and_then(|a| a.parse().ok()),
+            addr: wire.addr.and_then(crate::addr::parse_socket_addr),
             transport: TransportKind::from_wire(wire.transport),
         }
     }

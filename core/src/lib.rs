@@ -35,6 +35,7 @@
 #![forbid(unsafe_code)]
 
 pub mod addr;
+mod small_map;
 pub mod client;
 pub mod close;
 pub mod dispatch;
@@ -49,9 +50,11 @@ pub mod pending;
 #[cfg(feature = "server")]
 pub mod server;
 pub mod stream;
+mod timer;
 pub mod transport;
 pub mod value;
 
+#[cfg(not(target_arch = "wasm32"))]
 pub use addr::{local_ip, parse_addr};
 pub use client::{Client, ClientEvent, ClientOptions};
 pub use close::{codes, CloseReason};

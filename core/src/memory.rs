@@ -33,11 +33,20 @@ fn end(tx: mpsc::Sender<Bytes>, rx: mpsc::Receiver<Bytes>, max: usize) -> Connec
             Ok(frame)
         }
     });
-    let sink = tx.sink_map_err(|_| {
-        TransportError::Io(std::io::Error::new(
-            std::io::ErrorKind::BrokenPipe,
-            "in-memory peer is gone",
-        ))
-    });
+    let sink = tx.sink_map_err(|_| peer_gone());
     Connection::new(stream, sink, TransportKind::Other)
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn peer_gone() -> TransportError {
+    TransportError::Io(std::io::Error::new(
+        std::io::ErrorKind::BrokenPipe,
+        "in-memory peer is gone",
+    ))
+}
+
+/// The browser build has no `TransportError::Io`.
+#[cfg(target_arch = "wasm32")]
+fn peer_gone() -> TransportError {
+    TransportError::Other("in-memory peer is gone".into())
 }

@@ -35,6 +35,9 @@ pub enum PushError {
     Closed,
 }
 
+/// Queue slots an idle connection keeps allocated (each holds one `Bytes`).
+const IDLE_SLOTS: usize = 8;
+
 #[derive(Default)]
 struct State {
     queue: VecDeque<Bytes>,
@@ -117,9 +120,16 @@ impl Outbox {
 
     /// Queues a frame, waiting for room when the queue is full.
     pub async fn push(&self, mut frame: Bytes) -> Result<(), PushError> {
+        // Usually there is room: try before setting up a listener, which
+        // costs an allocation and a lock.
+        match self.offer(frame) {
+            Ok(()) => return Ok(()),
+            Err((PushError::Closed, _)) => return Err(PushError::Closed),
+            Err((PushError::Full { .. }, back)) => frame = back,
+        }
         loop {
-            // Listen before checking, so a wake-up between the check and the
-            // wait is not missed.
+            // Listen before checking again, so a wake-up between the check
+            // and the wait is not missed.
             let listener = self.room.listen();
             match self.offer(frame) {
                 Ok(()) => return Ok(()),
@@ -205,11 +215,19 @@ impl Outbox {
             self.writer.register(cx.waker());
             state = self.lock();
             if state.queue.is_empty() {
-                return if state.closing {
-                    Poll::Ready(None)
-                } else {
-                    Poll::Pending
-                };
+                if state.closing {
+                    return Poll::Ready(None);
+                }
+                // Going idle: let go of queues that grew during a burst (a
+                // wave of presence notices, say), so that an idle
+                // connection holds no more than a few slots.
+                if state.queue.capacity() > IDLE_SLOTS {
+                    state.queue = VecDeque::new();
+                }
+                if spare.capacity() > IDLE_SLOTS {
+                    *spare = VecDeque::new();
+                }
+                return Poll::Pending;
             }
         }
         state.bytes = 0;

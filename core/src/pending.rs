@@ -2,7 +2,7 @@
 //! each answer back to whoever awaits it. No I/O, no timers: the caller
 //! decides how long to wait and calls [`PendingRequests::cancel`] on timeout.
 
-use std::collections::HashMap;
+use crate::small_map::Map;
 
 use bytes::Bytes;
 use futures::channel::oneshot;
@@ -16,7 +16,7 @@ pub type ReplyResult = Result<Bytes, Error>;
 #[derive(Default)]
 pub struct PendingRequests {
     next_id: u64,
-    waiting: HashMap<u64, oneshot::Sender<ReplyResult>>,
+    waiting: Map<u64, oneshot::Sender<ReplyResult>>,
 }
 
 impl PendingRequests {

@@ -51,7 +51,9 @@ pub type BoxFuture<'a, T> = futures::future::LocalBoxFuture<'a, T>;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum TransportError {
-    /// An I/O error from the socket.
+    /// An I/O error from the socket. (Not in the browser build: it has no
+    /// sockets, and std's I/O error texts would only grow the `.wasm`.)
+    #[cfg(not(target_arch = "wasm32"))]
     #[error("i/o error: {0}")]
     Io(#[from] std::io::Error),
     /// The peer sent a frame larger than the maximum frame length.

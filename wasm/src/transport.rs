@@ -17,6 +17,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures::channel::oneshot;
 use futures::{FutureExt, Sink, Stream};
+use gloo_timers::future::TimeoutFuture;
 use hisock::close::{codes, CloseReason};
 use hisock::{Connection, TransportError, TransportKind};
 use wasm_bindgen::closure::Closure;
@@ -35,7 +36,7 @@ pub const HIGH_WATER_BYTES: u32 = 1024 * 1024;
 
 /// How often a waiting sink re-reads `bufferedAmount`: the browser fires no
 /// event when it drains.
-const DRAIN_POLL: Duration = Duration::from_millis(5);
+const DRAIN_POLL_MS: u32 = 5;
 
 /// The code a browser reports for a close frame without a code (RFC 6455
 /// §7.1.5).
@@ -63,6 +64,11 @@ impl Inbound {
 
 type Shared = Rc<RefCell<Inbound>>;
 
+/// Every socket event handler has this one type (the event is cast where it
+/// is read): each closure signature costs its own glue in the `.wasm` and
+/// the JS.
+type EventClosure = Closure<dyn FnMut(JsValue)>;
+
 /// The receiving half: frames from the server, then the end of the stream
 /// (normal close) or [`TransportError::Closed`] with the `CloseEvent`'s code
 /// and reason (any other close, 1006 when the connection broke).
@@ -70,8 +76,8 @@ pub struct WsFrameStream {
     ws: WebSocket,
     inbound: Shared,
     // Kept alive as long as the socket may call them; unset on drop.
-    _on_message: Closure<dyn FnMut(MessageEvent)>,
-    _on_close: Closure<dyn FnMut(CloseEvent)>,
+    _on_message: EventClosure,
+    _on_close: EventClosure,
 }
 
 /// The sending half: one binary message per frame, waiting while the
@@ -79,7 +85,7 @@ pub struct WsFrameStream {
 pub struct WsFrameSink {
     ws: WebSocket,
     inbound: Shared,
-    drain_timer: Option<futures_timer::Delay>,
+    drain_timer: Option<TimeoutFuture>,
 }
 
 /// Opens a WebSocket to `url` and waits (at most `open_timeout`) until it is
@@ -105,19 +111,19 @@ pub async fn open(
     let (tx, rx) = oneshot::channel::<Result<(), CloseReason>>();
     let tx = Rc::new(RefCell::new(Some(tx)));
     let tx_open = tx.clone();
-    let on_open = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| {
+    let on_open = EventClosure::new(move |_| {
         if let Some(tx) = tx_open.borrow_mut().take() {
             let _ = tx.send(Ok(()));
         }
     });
-    let on_fail = Closure::<dyn FnMut(CloseEvent)>::new(move |event: CloseEvent| {
+    let on_fail = EventClosure::new(move |event: JsValue| {
         if let Some(tx) = tx.borrow_mut().take() {
-            let _ = tx.send(Err(close_reason_of(&event)));
+            let _ = tx.send(Err(close_reason_of(event.unchecked_ref())));
         }
     });
     ws.set_onopen(Some(on_open.as_ref().unchecked_ref()));
     ws.set_onclose(Some(on_fail.as_ref().unchecked_ref()));
-    let opened = futures::future::select(rx, futures_timer::Delay::new(open_timeout)).await;
+    let opened = futures::future::select(rx, TimeoutFuture::new(millis(open_timeout))).await;
     ws.set_onopen(None);
     ws.set_onclose(None);
     match opened {
@@ -149,16 +155,16 @@ pub fn connection(ws: WebSocket, max_frame_len: usize) -> Connection {
 
     let on_message = {
         let inbound = inbound.clone();
-        Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
-            let item = frame_of(&event, max_frame_len);
+        EventClosure::new(move |event: JsValue| {
+            let item = frame_of(event.unchecked_ref(), max_frame_len);
             inbound.borrow_mut().push(item);
         })
     };
     let on_close = {
         let inbound = inbound.clone();
-        Closure::<dyn FnMut(CloseEvent)>::new(move |event: CloseEvent| {
+        EventClosure::new(move |event: JsValue| {
             let mut inbound = inbound.borrow_mut();
-            inbound.closed = Some(close_reason_of(&event));
+            inbound.closed = Some(close_reason_of(event.unchecked_ref()));
             if let Some(waker) = inbound.waker.take() {
                 waker.wake();
             }
@@ -212,7 +218,17 @@ pub(crate) fn js_message(err: &JsValue) -> String {
     if let Some(err) = err.dyn_ref::<js_sys::Error>() {
         return String::from(err.message());
     }
-    err.as_string().unwrap_or_else(|| format!("{err:?}"))
+    err.as_string()
+        .or_else(|| js_string(err).ok())
+        .unwrap_or_else(|| "an exception without text".into())
+}
+
+#[wasm_bindgen::prelude::wasm_bindgen]
+extern "C" {
+    /// JS's `String(value)`: the text of any thrown value (wasm-bindgen's
+    /// `Debug` of a `JsValue` would do, at the cost of a large JS helper).
+    #[wasm_bindgen(js_name = String, catch)]
+    fn js_string(value: &JsValue) -> Result<String, JsValue>;
 }
 
 impl Stream for WsFrameStream {
@@ -277,7 +293,7 @@ impl Sink<Bytes> for WsFrameSink {
             }
             let timer = self
                 .drain_timer
-                .get_or_insert_with(|| futures_timer::Delay::new(DRAIN_POLL));
+                .get_or_insert_with(|| TimeoutFuture::new(DRAIN_POLL_MS));
             match timer.poll_unpin(cx) {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(()) => self.drain_timer = None,
@@ -319,4 +335,10 @@ fn close_socket(ws: &WebSocket) {
     if state == WebSocket::OPEN || state == WebSocket::CONNECTING {
         let _ = ws.close_with_code_and_reason(codes::NORMAL, "client closed");
     }
+}
+
+/// `duration` in whole milliseconds for `setTimeout`, at most `i32::MAX`
+/// (browsers fire longer timers at once).
+fn millis(duration: Duration) -> u32 {
+    duration.as_millis().min(i32::MAX as u128) as u32
 }

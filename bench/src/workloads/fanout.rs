@@ -61,11 +61,11 @@ impl Mix {
 /// Runs W3 on TCP, WS and mixed.
 pub async fn run(options: &Options) -> BenchResult<Vec<Row>> {
     let mut rows = Vec::new();
-    for mix in [
-        Mix::Only(Transport::Tcp),
-        Mix::Only(Transport::Ws),
-        Mix::Mixed,
-    ] {
+    let mut mixes: Vec<Mix> = options.transports.iter().map(|t| Mix::Only(*t)).collect();
+    if options.transports.len() > 1 {
+        mixes.push(Mix::Mixed);
+    }
+    for mix in mixes {
         let mut samples = Samples::default();
         for _ in 0..options.runs {
             let raw = match options.raw {

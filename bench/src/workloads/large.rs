@@ -35,7 +35,7 @@ struct Figures {
 /// Runs L1 on TCP and WS.
 pub async fn run(options: &Options) -> BenchResult<Vec<Row>> {
     let mut rows = Vec::new();
-    for transport in [Transport::Tcp, Transport::Ws] {
+    for &transport in &options.transports {
         let mut rate = Samples::default();
         let mut p99 = Samples::default();
         for _ in 0..options.runs {

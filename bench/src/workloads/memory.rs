@@ -10,22 +10,19 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 
 use super::{progress, Samples};
-use crate::m1_child::{Stack, CLIENTS_COMMAND, SERVER_COMMAND};
+use crate::m1_child::{Stack, CLIENTS_COMMAND, NO_PRESENCE, PRESENCE, SERVER_COMMAND};
 use crate::options::Options;
 use crate::report::Row;
 use crate::util::{within, BenchResult};
 use crate::Transport;
 
-/// How long connections sit idle before the server's RSS is read.
-const IDLE: Duration = Duration::from_millis(1000);
-
 /// Runs M1 on TCP and WS.
 pub async fn run(options: &Options) -> BenchResult<Vec<Row>> {
     let mut rows = Vec::new();
-    for transport in [Transport::Tcp, Transport::Ws] {
+    for &transport in &options.transports {
         let mut per_conn = Samples::default();
         let mut growth = Samples::default();
-        for _ in 0..options.runs {
+        for _ in 0..options.runs.min(crate::options::M1_RUNS) {
             let raw = match options.raw {
                 true => Some(measure(Stack::Raw, transport, options).await?),
                 false => None,
@@ -144,10 +141,16 @@ async fn wait_for_conns(server: &mut Helper, want: usize, limit: Duration) -> Be
 
 async fn measure(stack: Stack, transport: Transport, options: &Options) -> BenchResult<Figures> {
     let n = options.m1_conns;
+    let presence = if options.m1_presence {
+        PRESENCE
+    } else {
+        NO_PRESENCE
+    };
     let mut server = Helper::spawn(&[
         SERVER_COMMAND.into(),
         stack.name().into(),
         transport.name().into(),
+        presence.into(),
     ])?;
     let addr = server.expect("addr", options.limit).await?.join("");
     let (before, _) = server_rss(&mut server).await?;
@@ -162,7 +165,7 @@ async fn measure(stack: Stack, transport: Transport, options: &Options) -> Bench
         ])?;
         clients.expect("ready", options.limit).await?;
         wait_for_conns(&mut server, n, options.limit).await?;
-        tokio::time::sleep(IDLE).await;
+        tokio::time::sleep(options.m1_idle).await;
         let (rss, _) = server_rss(&mut server).await?;
         waves.push(rss);
         clients.send("close").await?;

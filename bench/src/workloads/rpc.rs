@@ -23,7 +23,7 @@ const WARMUP: usize = 200;
 /// Runs W2 on TCP and WS.
 pub async fn run(options: &Options) -> BenchResult<Vec<Row>> {
     let mut rows = Vec::new();
-    for transport in [Transport::Tcp, Transport::Ws] {
+    for &transport in &options.transports {
         let mut p50 = Samples::default();
         let mut p99 = Samples::default();
         for _ in 0..options.runs {

@@ -20,7 +20,7 @@ use crate::Transport;
 /// Runs W1 on TCP and WS.
 pub async fn run(options: &Options) -> BenchResult<Vec<Row>> {
     let mut rows = Vec::new();
-    for transport in [Transport::Tcp, Transport::Ws] {
+    for &transport in &options.transports {
         let mut samples = Samples::default();
         for _ in 0..options.runs {
             let raw = match options.raw {

@@ -48,7 +48,7 @@ struct Reader {
     current: Option<Job>,
     queue: VecDeque<Job>,
     concurrent: FuturesUnordered<Job>,
-    watchdog: Option<(futures_timer::Delay, Duration)>,
+    watchdog: Option<(crate::timer::Delay, Duration)>,
     heard: bool,
     incoming: IncomingStreams,
 }
@@ -74,7 +74,7 @@ pub(crate) async fn drive(
         ) {
             (Some(interval), Some(timeout)) => {
                 let window = timeout + interval;
-                Some((futures_timer::Delay::new(window), window))
+                Some((crate::timer::Delay::new(window), window))
             }
             _ => None,
         };
@@ -327,7 +327,7 @@ impl Reader {
                 &outbox,
                 stream_id,
                 ErrorCode::NoHandler,
-                &format!("no handler for {command:?}"),
+                &format!("no handler for \"{command}\""),
             );
             return Ok(());
         };
@@ -401,7 +401,7 @@ impl Reader {
                 request_id,
                 Err(Rejection::new(
                     ErrorCode::NoHandler,
-                    format!("no handler for {command:?}"),
+                    format!("no handler for \"{command}\""),
                 )),
             );
             return;
@@ -438,7 +438,7 @@ impl Reader {
             End::Silent(window) => (
                 CloseReason::new(
                     codes::KEEPALIVE_TIMEOUT,
-                    format!("server silent for {window:?}"),
+                    format!("server silent for {} ms", window.as_millis() as u64),
                 ),
                 None,
                 false,

@@ -145,7 +145,7 @@ impl Future for Driver {
 pub(crate) async fn with_timeout<F: Future>(timeout: Duration, fut: F) -> Option<F::Output> {
     use futures::future::{select, Either};
     let fut = std::pin::pin!(fut);
-    match select(fut, futures_timer::Delay::new(timeout)).await {
+    match select(fut, crate::timer::Delay::new(timeout)).await {
         Either::Left((out, _)) => Some(out),
         Either::Right(_) => None,
     }
@@ -210,7 +210,7 @@ impl Client {
                         .then(|| Duration::from_millis(keepalive_timeout_ms.into())),
                     max_frame_len: max_frame_len as usize,
                 },
-                addr.and_then(|a| a.parse().ok()),
+                addr.and_then(crate::addr::parse_socket_addr),
             ),
             Frame::Refuse { code, reason } => {
                 return Err(Error::Refused(CloseReason::new(code, reason)))
@@ -466,13 +466,25 @@ impl Client {
     }
 
     /// Sends a frame carrying a fresh request id and awaits its answer.
-    async fn round_trip(
+    /// Only the framing is generic: the waiting is one function that every
+    /// kind of request shares (one copy of its state machine, which keeps
+    /// the browser build small).
+    fn round_trip(
         &self,
         timeout: Duration,
         make: impl FnOnce(u64) -> Bytes,
-    ) -> Result<Bytes> {
+    ) -> impl Future<Output = Result<Bytes>> + '_ {
         let (request_id, rx) = lock(&self.shared.pending).register();
-        let frame = make(request_id);
+        self.await_reply(timeout, request_id, rx, make(request_id))
+    }
+
+    async fn await_reply(
+        &self,
+        timeout: Duration,
+        request_id: u64,
+        rx: futures::channel::oneshot::Receiver<crate::pending::ReplyResult>,
+        frame: Bytes,
+    ) -> Result<Bytes> {
         let sent = match self.check_frame_len(frame.len()) {
             Ok(()) => self.push(frame).await,
             Err(err) => Err(err),
@@ -500,6 +512,12 @@ impl Client {
     /// Errors: [`Error::Timeout`], [`Error::Decode`], [`Error::Closed`].
     pub async fn recv<T: DeserializeOwned>(&self, command: &str, timeout: Duration) -> Result<T> {
         self.recv_message(Some(command), timeout).await?.data()
+    }
+
+    /// Like [`recv`](Self::recv), returning the event undecoded (its
+    /// payload is raw MessagePack).
+    pub async fn recv_raw(&self, command: &str, timeout: Duration) -> Result<Message> {
+        self.recv_message(Some(command), timeout).await
     }
 
     /// Waits up to `timeout` for the next event that no handler took, of
@@ -553,12 +571,18 @@ impl Client {
     }
 
     async fn lookup(&self, by: LookupKey<'_>) -> Result<Option<ClientInfo>> {
-        let reply = self
-            .round_trip(Self::ADMIN_TIMEOUT, |request_id| {
-                Frame::Lookup { request_id, by }.encode()
-            })
-            .await?;
-        value::decode(&reply)
+        value::decode(&self.lookup_raw(by).await?)
+    }
+
+    /// Asks the server about one client and returns its answer undecoded:
+    /// MessagePack of a `ClientInfo` map (`{id, name, group, addr,
+    /// transport}`) or nil when there is no such client. For front-ends
+    /// that decode payloads themselves (the browser's JS API).
+    pub async fn lookup_raw(&self, by: LookupKey<'_>) -> Result<Bytes> {
+        self.round_trip(Self::ADMIN_TIMEOUT, |request_id| {
+            Frame::Lookup { request_id, by }.encode()
+        })
+        .await
     }
 
     /// Asks the server about the client with this id.
@@ -579,12 +603,16 @@ impl Client {
 
     /// Asks the server for all clients, or one group's.
     pub async fn list_clients(&self, group: Option<&str>) -> Result<Vec<ClientInfo>> {
-        let reply = self
-            .round_trip(Self::ADMIN_TIMEOUT, |request_id| {
-                Frame::ListClients { request_id, group }.encode()
-            })
-            .await?;
-        value::decode(&reply)
+        value::decode(&self.list_clients_raw(group).await?)
+    }
+
+    /// Like [`list_clients`](Self::list_clients), returning the server's
+    /// answer undecoded: MessagePack of an array of `ClientInfo` maps.
+    pub async fn list_clients_raw(&self, group: Option<&str>) -> Result<Bytes> {
+        self.round_trip(Self::ADMIN_TIMEOUT, |request_id| {
+            Frame::ListClients { request_id, group }.encode()
+        })
+        .await
     }
 
     /// Closes the connection: everything queued is written, then a close

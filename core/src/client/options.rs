@@ -81,6 +81,13 @@ impl ClientOptions {
         Ok(self)
     }
 
+    /// Auth data already encoded as MessagePack (for front-ends that encode
+    /// payloads themselves, like the browser's JS API).
+    pub fn auth_raw(mut self, payload: Bytes) -> Self {
+        self.auth = Some(payload);
+        self
+    }
+
     /// How long to wait for the server's welcome. Default 10 s.
     pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
         self.handshake_timeout = timeout;

@@ -6,7 +6,7 @@ mod extract;
 mod handler;
 mod reply;
 
-use std::collections::HashMap;
+use crate::small_map::Map;
 use std::sync::Arc;
 
 pub use extract::{Command, Data, EventContext, FromEvent, RawPayload};
@@ -76,8 +76,8 @@ impl<C> Clone for Registered<C> {
 /// events (whose names each side lists in `reserved`).
 pub struct HandlerTable<C> {
     reserved_names: &'static [&'static str],
-    commands: HashMap<Arc<str>, Registered<C>>,
-    reserved: HashMap<&'static str, Registered<C>>,
+    commands: Map<Arc<str>, Registered<C>>,
+    reserved: Map<&'static str, Registered<C>>,
 }
 
 impl<C> Clone for HandlerTable<C> {
@@ -95,8 +95,8 @@ impl<C> HandlerTable<C> {
     pub fn new(reserved_names: &'static [&'static str]) -> Self {
         Self {
             reserved_names,
-            commands: HashMap::new(),
-            reserved: HashMap::new(),
+            commands: Map::new(),
+            reserved: Map::new(),
         }
     }
 

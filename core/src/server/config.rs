@@ -42,6 +42,13 @@ pub struct ServerConfig {
     /// [`crate::stream`]); past it the stream is cancelled with
     /// [`ErrorCode::TooLarge`](crate::ErrorCode::TooLarge). Default 1 GiB.
     pub max_stream_len: u64,
+    /// Whether other clients hear of joins, leaves and name or group
+    /// changes (`ClientJoined`, `ClientLeft`, `ClientChanged`). Default
+    /// true. Every join is sent to every other client, so a wave of n
+    /// connections makes n² notices: large fleets that do not use presence
+    /// (device fleets, dashboards) save that traffic and its transient
+    /// memory by turning it off.
+    pub presence_notices: bool,
 }
 
 impl Default for ServerConfig {
@@ -56,6 +63,7 @@ impl Default for ServerConfig {
             handshake_timeout: Duration::from_secs(10),
             drain_timeout: Duration::from_secs(5),
             max_stream_len: crate::stream::DEFAULT_MAX_STREAM_LEN,
+            presence_notices: true,
         }
     }
 }

@@ -5,6 +5,7 @@
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
+use futures::future::Either;
 use futures::StreamExt;
 use tracing::Instrument;
 
@@ -30,13 +31,14 @@ pub(crate) async fn serve(server: Server, conn: Connection) {
         ..
     } = conn;
     let outbox = Arc::new(Outbox::new(server.inner.config.outbox_limit));
-    let writer = {
-        let outbox = outbox.clone();
-        tokio::spawn(async move {
-            if let Err(err) = outbox.run_writer(&mut sink).await {
-                tracing::debug!(%err, "writer stopped");
-            }
-        })
+    // The writer runs in this task, beside the session, not on a task of its
+    // own: a reply is written in the same turn that produced it (no hop to
+    // another task, often on another thread), and an idle connection costs
+    // one task, not two.
+    let writer = async {
+        if let Err(err) = outbox.run_writer(&mut sink).await {
+            tracing::debug!(%err, "writer stopped");
+        }
     };
 
     let span = tracing::info_span!(
@@ -45,23 +47,31 @@ pub(crate) async fn serve(server: Server, conn: Connection) {
         addr = peer_addr.map(tracing::field::display),
         transport = %kind
     );
-    async {
+    let session = async {
         let Some(joined) = handshake(&server, &mut stream, &outbox, peer_addr, kind).await else {
             return;
         };
         tracing::Span::current().record("client", joined.info.id);
         tracing::debug!(name = ?joined.info.name, group = ?joined.info.group, "joined");
-        Session::new(server, joined, outbox.clone(), stream)
+        Session::new(server.clone(), joined, outbox.clone(), stream)
             .run()
             .await;
     }
-    .instrument(span)
-    .await;
+    .instrument(span);
 
-    // The writer ends once the outbox is closed and drained, or the peer
-    // stops reading; never wait on it forever.
-    outbox.close_with(None);
-    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), writer).await;
+    let session = std::pin::pin!(session);
+    let writer = std::pin::pin!(writer);
+    match futures::future::select(session, writer).await {
+        Either::Left(((), writer)) => {
+            // The writer ends once the outbox is closed and drained, or the
+            // peer stops reading; never wait on it forever.
+            outbox.close_with(None);
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(5), writer).await;
+        }
+        // The transport failed for writing: the session notices (its
+        // sends are refused, its reads end) and still says goodbye.
+        Either::Right(((), session)) => session.await,
+    }
 }
 
 fn refuse(outbox: &Outbox, code: u16, reason: &str) {

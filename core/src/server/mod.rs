@@ -181,6 +181,13 @@ impl ServerBuilder {
         self
     }
 
+    /// Whether clients are told when others join, leave or change (see
+    /// [`ServerConfig::presence_notices`]). Default true.
+    pub fn presence_notices(mut self, on: bool) -> Self {
+        self.config.presence_notices = on;
+        self
+    }
+
     /// Replaces all settings at once.
     pub fn config(mut self, config: ServerConfig) -> Self {
         self.config = config;

@@ -2,12 +2,14 @@
 //! frames and runs handlers, and the goodbye.
 
 use std::collections::VecDeque;
-use std::future::pending;
+use std::future::{poll_fn, Future};
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::Instant;
 
 use bytes::Bytes;
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 
 use super::connection::Joined;
 use super::context::ServerEvent;
@@ -15,7 +17,7 @@ use super::peer::Peer;
 use super::registry::Kick;
 use super::{reserved, Server};
 use crate::close::{codes, CloseReason};
-use crate::dispatch::{guarded, Registered};
+use crate::dispatch::{Outcome, Registered, Rejection};
 use crate::error::Error;
 use crate::frame::{ErrorCode, Frame, LookupKey};
 use crate::info::{Change, ClientInfo};
@@ -45,7 +47,43 @@ pub(crate) enum End {
     Shutdown,
 }
 
-type Job = BoxFuture<'static, ()>;
+/// Most frames handled in one turn of the event loop: after a frame
+/// arrives, the ones already waiting behind it are handled at once, so a
+/// burst of small events costs one pass through the loop rather than one
+/// each.
+const READ_BATCH: usize = 64;
+
+/// One handler run: the handler's future, then its outcome sent back.
+/// A plain struct rather than a boxed `async` block: one allocation less
+/// per event.
+struct Job {
+    fut: BoxFuture<'static, Outcome>,
+    peer: Peer,
+    command: Arc<str>,
+    request_id: u64,
+}
+
+impl Future for Job {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = &mut *self;
+        // A panicking handler becomes a failed outcome; it never takes the
+        // connection down.
+        let polled =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| this.fut.as_mut().poll(cx)));
+        let outcome = match polled {
+            Ok(Poll::Pending) => return Poll::Pending,
+            Ok(Poll::Ready(outcome)) => outcome,
+            Err(_) => {
+                tracing::error!("handler panicked");
+                Err(Rejection::new(ErrorCode::HandlerFailed, "handler panicked"))
+            }
+        };
+        this.peer.respond(&this.command, this.request_id, outcome);
+        Poll::Ready(())
+    }
+}
 
 /// What a client may change about itself.
 #[derive(Clone, Copy)]
@@ -70,10 +108,27 @@ pub(crate) struct Session {
     current: Option<Job>,
 }
 
-async fn run_current(current: &mut Option<Job>) {
-    match current {
-        Some(job) => job.await,
-        None => pending().await,
+/// Polls the in-order handlers: the current one, and the ones behind it
+/// as long as each finishes at once. Ready when at least one finished.
+fn poll_jobs(
+    cx: &mut Context<'_>,
+    current: &mut Option<Job>,
+    queue: &mut VecDeque<Job>,
+) -> Poll<()> {
+    let mut finished = false;
+    while let Some(job) = current.as_mut() {
+        match Pin::new(job).poll(cx) {
+            Poll::Ready(()) => {
+                *current = queue.pop_front();
+                finished = true;
+            }
+            Poll::Pending => break,
+        }
+    }
+    if finished {
+        Poll::Ready(())
+    } else {
+        Poll::Pending
     }
 }
 
@@ -102,14 +157,22 @@ impl Session {
     }
 
     pub(crate) async fn run(&mut self) {
-        self.server
-            .to_all()
-            .except(self.info.id)
-            .send_frame(self.presence_frame(true))
-            .ok();
+        self.tell_others(|this| this.presence_frame(true));
         self.reserved_event(reserved::JOIN, None, None);
         let end = self.event_loop().await;
         self.finish(end).await;
+    }
+
+    /// Sends a presence notice about this client to every other client,
+    /// unless the server is configured without presence notices.
+    fn tell_others(&self, notice: impl FnOnce(&Self) -> Bytes) {
+        if self.server.inner.config.presence_notices {
+            self.server
+                .to_all()
+                .except(self.info.id)
+                .send_frame(notice(self))
+                .ok();
+        }
     }
 
     /// The frame telling other clients that this one joined or left.
@@ -150,17 +213,16 @@ impl Session {
         ctx: ServerEvent,
         request_id: u64,
     ) {
-        let fut = registered.handler.call(ctx);
-        let peer = self.peer.clone();
-        let command = registered.name.clone();
-        let job = async move {
-            let outcome = guarded(fut).await;
-            peer.respond(&command, request_id, outcome);
+        let job = Job {
+            fut: registered.handler.call(ctx),
+            peer: self.peer.clone(),
+            command: registered.name.clone(),
+            request_id,
         };
         if registered.threaded {
             self.server.inner.tasks.spawn(job);
         } else {
-            self.enqueue(Box::pin(job));
+            self.enqueue(job);
         }
     }
 
@@ -195,21 +257,29 @@ impl Session {
         let mut keepalive = config
             .keepalive_interval
             .map(|interval| Keepalive::new(interval, config.keepalive_timeout, Instant::now()));
-        let mut wake_at = Instant::now();
+        // These futures live as long as the loop: making them anew for every
+        // frame would register a timer and two waiters each time.
+        let wake_at = tokio::time::sleep_until(Instant::now().into());
+        tokio::pin!(wake_at);
+        let control = self.peer.control.clone();
+        let kicked = control.notified();
+        tokio::pin!(kicked);
+        let shutdown = self.server.inner.shutdown.clone();
+        let shutting_down = shutdown.cancelled();
+        tokio::pin!(shutting_down);
         loop {
             let can_read = self.queue.len() < config.handler_queue_len;
             tokio::select! {
                 biased;
-                _ = self.peer.control.notified() => {
-                    if let Some(kick) = self.peer.control.take() {
+                _ = &mut kicked => {
+                    if let Some(kick) = control.take() {
                         return End::Kicked(kick);
                     }
+                    kicked.set(control.notified());
                 }
-                _ = self.server.inner.shutdown.cancelled() => return End::Shutdown,
-                _ = run_current(&mut self.current), if self.current.is_some() => {
-                    self.current = self.queue.pop_front();
-                }
-                _ = tokio::time::sleep_until(wake_at.into()), if keepalive.is_some() => {
+                _ = &mut shutting_down => return End::Shutdown,
+                _ = poll_fn(|cx| poll_jobs(cx, &mut self.current, &mut self.queue)), if self.current.is_some() => {}
+                _ = &mut wake_at, if keepalive.is_some() => {
                     if let Some(ka) = keepalive.as_mut() {
                         if !can_read {
                             // We stopped reading (handlers are behind); the
@@ -219,7 +289,7 @@ impl Session {
                         }
                         loop {
                             match ka.poll(Instant::now()) {
-                                KeepaliveAction::WaitUntil(at) => { wake_at = at; break; }
+                                KeepaliveAction::WaitUntil(at) => { wake_at.as_mut().reset(at.into()); break; }
                                 KeepaliveAction::SendPing(nonce) => self.peer.send(Frame::Ping { nonce }.encode()),
                                 KeepaliveAction::Expired => return End::KeepaliveTimeout,
                             }
@@ -227,21 +297,46 @@ impl Session {
                     }
                 }
                 frame = self.stream.next(), if can_read => {
+                    if let Some(end) = self.on_frames(frame, config.handler_queue_len) {
+                        return end;
+                    }
                     if let Some(ka) = keepalive.as_mut() {
                         ka.heard(Instant::now());
-                    }
-                    match frame {
-                        None => return End::Eof,
-                        Some(Err(err)) => return End::Failed(err.into()),
-                        Some(Ok(bytes)) => match self.on_frame(&bytes) {
-                            Ok(None) => {}
-                            Ok(Some(end)) => return end,
-                            Err(err) => return End::Failed(err),
-                        },
                     }
                 }
             }
         }
+    }
+
+    /// Handles `first`, then the frames already waiting behind it (up to
+    /// [`READ_BATCH`], and while handlers are not too far behind).
+    fn on_frames(
+        &mut self,
+        first: Option<Result<Bytes, crate::TransportError>>,
+        queue_limit: usize,
+    ) -> Option<End> {
+        let mut next = first;
+        for handled in 1..=READ_BATCH {
+            match next {
+                None => return Some(End::Eof),
+                Some(Err(err)) => return Some(End::Failed(err.into())),
+                Some(Ok(bytes)) => match self.on_frame(&bytes) {
+                    Ok(None) => {}
+                    Ok(Some(end)) => return Some(end),
+                    Err(err) => return Some(End::Failed(err)),
+                },
+            }
+            if handled == READ_BATCH || self.queue.len() >= queue_limit {
+                break;
+            }
+            // Not waiting here: the event loop polls the stream again with
+            // its own waker when nothing is ready.
+            match self.stream.next().now_or_never() {
+                Some(frame) => next = frame,
+                None => break,
+            }
+        }
+        None
     }
 
     fn on_frame(&mut self, bytes: &Bytes) -> Result<Option<End>, Error> {
@@ -466,20 +561,15 @@ impl Session {
             self.info = info;
         }
         self.reply(request_id, &());
-        let notice = {
-            let addr = self.info.addr.map(|a| a.to_string());
+        self.tell_others(|this| {
+            let addr = this.info.addr.map(|a| a.to_string());
             Frame::ClientChanged {
-                client: self.info.to_wire(&addr),
+                client: this.info.to_wire(&addr),
                 old_name: old_name.as_deref(),
                 old_group: old_group.as_deref(),
             }
             .encode()
-        };
-        self.server
-            .to_all()
-            .except(self.info.id)
-            .send_frame(notice)
-            .ok();
+        });
         let event = match field {
             Field::Name => reserved::NAME_CHANGE,
             Field::Group => reserved::GROUP_CHANGE,
@@ -547,8 +637,7 @@ impl Session {
         }
 
         self.server.inner.registry.write().remove(self.info.id);
-        let notice = self.presence_frame(false);
-        self.server.to_all().send_frame(notice).ok();
+        self.tell_others(|this| this.presence_frame(false));
         self.pending
             .lock()
             .unwrap_or_else(|p| p.into_inner())

@@ -1,7 +1,7 @@
 //! The receiving side of streams: routing chunks to the handler that reads
 //! them, enforcing the size limit, acknowledging consumption.
 
-use std::collections::HashMap;
+use crate::small_map::Map;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -157,14 +157,14 @@ struct Entry {
 /// The streams a connection is receiving. Owned by the connection's reader;
 /// memory is bounded because senders keep at most their window unacked.
 pub(crate) struct IncomingStreams {
-    entries: HashMap<u64, Entry>,
+    entries: Map<u64, Entry>,
     limit: u64,
 }
 
 impl IncomingStreams {
     pub fn new(limit: u64) -> Self {
         Self {
-            entries: HashMap::new(),
+            entries: Map::new(),
             limit,
         }
     }

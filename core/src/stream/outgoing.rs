@@ -1,7 +1,7 @@
 //! The sending side of streams: credit from the receiver's acks, and the
 //! send loop.
 
-use std::collections::HashMap;
+use crate::small_map::Map;
 use std::fmt::Display;
 use std::sync::Mutex;
 
@@ -46,7 +46,7 @@ pub(crate) struct OutgoingStreams {
 #[derive(Default)]
 struct OutgoingState {
     next_id: u64,
-    streams: HashMap<u64, Credit>,
+    streams: Map<u64, Credit>,
     closed: Option<CloseReason>,
 }
 
@@ -117,6 +117,21 @@ impl OutgoingStreams {
             listener.await;
         }
     }
+}
+
+/// Lets the other tasks of the runtime thread run: pending once, with an
+/// immediate wake-up (runtime-agnostic, like the rest of the client).
+async fn yield_now() {
+    let mut yielded = false;
+    std::future::poll_fn(|cx| {
+        if yielded {
+            return std::task::Poll::Ready(());
+        }
+        yielded = true;
+        cx.waker().wake_by_ref();
+        std::task::Poll::Pending
+    })
+    .await
 }
 
 fn push_error(err: PushError, streams: &OutgoingStreams) -> Error {
@@ -214,6 +229,11 @@ where
                     total: options.total_len,
                 });
             }
+            // While acks keep coming, nothing above waits: without this the
+            // loop would keep its runtime thread to itself for the whole
+            // transfer, and the tasks queued behind it (small events,
+            // timers) would wait tens of milliseconds.
+            yield_now().await;
         }
     }
     outbox

@@ -1,20 +1,21 @@
 //! `connect()` and the `HisockClient` class of the JS API. The TypeScript
 //! signatures are written out in `types.rs`.
 
-use std::net::SocketAddr;
 use std::rc::Rc;
 
+use bytes::Bytes;
 use futures::future::LocalBoxFuture;
-use hisock::{Client, ClientOptions, Value};
-use js_sys::{Array, Function, Promise};
+use hisock::frame::LookupKey;
+use hisock::{Client, ClientOptions};
+use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::future_to_promise;
 
 use super::error::{argument_error, hisock_error};
-use super::listeners::{self, as_function, client_info, close_info, object, Listeners};
+use super::listeners::{self, as_function, close_info, object, Listeners};
 use super::options::{self, DEFAULT_TIMEOUT};
-use super::value::{from_js, to_js};
+use super::value::{decode, encode};
 use crate::transport::{self, DEFAULT_MAX_FRAME_LEN};
 
 /// A connected hisock client (see the README of the npm package).
@@ -40,8 +41,8 @@ pub fn connect_js(url: String, options: JsValue) -> Promise {
         }
         let auth = options::field(&options, "auth");
         if !auth.is_undefined() {
-            let auth = from_js(&auth).map_err(|err| argument_error(&format!("auth: {err}")))?;
-            opts = opts.auth(&auth).map_err(|err| hisock_error(&err))?;
+            let auth = encode(&auth).map_err(|err| argument_error(&format!("auth: {err}")))?;
+            opts = opts.auth_raw(Bytes::from(auth));
         }
         let conn = transport::open(&url, DEFAULT_MAX_FRAME_LEN, timeout)
             .await
@@ -76,8 +77,15 @@ fn js_promise(fut: LocalBoxFuture<'static, Result<JsValue, JsValue>>) -> Promise
     future_to_promise(fut)
 }
 
-fn encode(value: &JsValue) -> Result<Value, JsValue> {
-    from_js(value).map_err(|err| argument_error(&format!("value cannot be sent: {err}")))
+/// A JS argument as a MessagePack payload; an argument error if it cannot
+/// be sent.
+fn payload(value: &JsValue) -> Result<Vec<u8>, JsValue> {
+    encode(value).map_err(|err| argument_error(&format!("value cannot be sent: {err}")))
+}
+
+/// A received MessagePack payload as a JS value.
+fn received(payload: &[u8]) -> hisock::Result<JsValue> {
+    decode(payload).map_err(hisock::Error::Decode)
 }
 
 fn listener(value: &JsValue) -> Result<Function, JsValue> {
@@ -149,13 +157,13 @@ impl HisockClient {
     /// Sends an event; resolves once it is queued.
     #[wasm_bindgen(skip_typescript)]
     pub fn send(&self, command: String, value: JsValue) -> Promise {
-        let value = match encode(&value) {
-            Ok(value) => value,
+        let payload = match payload(&value) {
+            Ok(payload) => payload,
             Err(err) => return rejected(err),
         };
         let client = self.client.clone();
         promise(Box::pin(async move {
-            client.send(&command, &value).await?;
+            client.send_raw(&command, &payload).await?;
             Ok(JsValue::UNDEFINED)
         }))
     }
@@ -163,19 +171,15 @@ impl HisockClient {
     /// Sends a request and resolves with the server handler's reply.
     #[wasm_bindgen(skip_typescript)]
     pub fn request(&self, command: String, value: JsValue, options: JsValue) -> Promise {
-        let prepared = encode(&value).and_then(|value| {
-            let payload = hisock::value::encode(&value).map_err(|err| hisock_error(&err))?;
-            Ok((payload, options::timeout(&options, DEFAULT_TIMEOUT)?))
-        });
+        let prepared = payload(&value)
+            .and_then(|payload| Ok((payload, options::timeout(&options, DEFAULT_TIMEOUT)?)));
         let (payload, timeout) = match prepared {
             Ok(prepared) => prepared,
             Err(err) => return rejected(err),
         };
         let client = self.client.clone();
         promise(Box::pin(async move {
-            let reply = client.request_raw(&command, &payload, timeout).await?;
-            let value: Value = hisock::value::decode(&reply)?;
-            Ok(to_js(&value))
+            received(&client.request_raw(&command, &payload, timeout).await?)
         }))
     }
 
@@ -188,8 +192,7 @@ impl HisockClient {
         };
         let client = self.client.clone();
         promise(Box::pin(async move {
-            let value: Value = client.recv(&command, timeout).await?;
-            Ok(to_js(&value))
+            received(&client.recv_raw(&command, timeout).await?.payload)
         }))
     }
 
@@ -204,10 +207,9 @@ impl HisockClient {
         let client = self.client.clone();
         promise(Box::pin(async move {
             let message = client.recv_any(timeout).await?;
-            let value: Value = message.data()?;
             Ok(object(&[
                 ("command", JsValue::from_str(&message.command)),
-                ("value", to_js(&value)),
+                ("value", received(&message.payload)?),
             ]))
         }))
     }
@@ -239,7 +241,7 @@ impl HisockClient {
         enum By {
             Name(String),
             Id(u64),
-            Addr(SocketAddr),
+            Addr(String),
         }
         let by = if let Some(name) = key.as_string() {
             By::Name(name)
@@ -251,10 +253,10 @@ impl HisockClient {
         {
             By::Id(id)
         } else if let Some(addr) = options::field(&key, "addr").as_string() {
-            match addr.parse() {
-                Ok(addr) => By::Addr(addr),
-                Err(err) => return rejected(argument_error(&format!("addr {addr:?}: {err}"))),
+            if hisock::addr::parse_socket_addr(&addr).is_none() {
+                return rejected(argument_error("addr must be \"ip:port\""));
             }
+            By::Addr(addr)
         } else {
             return rejected(argument_error(
                 "getClient takes a name, an id or { addr: \"ip:port\" }",
@@ -262,12 +264,14 @@ impl HisockClient {
         };
         let client = self.client.clone();
         promise(Box::pin(async move {
-            let info = match by {
-                By::Name(name) => client.client_by_name(&name).await?,
-                By::Id(id) => client.client_by_id(id).await?,
-                By::Addr(addr) => client.client_by_addr(addr).await?,
+            // The answer is a ClientInfo map (or nil), which decodes to the
+            // same `{ id, name, group, addr, transport }` as `client_info`.
+            let key = match &by {
+                By::Name(name) => LookupKey::Name(name),
+                By::Id(id) => LookupKey::Id(*id),
+                By::Addr(addr) => LookupKey::Addr(addr),
             };
-            Ok(info.as_ref().map_or(JsValue::NULL, client_info))
+            received(&client.lookup_raw(key).await?)
         }))
     }
 
@@ -276,8 +280,7 @@ impl HisockClient {
     pub fn list_clients(&self, group: Option<String>) -> Promise {
         let client = self.client.clone();
         promise(Box::pin(async move {
-            let list = client.list_clients(group.as_deref()).await?;
-            Ok(list.iter().map(client_info).collect::<Array>().into())
+            received(&client.list_clients_raw(group.as_deref()).await?)
         }))
     }
 

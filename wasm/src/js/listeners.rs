@@ -9,46 +9,60 @@
 //! JS is only ever called from inside the handler's future, never while the
 //! core routes a frame: a listener may call back into the client (`on`,
 //! `send`, …) at any time.
+//!
+//! Every event name gets the same handler type, [`JsHandler`], which
+//! implements the core's `Handler` trait itself: one copy of the handler
+//! machinery in the `.wasm` instead of one per extractor signature.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::rc::Rc;
+use std::sync::Arc;
 
 use bytes::Bytes;
-use hisock::client::reserved;
-use hisock::dispatch::{IntoReply, Rejection};
-use hisock::{Change, ClientInfo, CloseReason, Command, ErrorCode, RawPayload, Value};
+use hisock::client::{reserved, ClientEvent};
+use hisock::dispatch::{EventContext, FromEvent, Handler, Outcome, Rejection};
+use hisock::transport::BoxFuture;
+use hisock::{Change, ClientInfo, CloseReason, ErrorCode};
 use js_sys::{Array, Function, Object, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
-use super::value::{from_js, to_js};
+use super::value::{decode, encode};
+use crate::addr_text;
 use crate::transport::js_message;
 
-/// Listeners by event name, shared by a `HisockClient` and its handlers.
-pub type Listeners = Rc<RefCell<HashMap<String, Vec<Function>>>>;
+/// Listeners by event name, in the order the names were first listened
+/// to, shared by a `HisockClient` and its handlers. (A client listens to a
+/// handful of names: a list is smaller in the `.wasm` than a hash map.)
+pub type Listeners = Rc<RefCell<Vec<(String, Vec<Function>)>>>;
 
-/// A handler's reply, already encoded: what the first listener returned.
-struct JsReply(Result<Bytes, String>);
-
-impl IntoReply for JsReply {
-    fn into_reply(self) -> Result<Bytes, Rejection> {
-        self.0
-            .map_err(|message| Rejection::new(ErrorCode::HandlerFailed, message))
-    }
+/// The listeners of `event` (cloned: a listener may add or remove
+/// listeners while they run).
+fn listeners_of(listeners: &Listeners, event: &str) -> Vec<Function> {
+    listeners
+        .borrow()
+        .iter()
+        .find(|(name, _)| name == event)
+        .map(|(_, list)| list.clone())
+        .unwrap_or_default()
 }
 
 /// Adds `listener` for `event`; installs the core handler for the first one.
 pub fn add(client: &hisock::Client, listeners: &Listeners, event: &str, listener: Function) {
-    let first = {
+    {
         let mut map = listeners.borrow_mut();
-        let list = map.entry(event.to_owned()).or_default();
-        list.push(listener);
-        list.len() == 1
-    };
-    if first {
-        install(client, listeners, event);
+        if let Some((_, list)) = map.iter_mut().find(|(name, _)| name == event) {
+            list.push(listener);
+            return;
+        }
+        map.push((event.to_owned(), vec![listener]));
     }
+    let handler = JsHandler {
+        listeners: listeners.clone(),
+        name: Rc::from(event),
+        kind: Kind::of(event),
+    };
+    client.on(event, handler);
 }
 
 /// Removes `listener` (or, when `None`, every listener) for `event`;
@@ -59,139 +73,166 @@ pub fn remove(
     event: &str,
     listener: Option<&Function>,
 ) {
-    let now_empty = {
+    {
         let mut map = listeners.borrow_mut();
-        let Some(list) = map.get_mut(event) else {
+        let Some(index) = map.iter().position(|(name, _)| name == event) else {
             return;
         };
+        let list = &mut map[index].1;
         match listener {
             Some(listener) => list.retain(|f| !Object::is(f, listener)),
             None => list.clear(),
         }
-        let empty = list.is_empty();
-        if empty {
-            map.remove(event);
+        if !list.is_empty() {
+            return;
         }
-        empty
-    };
-    if now_empty {
-        client.off(event);
+        map.remove(index);
+    }
+    client.off(event);
+}
+
+/// What the listeners of an event name are called with.
+#[derive(Clone, Copy, PartialEq)]
+enum Kind {
+    /// `client_connect`, `client_disconnect`: `(info)`.
+    Client,
+    /// `client_name_change`, `client_group_change`: `(info, change)`.
+    ClientChange,
+    /// `force_disconnect`: `(close)`.
+    ForceDisconnect,
+    /// `rejected`: `(rejection)`.
+    Rejected,
+    /// `message`: `(command, value)`, before the event's own listener;
+    /// return values are ignored.
+    Message,
+    /// `*`: `(command, value)` for unhandled events; the first listener's
+    /// return value answers requests.
+    Wildcard,
+    /// A command: `(value)`; the first listener's return value answers
+    /// requests.
+    Command,
+}
+
+impl Kind {
+    fn of(event: &str) -> Kind {
+        match event {
+            reserved::CLIENT_CONNECT | reserved::CLIENT_DISCONNECT => Kind::Client,
+            reserved::CLIENT_NAME_CHANGE | reserved::CLIENT_GROUP_CHANGE => Kind::ClientChange,
+            reserved::FORCE_DISCONNECT => Kind::ForceDisconnect,
+            reserved::REJECTED => Kind::Rejected,
+            reserved::MESSAGE => Kind::Message,
+            reserved::WILDCARD => Kind::Wildcard,
+            _ => Kind::Command,
+        }
+    }
+
+    /// Whether the first listener's return value is the reply.
+    fn answers(self) -> bool {
+        matches!(self, Kind::Wildcard | Kind::Command)
     }
 }
 
-fn install(client: &hisock::Client, listeners: &Listeners, event: &str) {
-    let l = listeners.clone();
-    let name: Rc<str> = Rc::from(event);
-    match event {
-        reserved::CLIENT_CONNECT | reserved::CLIENT_DISCONNECT => {
-            client.on(event, move |info: ClientInfo| {
-                notify(l.clone(), name.clone(), vec![client_info(&info)])
-            });
-        }
-        reserved::CLIENT_NAME_CHANGE | reserved::CLIENT_GROUP_CHANGE => {
-            client.on(event, move |info: ClientInfo, change: Change| {
-                let change_js = object(&[
-                    ("old", opt_str(change.old.as_deref())),
-                    ("new", opt_str(change.new.as_deref())),
-                ]);
-                notify(l.clone(), name.clone(), vec![client_info(&info), change_js])
-            });
-        }
-        reserved::FORCE_DISCONNECT => {
-            client.on(event, move |reason: CloseReason| {
-                notify(l.clone(), name.clone(), vec![close_info(&reason)])
-            });
-        }
-        reserved::REJECTED => {
-            client.on(
-                event,
-                move |Command(command): Command, rejection: Rejection| {
-                    let info = object(&[
-                        ("command", JsValue::from_str(&command)),
-                        ("code", JsValue::from(rejection.code.to_wire())),
-                        ("message", JsValue::from_str(&rejection.message)),
-                    ]);
-                    notify(l.clone(), name.clone(), vec![info])
-                },
-            );
-        }
-        reserved::MESSAGE => {
-            // Every event, before its own listener; return values ignored.
-            client.on(
-                event,
-                move |Command(command): Command, RawPayload(payload)| {
-                    let (l, name) = (l.clone(), name.clone());
-                    async move {
-                        match decode(&payload) {
-                            Ok(value) => {
-                                notify(l, name, vec![JsValue::from_str(&command), value]).await
-                            }
-                            Err(err) => report(&name, &JsValue::from_str(&err)),
-                        }
-                    }
-                },
-            );
-        }
-        reserved::WILDCARD => {
-            // Unhandled events; the first listener's return value answers
-            // requests.
-            client.on(
-                event,
-                move |Command(command): Command, RawPayload(payload)| {
-                    let (l, name) = (l.clone(), name.clone());
-                    async move {
-                        let args = decode(&payload).map(|v| vec![JsValue::from_str(&command), v]);
-                        answer(l, name, args).await
-                    }
-                },
-            );
-        }
-        _ => {
-            client.on(event, move |RawPayload(payload)| {
-                let (l, name) = (l.clone(), name.clone());
-                async move { answer(l, name, decode(&payload).map(|v| vec![v])).await }
-            });
-        }
-    }
-}
-
-fn decode(payload: &[u8]) -> Result<JsValue, String> {
-    hisock::value::decode::<Value>(payload)
-        .map(|value| to_js(&value))
-        .map_err(|err| err.to_string())
-}
-
-/// Runs the listeners of a reserved event. Failures go to the console: there
-/// is no one to answer.
-async fn notify(listeners: Listeners, name: Rc<str>, args: Vec<JsValue>) {
-    let _ = run(&listeners, &name, &args).await;
-}
-
-/// Runs the listeners of a command; the first one's return value (awaited
-/// if it is a promise) is the reply.
-async fn answer(
+/// The core handler behind all listeners of one event name.
+struct JsHandler {
     listeners: Listeners,
     name: Rc<str>,
-    args: Result<Vec<JsValue>, String>,
-) -> impl IntoReply {
-    let args = match args {
-        Ok(args) => args,
-        Err(err) => return JsReply(Err(err)),
-    };
-    let reply = match run(&listeners, &name, &args).await {
-        Ok(value) => from_js(&value)
-            .map_err(|err| format!("the listener's return value cannot be sent: {err}"))
-            .and_then(|value| hisock::value::encode(&value).map_err(|err| err.to_string())),
-        Err(err) => Err(err),
-    };
-    JsReply(reply)
+    kind: Kind,
+}
+
+/// What a handler takes out of an event when it is scheduled; it becomes
+/// JS values in the handler's turn.
+enum Taken {
+    Client(ClientInfo, Option<Change>),
+    Closed(CloseReason),
+    Rejected(Arc<str>, Rejection),
+    Payload(Arc<str>, Bytes),
+}
+
+impl Taken {
+    fn of(kind: Kind, ctx: &ClientEvent) -> Result<Taken, Rejection> {
+        Ok(match kind {
+            Kind::Client => Taken::Client(ClientInfo::from_event(ctx)?, None),
+            Kind::ClientChange => {
+                Taken::Client(ClientInfo::from_event(ctx)?, Some(Change::from_event(ctx)?))
+            }
+            Kind::ForceDisconnect => Taken::Closed(CloseReason::from_event(ctx)?),
+            Kind::Rejected => Taken::Rejected(ctx.command().clone(), Rejection::from_event(ctx)?),
+            Kind::Message | Kind::Wildcard | Kind::Command => {
+                Taken::Payload(ctx.command().clone(), ctx.payload().clone())
+            }
+        })
+    }
+
+    /// The listeners' arguments; an error when the payload does not decode.
+    fn into_args(self, kind: Kind) -> Result<Vec<JsValue>, String> {
+        Ok(match self {
+            Taken::Client(info, None) => vec![client_info(&info)],
+            Taken::Client(info, Some(change)) => vec![
+                client_info(&info),
+                object(&[
+                    ("old", opt_str(change.old.as_deref())),
+                    ("new", opt_str(change.new.as_deref())),
+                ]),
+            ],
+            Taken::Closed(reason) => vec![close_info(&reason)],
+            Taken::Rejected(command, rejection) => vec![object(&[
+                ("command", JsValue::from_str(&command)),
+                ("code", JsValue::from(rejection.code.to_wire())),
+                ("message", JsValue::from_str(&rejection.message)),
+            ])],
+            Taken::Payload(command, payload) => {
+                let value = decode(&payload)?;
+                if kind == Kind::Command {
+                    vec![value]
+                } else {
+                    vec![JsValue::from_str(&command), value]
+                }
+            }
+        })
+    }
+}
+
+/// The handler's own argument "tuple": a local type, so this impl cannot
+/// overlap the core's impls for closures.
+pub struct JsArgs;
+
+impl Handler<ClientEvent, JsArgs> for JsHandler {
+    fn call(&self, ctx: ClientEvent) -> BoxFuture<'static, Outcome> {
+        let kind = self.kind;
+        let taken = Taken::of(kind, &ctx);
+        let listeners = self.listeners.clone();
+        let name = self.name.clone();
+        Box::pin(async move {
+            let args = taken?.into_args(kind);
+            let first = match args {
+                Ok(args) => run(&listeners, &name, &args).await,
+                Err(err) => {
+                    if !kind.answers() {
+                        report(&name, &JsValue::from_str(&err));
+                    }
+                    Err(err)
+                }
+            };
+            if !kind.answers() {
+                // Reserved events: failures went to the console; nobody
+                // awaits an answer.
+                return Ok(Bytes::from_static(hisock::value::NIL));
+            }
+            first
+                .and_then(|value| {
+                    encode(&value)
+                        .map(Bytes::from)
+                        .map_err(|err| format!("the listener's return value cannot be sent: {err}"))
+                })
+                .map_err(|message| Rejection::new(ErrorCode::HandlerFailed, message))
+        })
+    }
 }
 
 /// Calls every listener of `name` in order, awaiting returned promises.
 /// Returns the first listener's result, or the first failure's message.
 async fn run(listeners: &Listeners, name: &str, args: &[JsValue]) -> Result<JsValue, String> {
-    // Cloned out first: a listener may add or remove listeners.
-    let list: Vec<Function> = listeners.borrow().get(name).cloned().unwrap_or_default();
+    let list = listeners_of(listeners, name);
     let args: Array = args.iter().collect();
     let mut first: Option<JsValue> = None;
     let mut failure: Option<String> = None;
@@ -232,7 +273,7 @@ async fn settle(value: JsValue) -> Result<JsValue, JsValue> {
 
 fn report(name: &str, err: &JsValue) {
     web_sys::console::error_2(
-        &JsValue::from_str(&format!("hisock: a listener for {name:?} failed:")),
+        &JsValue::from_str(&format!("hisock: a listener for \"{name}\" failed:")),
         err,
     );
 }
@@ -259,8 +300,9 @@ pub fn client_info(info: &ClientInfo) -> JsValue {
         ("group", opt_str(info.group())),
         (
             "addr",
-            info.addr
-                .map_or(JsValue::NULL, |addr| JsValue::from_str(&addr.to_string())),
+            info.addr.map_or(JsValue::NULL, |addr| {
+                JsValue::from_str(&addr_text::text(&addr))
+            }),
         ),
         ("transport", JsValue::from_str(&info.transport.to_string())),
     ])

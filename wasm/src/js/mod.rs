@@ -8,6 +8,7 @@
 pub mod client;
 pub mod error;
 mod listeners;
+mod msgpack;
 mod options;
 mod types;
 pub mod value;

@@ -1,4 +1,7 @@
-//! JavaScript values ⇄ hisock payloads (MessagePack, as [`Value`]).
+//! JavaScript values ⇄ MessagePack payloads, converted directly: JS values
+//! are written as MessagePack while the `js_sys` value is walked, and
+//! received bytes become JS values as they are read, without an
+//! intermediate tree and without serde (which keeps the npm package small).
 //!
 //! JS → MessagePack (what `send`, `request` and handler replies accept):
 //!
@@ -18,15 +21,18 @@
 //!
 //! Functions, symbols and typed arrays other than `Uint8Array` are errors,
 //! and so is nesting deeper than [`MAX_DEPTH`] (which catches cycles).
+//! Integers use the shortest MessagePack form.
 //!
 //! MessagePack → JS (what listeners, `recv` and `request` give back):
 //! nil → `null`; ints → `number` while within ±(2^53 − 1) (exact), else
 //! `bigint` (exact; never a rounded number); floats → `number`; str →
-//! string; bin → `Uint8Array`; array → Array; map → a plain object when
-//! every key is a string, number or bool (keys become their string form, as
-//! in JSON), otherwise a `Map`; ext → `{ extType, data }`.
+//! string (a str that is not UTF-8 arrives as a `Uint8Array`); bin →
+//! `Uint8Array`; array → Array; map → a plain object when every key is a
+//! string, number or bool (keys become their JS string form, as in JSON),
+//! otherwise a `Map`; ext → `{ extType, data }`. Input nested deeper than
+//! [`MAX_DEPTH`], truncated or malformed is an error.
 
-use hisock::Value;
+use super::msgpack as mp;
 use js_sys::{Array, ArrayBuffer, Object, Reflect, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
 
@@ -36,214 +42,280 @@ pub const MAX_DEPTH: usize = 128;
 /// Largest integer a JS number holds exactly (`Number.MAX_SAFE_INTEGER`).
 const MAX_SAFE: f64 = 9_007_199_254_740_991.0;
 
-/// Converts a JS value into a payload value (table in the module docs).
-pub fn from_js(js: &JsValue) -> Result<Value, String> {
-    from_js_at(js, 0)
+const TOO_DEEP: &str = "value nested deeper than 128 levels (is it cyclic?)";
+
+/// Encodes a JS value as a MessagePack payload (table in the module docs).
+///
+/// Errors name what cannot be sent (a function, a symbol, a typed array
+/// other than `Uint8Array`, a bigint beyond 64 bits, a cycle).
+pub fn encode(js: &JsValue) -> Result<Vec<u8>, String> {
+    let mut out = Vec::new();
+    write(&mut out, js, 0)?;
+    Ok(out)
 }
 
-fn from_js_at(js: &JsValue, depth: usize) -> Result<Value, String> {
+fn write(out: &mut Vec<u8>, js: &JsValue, depth: usize) -> Result<(), String> {
     if depth > MAX_DEPTH {
-        return Err(format!(
-            "value nested deeper than {MAX_DEPTH} levels (is it cyclic?)"
-        ));
+        return Err(TOO_DEEP.into());
     }
     if js.is_null() || js.is_undefined() {
-        return Ok(Value::Nil);
-    }
-    if let Some(b) = js.as_bool() {
-        return Ok(Value::Boolean(b));
-    }
-    if let Some(n) = js.as_f64() {
-        return Ok(number(n));
-    }
-    if let Some(s) = js.as_string() {
-        return Ok(Value::from(s));
-    }
-    if js.is_bigint() {
+        mp::nil(out);
+    } else if let Some(b) = js.as_bool() {
+        mp::bool(out, b);
+    } else if let Some(n) = js.as_f64() {
+        if n.fract() == 0.0 && n.abs() <= MAX_SAFE {
+            // Exact: the check above keeps it within i64 and integral.
+            mp::int(out, n as i64);
+        } else {
+            mp::f64(out, n);
+        }
+    } else if let Some(s) = js.as_string() {
+        mp::str(out, &s);
+    } else if js.is_bigint() {
         if let Ok(n) = i64::try_from(js.clone()) {
-            return Ok(Value::from(n));
+            mp::int(out, n);
+        } else if let Ok(n) = u64::try_from(js.clone()) {
+            mp::uint(out, n);
+        } else {
+            return Err("bigint out of the 64-bit range".into());
         }
-        if let Ok(n) = u64::try_from(js.clone()) {
-            return Ok(Value::from(n));
-        }
-        return Err("bigint out of the 64-bit range".into());
-    }
-    if js.is_function() {
+    } else if js.is_function() {
         return Err("functions cannot be sent".into());
-    }
-    if js.is_symbol() {
+    } else if js.is_symbol() {
         return Err("symbols cannot be sent".into());
-    }
-    if let Some(bytes) = js.dyn_ref::<Uint8Array>() {
-        return Ok(Value::Binary(bytes.to_vec()));
-    }
-    if let Some(buffer) = js.dyn_ref::<ArrayBuffer>() {
-        return Ok(Value::Binary(Uint8Array::new(buffer).to_vec()));
-    }
-    if ArrayBuffer::is_view(js) {
+    } else if let Some(bytes) = js.dyn_ref::<Uint8Array>() {
+        write_bin(out, bytes);
+    } else if let Some(buffer) = js.dyn_ref::<ArrayBuffer>() {
+        write_bin(out, &Uint8Array::new(buffer));
+    } else if ArrayBuffer::is_view(js) {
         return Err("only Uint8Array (or ArrayBuffer) can be sent as bytes; \
                     wrap other typed arrays with new Uint8Array(x.buffer)"
             .into());
-    }
-    if Array::is_array(js) {
+    } else if Array::is_array(js) {
         let array: &Array = js.unchecked_ref();
-        let mut items = Vec::with_capacity(array.length() as usize);
+        mp::array_header(out, array.length() as usize);
         for item in array.iter() {
-            items.push(from_js_at(&item, depth + 1)?);
+            write(out, &item, depth + 1)?;
         }
-        return Ok(Value::Array(items));
-    }
-    if let Some(map) = js.dyn_ref::<js_sys::Map>() {
-        let mut entries = Vec::with_capacity(map.size() as usize);
-        let mut failed = None;
+    } else if let Some(map) = js.dyn_ref::<js_sys::Map>() {
+        mp::map_header(out, map.size() as usize);
+        let mut result = Ok(());
         map.for_each(&mut |value, key| {
-            if failed.is_some() {
-                return;
-            }
-            match (from_js_at(&key, depth + 1), from_js_at(&value, depth + 1)) {
-                (Ok(k), Ok(v)) => entries.push((k, v)),
-                (Err(err), _) | (_, Err(err)) => failed = Some(err),
+            if result.is_ok() {
+                result = write(out, &key, depth + 1).and_then(|()| write(out, &value, depth + 1));
             }
         });
-        return match failed {
-            Some(err) => Err(err),
-            None => Ok(Value::Map(entries)),
-        };
-    }
-    // `Date` and friends say how they want to be serialized.
-    let to_json = Reflect::get(js, &JsValue::from_str("toJSON")).unwrap_or(JsValue::UNDEFINED);
-    if let Some(to_json) = to_json.dyn_ref::<js_sys::Function>() {
-        let json = to_json
-            .call0(js)
-            .map_err(|err| format!("toJSON() failed: {}", crate::transport::js_message(&err)))?;
-        return from_js_at(&json, depth + 1);
-    }
-    let object: &Object = js.unchecked_ref();
-    let entries = Object::entries(object);
-    let mut map = Vec::with_capacity(entries.length() as usize);
-    for entry in entries.iter() {
-        let entry: Array = entry.unchecked_into();
-        let value = entry.get(1);
-        if value.is_undefined() {
-            continue;
-        }
-        let key = entry.get(0).as_string().unwrap_or_default();
-        map.push((Value::from(key), from_js_at(&value, depth + 1)?));
-    }
-    Ok(Value::Map(map))
-}
-
-fn number(n: f64) -> Value {
-    if n.fract() == 0.0 && n.abs() <= MAX_SAFE {
-        // Exact: the check above keeps it within i64 and integral.
-        if n < 0.0 {
-            Value::from(n as i64)
-        } else {
-            Value::from(n as u64)
-        }
+        result?;
     } else {
-        Value::F64(n)
-    }
-}
-
-/// Converts a payload value into a JS value (table in the module docs).
-pub fn to_js(value: &Value) -> JsValue {
-    to_js_at(value, 0)
-}
-
-fn to_js_at(value: &Value, depth: usize) -> JsValue {
-    match value {
-        Value::Nil => JsValue::NULL,
-        Value::Boolean(b) => JsValue::from_bool(*b),
-        Value::Integer(n) => {
-            if let Some(i) = n.as_i64() {
-                if (i as f64).abs() <= MAX_SAFE {
-                    JsValue::from_f64(i as f64)
-                } else {
-                    JsValue::from(i)
-                }
-            } else {
-                // Only u64 values above i64::MAX land here.
-                JsValue::from(n.as_u64().unwrap_or(u64::MAX))
-            }
+        // `Date` and friends say how they want to be serialized.
+        let to_json = get(js, "toJSON");
+        if let Some(to_json) = to_json.dyn_ref::<js_sys::Function>() {
+            let json = to_json.call0(js).map_err(|err| {
+                format!("toJSON() failed: {}", crate::transport::js_message(&err))
+            })?;
+            return write(out, &json, depth + 1);
         }
-        Value::F32(f) => JsValue::from_f64(f64::from(*f)),
-        Value::F64(f) => JsValue::from_f64(*f),
-        Value::String(s) => match s.as_str() {
-            Some(s) => JsValue::from_str(s),
-            None => JsValue::from_str(&String::from_utf8_lossy(s.as_bytes())),
-        },
-        Value::Binary(bytes) => Uint8Array::from(bytes.as_slice()).into(),
-        Value::Array(items) => {
-            let array = Array::new_with_length(items.len() as u32);
-            for (i, item) in items.iter().enumerate() {
-                array.set(i as u32, nested(item, depth));
-            }
-            array.into()
-        }
-        Value::Map(entries) => map_to_js(entries, depth),
-        Value::Ext(kind, data) => {
-            let object = Object::new();
-            let _ = Reflect::set(&object, &"extType".into(), &JsValue::from(*kind));
-            let _ = Reflect::set(
-                &object,
-                &"data".into(),
-                &Uint8Array::from(data.as_slice()).into(),
-            );
-            object.into()
+        // Members that are `undefined` are left out, so the map's length is
+        // known only after a first pass.
+        let entries: Vec<(JsValue, JsValue)> = Object::entries(js.unchecked_ref())
+            .iter()
+            .map(|entry| {
+                let entry: Array = entry.unchecked_into();
+                (entry.get(0), entry.get(1))
+            })
+            .filter(|(_, value)| !value.is_undefined())
+            .collect();
+        mp::map_header(out, entries.len());
+        for (key, value) in entries {
+            mp::str(out, &key.as_string().unwrap_or_default());
+            write(out, &value, depth + 1)?;
         }
     }
+    Ok(())
 }
 
-fn nested(value: &Value, depth: usize) -> JsValue {
-    if depth >= MAX_DEPTH {
-        // rmp-serde already refuses deeper input; this is a second fence.
-        return JsValue::NULL;
-    }
-    to_js_at(value, depth + 1)
+fn write_bin(out: &mut Vec<u8>, bytes: &Uint8Array) {
+    mp::bin_header(out, bytes.length() as usize);
+    let start = out.len();
+    out.resize(start + bytes.length() as usize, 0);
+    bytes.copy_to(&mut out[start..]);
 }
 
-fn map_to_js(entries: &[(Value, Value)], depth: usize) -> JsValue {
-    let plain_keys: Option<Vec<String>> = entries.iter().map(|(k, _)| key_text(k)).collect();
-    match plain_keys {
-        Some(keys) => {
-            // `Object.fromEntries` defines own properties, so a key like
-            // "__proto__" stays data and cannot touch the prototype.
-            let pairs = Array::new_with_length(entries.len() as u32);
-            for (i, (key, (_, value))) in keys.into_iter().zip(entries).enumerate() {
-                let pair = Array::of2(&JsValue::from(key), &nested(value, depth));
-                pairs.set(i as u32, pair.into());
-            }
-            Object::from_entries(&pairs)
-                .map(JsValue::from)
-                .unwrap_or(JsValue::NULL)
+/// `object[key]`, or `undefined` when reading it throws.
+fn get(object: &JsValue, key: &str) -> JsValue {
+    Reflect::get(object, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
+}
+
+/// Decodes a MessagePack payload into a JS value (table in the module
+/// docs). Bytes after the first value are ignored.
+///
+/// Errors: truncated or malformed MessagePack, nesting deeper than
+/// [`MAX_DEPTH`].
+pub fn decode(bytes: &[u8]) -> Result<JsValue, String> {
+    Reader { rest: bytes }
+        .value(0)
+        .map(|(value, _)| value)
+        .ok_or_else(|| "not valid MessagePack (truncated, malformed or too deep)".into())
+}
+
+/// A cursor over the payload. Each read returns `None` at the end of the
+/// input or on a malformed value; [`decode`] turns that into one error.
+struct Reader<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        if n > self.rest.len() {
+            return None;
         }
-        None => {
+        let (head, rest) = self.rest.split_at(n);
+        self.rest = rest;
+        Some(head)
+    }
+
+    /// The next `N` bytes, as big-endian bytes for `from_be_bytes`.
+    fn array<const N: usize>(&mut self) -> Option<[u8; N]> {
+        self.take(N)?.try_into().ok()
+    }
+
+    fn u8(&mut self) -> Option<u8> {
+        Some(self.array::<1>()?[0])
+    }
+
+    /// A length of `width` bytes (1, 2 or 4), as the `8/16/32` forms use.
+    fn len(&mut self, width: u8) -> Option<usize> {
+        Some(match width {
+            1 => self.u8()?.into(),
+            2 => u16::from_be_bytes(self.array()?).into(),
+            _ => u32::from_be_bytes(self.array()?) as usize,
+        })
+    }
+
+    /// The next value, and whether it can be a plain object key (a string,
+    /// a number or a bool).
+    fn value(&mut self, depth: usize) -> Option<(JsValue, bool)> {
+        if depth > MAX_DEPTH {
+            return None;
+        }
+        let marker = self.u8()?;
+        let value = match marker {
+            0x00..=0x7f => JsValue::from(marker),
+            0x80..=0x8f => return Some((self.map(usize::from(marker & 0x0f), depth)?, false)),
+            0x90..=0x9f => return Some((self.array_of(usize::from(marker & 0x0f), depth)?, false)),
+            0xa0..=0xbf => return self.str(usize::from(marker & 0x1f)),
+            0xc0 => return Some((JsValue::NULL, false)),
+            0xc2 => JsValue::FALSE,
+            0xc3 => JsValue::TRUE,
+            0xc4..=0xc6 => {
+                let len = self.len(1 << (marker - 0xc4))?;
+                return Some((Uint8Array::from(self.take(len)?).into(), false));
+            }
+            0xc7..=0xc9 => {
+                let len = self.len(1 << (marker - 0xc7))?;
+                return Some((self.ext(len)?, false));
+            }
+            0xca => JsValue::from(f32::from_be_bytes(self.array()?)),
+            0xcb => JsValue::from(f64::from_be_bytes(self.array()?)),
+            0xcc => JsValue::from(self.u8()?),
+            0xcd => JsValue::from(u16::from_be_bytes(self.array()?)),
+            0xce => JsValue::from(u32::from_be_bytes(self.array()?)),
+            0xcf => uint(u64::from_be_bytes(self.array()?)),
+            0xd0 => JsValue::from(i8::from_be_bytes(self.array()?)),
+            0xd1 => JsValue::from(i16::from_be_bytes(self.array()?)),
+            0xd2 => JsValue::from(i32::from_be_bytes(self.array()?)),
+            0xd3 => sint(i64::from_be_bytes(self.array()?)),
+            0xd4..=0xd8 => return Some((self.ext(1 << (marker - 0xd4))?, false)),
+            0xd9..=0xdb => {
+                let len = self.len(1 << (marker - 0xd9))?;
+                return self.str(len);
+            }
+            0xdc | 0xdd => {
+                let len = self.len(2 << (marker - 0xdc))?;
+                return Some((self.array_of(len, depth)?, false));
+            }
+            0xde | 0xdf => {
+                let len = self.len(2 << (marker - 0xde))?;
+                return Some((self.map(len, depth)?, false));
+            }
+            0xe0..=0xff => JsValue::from(marker as i8),
+            // 0xc1 is never used.
+            _ => return None,
+        };
+        Some((value, true))
+    }
+
+    fn str(&mut self, len: usize) -> Option<(JsValue, bool)> {
+        let bytes = self.take(len)?;
+        Some(match std::str::from_utf8(bytes) {
+            Ok(s) => (JsValue::from_str(s), true),
+            Err(_) => (Uint8Array::from(bytes).into(), false),
+        })
+    }
+
+    fn ext(&mut self, len: usize) -> Option<JsValue> {
+        let kind = self.u8()? as i8;
+        let data = self.take(len)?;
+        let object = Object::new();
+        let _ = Reflect::set(&object, &"extType".into(), &JsValue::from(kind));
+        let _ = Reflect::set(&object, &"data".into(), &Uint8Array::from(data));
+        Some(object.into())
+    }
+
+    fn array_of(&mut self, len: usize, depth: usize) -> Option<JsValue> {
+        // Every element takes at least one byte: a bogus length fails here
+        // instead of allocating.
+        if len > self.rest.len() {
+            return None;
+        }
+        let array = Array::new_with_length(len as u32);
+        for i in 0..len {
+            array.set(i as u32, self.value(depth + 1)?.0);
+        }
+        Some(array.into())
+    }
+
+    fn map(&mut self, len: usize, depth: usize) -> Option<JsValue> {
+        if len > self.rest.len() {
+            return None;
+        }
+        let pairs = Array::new_with_length(len as u32);
+        let mut plain = true;
+        for i in 0..len {
+            let (key, plain_key) = self.value(depth + 1)?;
+            plain &= plain_key;
+            pairs.set(i as u32, Array::of2(&key, &self.value(depth + 1)?.0).into());
+        }
+        if plain {
+            // `Object.fromEntries` turns each key into its JS string form
+            // (7 → "7", true → "true") and defines own properties, so a key
+            // like "__proto__" stays data and cannot touch the prototype.
+            Object::from_entries(&pairs).ok().map(JsValue::from)
+        } else {
             let map = js_sys::Map::new();
-            for (key, value) in entries {
-                map.set(&nested(key, depth), &nested(value, depth));
+            for pair in pairs.iter() {
+                let pair: Array = pair.unchecked_into();
+                map.set(&pair.get(0), &pair.get(1));
             }
-            map.into()
+            Some(map.into())
         }
     }
 }
 
-fn number_text(f: f64) -> Option<String> {
-    js_sys::Number::from(f)
-        .to_string_with_radix(10)
-        .ok()
-        .map(String::from)
+/// A MessagePack uint 64 as a JS number when that is exact, else a bigint.
+fn uint(n: u64) -> JsValue {
+    if n as f64 <= MAX_SAFE {
+        JsValue::from_f64(n as f64)
+    } else {
+        JsValue::from(n)
+    }
 }
 
-/// A map key as object property text, when it has a plain one.
-fn key_text(key: &Value) -> Option<String> {
-    match key {
-        Value::String(s) => Some(s.as_str()?.to_owned()),
-        Value::Integer(n) => Some(n.to_string()),
-        // JS's own number-to-text, as a JS object key would read.
-        Value::F64(f) => number_text(*f),
-        Value::F32(f) => number_text(f64::from(*f)),
-        Value::Boolean(b) => Some(b.to_string()),
-        _ => None,
+/// A MessagePack int 64 as a JS number when that is exact, else a bigint.
+fn sint(n: i64) -> JsValue {
+    if n.unsigned_abs() as f64 <= MAX_SAFE {
+        JsValue::from_f64(n as f64)
+    } else {
+        JsValue::from(n)
     }
 }

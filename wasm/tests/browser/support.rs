@@ -30,7 +30,12 @@ pub async fn connect(options: ClientOptions) -> Client {
 pub async fn within<F: Future>(what: &str, fut: F) -> F::Output {
     use futures::future::{select, Either};
     let fut = std::pin::pin!(fut);
-    match select(fut, futures_timer::Delay::new(WAIT)).await {
+    match select(
+        fut,
+        gloo_timers::future::TimeoutFuture::new(WAIT.as_millis() as u32),
+    )
+    .await
+    {
         Either::Left((out, _)) => out,
         Either::Right(_) => panic!("timed out waiting for {what}"),
     }
