@@ -35,7 +35,6 @@
 #![forbid(unsafe_code)]
 
 pub mod addr;
-mod small_map;
 pub mod client;
 pub mod close;
 pub mod dispatch;
@@ -49,6 +48,7 @@ pub mod outbox;
 pub mod pending;
 #[cfg(feature = "server")]
 pub mod server;
+mod small_map;
 pub mod stream;
 mod timer;
 pub mod transport;
