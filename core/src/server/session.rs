@@ -503,35 +503,18 @@ impl Session {
                 .or_else(|| handlers.wildcard())
                 .cloned()
         };
-        let Some(registered) = target else {
-            IncomingStreams::refuse(
-                &self.peer.outbox,
-                stream_id,
-                ErrorCode::NoHandler,
-                &format!("no handler for {command:?}"),
-            );
+        let opened =
+            self.incoming
+                .open(&self.peer.outbox, stream_id, command, total_len, target)?;
+        let Some((registered, incoming)) = opened else {
             return Ok(());
         };
-        let name: Arc<str> = Arc::from(command);
-        let incoming =
-            match self
-                .incoming
-                .start(&self.peer.outbox, stream_id, name.clone(), total_len)
-            {
-                Ok(incoming) => incoming,
-                Err(Error::Remote { .. }) => return Ok(()),
-                Err(err) => return Err(err),
-            };
-        let ctx = self.context(name, Bytes::from_static(value::NIL));
+        let ctx = self.context(incoming.command_name(), Bytes::from_static(value::NIL));
         ctx.stream
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .replace(incoming);
-        let concurrent = Registered {
-            threaded: true,
-            ..registered
-        };
-        self.schedule(&concurrent, ctx, 0);
+        self.schedule(&registered, ctx, 0);
         Ok(())
     }
 

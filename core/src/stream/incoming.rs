@@ -12,6 +12,7 @@ use futures::Stream;
 
 use super::Progress;
 use crate::close::CloseReason;
+use crate::dispatch::Registered;
 use crate::error::{Error, Result};
 use crate::frame::{ErrorCode, Frame};
 use crate::outbox::Outbox;
@@ -70,6 +71,10 @@ impl IncomingStream {
     /// The command the stream was sent under.
     pub fn command(&self) -> &str {
         &self.command
+    }
+
+    pub(crate) fn command_name(&self) -> Arc<str> {
+        self.command.clone()
     }
 
     /// The total length the sender announced, if any.
@@ -217,13 +222,39 @@ impl IncomingStreams {
         })
     }
 
-    /// Refuses a stream nobody will read (no handler).
-    pub fn refuse(outbox: &Arc<Outbox>, stream_id: u64, code: ErrorCode, message: &str) {
-        Acker {
-            outbox: outbox.clone(),
-            stream_id,
+    /// A stream starts under `command`, for `handler` (the command's own
+    /// handler or the wildcard). Refuses it when there is no handler or it is
+    /// too large (the refusal is sent to the sender and `None` returned);
+    /// otherwise opens it and returns the stream with the handler set to run
+    /// concurrently: it lasts as long as the transfer, and the peer's other
+    /// events must not wait for it. Errors only on a protocol violation.
+    pub fn open<C>(
+        &mut self,
+        outbox: &Arc<Outbox>,
+        stream_id: u64,
+        command: &str,
+        total_len: Option<u64>,
+        handler: Option<Registered<C>>,
+    ) -> Result<Option<(Registered<C>, IncomingStream)>> {
+        let Some(registered) = handler else {
+            Acker {
+                outbox: outbox.clone(),
+                stream_id,
+            }
+            .cancel(ErrorCode::NoHandler, &format!("no handler for {command:?}"));
+            return Ok(None);
+        };
+        match self.start(outbox, stream_id, Arc::from(command), total_len) {
+            Ok(incoming) => Ok(Some((
+                Registered {
+                    threaded: true,
+                    ..registered
+                },
+                incoming,
+            ))),
+            Err(Error::Remote { .. }) => Ok(None),
+            Err(err) => Err(err),
         }
-        .cancel(code, message);
     }
 
     /// A chunk arrived. Chunks of unknown (cancelled) streams are dropped.
