@@ -157,6 +157,20 @@ impl Outbox {
         self.room.notify(usize::MAX);
     }
 
+    /// Tells the outbox that its writer will be polled before the current
+    /// task sleeps, so frames pushed until then need not wake anyone.
+    ///
+    /// A task that runs the writer beside other work (the connection loop
+    /// of a client or a server session) calls this before polling that
+    /// work, and polls the writer after it: a reply pushed by a handler is
+    /// then written in the same turn, and the task does not wake itself,
+    /// which a multi-threaded runtime answers by rescheduling the task and
+    /// waking another worker thread for it. The writer registers its waker
+    /// again whenever it finds the queue empty.
+    pub fn writer_polls_next(&self) {
+        drop(self.writer.take());
+    }
+
     /// Bytes currently queued.
     pub fn queued_bytes(&self) -> usize {
         self.lock().bytes

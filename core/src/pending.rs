@@ -1,8 +1,14 @@
 //! Requests awaiting their reply: request ids and the channels that carry
-//! each answer back to whoever awaits it. No I/O, no timers: the caller
-//! decides how long to wait and calls [`PendingRequests::cancel`] on timeout.
+//! each answer back to whoever awaits it. No I/O, no timers: either the
+//! caller decides how long to wait and calls [`PendingRequests::cancel`] on
+//! timeout, or it registers a deadline and whoever owns the table calls
+//! [`PendingRequests::expire`] when the earliest deadline comes (the client
+//! does this from its connection loop, with one timer for all requests).
+
+use std::time::Duration;
 
 use crate::small_map::Map;
+use crate::timer::Instant;
 
 use bytes::Bytes;
 use futures::channel::oneshot;
@@ -16,7 +22,17 @@ pub type ReplyResult = Result<Bytes, Error>;
 #[derive(Default)]
 pub struct PendingRequests {
     next_id: u64,
-    waiting: Map<u64, oneshot::Sender<ReplyResult>>,
+    waiting: Map<u64, Waiter>,
+    /// The earliest deadline registered since the owner last looked (see
+    /// [`take_new_deadline`](Self::take_new_deadline)).
+    new_deadline: Option<Instant>,
+}
+
+struct Waiter {
+    /// `None` once answered (while [`PendingRequests::expire`] sweeps).
+    tx: Option<oneshot::Sender<ReplyResult>>,
+    /// When to give up, and the timeout the requester asked for.
+    deadline: Option<(Instant, Duration)>,
 }
 
 impl PendingRequests {
@@ -28,19 +44,73 @@ impl PendingRequests {
     /// Allocates a request id (never 0, which means "no reply wanted") and
     /// the receiver its answer will arrive on.
     pub fn register(&mut self) -> (u64, oneshot::Receiver<ReplyResult>) {
+        self.insert(None)
+    }
+
+    /// Like [`register`](Self::register), with a deadline: unless answered
+    /// within `timeout`, the request fails with [`Error::Timeout`] when the
+    /// owner calls [`expire`](Self::expire). A `timeout` too large to
+    /// represent never expires.
+    pub fn register_with_timeout(
+        &mut self,
+        timeout: Duration,
+    ) -> (u64, oneshot::Receiver<ReplyResult>) {
+        let deadline = Instant::now().checked_add(timeout);
+        if let Some(at) = deadline {
+            if self.new_deadline.is_none_or(|earliest| at < earliest) {
+                self.new_deadline = Some(at);
+            }
+        }
+        self.insert(deadline.map(|at| (at, timeout)))
+    }
+
+    fn insert(
+        &mut self,
+        deadline: Option<(Instant, Duration)>,
+    ) -> (u64, oneshot::Receiver<ReplyResult>) {
         self.next_id = self.next_id.wrapping_add(1).max(1);
         while self.waiting.contains_key(&self.next_id) {
             self.next_id = self.next_id.wrapping_add(1).max(1);
         }
         let (tx, rx) = oneshot::channel();
-        self.waiting.insert(self.next_id, tx);
+        let waiter = Waiter {
+            tx: Some(tx),
+            deadline,
+        };
+        self.waiting.insert(self.next_id, waiter);
         (self.next_id, rx)
+    }
+
+    /// The earliest deadline registered since the last call, if any: the
+    /// owner's timer must fire no later than that.
+    pub(crate) fn take_new_deadline(&mut self) -> Option<Instant> {
+        self.new_deadline.take()
+    }
+
+    /// Fails every request whose deadline is at or before `now` with
+    /// [`Error::Timeout`]. Returns the earliest deadline still pending.
+    pub(crate) fn expire(&mut self, now: Instant) -> Option<Instant> {
+        let mut earliest: Option<Instant> = None;
+        self.waiting.retain(|_, waiter| match waiter.deadline {
+            Some((at, timeout)) if at <= now => {
+                if let Some(tx) = waiter.tx.take() {
+                    let _ = tx.send(Err(Error::Timeout(timeout)));
+                }
+                false
+            }
+            Some((at, _)) => {
+                earliest = Some(earliest.map_or(at, |e| e.min(at)));
+                true
+            }
+            None => true,
+        });
+        earliest
     }
 
     /// Delivers the answer to request `id`. Returns false when nobody waits
     /// for it (unknown id, or the requester gave up).
     pub fn resolve(&mut self, id: u64, result: ReplyResult) -> bool {
-        match self.waiting.remove(&id) {
+        match self.waiting.remove(&id).and_then(|waiter| waiter.tx) {
             Some(tx) => tx.send(result).is_ok(),
             None => false,
         }
@@ -53,9 +123,12 @@ impl PendingRequests {
 
     /// Fails every outstanding request, e.g. because the connection closed.
     pub fn fail_all(&mut self, make_error: impl Fn() -> Error) {
-        for (_, tx) in self.waiting.drain() {
-            let _ = tx.send(Err(make_error()));
+        for (_, waiter) in self.waiting.drain() {
+            if let Some(tx) = waiter.tx {
+                let _ = tx.send(Err(make_error()));
+            }
         }
+        self.new_deadline = None;
     }
 
     /// Number of requests awaiting an answer.
@@ -96,6 +169,47 @@ mod tests {
         assert!(!pending.resolve(a, Ok(Bytes::new())));
         assert!(!pending.resolve(999, Ok(Bytes::new())));
         assert!(pending.is_empty());
+    }
+
+    #[test]
+    fn deadlines_expire_only_what_is_due() {
+        let mut pending = PendingRequests::new();
+        let (_, mut soon) = pending.register_with_timeout(Duration::from_millis(10));
+        let (_, mut later) = pending.register_with_timeout(Duration::from_secs(60));
+        let (_, mut never) = pending.register();
+        let first = pending
+            .take_new_deadline()
+            .expect("a deadline was registered");
+        assert!(pending.take_new_deadline().is_none(), "taken once");
+        let left = pending.expire(first);
+        assert!(matches!(
+            soon.try_recv().expect("open"),
+            Some(Err(Error::Timeout(t))) if t == Duration::from_millis(10)
+        ));
+        assert!(
+            left.is_some_and(|at| at > first),
+            "the 60 s deadline is left"
+        );
+        assert!(later.try_recv().expect("open").is_none());
+        assert!(never.try_recv().expect("open").is_none());
+        assert_eq!(pending.len(), 2);
+    }
+
+    #[test]
+    fn a_later_deadline_does_not_move_the_timer() {
+        let mut pending = PendingRequests::new();
+        let _a = pending.register_with_timeout(Duration::from_secs(1));
+        let first = pending.take_new_deadline().expect("armed");
+        let _b = pending.register_with_timeout(Duration::from_secs(5));
+        let _c = pending.register_with_timeout(Duration::from_millis(500));
+        let moved = pending.take_new_deadline().expect("an earlier one came");
+        assert!(moved < first);
+        let _d = pending.register_with_timeout(Duration::from_secs(9));
+        let later = pending.take_new_deadline().expect("reported");
+        assert!(
+            later > moved,
+            "reported, and the timer keeps its earlier deadline"
+        );
     }
 
     #[test]

@@ -1,10 +1,13 @@
-//! One timer type for both targets: futures-timer's `Delay` natively; in
-//! the browser gloo-timers' `setTimeout` future, used directly
-//! (futures-timer wraps it in a `SendWrapper`, which brings std's thread
-//! bookkeeping into the `.wasm`).
+//! One timer type and one clock for both targets: futures-timer's `Delay`
+//! and `std::time::Instant` natively; in the browser gloo-timers'
+//! `setTimeout` future, used directly (futures-timer wraps it in a
+//! `SendWrapper`, which brings std's thread bookkeeping into the `.wasm`),
+//! and `Date.now()` (std's `Instant` panics on wasm32-unknown-unknown).
 
 #[cfg(not(target_arch = "wasm32"))]
 pub(crate) use futures_timer::Delay;
+#[cfg(not(target_arch = "wasm32"))]
+pub(crate) use std::time::Instant;
 
 /// A future that completes after a duration.
 #[cfg(target_arch = "wasm32")]
@@ -35,5 +38,74 @@ impl std::future::Future for Delay {
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<()> {
         std::pin::Pin::new(&mut self.0).poll(cx)
+    }
+}
+
+/// A point in time, in whole milliseconds of the page's clock: enough for
+/// deadlines, which is all the browser build needs one for.
+#[cfg(target_arch = "wasm32")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct Instant(u64);
+
+#[cfg(target_arch = "wasm32")]
+impl Instant {
+    /// Now.
+    pub(crate) fn now() -> Self {
+        Self(js_sys::Date::now() as u64)
+    }
+
+    /// How long after `earlier` this is (zero if it is not after).
+    pub(crate) fn saturating_duration_since(self, earlier: Self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.0.saturating_sub(earlier.0))
+    }
+
+    /// This plus `duration`, if representable.
+    pub(crate) fn checked_add(self, duration: std::time::Duration) -> Option<Self> {
+        let ms = u64::try_from(duration.as_millis()).ok()?;
+        self.0.checked_add(ms).map(Self)
+    }
+}
+
+/// A timer that only ever needs to fire at the earliest of many deadlines:
+/// callers move it earlier with [`arm`](Self::arm), and a later deadline
+/// costs nothing. One of these serves all of a connection's requests, so a
+/// request registers no timer of its own.
+pub(crate) struct DeadlineTimer {
+    armed: Option<(Instant, Delay)>,
+}
+
+impl DeadlineTimer {
+    /// A timer that is not armed.
+    pub(crate) fn new() -> Self {
+        Self { armed: None }
+    }
+
+    /// Makes sure the timer fires no later than `deadline`.
+    pub(crate) fn arm(&mut self, deadline: Instant) {
+        let after = deadline.saturating_duration_since(Instant::now());
+        match &mut self.armed {
+            Some((at, _)) if *at <= deadline => {}
+            Some((at, delay)) => {
+                *at = deadline;
+                delay.reset(after);
+            }
+            None => self.armed = Some((deadline, Delay::new(after))),
+        }
+    }
+
+    /// Ready (once) when the armed delay has run out; then the timer is
+    /// disarmed until armed again. Timers may fire a little early: the
+    /// caller expires only what is due by [`Instant::now`] and arms again
+    /// for the rest.
+    pub(crate) fn poll_fired(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+        use futures::FutureExt;
+        let Some((_, delay)) = &mut self.armed else {
+            return std::task::Poll::Pending;
+        };
+        if delay.poll_unpin(cx).is_pending() {
+            return std::task::Poll::Pending;
+        }
+        self.armed = None;
+        std::task::Poll::Ready(())
     }
 }

@@ -113,6 +113,42 @@ transport_tests! {
         assert_eq!(echo, "still here");
     }
 
+    /// Client requests share one deadline timer: a short request made while
+    /// a long one is outstanding still times out after its own timeout, the
+    /// long one keeps waiting and gets its answer, and a request with a
+    /// timeout too large to represent simply waits for its answer.
+    async fn client_requests_each_keep_their_own_timeout(t: Transport) {
+        let gate = Arc::new(Notify::new());
+        let waiting = gate.clone();
+        let server = Server::new();
+        server.on_with("slow", hisock::On::new().threaded(), move |Data(s): Data<String>| {
+            let gate = waiting.clone();
+            async move { gate.notified().await; s }
+        });
+        let test = TestServer::start(t, server).await;
+        let client = test.connect_named("ada").await;
+
+        let long = {
+            let client = client.clone();
+            tokio::spawn(async move { client.request::<String, _>("slow", "long", WAIT).await })
+        };
+        let endless = {
+            let client = client.clone();
+            tokio::spawn(async move { client.request::<String, _>("slow", "endless", Duration::MAX).await })
+        };
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let started = std::time::Instant::now();
+        let err = client.request::<String, _>("slow", "short", SHORT).await.expect_err("too slow");
+        assert!(matches!(err, Error::Timeout(d) if d == SHORT), "{err}");
+        assert!(started.elapsed() >= SHORT, "expired early: {:?}", started.elapsed());
+        assert!(!long.is_finished() && !endless.is_finished());
+        gate.notify_waiters();
+        for task in [long, endless] {
+            let answer = tokio::time::timeout(WAIT, task).await.expect("answered").expect("task");
+            assert!(answer.is_ok(), "{answer:?}");
+        }
+    }
+
     /// The errors a server handler can answer with reach the client as
     /// `Error::Remote` with their code, and the connection stays up.
     async fn client_request_reports_remote_errors(t: Transport) {

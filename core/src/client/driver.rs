@@ -3,7 +3,7 @@
 //! whatever runtime the caller spawns it on.
 
 use std::collections::VecDeque;
-use std::future::poll_fn;
+use std::future::{poll_fn, Future};
 use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -23,6 +23,7 @@ use crate::error::Error;
 use crate::frame::{ErrorCode, Frame};
 use crate::info::{Change, ClientInfo};
 use crate::stream::{route_data_frame, IncomingStreams};
+use crate::timer::{DeadlineTimer, Instant};
 use crate::transport::{BoxFuture, FrameSink, FrameStream, TransportError};
 use crate::value;
 
@@ -91,9 +92,56 @@ pub(crate) async fn drive(
         let end = poll_fn(|cx| reader.poll(cx)).await;
         reader.finish(end).await;
     };
-    futures::join!(writer, reader);
+    let mut reader = std::pin::pin!(reader);
+    let mut writer = std::pin::pin!(writer);
+    let (mut reader_done, mut writer_done) = (false, false);
+    let mut request_deadlines = DeadlineTimer::new();
+    poll_fn(|cx| {
+        // The reader first, then the writer, in every turn: replies and
+        // pongs the reader queued leave in the same turn, without a
+        // wake-up of their own.
+        shared.outbox.writer_polls_next();
+        if !reader_done {
+            reader_done = reader.as_mut().poll(cx).is_ready();
+        }
+        if !writer_done {
+            writer_done = writer.as_mut().poll(cx).is_ready();
+        }
+        // After the writer: a request registered while this turn ran has
+        // pushed its frame, which the writer saw or will be woken for.
+        expire_requests(&shared.pending, &mut request_deadlines, cx);
+        match reader_done && writer_done {
+            true => Poll::Ready(()),
+            false => Poll::Pending,
+        }
+    })
+    .await;
     shared.finished.store(true, Ordering::Release);
+    // A request made while the connection was ending may have registered
+    // after the reader failed the others; its push was refused or is lost.
+    let reason = client.close_reason();
+    lock(&shared.pending).fail_all(|| Error::Closed(reason.clone()));
     shared.closed.notify(usize::MAX);
+}
+
+/// Fails requests whose timeout has passed, with one timer for all of them
+/// (armed for the earliest deadline) rather than one per request.
+fn expire_requests(
+    pending: &std::sync::Mutex<crate::pending::PendingRequests>,
+    timer: &mut DeadlineTimer,
+    cx: &mut Context<'_>,
+) {
+    loop {
+        if let Some(deadline) = lock(pending).take_new_deadline() {
+            timer.arm(deadline);
+        }
+        if timer.poll_fired(cx).is_pending() {
+            return;
+        }
+        if let Some(next) = lock(pending).expire(Instant::now()) {
+            timer.arm(next);
+        }
+    }
 }
 
 impl Reader {

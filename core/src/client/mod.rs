@@ -474,13 +474,14 @@ impl Client {
         timeout: Duration,
         make: impl FnOnce(u64) -> Bytes,
     ) -> impl Future<Output = Result<Bytes>> + '_ {
-        let (request_id, rx) = lock(&self.shared.pending).register();
-        self.await_reply(timeout, request_id, rx, make(request_id))
+        // The connection loop enforces the timeout (one timer for all
+        // requests): a request registers no timer of its own.
+        let (request_id, rx) = lock(&self.shared.pending).register_with_timeout(timeout);
+        self.await_reply(request_id, rx, make(request_id))
     }
 
     async fn await_reply(
         &self,
-        timeout: Duration,
         request_id: u64,
         rx: futures::channel::oneshot::Receiver<crate::pending::ReplyResult>,
         frame: Bytes,
@@ -493,13 +494,9 @@ impl Client {
             lock(&self.shared.pending).cancel(request_id);
             return Err(err);
         }
-        match with_timeout(timeout, rx).await {
-            Some(Ok(result)) => result,
-            Some(Err(_)) => Err(Error::Closed(self.close_reason())),
-            None => {
-                lock(&self.shared.pending).cancel(request_id);
-                Err(Error::Timeout(timeout))
-            }
+        match rx.await {
+            Ok(result) => result,
+            Err(_) => Err(Error::Closed(self.close_reason())),
         }
     }
 

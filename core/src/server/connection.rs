@@ -5,8 +5,9 @@
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
-use futures::future::Either;
 use futures::StreamExt;
+use std::future::Future;
+use std::task::Poll;
 use tracing::Instrument;
 
 use super::registry::{ClientEntry, ConnControl};
@@ -59,18 +60,27 @@ pub(crate) async fn serve(server: Server, conn: Connection) {
     }
     .instrument(span);
 
-    let session = std::pin::pin!(session);
-    let writer = std::pin::pin!(writer);
-    match futures::future::select(session, writer).await {
-        Either::Left(((), writer)) => {
-            // The writer ends once the outbox is closed and drained, or the
-            // peer stops reading; never wait on it forever.
-            outbox.close_with(None);
-            let _ = tokio::time::timeout(std::time::Duration::from_secs(5), writer).await;
+    let mut session = std::pin::pin!(session);
+    let mut writer = std::pin::pin!(writer);
+    // The session first, then the writer, in every turn: what the session
+    // queued leaves in the same turn, without a wake-up of its own.
+    let session_ended = std::future::poll_fn(|cx| {
+        outbox.writer_polls_next();
+        if session.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(true);
         }
+        writer.as_mut().poll(cx).map(|()| false)
+    })
+    .await;
+    if session_ended {
+        // The writer ends once the outbox is closed and drained, or the
+        // peer stops reading; never wait on it forever.
+        outbox.close_with(None);
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), writer).await;
+    } else {
         // The transport failed for writing: the session notices (its
         // sends are refused, its reads end) and still says goodbye.
-        Either::Right(((), session)) => session.await,
+        session.await;
     }
 }
 
