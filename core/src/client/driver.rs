@@ -18,7 +18,9 @@ use super::context::ClientEvent;
 use super::inbox::Message;
 use super::{lock, reserved, Client};
 use crate::close::{codes, CloseReason};
-use crate::dispatch::{guarded, outcome_frame, Outcome, Registered, Rejection};
+use crate::dispatch::{
+    guarded, outcome_frame, HandlerSnapshot, HandlerTable, Outcome, Registered, Rejection,
+};
 use crate::error::Error;
 use crate::frame::{ErrorCode, Frame};
 use crate::info::{Change, ClientInfo};
@@ -50,6 +52,8 @@ struct Reader {
     queue: VecDeque<Job>,
     concurrent: FuturesUnordered<Job>,
     watchdog: Option<(crate::timer::Delay, Duration)>,
+    /// The client's handlers as of the last change this loop saw.
+    handlers: HandlerSnapshot<ClientEvent>,
     heard: bool,
     incoming: IncomingStreams,
 }
@@ -86,6 +90,7 @@ pub(crate) async fn drive(
             queue: VecDeque::new(),
             concurrent: FuturesUnordered::new(),
             watchdog,
+            handlers: shared.handlers.snapshot(),
             heard: false,
             incoming: IncomingStreams::new(shared.max_stream_len),
         };
@@ -239,12 +244,19 @@ impl Reader {
         }
     }
 
+    /// The client's current handlers (refreshing the snapshot if they
+    /// changed), shared so that the caller can go on using `self`.
+    fn handlers(&mut self) -> Arc<HandlerTable<ClientEvent>> {
+        self.client.shared.handlers.refresh(&mut self.handlers);
+        self.handlers.table.clone()
+    }
+
     fn reserved_event(&mut self, name: &str, fill: impl FnOnce(&mut ClientEvent)) {
-        let handler = lock_read(&self.client).reserved(name).cloned();
-        if let Some(registered) = handler {
+        let handlers = self.handlers();
+        if let Some(registered) = handlers.reserved(name) {
             let mut ctx = self.context(registered.name.clone(), Bytes::from_static(value::NIL));
             fill(&mut ctx);
-            self.schedule(&registered, ctx, 0);
+            self.schedule(registered, ctx, 0);
         }
     }
 
@@ -363,7 +375,7 @@ impl Reader {
         total_len: Option<u64>,
     ) -> Result<(), Error> {
         let target = {
-            let handlers = lock_read(&self.client);
+            let handlers = self.handlers();
             handlers
                 .command(command)
                 .or_else(|| handlers.wildcard())
@@ -386,14 +398,12 @@ impl Reader {
     }
 
     fn on_event(&mut self, command: &str, request_id: u64, payload: Bytes) {
-        let (message_handler, handler, wildcard) = {
-            let handlers = lock_read(&self.client);
-            (
-                handlers.reserved(reserved::MESSAGE).cloned(),
-                handlers.command(command).cloned(),
-                handlers.wildcard().cloned(),
-            )
-        };
+        let handlers = self.handlers();
+        let (message_handler, handler, wildcard) = (
+            handlers.reserved(reserved::MESSAGE),
+            handlers.command(command),
+            handlers.wildcard(),
+        );
         let name: Arc<str> = match &handler {
             Some(registered) => registered.name.clone(),
             None => Arc::from(command),
@@ -407,7 +417,7 @@ impl Reader {
         inbox.remember(&message);
         if let Some(registered) = message_handler {
             let ctx = self.context(name.clone(), payload.clone());
-            self.schedule(&registered, ctx, 0);
+            self.schedule(registered, ctx, 0);
         }
         let message = if request_id == 0 {
             match inbox.give_to_waiter(message) {
@@ -420,12 +430,12 @@ impl Reader {
         drop(inbox);
         if let Some(registered) = handler {
             let ctx = self.context(name, payload);
-            self.schedule(&registered, ctx, request_id);
+            self.schedule(registered, ctx, request_id);
             return;
         }
         if let Some(registered) = wildcard {
             let ctx = self.context(name, payload);
-            self.schedule(&registered, ctx, request_id);
+            self.schedule(registered, ctx, request_id);
         } else if request_id != 0 {
             respond(
                 &self.client,
@@ -513,16 +523,6 @@ impl Reader {
         }
         while self.concurrent.next().await.is_some() {}
     }
-}
-
-fn lock_read(
-    client: &Client,
-) -> std::sync::RwLockReadGuard<'_, crate::dispatch::HandlerTable<ClientEvent>> {
-    client
-        .shared
-        .handlers
-        .read()
-        .unwrap_or_else(|p| p.into_inner())
 }
 
 /// Sends a handler's outcome to the server (see [`outcome_frame`]).

@@ -13,7 +13,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -29,7 +29,7 @@ pub use inbox::Message;
 pub use options::ClientOptions;
 
 use crate::close::{codes, CloseReason};
-use crate::dispatch::{erase, Handler, HandlerTable, On};
+use crate::dispatch::{erase, Handler, On, SharedHandlers};
 use crate::error::{Error, Result};
 use crate::frame::{Frame, LookupKey, NO_REQUEST, PROTOCOL_VERSION};
 use crate::info::ClientInfo;
@@ -96,7 +96,7 @@ pub(crate) struct Shared {
     outbox: Arc<Outbox>,
     outgoing: crate::stream::OutgoingStreams,
     max_stream_len: u64,
-    handlers: RwLock<HandlerTable<ClientEvent>>,
+    handlers: SharedHandlers<ClientEvent>,
     inbox: Mutex<Inbox>,
     pending: Mutex<PendingRequests>,
     identity: Mutex<Identity>,
@@ -232,7 +232,7 @@ impl Client {
             outbox: Arc::new(Outbox::new(options.outbox_limit)),
             outgoing: Default::default(),
             max_stream_len: options.max_stream_len,
-            handlers: RwLock::new(options.handlers),
+            handlers: SharedHandlers::new(options.handlers),
             inbox: Mutex::new(Inbox::new(options.unhandled_limit, options.cache_size)),
             pending: Mutex::new(PendingRequests::new()),
             identity: Mutex::new(identity),
@@ -274,21 +274,16 @@ impl Client {
         on: On,
         handler: H,
     ) -> &Self {
+        let handler = erase(handler);
         self.shared
             .handlers
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(command, erase(handler), on);
+            .update(|table| table.insert(command, handler, on));
         self
     }
 
     /// Removes the handler for `command`. True if there was one.
     pub fn off(&self, command: &str) -> bool {
-        self.shared
-            .handlers
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(command)
+        self.shared.handlers.update(|table| table.remove(command))
     }
 
     /// This client's id on the server.

@@ -7,7 +7,8 @@ mod handler;
 mod reply;
 
 use crate::small_map::Map;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 
 pub use extract::{Command, Data, EventContext, FromEvent, RawPayload};
 pub use handler::{erase, ErasedHandler, Handler, Outcome};
@@ -149,6 +150,64 @@ impl<C> HandlerTable<C> {
     }
 }
 
+/// A handler table that every event reads and that rarely changes:
+/// registering a handler copies the table (copy on write) and bumps a
+/// version, and readers keep a [`HandlerSnapshot`] that they refresh only
+/// when the version moved. Reading costs one atomic load per event, no
+/// lock and no reference counting.
+pub struct SharedHandlers<C> {
+    table: RwLock<Arc<HandlerTable<C>>>,
+    version: AtomicU64,
+}
+
+/// A reader's copy of a [`SharedHandlers`] table.
+pub struct HandlerSnapshot<C> {
+    version: u64,
+    /// The table as of `version`.
+    pub table: Arc<HandlerTable<C>>,
+}
+
+impl<C> SharedHandlers<C> {
+    /// Shares `table`.
+    pub fn new(table: HandlerTable<C>) -> Self {
+        Self {
+            table: RwLock::new(Arc::new(table)),
+            version: AtomicU64::new(0),
+        }
+    }
+
+    /// Changes the table; readers see the change at their next refresh.
+    pub fn update<R>(&self, change: impl FnOnce(&mut HandlerTable<C>) -> R) -> R {
+        let mut table = self.table.write().unwrap_or_else(|p| p.into_inner());
+        let result = change(Arc::make_mut(&mut table));
+        self.version.fetch_add(1, Ordering::Release);
+        result
+    }
+
+    /// The current table.
+    pub fn current(&self) -> Arc<HandlerTable<C>> {
+        self.table.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// A snapshot of the current table.
+    pub fn snapshot(&self) -> HandlerSnapshot<C> {
+        // Version and table read under the same lock that `update` changes
+        // both under, so they match.
+        let table = self.table.read().unwrap_or_else(|p| p.into_inner());
+        HandlerSnapshot {
+            version: self.version.load(Ordering::Acquire),
+            table: table.clone(),
+        }
+    }
+
+    /// Brings `snapshot` up to date if the table changed since it was taken.
+    pub fn refresh(&self, snapshot: &mut HandlerSnapshot<C>) {
+        if self.version.load(Ordering::Acquire) != snapshot.version {
+            *snapshot = self.snapshot();
+        }
+    }
+}
+
 /// The frame that answers a handler's outcome: a reply for requests, a
 /// rejection notice for failed plain events, nothing for a plain event that
 /// went well.
@@ -192,5 +251,44 @@ pub async fn guarded(fut: crate::transport::BoxFuture<'static, Outcome>) -> Outc
                 "handler panicked",
             ))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A context with nothing in it, enough to register handlers.
+    struct NoContext;
+
+    fn table_with(names: &[&str]) -> HandlerTable<NoContext> {
+        let mut table = HandlerTable::new(&["message"]);
+        for name in names {
+            table.insert(name, erase(|| async {}), On::new());
+        }
+        table
+    }
+
+    #[test]
+    fn snapshots_see_changes_only_after_a_refresh() {
+        let shared = SharedHandlers::new(table_with(&["a"]));
+        let mut snapshot = shared.snapshot();
+        shared.update(|table| table.insert("b", erase(|| async {}), On::new()));
+        assert!(
+            !snapshot.table.has_command("b"),
+            "a snapshot does not change by itself"
+        );
+        shared.refresh(&mut snapshot);
+        assert!(snapshot.table.has_command("a") && snapshot.table.has_command("b"));
+        let before = Arc::as_ptr(&snapshot.table);
+        shared.refresh(&mut snapshot);
+        assert_eq!(
+            before,
+            Arc::as_ptr(&snapshot.table),
+            "no change, same table"
+        );
+        assert!(shared.update(|table| table.remove("a")));
+        shared.refresh(&mut snapshot);
+        assert!(!snapshot.table.has_command("a"));
     }
 }

@@ -34,7 +34,7 @@ pub use emit::Emit;
 pub use listener::{Incoming, Listener};
 
 use crate::close::{codes, CloseReason};
-use crate::dispatch::{erase, Handler, HandlerTable, On};
+use crate::dispatch::{erase, Handler, HandlerTable, On, SharedHandlers};
 use crate::error::{Error, Result};
 use crate::frame::Frame;
 use crate::info::ClientInfo;
@@ -88,7 +88,7 @@ type AuthHook = Arc<dyn Fn(AuthRequest) -> BoxFuture<'static, Result<(), String>
 
 pub(crate) struct Inner {
     pub config: ServerConfig,
-    pub handlers: RwLock<HandlerTable<ServerEvent>>,
+    pub handlers: SharedHandlers<ServerEvent>,
     pub registry: SharedRegistry,
     pub auth: RwLock<Option<AuthHook>>,
     pub next_id: AtomicU64,
@@ -199,7 +199,7 @@ impl ServerBuilder {
         Server {
             inner: Arc::new(Inner {
                 config: self.config,
-                handlers: RwLock::new(HandlerTable::new(reserved::ALL)),
+                handlers: SharedHandlers::new(HandlerTable::new(reserved::ALL)),
                 registry: SharedRegistry::default(),
                 auth: RwLock::new(None),
                 next_id: AtomicU64::new(1),
@@ -253,21 +253,16 @@ impl Server {
         on: On,
         handler: H,
     ) -> &Self {
+        let handler = erase(handler);
         self.inner
             .handlers
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(command, erase(handler), on);
+            .update(|table| table.insert(command, handler, on));
         self
     }
 
     /// Removes the handler for `command`. True if there was one.
     pub fn off(&self, command: &str) -> bool {
-        self.inner
-            .handlers
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(command)
+        self.inner.handlers.update(|table| table.remove(command))
     }
 
     /// Installs the auth hook: it sees every hello before the client joins

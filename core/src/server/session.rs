@@ -17,7 +17,7 @@ use super::peer::Peer;
 use super::registry::Kick;
 use super::{reserved, Server};
 use crate::close::{codes, CloseReason};
-use crate::dispatch::{Outcome, Registered, Rejection};
+use crate::dispatch::{HandlerSnapshot, HandlerTable, Outcome, Registered, Rejection};
 use crate::error::Error;
 use crate::frame::{ErrorCode, Frame, LookupKey};
 use crate::info::{Change, ClientInfo};
@@ -53,34 +53,57 @@ pub(crate) enum End {
 /// each.
 const READ_BATCH: usize = 64;
 
-/// One handler run: the handler's future, then its outcome sent back.
-/// A plain struct rather than a boxed `async` block: one allocation less
-/// per event.
+/// One handler run: the handler's future; its outcome is then sent back
+/// by whoever polls it. A plain struct rather than a boxed `async` block:
+/// one allocation less per event.
 struct Job {
     fut: BoxFuture<'static, Outcome>,
-    peer: Peer,
     command: Arc<str>,
     request_id: u64,
 }
 
-impl Future for Job {
+impl Job {
+    /// Polls the handler. A panicking handler becomes a failed outcome; it
+    /// never takes the connection down.
+    fn poll_outcome(&mut self, cx: &mut Context<'_>) -> Poll<Outcome> {
+        let fut = &mut self.fut;
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| fut.as_mut().poll(cx))) {
+            Ok(polled) => polled,
+            Err(_) => {
+                tracing::error!("handler panicked");
+                Poll::Ready(Err(Rejection::new(
+                    ErrorCode::HandlerFailed,
+                    "handler panicked",
+                )))
+            }
+        }
+    }
+
+    fn respond(&self, peer: &Peer, outcome: Outcome) {
+        peer.respond(&self.command, self.request_id, outcome);
+    }
+
+    /// Runs the handler to the end and answers through `peer`.
+    async fn run(mut self, peer: &Peer) {
+        let outcome = poll_fn(|cx| self.poll_outcome(cx)).await;
+        self.respond(peer, outcome);
+    }
+}
+
+/// A threaded handler's job: it runs on a task of its own, so it carries
+/// the connection's sending side to answer through.
+struct DetachedJob {
+    job: Job,
+    peer: Peer,
+}
+
+impl Future for DetachedJob {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = &mut *self;
-        // A panicking handler becomes a failed outcome; it never takes the
-        // connection down.
-        let polled =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| this.fut.as_mut().poll(cx)));
-        let outcome = match polled {
-            Ok(Poll::Pending) => return Poll::Pending,
-            Ok(Poll::Ready(outcome)) => outcome,
-            Err(_) => {
-                tracing::error!("handler panicked");
-                Err(Rejection::new(ErrorCode::HandlerFailed, "handler panicked"))
-            }
-        };
-        this.peer.respond(&this.command, this.request_id, outcome);
+        let outcome = std::task::ready!(this.job.poll_outcome(cx));
+        this.job.respond(&this.peer, outcome);
         Poll::Ready(())
     }
 }
@@ -98,6 +121,8 @@ pub(crate) struct Session {
     info: ClientInfo,
     peer: Peer,
     pending: Arc<Mutex<PendingRequests>>,
+    /// The server's handlers as of the last change this session saw.
+    handlers: HandlerSnapshot<ServerEvent>,
     stream: std::pin::Pin<Box<dyn FrameStream>>,
     /// Streamed payloads this client is sending us.
     incoming: IncomingStreams,
@@ -109,16 +134,19 @@ pub(crate) struct Session {
 }
 
 /// Polls the in-order handlers: the current one, and the ones behind it
-/// as long as each finishes at once. Ready when at least one finished.
+/// as long as each finishes at once, answering through `peer`. Ready when
+/// at least one finished.
 fn poll_jobs(
     cx: &mut Context<'_>,
+    peer: &Peer,
     current: &mut Option<Job>,
     queue: &mut VecDeque<Job>,
 ) -> Poll<()> {
     let mut finished = false;
     while let Some(job) = current.as_mut() {
-        match Pin::new(job).poll(cx) {
-            Poll::Ready(()) => {
+        match job.poll_outcome(cx) {
+            Poll::Ready(outcome) => {
+                job.respond(peer, outcome);
                 *current = queue.pop_front();
                 finished = true;
             }
@@ -140,7 +168,9 @@ impl Session {
         stream: std::pin::Pin<Box<dyn FrameStream>>,
     ) -> Self {
         let max_stream_len = server.inner.config.max_stream_len;
+        let handlers = server.inner.handlers.snapshot();
         Session {
+            handlers,
             peer: Peer {
                 outbox,
                 control: joined.control,
@@ -215,12 +245,12 @@ impl Session {
     ) {
         let job = Job {
             fut: registered.handler.call(ctx),
-            peer: self.peer.clone(),
             command: registered.name.clone(),
             request_id,
         };
         if registered.threaded {
-            self.server.inner.tasks.spawn(job);
+            let peer = self.peer.clone();
+            self.server.inner.tasks.spawn(DetachedJob { job, peer });
         } else {
             self.enqueue(job);
         }
@@ -233,23 +263,20 @@ impl Session {
         change: Option<Change>,
         close: Option<CloseReason>,
     ) {
-        let handler = self.handlers().reserved(name).cloned();
-        if let Some(registered) = handler {
+        let handlers = self.handlers();
+        if let Some(registered) = handlers.reserved(name) {
             let mut ctx = self.context(registered.name.clone(), Bytes::from_static(value::NIL));
             ctx.change = change;
             ctx.close = close;
-            self.schedule(&registered, ctx, 0);
+            self.schedule(registered, ctx, 0);
         }
     }
 
-    fn handlers(
-        &self,
-    ) -> std::sync::RwLockReadGuard<'_, crate::dispatch::HandlerTable<ServerEvent>> {
-        self.server
-            .inner
-            .handlers
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
+    /// The server's current handlers (refreshing this session's snapshot
+    /// if they changed), shared so that the caller can go on using `self`.
+    fn handlers(&mut self) -> Arc<HandlerTable<ServerEvent>> {
+        self.server.inner.handlers.refresh(&mut self.handlers);
+        self.handlers.table.clone()
     }
 
     async fn event_loop(&mut self) -> End {
@@ -278,7 +305,7 @@ impl Session {
                     kicked.set(control.notified());
                 }
                 _ = &mut shutting_down => return End::Shutdown,
-                _ = poll_fn(|cx| poll_jobs(cx, &mut self.current, &mut self.queue)), if self.current.is_some() => {}
+                _ = poll_fn(|cx| poll_jobs(cx, &self.peer, &mut self.current, &mut self.queue)), if self.current.is_some() => {}
                 _ = &mut wake_at, if keepalive.is_some() => {
                     if let Some(ka) = keepalive.as_mut() {
                         if !can_read {
@@ -452,28 +479,24 @@ impl Session {
     }
 
     fn on_event(&mut self, command: &str, request_id: u64, payload: Bytes) {
-        let (message, target) = {
-            let handlers = self.handlers();
-            (
-                handlers.reserved(reserved::MESSAGE).cloned(),
-                handlers
-                    .command(command)
-                    .map(|r| (r.clone(), false))
-                    .or_else(|| handlers.wildcard().map(|r| (r.clone(), true))),
-            )
-        };
+        let handlers = self.handlers();
+        let message = handlers.reserved(reserved::MESSAGE);
+        let target = handlers
+            .command(command)
+            .map(|r| (r, false))
+            .or_else(|| handlers.wildcard().map(|r| (r, true)));
         let name: Arc<str> = match &target {
             Some((registered, false)) => registered.name.clone(),
             _ => Arc::from(command),
         };
         if let Some(message) = message {
             let ctx = self.context(name.clone(), payload.clone());
-            self.schedule(&message, ctx, 0);
+            self.schedule(message, ctx, 0);
         }
         match target {
             Some((registered, _)) => {
                 let ctx = self.context(name, payload);
-                self.schedule(&registered, ctx, request_id);
+                self.schedule(registered, ctx, request_id);
             }
             None if request_id != 0 => self.peer.respond(
                 command,
@@ -604,12 +627,10 @@ impl Session {
         // Events already read were accepted: let their handlers run.
         let current = self.current.take();
         let queue = std::mem::take(&mut self.queue);
+        let peer = &self.peer;
         let drain = async move {
-            if let Some(job) = current {
-                job.await;
-            }
-            for job in queue {
-                job.await;
+            for job in current.into_iter().chain(queue) {
+                job.run(peer).await;
             }
         };
         if tokio::time::timeout(config.drain_timeout, drain)
@@ -640,7 +661,7 @@ impl Session {
         if run_leave {
             self.reserved_event(reserved::LEAVE, None, Some(reason));
             if let Some(job) = self.current.take() {
-                if tokio::time::timeout(config.drain_timeout, job)
+                if tokio::time::timeout(config.drain_timeout, job.run(&self.peer))
                     .await
                     .is_err()
                 {
