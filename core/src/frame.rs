@@ -7,6 +7,10 @@
 //!
 //! The variant order is the wire discriminant (a postcard varint) and must
 //! never change: new kinds are appended. See PROTOCOL.md for the layout.
+//! The codec is written by hand (see `codec.rs`); the serde impls give the
+//! same bytes and stay for users who embed frames in their own formats.
+
+mod codec;
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
@@ -18,20 +22,10 @@ pub const PROTOCOL_VERSION: u16 = 1;
 
 /// Number of frame kinds this version knows. A frame whose first byte is at
 /// or above this is of an unknown kind.
-pub const FRAME_KINDS: u8 = 22;
+pub const FRAME_KINDS: u8 = 23;
 
 /// Request id meaning "no reply expected".
 pub const NO_REQUEST: u64 = 0;
-
-/// Bytes of a postcard varint holding `value`.
-fn varint_len(value: u64) -> usize {
-    (64 - (value | 1).leading_zeros() as usize).div_ceil(7)
-}
-
-/// Bytes of a postcard byte string or string of `len` bytes.
-fn bytes_len(len: usize) -> usize {
-    varint_len(len as u64) + len
-}
 
 /// One protocol message. See PROTOCOL.md for the meaning of each field.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -242,6 +236,15 @@ pub enum Frame<'a> {
         #[serde(borrow)]
         message: &'a str,
     },
+    /// 22 — client → server: whether this client wants presence notices
+    /// ([`Frame::ClientJoined`], [`Frame::ClientLeft`],
+    /// [`Frame::ClientChanged`]). A client starts out wanting them; one
+    /// with no handler for them says so right behind its hello.
+    PresenceInterest {
+        /// False: send no presence notices to this client; true: send them
+        /// again.
+        wanted: bool,
+    },
 }
 
 /// A client as other peers see it, on the wire.
@@ -274,7 +277,8 @@ pub enum LookupKey<'a> {
 }
 
 /// Error codes carried by [`Frame::ReplyError`] and [`Frame::EventRejected`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// `Debug` writes the variant (`NoHandler`, `Other(42)`).
+#[derive(Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ErrorCode {
     /// 1 — no handler for the command.
@@ -293,6 +297,23 @@ pub enum ErrorCode {
     Cancelled,
     /// Any other number.
     Other(u16),
+}
+
+// Written out rather than derived: the derived impl goes through
+// `Formatter::debug_tuple`, which is all the browser build would use it for.
+impl std::fmt::Debug for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ErrorCode::NoHandler => "NoHandler",
+            ErrorCode::BadPayload => "BadPayload",
+            ErrorCode::HandlerFailed => "HandlerFailed",
+            ErrorCode::Refused => "Refused",
+            ErrorCode::ShuttingDown => "ShuttingDown",
+            ErrorCode::TooLarge => "TooLarge",
+            ErrorCode::Cancelled => "Cancelled",
+            ErrorCode::Other(n) => return write!(f, "Other({n})"),
+        })
+    }
 }
 
 impl ErrorCode {
@@ -328,54 +349,10 @@ impl ErrorCode {
 impl Frame<'_> {
     /// Encodes the frame into a fresh buffer, ready for a transport.
     pub fn encode(&self) -> Bytes {
-        // The hot kinds know their exact size: one allocation, and the Vec
-        // becomes a `Bytes` without another (a Vec with spare capacity
-        // would need a shared header allocated on conversion).
-        let encoded = match self.exact_len() {
-            Some(len) => self.encode_exact(len),
-            None => postcard::to_io(self, Vec::with_capacity(64)),
-        };
-        // Serializing into memory only fails if serde itself fails (or the
-        // size is wrong), which our plain types never do; the error is
-        // logged rather than hidden.
-        match encoded {
-            Ok(buf) => Bytes::from(buf),
-            Err(err) => {
-                tracing::error!(%err, "frame encoding failed");
-                Bytes::new()
-            }
-        }
-    }
-
-    fn encode_exact(&self, len: usize) -> postcard::Result<Vec<u8>> {
-        let mut buf = vec![0; len];
-        let used = postcard::to_slice(self, &mut buf)?.len();
-        debug_assert_eq!(used, len, "exact_len is exact");
-        Ok(buf)
-    }
-
-    /// The encoded length of the frequent kinds, computed without encoding.
-    fn exact_len(&self) -> Option<usize> {
-        Some(match self {
-            Frame::Event {
-                command,
-                request_id,
-                payload,
-            } => 1 + bytes_len(command.len()) + varint_len(*request_id) + bytes_len(payload.len()),
-            Frame::Reply {
-                request_id,
-                payload,
-            } => 1 + varint_len(*request_id) + bytes_len(payload.len()),
-            Frame::StreamChunk { stream_id, data } => {
-                1 + varint_len(*stream_id) + bytes_len(data.len())
-            }
-            Frame::StreamAck {
-                stream_id,
-                consumed,
-            } => 1 + varint_len(*stream_id) + varint_len(*consumed),
-            Frame::Ping { nonce } | Frame::Pong { nonce } => 1 + varint_len(*nonce),
-            _ => return None,
-        })
+        // Exactly sized: one allocation, and the Vec becomes a `Bytes`
+        // without another (a Vec with spare capacity would need a shared
+        // header allocated on conversion).
+        Bytes::from(self.to_vec())
     }
 
     /// Decodes one frame from a buffer holding exactly one frame.
@@ -384,7 +361,7 @@ impl Frame<'_> {
     /// this version knows (the peer is newer or broken), [`Error::Malformed`]
     /// for anything else that does not decode, including trailing bytes.
     pub fn decode(buf: &[u8]) -> Result<Frame<'_>> {
-        let Some(&kind) = buf.first() else {
+        let Some((&kind, rest)) = buf.split_first() else {
             return Err(Error::Malformed("empty frame".into()));
         };
         // Discriminants are postcard varints; every known kind fits in one
@@ -393,15 +370,12 @@ impl Frame<'_> {
         if kind >= FRAME_KINDS {
             return Err(Error::UnknownFrameKind(kind));
         }
-        let (frame, rest) = postcard::take_from_bytes::<Frame<'_>>(buf)
-            .map_err(|err| Error::Malformed(err.to_string()))?;
-        if !rest.is_empty() {
-            return Err(Error::Malformed(format!(
-                "{} trailing bytes after frame",
-                rest.len()
-            )));
+        let mut reader = codec::Reader { rest };
+        match reader.frame(kind) {
+            Ok(frame) if reader.rest.is_empty() => Ok(frame),
+            Ok(_) => Err(Error::Malformed("trailing bytes after frame".into())),
+            Err(fault) => Err(Error::Malformed(fault.into())),
         }
-        Ok(frame)
     }
 
     /// The frame's kind, for logs.
@@ -429,6 +403,7 @@ impl Frame<'_> {
             Frame::StreamEnd { .. } => "stream_end",
             Frame::StreamAck { .. } => "stream_ack",
             Frame::StreamCancel { .. } => "stream_cancel",
+            Frame::PresenceInterest { .. } => "presence_interest",
         }
     }
 }
@@ -441,6 +416,241 @@ mod tests {
         let bytes = frame.encode();
         let back = Frame::decode(&bytes).expect("decodes");
         assert_eq!(back, frame);
+    }
+
+    /// Varints around every length boundary.
+    const VARINT_EDGES: [u64; 13] = [
+        0,
+        1,
+        127,
+        128,
+        300,
+        16_383,
+        16_384,
+        65_535,
+        2_097_151,
+        2_097_152,
+        u32::MAX as u64,
+        u32::MAX as u64 + 1,
+        u64::MAX,
+    ];
+
+    /// postcard's serde decoding of a whole buffer, the reference.
+    fn postcard_decode(buf: &[u8]) -> Option<Frame<'_>> {
+        match postcard::take_from_bytes::<Frame<'_>>(buf) {
+            Ok((frame, [])) => Some(frame),
+            _ => None,
+        }
+    }
+
+    /// The hand-written codec writes what postcard's serde encoding writes,
+    /// sizes it exactly, and reads it back as postcard does.
+    fn same_as_postcard(frame: &Frame<'_>) {
+        let ours = frame.encode();
+        let reference = postcard::to_allocvec(frame).expect("postcard encodes");
+        assert_eq!(&ours[..], &reference[..], "bytes of {frame:?}");
+        assert_eq!(frame.encoded_len(), ours.len(), "length of {frame:?}");
+        assert_eq!(
+            Frame::decode(&reference).ok().as_ref(),
+            postcard_decode(&reference).as_ref()
+        );
+    }
+
+    /// The decoder accepts exactly what postcard accepts, with the same
+    /// result, for a buffer whose first byte is a known kind.
+    fn decodes_like_postcard(buf: &[u8]) {
+        let ours = Frame::decode(buf);
+        let reference = postcard_decode(buf);
+        match (&ours, &reference) {
+            (Ok(a), Some(b)) => assert_eq!(a, b, "{buf:?}"),
+            (Err(Error::Malformed(_)), None) => {}
+            _ => panic!("{buf:?}: ours {ours:?}, postcard {reference:?}"),
+        }
+    }
+
+    /// Frames of every kind with edge values: extreme numbers, empty and
+    /// long strings, every option both ways.
+    fn edge_frames(long: &str) -> Vec<Frame<'_>> {
+        let mut frames = Vec::new();
+        for n in VARINT_EDGES {
+            let n16 = n.min(u16::MAX as u64) as u16;
+            let n32 = n.min(u32::MAX as u64) as u32;
+            let text = if n % 2 == 0 { long } else { "" };
+            let opt = (n % 3 != 0).then_some(text);
+            let client = WireClient {
+                id: n,
+                name: opt,
+                group: Some(text),
+                addr: None,
+                transport: n as u8,
+            };
+            frames.extend([
+                Frame::Hello {
+                    version: n16,
+                    name: opt,
+                    group: None,
+                    auth: opt.map(str::as_bytes),
+                },
+                Frame::Welcome {
+                    client_id: n,
+                    name: opt,
+                    group: Some(text),
+                    keepalive_interval_ms: n32,
+                    keepalive_timeout_ms: n32 / 3,
+                    max_frame_len: n32,
+                    addr: opt,
+                },
+                Frame::Refuse {
+                    code: n16,
+                    reason: text,
+                },
+                Frame::Event {
+                    command: text,
+                    request_id: n,
+                    payload: long.as_bytes(),
+                },
+                Frame::Reply {
+                    request_id: n,
+                    payload: text.as_bytes(),
+                },
+                Frame::ReplyError {
+                    request_id: n,
+                    code: n16,
+                    message: text,
+                },
+                Frame::EventRejected {
+                    command: text,
+                    code: n16,
+                    message: long,
+                },
+                Frame::ClientJoined(client.clone()),
+                Frame::ClientLeft(client.clone()),
+                Frame::ClientChanged {
+                    client,
+                    old_name: opt,
+                    old_group: None,
+                },
+                Frame::SetName {
+                    request_id: n,
+                    name: opt,
+                },
+                Frame::SetGroup {
+                    request_id: n,
+                    group: opt,
+                },
+                Frame::Lookup {
+                    request_id: n,
+                    by: LookupKey::Id(n),
+                },
+                Frame::Lookup {
+                    request_id: n,
+                    by: LookupKey::Name(text),
+                },
+                Frame::Lookup {
+                    request_id: n,
+                    by: LookupKey::Addr(text),
+                },
+                Frame::ListClients {
+                    request_id: n,
+                    group: opt,
+                },
+                Frame::Ping { nonce: n },
+                Frame::Pong { nonce: n },
+                Frame::Close {
+                    code: n16,
+                    reason: text,
+                    run_leave: n % 2 == 1,
+                },
+                Frame::StreamStart {
+                    stream_id: n,
+                    command: text,
+                    total_len: opt.map(|_| n),
+                },
+                Frame::StreamChunk {
+                    stream_id: n,
+                    data: long.as_bytes(),
+                },
+                Frame::StreamEnd {
+                    stream_id: n,
+                    error: opt,
+                },
+                Frame::StreamAck {
+                    stream_id: n,
+                    consumed: u64::MAX - n,
+                },
+                Frame::StreamCancel {
+                    stream_id: n,
+                    code: n16,
+                    message: text,
+                },
+                Frame::PresenceInterest { wanted: n % 2 == 1 },
+            ]);
+        }
+        frames
+    }
+
+    #[test]
+    fn encoding_matches_postcard_for_edge_values_of_every_kind() {
+        let long = "ß".repeat(100); // 200 bytes: a two-byte length
+        let frames = edge_frames(&long);
+        let kinds: std::collections::BTreeSet<_> = frames.iter().map(|f| f.encode()[0]).collect();
+        assert_eq!(kinds.len(), FRAME_KINDS as usize);
+        for frame in frames {
+            same_as_postcard(&frame);
+            round_trip(frame);
+        }
+    }
+
+    #[test]
+    fn decoding_accepts_and_rejects_what_postcard_does() {
+        let long = "é".repeat(70);
+        for frame in edge_frames(&long) {
+            let bytes = frame.encode().to_vec();
+            // Every truncation.
+            for len in 1..bytes.len() {
+                decodes_like_postcard(&bytes[..len]);
+            }
+            // A trailing byte.
+            let mut longer = bytes.clone();
+            longer.push(0);
+            decodes_like_postcard(&longer);
+            // Every byte after the kind replaced by values that hit varint
+            // limits, option and bool tags, and UTF-8 checks.
+            for at in 1..bytes.len().min(40) {
+                for value in [
+                    0x00, 0x01, 0x02, 0x03, 0x04, 0x0f, 0x10, 0x7f, 0x80, 0xc3, 0xff,
+                ] {
+                    let mut changed = bytes.clone();
+                    changed[at] = value;
+                    decodes_like_postcard(&changed);
+                }
+            }
+        }
+        // Non-canonical (padded) varints are accepted, as postcard does,
+        // up to each type's length limit.
+        for buf in [
+            &[14, 0x81, 0x80, 0x80, 0x00][..],
+            &[
+                14, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01,
+            ],
+            &[
+                14, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02,
+            ],
+            &[
+                14, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00,
+            ],
+            &[2, 0xff, 0xff, 0x03, 0],
+            &[2, 0xff, 0xff, 0x04, 0],
+            &[2, 0x80, 0x80, 0x80, 0],
+            &[1, 1, 0, 0, 0xff, 0xff, 0xff, 0xff, 0x0f, 0, 0, 0],
+            &[1, 1, 0, 0, 0xff, 0xff, 0xff, 0xff, 0x1f, 0, 0, 0],
+            &[12, 1, 0x80, 0x00, 5],
+            &[12, 1, 3, 5],
+            &[16, 1, 0, 2],
+            &[3, 0x80, 0x00, 0, 0],
+        ] {
+            decodes_like_postcard(buf);
+        }
     }
 
     #[test]
@@ -543,45 +753,55 @@ mod tests {
                 code: 2,
                 message: "too big",
             },
+            Frame::PresenceInterest { wanted: false },
         ];
         assert_eq!(frames.len(), FRAME_KINDS as usize);
         for (i, frame) in frames.into_iter().enumerate() {
             let bytes = frame.encode();
-            if let Some(len) = frame.exact_len() {
-                assert_eq!(len, bytes.len(), "exact length of {}", frame.kind_name());
-            }
             assert_eq!(
                 bytes[0] as usize,
                 i,
                 "discriminant of {}",
                 frame.kind_name()
             );
+            same_as_postcard(&frame);
             round_trip(frame);
         }
     }
 
     #[test]
     fn varint_lengths_match_postcard() {
-        for value in [
-            0,
-            1,
-            127,
-            128,
-            300,
-            16_383,
-            16_384,
-            u32::MAX as u64,
-            u64::MAX,
-        ] {
+        for value in VARINT_EDGES {
             let encoded = postcard::to_allocvec(&value).expect("encodes");
-            assert_eq!(varint_len(value), encoded.len(), "{value}");
+            assert_eq!(codec::varint_len(value), encoded.len(), "{value}");
         }
         let big = vec![7u8; 70_000];
         let frame = Frame::StreamChunk {
             stream_id: 1 << 40,
             data: &big,
         };
-        assert_eq!(frame.exact_len(), Some(frame.encode().len()));
+        same_as_postcard(&frame);
+    }
+
+    #[test]
+    fn error_code_debug_names_the_variant() {
+        let names: Vec<String> = (0..=8)
+            .map(|n| format!("{:?}", ErrorCode::from_wire(n)))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "Other(0)",
+                "NoHandler",
+                "BadPayload",
+                "HandlerFailed",
+                "Refused",
+                "ShuttingDown",
+                "TooLarge",
+                "Cancelled",
+                "Other(8)"
+            ]
+        );
     }
 
     #[test]

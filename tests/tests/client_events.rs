@@ -340,3 +340,84 @@ transport_tests! {
         assert_eq!(leaves.drain().await, [(watcher.id(), codes::GOING_AWAY)]);
     }
 }
+
+/// A client that registers its first presence handler after connecting
+/// starts getting notices from then on (it told the server it had no use
+/// for them at the handshake), over both transports.
+mod presence_interest {
+    use super::*;
+
+    transport_tests! {
+        async fn a_presence_handler_registered_later_turns_notices_on(t: Transport) {
+            let test = TestServer::start(t, Server::new()).await;
+            let late = test.connect(ClientOptions::new().name("late")).await;
+            let _early_bird = test.connect(ClientOptions::new().name("early")).await;
+
+            let joins = Probe::new("joins");
+            let seen = joins.clone();
+            late.on("client_connect", move |who: ClientInfo| {
+                seen.push(who.name);
+                async {}
+            });
+            // A round trip after the registration: the server has read the
+            // interest frame before anyone else joins.
+            late.list_clients(None).await.expect("list");
+            let _third = test.connect(ClientOptions::new().name("third")).await;
+            assert_eq!(joins.take(1).await, [Some(Arc::<str>::from("third"))]);
+        }
+    }
+}
+
+/// At the protocol level: after `PresenceInterest{wanted:false}` right
+/// behind its hello, a client gets no presence notices; after
+/// `wanted:true` it gets them again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn presence_interest_turns_notices_off_and_on() {
+    use hisock::frame::{Frame, PROTOCOL_VERSION};
+    use hisock_tests::{RawPeer, Transport};
+
+    async fn next_frame(raw: &mut RawPeer) -> bytes::Bytes {
+        raw.read_frame().await.expect("a frame")
+    }
+
+    let test = TestServer::start(Transport::Tcp, Server::new()).await;
+    let mut raw = RawPeer::connect(test.addr).await;
+    raw.send(&Frame::Hello {
+        version: PROTOCOL_VERSION,
+        name: Some("raw"),
+        group: None,
+        auth: None,
+    })
+    .await;
+    raw.send(&Frame::PresenceInterest { wanted: false }).await;
+    let welcome = next_frame(&mut raw).await;
+    assert!(matches!(Frame::decode(&welcome), Ok(Frame::Welcome { .. })));
+
+    let _first = test.connect(ClientOptions::new().name("first")).await;
+    test.server.to_all().emit("marker", &1).expect("emit");
+    let frame = next_frame(&mut raw).await;
+    match Frame::decode(&frame).expect("decodes") {
+        Frame::Event { command, .. } => assert_eq!(command, "marker", "no join notice first"),
+        other => panic!("expected the marker event, got {other:?}"),
+    }
+
+    raw.send(&Frame::PresenceInterest { wanted: true }).await;
+    // Answered after the interest frame was read: the order of one
+    // connection's frames is kept.
+    raw.send(&Frame::ListClients {
+        request_id: 1,
+        group: None,
+    })
+    .await;
+    let reply = next_frame(&mut raw).await;
+    assert!(matches!(
+        Frame::decode(&reply),
+        Ok(Frame::Reply { request_id: 1, .. })
+    ));
+    let _second = test.connect(ClientOptions::new().name("second")).await;
+    let frame = next_frame(&mut raw).await;
+    match Frame::decode(&frame).expect("decodes") {
+        Frame::ClientJoined(client) => assert_eq!(client.name, Some("second")),
+        other => panic!("expected a join notice, got {other:?}"),
+    }
+}

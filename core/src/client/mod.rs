@@ -29,7 +29,7 @@ pub use inbox::Message;
 pub use options::ClientOptions;
 
 use crate::close::{codes, CloseReason};
-use crate::dispatch::{erase, Handler, On, SharedHandlers};
+use crate::dispatch::{erase, Handler, HandlerTable, On, SharedHandlers};
 use crate::error::{Error, Result};
 use crate::frame::{Frame, LookupKey, NO_REQUEST, PROTOCOL_VERSION};
 use crate::info::ClientInfo;
@@ -70,6 +70,14 @@ pub mod reserved {
         MESSAGE,
         REJECTED,
         WILDCARD,
+    ];
+    /// The events that presence notices feed: a client without a handler
+    /// for any of them tells the server not to send it presence notices.
+    pub(crate) const PRESENCE: &[&str] = &[
+        CLIENT_CONNECT,
+        CLIENT_DISCONNECT,
+        CLIENT_NAME_CHANGE,
+        CLIENT_GROUP_CHANGE,
     ];
 }
 
@@ -141,6 +149,13 @@ impl Future for Driver {
     }
 }
 
+/// True when the table has a handler that presence notices feed.
+fn wants_presence(table: &HandlerTable<ClientEvent>) -> bool {
+    reserved::PRESENCE
+        .iter()
+        .any(|name| table.reserved(name).is_some())
+}
+
 /// Waits for `fut` at most `timeout`.
 pub(crate) async fn with_timeout<F: Future>(timeout: Duration, fut: F) -> Option<F::Output> {
     use futures::future::{select, Either};
@@ -175,7 +190,14 @@ impl Client {
             auth: options.auth.as_deref(),
         }
         .encode();
-        sink.send(hello).await?;
+        sink.feed(hello).await?;
+        // Right behind the hello, so that a client with no use for presence
+        // notices gets (almost) none, even while many clients connect.
+        if !wants_presence(&options.handlers) {
+            sink.feed(Frame::PresenceInterest { wanted: false }.encode())
+                .await?;
+        }
+        sink.flush().await?;
         let first = with_timeout(options.handshake_timeout, stream.next())
             .await
             .ok_or(Error::Timeout(options.handshake_timeout))?;
@@ -275,15 +297,29 @@ impl Client {
         handler: H,
     ) -> &Self {
         let handler = erase(handler);
-        self.shared
-            .handlers
-            .update(|table| table.insert(command, handler, on));
+        self.update_handlers(|table| table.insert(command, handler, on));
         self
     }
 
     /// Removes the handler for `command`. True if there was one.
     pub fn off(&self, command: &str) -> bool {
-        self.shared.handlers.update(|table| table.remove(command))
+        self.update_handlers(|table| table.remove(command))
+    }
+
+    /// Changes the handler table; tells the server when the client starts
+    /// or stops wanting presence notices (its first presence handler came,
+    /// or its last one went).
+    fn update_handlers<R>(&self, change: impl FnOnce(&mut HandlerTable<ClientEvent>) -> R) -> R {
+        let (result, before, after) = self.shared.handlers.update(|table| {
+            let before = wants_presence(table);
+            let result = change(table);
+            (result, before, wants_presence(table))
+        });
+        if before != after {
+            let frame = Frame::PresenceInterest { wanted: after }.encode();
+            self.shared.outbox.force_push(frame);
+        }
+        result
     }
 
     /// This client's id on the server.

@@ -25,6 +25,8 @@ pub struct Emit<'a> {
     server: &'a Server,
     target: Target,
     except: Vec<u64>,
+    /// Presence notices: skip clients that said they ignore them.
+    presence: bool,
 }
 
 impl Server {
@@ -48,6 +50,7 @@ impl Server {
             server: self,
             target,
             except: Vec::new(),
+            presence: false,
         }
     }
 }
@@ -83,12 +86,21 @@ impl Emit<'_> {
         self.send_frame(frame)
     }
 
+    /// Marks this as a presence notice: clients that told the server they
+    /// ignore presence notices do not get it.
+    pub(crate) fn presence_notice(mut self) -> Self {
+        self.presence = true;
+        self
+    }
+
     pub(crate) fn send_frame(self, frame: Bytes) -> Result<usize> {
         let registry = self.server.inner.registry.read();
         let mut sent = 0;
         let mut single_error = None;
         let mut push = |entry: &ClientEntry| {
-            if self.except.contains(&entry.info.id) {
+            if self.except.contains(&entry.info.id)
+                || (self.presence && !entry.control.wants_presence())
+            {
                 return;
             }
             match push_or_kick(entry, frame.clone()) {

@@ -2,6 +2,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::Notify;
@@ -18,14 +19,28 @@ pub(crate) struct Kick {
     pub run_leave: bool,
 }
 
-/// How the application reaches a connection's task.
+/// How the application reaches a connection's task, and what the
+/// connection asked for.
 #[derive(Default)]
 pub(crate) struct ConnControl {
     kick: Mutex<Option<Kick>>,
     notify: Notify,
+    /// The client said it has no use for presence notices (it has no
+    /// handler for them); see [`Frame::PresenceInterest`](crate::frame::Frame::PresenceInterest).
+    ignores_presence: AtomicBool,
 }
 
 impl ConnControl {
+    /// Records whether the client wants presence notices.
+    pub fn set_wants_presence(&self, wanted: bool) {
+        self.ignores_presence.store(!wanted, Ordering::Relaxed);
+    }
+
+    /// True unless the client said it ignores presence notices.
+    pub fn wants_presence(&self) -> bool {
+        !self.ignores_presence.load(Ordering::Relaxed)
+    }
+
     pub fn kick(&self, kick: Kick) {
         let mut slot = self.kick.lock().unwrap_or_else(|p| p.into_inner());
         if slot.is_none() {

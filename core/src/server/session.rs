@@ -193,13 +193,15 @@ impl Session {
         self.finish(end).await;
     }
 
-    /// Sends a presence notice about this client to every other client,
-    /// unless the server is configured without presence notices.
+    /// Sends a presence notice about this client to every other client
+    /// that wants them, unless the server is configured without presence
+    /// notices.
     fn tell_others(&self, notice: impl FnOnce(&Self) -> Bytes) {
         if self.server.inner.config.presence_notices {
             self.server
                 .to_all()
                 .except(self.info.id)
+                .presence_notice()
                 .send_frame(notice(self))
                 .ok();
         }
@@ -432,6 +434,7 @@ impl Session {
             }
             Frame::Ping { nonce } => self.peer.send(Frame::Pong { nonce }.encode()),
             Frame::Pong { .. } => {}
+            Frame::PresenceInterest { wanted } => self.peer.control.set_wants_presence(wanted),
             Frame::StreamStart {
                 stream_id,
                 command,

@@ -241,7 +241,10 @@ impl IncomingStreams {
                 outbox: outbox.clone(),
                 stream_id,
             }
-            .cancel(ErrorCode::NoHandler, &format!("no handler for {command:?}"));
+            .cancel(
+                ErrorCode::NoHandler,
+                &format!("no handler for \"{command}\""),
+            );
             return Ok(None);
         };
         match self.start(outbox, stream_id, Arc::from(command), total_len) {

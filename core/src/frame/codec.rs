@@ -1,0 +1,535 @@
+//! The postcard encoding of [`Frame`], written by hand.
+//!
+//! It produces and accepts exactly the bytes that postcard's serde encoding
+//! of the derived `Serialize`/`Deserialize` impls does (the tests compare the
+//! two for every kind), without serde's generic machinery: one pass to size a
+//! frame, one to write it, and a plain reader for decoding. That keeps the
+//! browser build small and the native hot path fast. PROTOCOL.md section 2
+//! describes the encoding.
+
+use super::{Frame, LookupKey, WireClient};
+
+/// Bytes of a postcard varint holding `value`.
+pub(super) fn varint_len(value: u64) -> usize {
+    (64 - (value | 1).leading_zeros() as usize).div_ceil(7)
+}
+
+/// Where encoded bytes go: a counter (to size the buffer) or the buffer.
+trait Sink {
+    fn byte(&mut self, byte: u8);
+    fn varint(&mut self, value: u64);
+    fn raw(&mut self, bytes: &[u8]);
+
+    /// A `&str` or `&[u8]`: varint length, then the bytes.
+    fn bytes(&mut self, bytes: &[u8]) {
+        self.varint(bytes.len() as u64);
+        self.raw(bytes);
+    }
+
+    /// An `Option<&str>` or `Option<&[u8]>`: tag byte, then the bytes.
+    fn opt(&mut self, bytes: Option<&[u8]>) {
+        match bytes {
+            None => self.byte(0),
+            Some(bytes) => {
+                self.byte(1);
+                self.bytes(bytes);
+            }
+        }
+    }
+
+    fn opt_str(&mut self, text: Option<&str>) {
+        self.opt(text.map(str::as_bytes));
+    }
+
+    fn client(&mut self, client: &WireClient<'_>) {
+        self.varint(client.id);
+        self.opt_str(client.name);
+        self.opt_str(client.group);
+        self.opt_str(client.addr);
+        self.byte(client.transport);
+    }
+}
+
+/// Counts the bytes a frame encodes to.
+struct Counter(usize);
+
+impl Sink for Counter {
+    fn byte(&mut self, _: u8) {
+        self.0 += 1;
+    }
+    fn varint(&mut self, value: u64) {
+        self.0 += varint_len(value);
+    }
+    fn raw(&mut self, bytes: &[u8]) {
+        self.0 += bytes.len();
+    }
+}
+
+impl Sink for Vec<u8> {
+    fn byte(&mut self, byte: u8) {
+        self.push(byte);
+    }
+    fn varint(&mut self, mut value: u64) {
+        while value >= 0x80 {
+            self.push(value as u8 | 0x80);
+            value >>= 7;
+        }
+        self.push(value as u8);
+    }
+    fn raw(&mut self, bytes: &[u8]) {
+        self.extend_from_slice(bytes);
+    }
+}
+
+impl Frame<'_> {
+    /// The exact number of bytes [`Frame::encode`] produces.
+    #[cfg_attr(target_arch = "wasm32", allow(dead_code))]
+    pub(super) fn encoded_len(&self) -> usize {
+        let mut counter = Counter(0);
+        self.write(&mut counter);
+        counter.0
+    }
+
+    /// Encodes into a buffer of exactly the right size.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub(super) fn to_vec(&self) -> Vec<u8> {
+        let mut buf = Vec::with_capacity(self.encoded_len());
+        self.write(&mut buf);
+        buf
+    }
+
+    /// Encodes into a growing buffer: in the browser, code size matters
+    /// more than the exact allocation (one pass instead of two).
+    #[cfg(target_arch = "wasm32")]
+    pub(super) fn to_vec(&self) -> Vec<u8> {
+        let mut buf = Vec::new();
+        self.write(&mut buf);
+        buf
+    }
+
+    /// The postcard encoding: the kind as a varint, then the fields in
+    /// declaration order.
+    fn write(&self, out: &mut impl Sink) {
+        match self {
+            Frame::Hello {
+                version,
+                name,
+                group,
+                auth,
+            } => {
+                out.byte(0);
+                out.varint(u64::from(*version));
+                out.opt_str(*name);
+                out.opt_str(*group);
+                out.opt(*auth);
+            }
+            Frame::Welcome {
+                client_id,
+                name,
+                group,
+                keepalive_interval_ms,
+                keepalive_timeout_ms,
+                max_frame_len,
+                addr,
+            } => {
+                out.byte(1);
+                out.varint(*client_id);
+                out.opt_str(*name);
+                out.opt_str(*group);
+                out.varint(u64::from(*keepalive_interval_ms));
+                out.varint(u64::from(*keepalive_timeout_ms));
+                out.varint(u64::from(*max_frame_len));
+                out.opt_str(*addr);
+            }
+            Frame::Refuse { code, reason } => {
+                out.byte(2);
+                out.varint(u64::from(*code));
+                out.bytes(reason.as_bytes());
+            }
+            Frame::Event {
+                command,
+                request_id,
+                payload,
+            } => {
+                out.byte(3);
+                out.bytes(command.as_bytes());
+                out.varint(*request_id);
+                out.bytes(payload);
+            }
+            Frame::Reply {
+                request_id,
+                payload,
+            } => {
+                out.byte(4);
+                out.varint(*request_id);
+                out.bytes(payload);
+            }
+            Frame::ReplyError {
+                request_id,
+                code,
+                message,
+            } => {
+                out.byte(5);
+                out.varint(*request_id);
+                out.varint(u64::from(*code));
+                out.bytes(message.as_bytes());
+            }
+            Frame::EventRejected {
+                command,
+                code,
+                message,
+            } => {
+                out.byte(6);
+                out.bytes(command.as_bytes());
+                out.varint(u64::from(*code));
+                out.bytes(message.as_bytes());
+            }
+            Frame::ClientJoined(client) => {
+                out.byte(7);
+                out.client(client);
+            }
+            Frame::ClientLeft(client) => {
+                out.byte(8);
+                out.client(client);
+            }
+            Frame::ClientChanged {
+                client,
+                old_name,
+                old_group,
+            } => {
+                out.byte(9);
+                out.client(client);
+                out.opt_str(*old_name);
+                out.opt_str(*old_group);
+            }
+            Frame::SetName { request_id, name } => {
+                out.byte(10);
+                out.varint(*request_id);
+                out.opt_str(*name);
+            }
+            Frame::SetGroup { request_id, group } => {
+                out.byte(11);
+                out.varint(*request_id);
+                out.opt_str(*group);
+            }
+            Frame::Lookup { request_id, by } => {
+                out.byte(12);
+                out.varint(*request_id);
+                match by {
+                    LookupKey::Id(id) => {
+                        out.byte(0);
+                        out.varint(*id);
+                    }
+                    LookupKey::Name(name) => {
+                        out.byte(1);
+                        out.bytes(name.as_bytes());
+                    }
+                    LookupKey::Addr(addr) => {
+                        out.byte(2);
+                        out.bytes(addr.as_bytes());
+                    }
+                }
+            }
+            Frame::ListClients { request_id, group } => {
+                out.byte(13);
+                out.varint(*request_id);
+                out.opt_str(*group);
+            }
+            Frame::Ping { nonce } => {
+                out.byte(14);
+                out.varint(*nonce);
+            }
+            Frame::Pong { nonce } => {
+                out.byte(15);
+                out.varint(*nonce);
+            }
+            Frame::Close {
+                code,
+                reason,
+                run_leave,
+            } => {
+                out.byte(16);
+                out.varint(u64::from(*code));
+                out.bytes(reason.as_bytes());
+                out.byte(u8::from(*run_leave));
+            }
+            Frame::StreamStart {
+                stream_id,
+                command,
+                total_len,
+            } => {
+                out.byte(17);
+                out.varint(*stream_id);
+                out.bytes(command.as_bytes());
+                match total_len {
+                    None => out.byte(0),
+                    Some(len) => {
+                        out.byte(1);
+                        out.varint(*len);
+                    }
+                }
+            }
+            Frame::StreamChunk { stream_id, data } => {
+                out.byte(18);
+                out.varint(*stream_id);
+                out.bytes(data);
+            }
+            Frame::StreamEnd { stream_id, error } => {
+                out.byte(19);
+                out.varint(*stream_id);
+                out.opt_str(*error);
+            }
+            Frame::StreamAck {
+                stream_id,
+                consumed,
+            } => {
+                out.byte(20);
+                out.varint(*stream_id);
+                out.varint(*consumed);
+            }
+            Frame::StreamCancel {
+                stream_id,
+                code,
+                message,
+            } => {
+                out.byte(21);
+                out.varint(*stream_id);
+                out.varint(u64::from(*code));
+                out.bytes(message.as_bytes());
+            }
+            Frame::PresenceInterest { wanted } => {
+                out.byte(22);
+                out.byte(u8::from(*wanted));
+            }
+        }
+    }
+}
+
+/// Why a frame did not decode (the text of [`crate::Error::Malformed`]).
+pub(super) type Fault = &'static str;
+
+/// Reads postcard values off the front of a buffer.
+pub(super) struct Reader<'a> {
+    /// What is left to read.
+    pub(super) rest: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    fn byte(&mut self) -> Result<u8, Fault> {
+        let (&byte, rest) = self.rest.split_first().ok_or("truncated frame")?;
+        self.rest = rest;
+        Ok(byte)
+    }
+
+    /// A varint of at most `max_bytes` bytes whose last byte may be at most
+    /// `last_max`: the rules postcard applies to u16, u32 and u64.
+    #[inline]
+    fn varint(&mut self, max_bytes: u32, last_max: u8) -> Result<u64, Fault> {
+        // Most varints (kinds, lengths, small ids) are one byte.
+        if let Some((&byte, rest)) = self.rest.split_first() {
+            if byte < 0x80 {
+                self.rest = rest;
+                return Ok(u64::from(byte));
+            }
+        }
+        self.long_varint(max_bytes, last_max)
+    }
+
+    #[inline(never)]
+    fn long_varint(&mut self, max_bytes: u32, last_max: u8) -> Result<u64, Fault> {
+        let mut value = 0;
+        for i in 0..max_bytes {
+            let byte = self.byte()?;
+            value |= u64::from(byte & 0x7f) << (7 * i);
+            if byte & 0x80 == 0 {
+                if i == max_bytes - 1 && byte > last_max {
+                    break;
+                }
+                return Ok(value);
+            }
+        }
+        Err("bad varint")
+    }
+
+    fn u16(&mut self) -> Result<u16, Fault> {
+        // Three bytes hold at most 2^16 - 1 once the last is at most 3.
+        Ok(self.varint(3, 0x03)? as u16)
+    }
+
+    fn u32(&mut self) -> Result<u32, Fault> {
+        Ok(self.varint(5, 0x0f)? as u32)
+    }
+
+    fn u64(&mut self) -> Result<u64, Fault> {
+        self.varint(10, 0x01)
+    }
+
+    /// A `&[u8]`: varint length (postcard's usize) and the bytes.
+    #[inline]
+    fn bytes(&mut self) -> Result<&'a [u8], Fault> {
+        let len = if usize::BITS == 64 {
+            self.u64()?
+        } else {
+            u64::from(self.u32()?)
+        };
+        match self
+            .rest
+            .split_at_checked(usize::try_from(len).unwrap_or(usize::MAX))
+        {
+            Some((bytes, rest)) => {
+                self.rest = rest;
+                Ok(bytes)
+            }
+            None => Err("truncated frame"),
+        }
+    }
+
+    #[inline]
+    fn str(&mut self) -> Result<&'a str, Fault> {
+        std::str::from_utf8(self.bytes()?).map_err(|_| "invalid UTF-8")
+    }
+
+    /// An option's tag or a bool: `00` or `01`.
+    fn flag(&mut self, fault: Fault) -> Result<bool, Fault> {
+        match self.byte()? {
+            0 => Ok(false),
+            1 => Ok(true),
+            _ => Err(fault),
+        }
+    }
+
+    fn some(&mut self) -> Result<bool, Fault> {
+        self.flag("bad option tag")
+    }
+
+    fn opt_str(&mut self) -> Result<Option<&'a str>, Fault> {
+        Ok(if self.some()? {
+            Some(self.str()?)
+        } else {
+            None
+        })
+    }
+
+    fn client(&mut self) -> Result<WireClient<'a>, Fault> {
+        Ok(WireClient {
+            id: self.u64()?,
+            name: self.opt_str()?,
+            group: self.opt_str()?,
+            addr: self.opt_str()?,
+            transport: self.byte()?,
+        })
+    }
+
+    /// The fields of a frame of `kind` (the kind byte already read).
+    pub(super) fn frame(&mut self, kind: u8) -> Result<Frame<'a>, Fault> {
+        Ok(match kind {
+            0 => Frame::Hello {
+                version: self.u16()?,
+                name: self.opt_str()?,
+                group: self.opt_str()?,
+                auth: if self.some()? {
+                    Some(self.bytes()?)
+                } else {
+                    None
+                },
+            },
+            1 => Frame::Welcome {
+                client_id: self.u64()?,
+                name: self.opt_str()?,
+                group: self.opt_str()?,
+                keepalive_interval_ms: self.u32()?,
+                keepalive_timeout_ms: self.u32()?,
+                max_frame_len: self.u32()?,
+                addr: self.opt_str()?,
+            },
+            2 => Frame::Refuse {
+                code: self.u16()?,
+                reason: self.str()?,
+            },
+            3 => Frame::Event {
+                command: self.str()?,
+                request_id: self.u64()?,
+                payload: self.bytes()?,
+            },
+            4 => Frame::Reply {
+                request_id: self.u64()?,
+                payload: self.bytes()?,
+            },
+            5 => Frame::ReplyError {
+                request_id: self.u64()?,
+                code: self.u16()?,
+                message: self.str()?,
+            },
+            6 => Frame::EventRejected {
+                command: self.str()?,
+                code: self.u16()?,
+                message: self.str()?,
+            },
+            7 => Frame::ClientJoined(self.client()?),
+            8 => Frame::ClientLeft(self.client()?),
+            9 => Frame::ClientChanged {
+                client: self.client()?,
+                old_name: self.opt_str()?,
+                old_group: self.opt_str()?,
+            },
+            10 => Frame::SetName {
+                request_id: self.u64()?,
+                name: self.opt_str()?,
+            },
+            11 => Frame::SetGroup {
+                request_id: self.u64()?,
+                group: self.opt_str()?,
+            },
+            12 => Frame::Lookup {
+                request_id: self.u64()?,
+                by: match self.u32()? {
+                    0 => LookupKey::Id(self.u64()?),
+                    1 => LookupKey::Name(self.str()?),
+                    2 => LookupKey::Addr(self.str()?),
+                    _ => return Err("unknown lookup key"),
+                },
+            },
+            13 => Frame::ListClients {
+                request_id: self.u64()?,
+                group: self.opt_str()?,
+            },
+            14 => Frame::Ping { nonce: self.u64()? },
+            15 => Frame::Pong { nonce: self.u64()? },
+            16 => Frame::Close {
+                code: self.u16()?,
+                reason: self.str()?,
+                run_leave: self.flag("bad bool")?,
+            },
+            17 => Frame::StreamStart {
+                stream_id: self.u64()?,
+                command: self.str()?,
+                total_len: if self.some()? {
+                    Some(self.u64()?)
+                } else {
+                    None
+                },
+            },
+            18 => Frame::StreamChunk {
+                stream_id: self.u64()?,
+                data: self.bytes()?,
+            },
+            19 => Frame::StreamEnd {
+                stream_id: self.u64()?,
+                error: self.opt_str()?,
+            },
+            20 => Frame::StreamAck {
+                stream_id: self.u64()?,
+                consumed: self.u64()?,
+            },
+            21 => Frame::StreamCancel {
+                stream_id: self.u64()?,
+                code: self.u16()?,
+                message: self.str()?,
+            },
+            22 => Frame::PresenceInterest {
+                wanted: self.flag("bad bool")?,
+            },
+            _ => return Err("unknown frame kind"),
+        })
+    }
+}
