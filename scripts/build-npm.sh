@@ -6,7 +6,8 @@
 #      (without the wasm `name` and `producers` sections)
 #   3. wasm-opt (binaryen from wasm/npm/build-tools, else the system's): a few
 #      flag sets, keeping whichever makes the gzipped .wasm smallest (none if
-#      none helps)
+#      none helps), then short import/export names in the .wasm and the glue
+#      (wasm/npm/minify-names.mjs)
 #   4. terser minifies hisock.js (kept only if the gzipped file is smaller)
 #   5. package.json + README.md -> wasm/pkg, then npm pack -> target/npm/
 #   6. prints the gzipped sizes of the .wasm and the JS glue
@@ -69,7 +70,8 @@ if [ -n "$wasm_opt" ]; then
   # builds; the smallest result is kept.
   best=$(gz_size "$pkg/hisock_bg.wasm")
   echo "rustc output: $best bytes gzipped"
-  for flags in "-Os -ocimfs=0 --converge" "-O3 -ocimfs=0 -fimfs=0" "-Oz -ocimfs=0"; do
+  for flags in "-Os -ocimfs=0 --converge" "-O3 -ocimfs=0 -fimfs=0" "-O3 -ocimfs=0 -fimfs=0 --converge" \
+      "-Oz -ocimfs=0"; do
     # shellcheck disable=SC2086 # word splitting of the flag lists is intended
     if timeout 600 "$wasm_opt" $flags $features "$pkg/hisock_bg.wasm" -o "$pkg/opt.wasm" \
         >/dev/null 2>"$pkg/wasm-opt.log"; then
@@ -86,6 +88,19 @@ if [ -n "$wasm_opt" ]; then
   done
   [ -f "$pkg/best.wasm" ] && mv "$pkg/best.wasm" "$pkg/hisock_bg.wasm"
   rm -f "$pkg/opt.wasm" "$pkg/wasm-opt.log"
+  # One- and two-letter names between the .wasm and the glue instead of
+  # wasm-bindgen's hashed ones (see wasm/npm/minify-names.mjs).
+  # shellcheck disable=SC2086
+  if "$wasm_opt" $features --minify-imports-and-exports-and-modules "$pkg/hisock_bg.wasm" \
+      -o "$pkg/min.wasm" >"$pkg/names.json" 2>"$pkg/wasm-opt.log" &&
+    node wasm/npm/minify-names.mjs "$pkg/names.json" "$pkg/min.wasm" "$pkg"; then
+    echo "short import/export names: $best -> $(gz_size "$pkg/min.wasm") bytes gzipped"
+    mv "$pkg/min.wasm" "$pkg/hisock_bg.wasm"
+  else
+    cat "$pkg/wasm-opt.log" >&2
+    echo "build-npm.sh: keeping wasm-bindgen's import/export names" >&2
+  fi
+  rm -f "$pkg/min.wasm" "$pkg/names.json" "$pkg/wasm-opt.log"
 else
   echo "wasm-opt not available (npm build tools or apt-get install binaryen): skipping"
 fi

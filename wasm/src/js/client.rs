@@ -2,6 +2,7 @@
 //! signatures are written out in `types.rs`.
 
 use std::rc::Rc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use futures::future::LocalBoxFuture;
@@ -96,6 +97,90 @@ fn rejected(err: JsValue) -> Promise {
     Promise::reject(&err)
 }
 
+/// How `getClient` names the client it asks about.
+enum By {
+    Name(String),
+    Id(u64),
+    Addr(String),
+}
+
+/// What a promise-returning method does, with its checked arguments.
+///
+/// All of them run in one `async` block ([`HisockClient::run`]): one state
+/// machine, one drop glue and one promise adapter in the `.wasm` instead of
+/// one each per method.
+enum Op {
+    Send(String, Vec<u8>),
+    Request(String, Vec<u8>, Duration),
+    Recv(String, Duration),
+    RecvAny(Duration),
+    ChangeName(Option<String>),
+    ChangeGroup(Option<String>),
+    Lookup(By),
+    ListClients(Option<String>),
+    Close { emit_leave: bool },
+    Closed,
+}
+
+impl HisockClient {
+    /// Runs `op` as a JS promise.
+    fn run(&self, op: Op) -> Promise {
+        let client = self.client.clone();
+        promise(Box::pin(async move {
+            Ok(match op {
+                Op::Send(command, payload) => {
+                    client.send_raw(&command, &payload).await?;
+                    JsValue::UNDEFINED
+                }
+                Op::Request(command, payload, timeout) => {
+                    received(&client.request_raw(&command, &payload, timeout).await?)?
+                }
+                Op::Recv(command, timeout) => {
+                    received(&client.recv_raw(&command, timeout).await?.payload)?
+                }
+                Op::RecvAny(timeout) => {
+                    let message = client.recv_any(timeout).await?;
+                    object(&[
+                        ("command", JsValue::from_str(&message.command)),
+                        ("value", received(&message.payload)?),
+                    ])
+                }
+                Op::ChangeName(name) => {
+                    client.change_name(name.as_deref()).await?;
+                    JsValue::UNDEFINED
+                }
+                Op::ChangeGroup(group) => {
+                    client.change_group(group.as_deref()).await?;
+                    JsValue::UNDEFINED
+                }
+                Op::Lookup(by) => {
+                    // The answer is a ClientInfo map (or nil), which decodes
+                    // to the same `{ id, name, group, addr, transport }` as
+                    // `client_info`.
+                    let key = match &by {
+                        By::Name(name) => LookupKey::Name(name),
+                        By::Id(id) => LookupKey::Id(*id),
+                        By::Addr(addr) => LookupKey::Addr(addr),
+                    };
+                    received(&client.lookup_raw(key).await?)?
+                }
+                Op::ListClients(group) => {
+                    received(&client.list_clients_raw(group.as_deref()).await?)?
+                }
+                Op::Close { emit_leave } => {
+                    if emit_leave {
+                        client.close().await;
+                    } else {
+                        client.close_without_leave().await;
+                    }
+                    JsValue::UNDEFINED
+                }
+                Op::Closed => close_info(&client.closed().await),
+            })
+        }))
+    }
+}
+
 #[wasm_bindgen]
 impl HisockClient {
     /// This client's id on the server.
@@ -161,11 +246,7 @@ impl HisockClient {
             Ok(payload) => payload,
             Err(err) => return rejected(err),
         };
-        let client = self.client.clone();
-        promise(Box::pin(async move {
-            client.send_raw(&command, &payload).await?;
-            Ok(JsValue::UNDEFINED)
-        }))
+        self.run(Op::Send(command, payload))
     }
 
     /// Sends a request and resolves with the server handler's reply.
@@ -177,10 +258,7 @@ impl HisockClient {
             Ok(prepared) => prepared,
             Err(err) => return rejected(err),
         };
-        let client = self.client.clone();
-        promise(Box::pin(async move {
-            received(&client.request_raw(&command, &payload, timeout).await?)
-        }))
+        self.run(Op::Request(command, payload, timeout))
     }
 
     /// Resolves with the next value of `command` that no listener took.
@@ -190,10 +268,7 @@ impl HisockClient {
             Ok(timeout) => timeout,
             Err(err) => return rejected(err),
         };
-        let client = self.client.clone();
-        promise(Box::pin(async move {
-            received(&client.recv_raw(&command, timeout).await?.payload)
-        }))
+        self.run(Op::Recv(command, timeout))
     }
 
     /// Resolves with the next event of any command that no listener took:
@@ -204,45 +279,25 @@ impl HisockClient {
             Ok(timeout) => timeout,
             Err(err) => return rejected(err),
         };
-        let client = self.client.clone();
-        promise(Box::pin(async move {
-            let message = client.recv_any(timeout).await?;
-            Ok(object(&[
-                ("command", JsValue::from_str(&message.command)),
-                ("value", received(&message.payload)?),
-            ]))
-        }))
+        self.run(Op::RecvAny(timeout))
     }
 
     /// Changes this client's name (`null` clears it).
     #[wasm_bindgen(js_name = changeName, skip_typescript)]
     pub fn change_name(&self, name: Option<String>) -> Promise {
-        let client = self.client.clone();
-        promise(Box::pin(async move {
-            client.change_name(name.as_deref()).await?;
-            Ok(JsValue::UNDEFINED)
-        }))
+        self.run(Op::ChangeName(name))
     }
 
     /// Changes this client's group (`null` leaves it).
     #[wasm_bindgen(js_name = changeGroup, skip_typescript)]
     pub fn change_group(&self, group: Option<String>) -> Promise {
-        let client = self.client.clone();
-        promise(Box::pin(async move {
-            client.change_group(group.as_deref()).await?;
-            Ok(JsValue::UNDEFINED)
-        }))
+        self.run(Op::ChangeGroup(group))
     }
 
     /// Asks the server about a client: by name (a string), by id (a number
     /// or bigint) or by address (`{ addr: "ip:port" }`).
     #[wasm_bindgen(js_name = getClient, skip_typescript)]
     pub fn get_client(&self, key: JsValue) -> Promise {
-        enum By {
-            Name(String),
-            Id(u64),
-            Addr(String),
-        }
         let by = if let Some(name) = key.as_string() {
             By::Name(name)
         } else if let Some(id) = key
@@ -262,26 +317,13 @@ impl HisockClient {
                 "getClient takes a name, an id or { addr: \"ip:port\" }",
             ));
         };
-        let client = self.client.clone();
-        promise(Box::pin(async move {
-            // The answer is a ClientInfo map (or nil), which decodes to the
-            // same `{ id, name, group, addr, transport }` as `client_info`.
-            let key = match &by {
-                By::Name(name) => LookupKey::Name(name),
-                By::Id(id) => LookupKey::Id(*id),
-                By::Addr(addr) => LookupKey::Addr(addr),
-            };
-            received(&client.lookup_raw(key).await?)
-        }))
+        self.run(Op::Lookup(by))
     }
 
     /// Lists all clients, or one group's.
     #[wasm_bindgen(js_name = listClients, skip_typescript)]
     pub fn list_clients(&self, group: Option<String>) -> Promise {
-        let client = self.client.clone();
-        promise(Box::pin(async move {
-            received(&client.list_clients_raw(group.as_deref()).await?)
-        }))
+        self.run(Op::ListClients(group))
     }
 
     /// Closes the connection after sending everything queued. With
@@ -292,23 +334,12 @@ impl HisockClient {
             Ok(emit_leave) => emit_leave,
             Err(err) => return rejected(err),
         };
-        let client = self.client.clone();
-        promise(Box::pin(async move {
-            if emit_leave {
-                client.close().await;
-            } else {
-                client.close_without_leave().await;
-            }
-            Ok(JsValue::UNDEFINED)
-        }))
+        self.run(Op::Close { emit_leave })
     }
 
     /// Resolves when the connection has ended: `{ code, reason }`.
     #[wasm_bindgen(skip_typescript)]
     pub fn closed(&self) -> Promise {
-        let client = self.client.clone();
-        promise(Box::pin(
-            async move { Ok(close_info(&client.closed().await)) },
-        ))
+        self.run(Op::Closed)
     }
 }

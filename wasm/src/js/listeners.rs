@@ -22,7 +22,7 @@ use bytes::Bytes;
 use hisock::client::{reserved, ClientEvent};
 use hisock::dispatch::{EventContext, FromEvent, Handler, Outcome, Rejection};
 use hisock::transport::BoxFuture;
-use hisock::{Change, ClientInfo, CloseReason, ErrorCode};
+use hisock::{Change, ClientInfo, CloseReason, ErrorCode, TransportKind};
 use js_sys::{Array, Function, Object, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -304,8 +304,23 @@ pub fn client_info(info: &ClientInfo) -> JsValue {
                 JsValue::from_str(&addr_text::text(&addr))
             }),
         ),
-        ("transport", JsValue::from_str(&info.transport.to_string())),
+        (
+            "transport",
+            JsValue::from_str(transport_name(info.transport)),
+        ),
     ])
+}
+
+/// The transport's name as its `Display` writes it (without going through
+/// the formatting machinery).
+fn transport_name(kind: TransportKind) -> &'static str {
+    match kind {
+        TransportKind::Tcp => "tcp",
+        TransportKind::Tls => "tls",
+        TransportKind::Ws => "ws",
+        TransportKind::Wss => "wss",
+        _ => "other",
+    }
 }
 
 /// `{ code, reason }`.
