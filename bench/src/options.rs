@@ -46,9 +46,10 @@ pub struct Options {
     pub m1_conns: usize,
     /// M1: churn waves.
     pub m1_waves: usize,
-    /// M1: keep the hisock server's presence notices on (`--m1-presence`).
-    /// Off by default: with them, a wave of n connections makes n² notices,
-    /// which measures the connect storm rather than idle connections.
+    /// M1: the hisock server sends presence notices (its default). The M1
+    /// clients register no presence handlers, so they tell the server they
+    /// want none. `--m1-no-presence` builds the server with
+    /// `presence_notices(false)` instead, for comparison.
     pub m1_presence: bool,
     /// M1: how long the connections sit idle before the RSS is read.
     pub m1_idle: Duration,
@@ -59,7 +60,7 @@ pub struct Options {
 }
 
 const USAGE: &str =
-    "usage: bench [--quick] [--runs N] [--only W1,W2,W3,M1,L1] [--out DIR] [--hisock-only] [--transport tcp|ws] [--m1-presence]";
+    "usage: bench [--quick] [--runs N] [--only W1,W2,W3,M1,L1] [--out DIR] [--hisock-only] [--transport tcp|ws] [--m1-no-presence]";
 
 impl Options {
     fn full() -> Self {
@@ -78,7 +79,7 @@ impl Options {
             w3_payload: 100,
             m1_conns: 10_000,
             m1_waves: 3,
-            m1_presence: false,
+            m1_presence: true,
             m1_idle: Duration::from_millis(1000),
             l1_bytes: 256 * 1024 * 1024,
             limit: Duration::from_secs(180),
@@ -109,7 +110,7 @@ impl Options {
             match arg.as_str() {
                 "--quick" => {}
                 "--hisock-only" => options.raw = false,
-                "--m1-presence" => options.m1_presence = true,
+                "--m1-no-presence" => options.m1_presence = false,
                 "--transport" => {
                     let name = args.next().ok_or(USAGE)?;
                     let transport = Transport::parse(name).ok_or(USAGE)?;
