@@ -39,6 +39,8 @@ pub mod client;
 pub mod close;
 pub mod dispatch;
 pub mod error;
+#[cfg(not(target_arch = "wasm32"))]
+mod fast_hash;
 pub mod frame;
 pub mod info;
 #[cfg(feature = "server")]

@@ -6,7 +6,13 @@ mod extract;
 mod handler;
 mod reply;
 
-use crate::small_map::Map;
+/// The handler maps: natively hashed with [`FxHasher`](crate::fast_hash)
+/// (their keys are registered by the application, so SipHash buys nothing),
+/// in the browser a short list (see `small_map`).
+#[cfg(not(target_arch = "wasm32"))]
+type Map<K, V> = crate::fast_hash::FastMap<K, V>;
+#[cfg(target_arch = "wasm32")]
+type Map<K, V> = crate::small_map::Map<K, V>;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
@@ -96,8 +102,8 @@ impl<C> HandlerTable<C> {
     pub fn new(reserved_names: &'static [&'static str]) -> Self {
         Self {
             reserved_names,
-            commands: Map::new(),
-            reserved: Map::new(),
+            commands: Map::default(),
+            reserved: Map::default(),
         }
     }
 
