@@ -67,13 +67,10 @@ impl Hasher for FxHasher {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::hash::{BuildHasher, Hash};
+    use std::hash::BuildHasher;
 
     fn hash(key: &str) -> u64 {
-        let build = BuildHasherDefault::<FxHasher>::default();
-        let mut hasher = build.build_hasher();
-        key.hash(&mut hasher);
-        hasher.finish()
+        BuildHasherDefault::<FxHasher>::default().hash_one(key)
     }
 
     #[test]
