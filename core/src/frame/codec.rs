@@ -420,6 +420,12 @@ impl<'a> Reader<'a> {
         })
     }
 
+    /// The fields of an `Event` frame: command, request id, payload.
+    #[inline]
+    pub(super) fn event(&mut self) -> Result<(&'a str, u64, &'a [u8]), Fault> {
+        Ok((self.str()?, self.u64()?, self.bytes()?))
+    }
+
     /// The fields of a frame of `kind` (the kind byte already read).
     pub(super) fn frame(&mut self, kind: u8) -> Result<Frame<'a>, Fault> {
         Ok(match kind {
@@ -446,11 +452,14 @@ impl<'a> Reader<'a> {
                 code: self.u16()?,
                 reason: self.str()?,
             },
-            3 => Frame::Event {
-                command: self.str()?,
-                request_id: self.u64()?,
-                payload: self.bytes()?,
-            },
+            3 => {
+                let (command, request_id, payload) = self.event()?;
+                Frame::Event {
+                    command,
+                    request_id,
+                    payload,
+                }
+            }
             4 => Frame::Reply {
                 request_id: self.u64()?,
                 payload: self.bytes()?,

@@ -369,6 +369,11 @@ impl Session {
     }
 
     fn on_frame(&mut self, bytes: &Bytes) -> Result<Option<End>, Error> {
+        // The hot path: an event, decoded without building a `Frame`.
+        if let Some((command, request_id, payload)) = Frame::decode_event(bytes)? {
+            self.on_event(command, request_id, bytes.slice_ref(payload));
+            return Ok(None);
+        }
         let Some(frame) = route_data_frame(
             Frame::decode(bytes)?,
             bytes,
