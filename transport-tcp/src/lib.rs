@@ -168,7 +168,12 @@ impl<R: tokio::io::AsyncRead + Unpin> futures::Stream for AdaptiveRead<R> {
         let this = &mut *self;
         if this.streak >= BUSY_STREAK {
             let buffer = this.framed.read_buffer_mut();
-            if buffer.capacity() - buffer.len() < BUSY_READ_BUFFER_BYTES / 2 {
+            // Only when the next step is a read (no whole frame buffered):
+            // growing moves the unread bytes, which are then at most one
+            // partial frame.
+            if buffer.capacity() - buffer.len() < BUSY_READ_BUFFER_BYTES / 2
+                && !holds_whole_frame(buffer)
+            {
                 buffer.reserve(BUSY_READ_BUFFER_BYTES);
             }
         }
@@ -190,6 +195,17 @@ impl<R: tokio::io::AsyncRead + Unpin> futures::Stream for AdaptiveRead<R> {
                 Poll::Pending
             }
         }
+    }
+}
+
+/// True when `buffer` starts with a whole length-prefixed frame.
+fn holds_whole_frame(buffer: &[u8]) -> bool {
+    match buffer.get(..4) {
+        Some(&[a, b, c, d]) => {
+            let len = u32::from_be_bytes([a, b, c, d]) as usize;
+            buffer.len() - 4 >= len
+        }
+        _ => false,
     }
 }
 

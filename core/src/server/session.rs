@@ -108,6 +108,49 @@ impl Future for DetachedJob {
     }
 }
 
+/// The context of one event from `client`.
+fn event_context(
+    server: &Server,
+    client: &ClientInfo,
+    command: Arc<str>,
+    payload: Bytes,
+) -> ServerEvent {
+    ServerEvent {
+        server: server.clone(),
+        client: client.clone(),
+        command,
+        payload,
+        change: None,
+        close: None,
+        stream: Mutex::new(None),
+    }
+}
+
+/// Schedules a handler: in order (`jobs`: the current one and the queue
+/// behind it), or on its own task when threaded.
+fn schedule(
+    (current, queue): (&mut Option<Job>, &mut VecDeque<Job>),
+    server: &Server,
+    peer: &Peer,
+    registered: &Registered<ServerEvent>,
+    ctx: ServerEvent,
+    request_id: u64,
+) {
+    let job = Job {
+        fut: registered.handler.call(ctx),
+        command: registered.name.clone(),
+        request_id,
+    };
+    if registered.threaded {
+        let peer = peer.clone();
+        server.inner.tasks.spawn(DetachedJob { job, peer });
+    } else if current.is_none() {
+        *current = Some(job);
+    } else {
+        queue.push_back(job);
+    }
+}
+
 /// What a client may change about itself.
 #[derive(Clone, Copy)]
 enum Field {
@@ -219,23 +262,7 @@ impl Session {
     }
 
     fn context(&self, command: Arc<str>, payload: Bytes) -> ServerEvent {
-        ServerEvent {
-            server: self.server.clone(),
-            client: self.info.clone(),
-            command,
-            payload,
-            change: None,
-            close: None,
-            stream: Mutex::new(None),
-        }
-    }
-
-    fn enqueue(&mut self, job: Job) {
-        if self.current.is_none() {
-            self.current = Some(job);
-        } else {
-            self.queue.push_back(job);
-        }
+        event_context(&self.server, &self.info, command, payload)
     }
 
     /// Schedules a handler: in order, or on its own task when threaded.
@@ -245,17 +272,8 @@ impl Session {
         ctx: ServerEvent,
         request_id: u64,
     ) {
-        let job = Job {
-            fut: registered.handler.call(ctx),
-            command: registered.name.clone(),
-            request_id,
-        };
-        if registered.threaded {
-            let peer = self.peer.clone();
-            self.server.inner.tasks.spawn(DetachedJob { job, peer });
-        } else {
-            self.enqueue(job);
-        }
+        let jobs = (&mut self.current, &mut self.queue);
+        schedule(jobs, &self.server, &self.peer, registered, ctx, request_id);
     }
 
     /// Schedules a reserved event's handler, if one is registered.
@@ -487,7 +505,11 @@ impl Session {
     }
 
     fn on_event(&mut self, command: &str, request_id: u64, payload: Bytes) {
-        let handlers = self.handlers();
+        // Field by field rather than through `&mut self` methods, so the
+        // handler table is borrowed from the snapshot, not shared anew for
+        // every event.
+        self.server.inner.handlers.refresh(&mut self.handlers);
+        let handlers = &self.handlers.table;
         let message = handlers.reserved(reserved::MESSAGE);
         let target = handlers
             .command(command)
@@ -498,13 +520,15 @@ impl Session {
             _ => Arc::from(command),
         };
         if let Some(message) = message {
-            let ctx = self.context(name.clone(), payload.clone());
-            self.schedule(message, ctx, 0);
+            let ctx = event_context(&self.server, &self.info, name.clone(), payload.clone());
+            let jobs = (&mut self.current, &mut self.queue);
+            schedule(jobs, &self.server, &self.peer, message, ctx, 0);
         }
         match target {
             Some((registered, _)) => {
-                let ctx = self.context(name, payload);
-                self.schedule(registered, ctx, request_id);
+                let ctx = event_context(&self.server, &self.info, name, payload);
+                let jobs = (&mut self.current, &mut self.queue);
+                schedule(jobs, &self.server, &self.peer, registered, ctx, request_id);
             }
             None if request_id != 0 => self.peer.respond(
                 command,
