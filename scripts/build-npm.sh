@@ -2,6 +2,7 @@
 # Builds the npm package "hisock" (the browser client) from the hisock-wasm
 # crate:
 #   1. cargo build --profile wasm-release --target wasm32-unknown-unknown
+#      (without the reference-types target feature)
 #   2. wasm-bindgen --target web  -> wasm/pkg/hisock.js, hisock_bg.wasm, .d.ts
 #      (without the wasm `name` and `producers` sections)
 #   3. wasm-opt (binaryen from wasm/npm/build-tools, else the system's): a few
@@ -36,6 +37,11 @@ fi
 command -v npm >/dev/null || { echo "build-npm.sh: npm is missing (apt-get install nodejs npm)" >&2; exit 1; }
 
 step "cargo build (wasm-release, wasm32)"
+# Without the reference-types feature, wasm-bindgen keeps JS values in a
+# table in the glue instead of an externref table in the .wasm: about 1 KB
+# smaller gzipped (.wasm and glue together), and it runs in every browser.
+# (A RUSTFLAGS of the caller's takes precedence over this.)
+export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="${CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS:-} -C target-feature=-reference-types"
 cargo build -q --profile wasm-release --target wasm32-unknown-unknown -p hisock-wasm --lib
 wasm=$target_dir/wasm32-unknown-unknown/wasm-release/hisock_wasm.wasm
 

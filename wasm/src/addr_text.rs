@@ -22,13 +22,13 @@ pub fn text(addr: &SocketAddr) -> String {
             }
             if addr.scope_id() != 0 {
                 out.push('%');
-                out.push_str(&addr.scope_id().to_string());
+                decimal(&mut out, addr.scope_id());
             }
             out.push(']');
         }
     }
     out.push(':');
-    out.push_str(&addr.port().to_string());
+    decimal(&mut out, addr.port().into());
     out
 }
 
@@ -37,7 +37,7 @@ fn ipv4(out: &mut String, ip: &Ipv4Addr) {
         if i > 0 {
             out.push('.');
         }
-        out.push_str(&octet.to_string());
+        decimal(out, (*octet).into());
     }
 }
 
@@ -67,6 +67,24 @@ fn ipv6_segments(out: &mut String, segments: &[u16; 8]) {
             out.push(':');
         }
         hex(out, segment);
+    }
+}
+
+/// `n` in decimal, without the formatting machinery (each integer type's
+/// `Display` is its own code in the `.wasm`).
+fn decimal(out: &mut String, mut n: u32) {
+    let mut digits = [0u8; 10];
+    let mut start = digits.len();
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for &digit in &digits[start..] {
+        out.push(char::from(digit));
     }
 }
 

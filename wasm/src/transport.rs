@@ -9,13 +9,13 @@
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
+use std::future::poll_fn;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures::channel::oneshot;
 use futures::{FutureExt, Sink, Stream};
 use gloo_timers::future::TimeoutFuture;
 use hisock::close::{codes, CloseReason};
@@ -46,6 +46,8 @@ const NO_STATUS: u16 = 1005;
 #[derive(Default)]
 struct Inbound {
     frames: VecDeque<Result<Bytes, TransportError>>,
+    /// Set by the open event (while [`open`] waits for it).
+    opened: bool,
     /// Set by the close event: no more frames will come.
     closed: Option<CloseReason>,
     /// The stream has reported the close (or an error) and ends now.
@@ -105,51 +107,57 @@ pub async fn open(
         input: url.to_owned(),
         reason: js_message(&err),
     })?;
-    ws.set_binary_type(BinaryType::Arraybuffer);
-
-    // Wait for `open` or `close`, whichever comes first.
-    let (tx, rx) = oneshot::channel::<Result<(), CloseReason>>();
-    let tx = Rc::new(RefCell::new(Some(tx)));
-    let tx_open = tx.clone();
-    let on_open = EventClosure::new(move |_| {
-        if let Some(tx) = tx_open.borrow_mut().take() {
-            let _ = tx.send(Ok(()));
-        }
-    });
-    let on_fail = EventClosure::new(move |event: JsValue| {
-        if let Some(tx) = tx.borrow_mut().take() {
-            let _ = tx.send(Err(close_reason_of(event.unchecked_ref())));
-        }
-    });
+    let (conn, inbound) = wire(ws.clone(), max_frame_len);
+    // Wait for `open` or `close` (which the connection's own close handler
+    // records), whichever comes first: no channel, no second close handler.
+    let on_open = {
+        let inbound = inbound.clone();
+        EventClosure::new(move |_| {
+            let mut inbound = inbound.borrow_mut();
+            inbound.opened = true;
+            if let Some(waker) = inbound.waker.take() {
+                waker.wake();
+            }
+        })
+    };
     ws.set_onopen(Some(on_open.as_ref().unchecked_ref()));
-    ws.set_onclose(Some(on_fail.as_ref().unchecked_ref()));
-    let opened = futures::future::select(rx, TimeoutFuture::new(millis(open_timeout))).await;
+    let mut timer = TimeoutFuture::new(millis(open_timeout));
+    let opened = poll_fn(|cx| {
+        let mut state = inbound.borrow_mut();
+        if state.opened {
+            return Poll::Ready(Ok(()));
+        }
+        if let Some(reason) = &state.closed {
+            return Poll::Ready(Err(Some(reason.clone())));
+        }
+        state.waker = Some(cx.waker().clone());
+        drop(state);
+        timer.poll_unpin(cx).map(|()| Err(None))
+    })
+    .await;
     ws.set_onopen(None);
-    ws.set_onclose(None);
+    // On failure, dropping `conn` unhooks the handlers and closes the
+    // socket if it is still connecting.
     match opened {
-        futures::future::Either::Left((Ok(Ok(())), _)) => {}
-        futures::future::Either::Left((Ok(Err(reason)), _)) => {
-            return Err(TransportError::Closed(CloseReason::new(
-                reason.code,
-                format!("could not connect to {url}: {}", reason.reason),
-            ))
-            .into())
-        }
-        futures::future::Either::Left((Err(_), _)) => {
-            return Err(TransportError::Other("WebSocket opening was cancelled".into()).into())
-        }
-        futures::future::Either::Right(_) => {
-            let _ = ws.close();
-            return Err(hisock::Error::Timeout(open_timeout));
-        }
+        Ok(()) => Ok(conn),
+        Err(Some(reason)) => Err(TransportError::Closed(CloseReason::new(
+            reason.code,
+            format!("could not connect to {url}: {}", reason.reason),
+        ))
+        .into()),
+        Err(None) => Err(hisock::Error::Timeout(open_timeout)),
     }
-    Ok(connection(ws, max_frame_len))
 }
 
 /// Wraps an already **open** WebSocket as a [`Connection`]. Sets its
 /// `binaryType` to `arraybuffer` and takes over its `onmessage` and
 /// `onclose` handlers.
 pub fn connection(ws: WebSocket, max_frame_len: usize) -> Connection {
+    wire(ws, max_frame_len).0
+}
+
+/// [`connection`], also returning the state its event handlers fill.
+fn wire(ws: WebSocket, max_frame_len: usize) -> (Connection, Shared) {
     ws.set_binary_type(BinaryType::Arraybuffer);
     let inbound: Shared = Rc::default();
 
@@ -181,10 +189,10 @@ pub fn connection(ws: WebSocket, max_frame_len: usize) -> Connection {
     };
     let sink = WsFrameSink {
         ws,
-        inbound,
+        inbound: inbound.clone(),
         drain_timer: None,
     };
-    Connection::new(stream, sink, TransportKind::Ws)
+    (Connection::new(stream, sink, TransportKind::Ws), inbound)
 }
 
 /// One message event as a frame: binary data is copied out of the

@@ -251,11 +251,19 @@ impl Reader {
         self.handlers.table.clone()
     }
 
-    fn reserved_event(&mut self, name: &str, fill: impl FnOnce(&mut ClientEvent)) {
+    /// Schedules the handler of reserved event `name`, if there is one,
+    /// with `extras` in its context. (Not generic over a closure that fills
+    /// the context: one copy of this in the browser build, not one per
+    /// event.)
+    fn reserved_event(&mut self, name: &str, extras: Extras) {
         let handlers = self.handlers();
         if let Some(registered) = handlers.reserved(name) {
-            let mut ctx = self.context(registered.name.clone(), Bytes::from_static(value::NIL));
-            fill(&mut ctx);
+            let command = extras.command.unwrap_or_else(|| registered.name.clone());
+            let mut ctx = self.context(command, Bytes::from_static(value::NIL));
+            ctx.other = extras.other;
+            ctx.change = extras.change;
+            ctx.close = extras.close;
+            ctx.rejection = extras.rejection;
             self.schedule(registered, ctx, 0);
         }
     }
@@ -302,19 +310,20 @@ impl Reader {
             } => {
                 tracing::warn!(command, code, message, "server rejected an event");
                 let rejection = Rejection::new(ErrorCode::from_wire(code), message);
-                let command: Arc<str> = Arc::from(command);
-                self.reserved_event(reserved::REJECTED, |ctx| {
-                    ctx.command = command;
-                    ctx.rejection = Some(rejection);
-                });
+                let extras = Extras {
+                    command: Some(Arc::from(command)),
+                    rejection: Some(rejection),
+                    ..Extras::default()
+                };
+                self.reserved_event(reserved::REJECTED, extras);
             }
             Frame::ClientJoined(wire) => {
                 let info = ClientInfo::from_wire(&wire);
-                self.reserved_event(reserved::CLIENT_CONNECT, |ctx| ctx.other = Some(info));
+                self.reserved_event(reserved::CLIENT_CONNECT, Extras::other(info, None));
             }
             Frame::ClientLeft(wire) => {
                 let info = ClientInfo::from_wire(&wire);
-                self.reserved_event(reserved::CLIENT_DISCONNECT, |ctx| ctx.other = Some(info));
+                self.reserved_event(reserved::CLIENT_DISCONNECT, Extras::other(info, None));
             }
             Frame::ClientChanged {
                 client,
@@ -327,21 +336,16 @@ impl Reader {
                         old: old_name.map(Arc::from),
                         new: info.name.clone(),
                     };
-                    let other = info.clone();
-                    self.reserved_event(reserved::CLIENT_NAME_CHANGE, |ctx| {
-                        ctx.other = Some(other);
-                        ctx.change = Some(change);
-                    });
+                    let extras = Extras::other(info.clone(), Some(change));
+                    self.reserved_event(reserved::CLIENT_NAME_CHANGE, extras);
                 }
                 if old_group != client.group {
                     let change = Change {
                         old: old_group.map(Arc::from),
                         new: info.group.clone(),
                     };
-                    self.reserved_event(reserved::CLIENT_GROUP_CHANGE, |ctx| {
-                        ctx.other = Some(info);
-                        ctx.change = Some(change);
-                    });
+                    let extras = Extras::other(info, Some(change));
+                    self.reserved_event(reserved::CLIENT_GROUP_CHANGE, extras);
                 }
             }
             Frame::Ping { nonce } => {
@@ -511,8 +515,11 @@ impl Reader {
             .encode()
         }));
         if forced {
-            let reason = reason.clone();
-            self.reserved_event(reserved::FORCE_DISCONNECT, |ctx| ctx.close = Some(reason));
+            let extras = Extras {
+                close: Some(reason.clone()),
+                ..Extras::default()
+            };
+            self.reserved_event(reserved::FORCE_DISCONNECT, extras);
         }
         // Events already received still get their handlers.
         if let Some(job) = self.current.take() {
@@ -522,6 +529,28 @@ impl Reader {
             job.await;
         }
         while self.concurrent.next().await.is_some() {}
+    }
+}
+
+/// What a reserved event's context carries besides the client (see
+/// [`Reader::reserved_event`]); its command is the event's name unless set.
+#[derive(Default)]
+struct Extras {
+    command: Option<Arc<str>>,
+    other: Option<ClientInfo>,
+    change: Option<Change>,
+    close: Option<CloseReason>,
+    rejection: Option<Rejection>,
+}
+
+impl Extras {
+    /// Another client's presence notice.
+    fn other(info: ClientInfo, change: Option<Change>) -> Self {
+        Self {
+            other: Some(info),
+            change,
+            ..Self::default()
+        }
     }
 }
 

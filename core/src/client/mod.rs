@@ -158,12 +158,17 @@ fn wants_presence(table: &HandlerTable<ClientEvent>) -> bool {
 
 /// Waits for `fut` at most `timeout`.
 pub(crate) async fn with_timeout<F: Future>(timeout: Duration, fut: F) -> Option<F::Output> {
-    use futures::future::{select, Either};
-    let fut = std::pin::pin!(fut);
-    match select(fut, crate::timer::Delay::new(timeout)).await {
-        Either::Left((out, _)) => Some(out),
-        Either::Right(_) => None,
-    }
+    // A poll_fn rather than `select`: no `Either` of both outputs to build
+    // and take apart (smaller in the browser build).
+    let mut fut = std::pin::pin!(fut);
+    let mut delay = crate::timer::Delay::new(timeout);
+    std::future::poll_fn(|cx| {
+        if let Poll::Ready(out) = fut.as_mut().poll(cx) {
+            return Poll::Ready(Some(out));
+        }
+        Pin::new(&mut delay).poll(cx).map(|()| None)
+    })
+    .await
 }
 
 impl Client {
@@ -544,14 +549,20 @@ impl Client {
 
     /// Like [`recv`](Self::recv), returning the event undecoded (its
     /// payload is raw MessagePack).
-    pub async fn recv_raw(&self, command: &str, timeout: Duration) -> Result<Message> {
-        self.recv_message(Some(command), timeout).await
+    pub fn recv_raw<'a>(
+        &'a self,
+        command: &'a str,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<Message>> + 'a {
+        // No `async` wrapper: the future is `recv_message`'s own, shared
+        // with `recv_any` (one state machine in the browser build).
+        self.recv_message(Some(command), timeout)
     }
 
     /// Waits up to `timeout` for the next event that no handler took, of
     /// any command.
-    pub async fn recv_any(&self, timeout: Duration) -> Result<Message> {
-        self.recv_message(None, timeout).await
+    pub fn recv_any(&self, timeout: Duration) -> impl Future<Output = Result<Message>> + '_ {
+        self.recv_message(None, timeout)
     }
 
     async fn recv_message(&self, command: Option<&str>, timeout: Duration) -> Result<Message> {
@@ -647,15 +658,16 @@ impl Client {
     /// frame; the server runs its `leave` handler. Returns when the
     /// connection is closed (at most a few seconds if the server does not
     /// answer).
-    pub async fn close(&self) {
-        self.close_with(true).await
+    pub fn close(&self) -> impl Future<Output = ()> + '_ {
+        // No `async` wrapper: both ways to close share one future type.
+        self.close_with(true)
     }
 
     /// Closes like [`close`](Self::close) but asks the server not to run
     /// its `leave` handler (HiSock's `close(emit_leave=False)`). Other
     /// clients still see this client leave.
-    pub async fn close_without_leave(&self) {
-        self.close_with(false).await
+    pub fn close_without_leave(&self) -> impl Future<Output = ()> + '_ {
+        self.close_with(false)
     }
 
     async fn close_with(&self, run_leave: bool) {
