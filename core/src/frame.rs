@@ -242,7 +242,8 @@ pub enum Frame<'a> {
     /// 22 — client → server: whether this client wants presence notices
     /// ([`Frame::ClientJoined`], [`Frame::ClientLeft`],
     /// [`Frame::ClientChanged`]). A client starts out wanting them; one
-    /// with no handler for them says so right behind its hello.
+    /// with no handler for them declines them (the core client after 16
+    /// unhandled notices).
     PresenceInterest {
         /// False: send no presence notices to this client; true: send them
         /// again.

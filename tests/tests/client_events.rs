@@ -341,29 +341,52 @@ transport_tests! {
     }
 }
 
-/// A client that registers its first presence handler after connecting
-/// starts getting notices from then on (it told the server it had no use
-/// for them at the handshake), over both transports.
+/// Presence handlers registered after connecting, over both transports.
 mod presence_interest {
     use super::*;
 
     transport_tests! {
-        async fn a_presence_handler_registered_later_turns_notices_on(t: Transport) {
+        /// A client that has not declined presence notices (it has taken
+        /// fewer than 16 unhandled) sees the very next join after
+        /// registering a handler, with no round trip in between.
+        async fn a_presence_handler_registered_after_connecting_sees_the_next_join(t: Transport) {
             let test = TestServer::start(t, Server::new()).await;
-            let late = test.connect(ClientOptions::new().name("late")).await;
-            let _early_bird = test.connect(ClientOptions::new().name("early")).await;
+            let watcher = test.connect(ClientOptions::new().name("watcher")).await;
 
             let joins = Probe::new("joins");
             let seen = joins.clone();
-            late.on("client_connect", move |who: ClientInfo| {
+            watcher.on("client_connect", move |who: ClientInfo| {
                 seen.push(who.name);
                 async {}
             });
-            // A round trip after the registration: the server has read the
-            // interest frame before anyone else joins.
-            late.list_clients(None).await.expect("list");
-            let _third = test.connect(ClientOptions::new().name("third")).await;
-            assert_eq!(joins.take(1).await, [Some(Arc::<str>::from("third"))]);
+            let _next = test.connect(ClientOptions::new().name("next")).await;
+            assert_eq!(joins.take(1).await, [Some(Arc::<str>::from("next"))]);
+        }
+
+        /// A client that declined presence notices (after many unhandled
+        /// ones) gets them again once it registers a handler.
+        async fn a_client_that_declined_presence_gets_it_back_with_a_handler(t: Transport) {
+            let test = TestServer::start(t, Server::new()).await;
+            let watcher = test.connect(ClientOptions::new().name("watcher")).await;
+            let mut crowd = Vec::new();
+            for i in 0..20 {
+                crowd.push(test.connect(ClientOptions::new().name(format!("c{i}"))).await);
+            }
+            watcher.list_clients(None).await.expect("the crowd's joins were taken");
+
+            let joins = Probe::new("joins");
+            let seen = joins.clone();
+            watcher.on("client_connect", move |who: ClientInfo| {
+                // The crowd's last notices may still be on their way.
+                if who.name.as_deref() == Some("last") {
+                    seen.push(who.name);
+                }
+                async {}
+            });
+            // A round trip: the server has read the request for notices.
+            watcher.list_clients(None).await.expect("list");
+            let _last = test.connect(ClientOptions::new().name("last")).await;
+            assert_eq!(joins.take(1).await, [Some(Arc::<str>::from("last"))]);
         }
     }
 }
@@ -420,4 +443,77 @@ async fn presence_interest_turns_notices_off_and_on() {
         Frame::ClientJoined(client) => assert_eq!(client.name, Some("second")),
         other => panic!("expected a join notice, got {other:?}"),
     }
+}
+
+/// Against a hand-written server on a real socket: a client with no
+/// presence handler declines presence notices once it has taken
+/// `PRESENCE_DECLINE_AFTER` (16) of them unhandled, not before; registering
+/// a presence handler asks for them again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_declines_unhandled_presence_notices_and_asks_again_with_a_handler() {
+    use hisock::frame::{Frame, WireClient};
+    use hisock_tests::RawPeer;
+
+    const DECLINE_AFTER: u64 = 16;
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let connecting = tokio::spawn(hisock_tcp::connect(addr, ClientOptions::new()));
+    let (socket, _) = within("accept", listener.accept()).await.expect("accept");
+    let mut server = RawPeer::from_stream(socket);
+    let hello = server.read_frame().await.expect("hello");
+    assert!(matches!(Frame::decode(&hello), Ok(Frame::Hello { .. })));
+    server
+        .send(&Frame::Welcome {
+            client_id: 1,
+            name: None,
+            group: None,
+            keepalive_interval_ms: 0,
+            keepalive_timeout_ms: 0,
+            max_frame_len: 1 << 20,
+            addr: None,
+        })
+        .await;
+    let client = within("handshake", connecting)
+        .await
+        .expect("task")
+        .expect("connected");
+
+    let joined = |id: u64| {
+        Frame::ClientJoined(WireClient {
+            id,
+            name: None,
+            group: None,
+            addr: None,
+            transport: 0,
+        })
+    };
+    for id in 2..DECLINE_AFTER + 1 {
+        server.send(&joined(id)).await;
+    }
+    // One short of the limit: the client says nothing yet. A ping's pong
+    // shows what it sent up to here.
+    server.send(&Frame::Ping { nonce: 7 }).await;
+    let frame = server.read_frame().await.expect("pong");
+    assert!(
+        matches!(Frame::decode(&frame), Ok(Frame::Pong { nonce: 7 })),
+        "{:?}",
+        Frame::decode(&frame)
+    );
+
+    server.send(&joined(DECLINE_AFTER + 1)).await;
+    let frame = server.read_frame().await.expect("interest");
+    assert!(matches!(
+        Frame::decode(&frame),
+        Ok(Frame::PresenceInterest { wanted: false })
+    ));
+
+    client.on("client_connect", |_: ClientInfo| async {});
+    let frame = server.read_frame().await.expect("interest again");
+    assert!(matches!(
+        Frame::decode(&frame),
+        Ok(Frame::PresenceInterest { wanted: true })
+    ));
 }

@@ -268,6 +268,16 @@ impl Reader {
         }
     }
 
+    /// A presence notice: its handler runs if there is one; otherwise the
+    /// client counts it, to decline notices nobody handles.
+    fn presence_event(&mut self, name: &str, extras: Extras) {
+        if self.handlers().reserved(name).is_some() {
+            self.reserved_event(name, extras);
+        } else {
+            self.client.unhandled_presence_notice();
+        }
+    }
+
     fn on_frame(&mut self, bytes: &Bytes) -> Result<Option<End>, Error> {
         let shared = self.client.shared.clone();
         let Some(frame) = route_data_frame(
@@ -319,11 +329,11 @@ impl Reader {
             }
             Frame::ClientJoined(wire) => {
                 let info = ClientInfo::from_wire(&wire);
-                self.reserved_event(reserved::CLIENT_CONNECT, Extras::other(info, None));
+                self.presence_event(reserved::CLIENT_CONNECT, Extras::other(info, None));
             }
             Frame::ClientLeft(wire) => {
                 let info = ClientInfo::from_wire(&wire);
-                self.reserved_event(reserved::CLIENT_DISCONNECT, Extras::other(info, None));
+                self.presence_event(reserved::CLIENT_DISCONNECT, Extras::other(info, None));
             }
             Frame::ClientChanged {
                 client,
@@ -337,7 +347,7 @@ impl Reader {
                         new: info.name.clone(),
                     };
                     let extras = Extras::other(info.clone(), Some(change));
-                    self.reserved_event(reserved::CLIENT_NAME_CHANGE, extras);
+                    self.presence_event(reserved::CLIENT_NAME_CHANGE, extras);
                 }
                 if old_group != client.group {
                     let change = Change {
@@ -345,7 +355,7 @@ impl Reader {
                         new: info.group.clone(),
                     };
                     let extras = Extras::other(info, Some(change));
-                    self.reserved_event(reserved::CLIENT_GROUP_CHANGE, extras);
+                    self.presence_event(reserved::CLIENT_GROUP_CHANGE, extras);
                 }
             }
             Frame::Ping { nonce } => {

@@ -107,6 +107,9 @@ pub(crate) struct Shared {
     handlers: SharedHandlers<ClientEvent>,
     inbox: Mutex<Inbox>,
     pending: Mutex<PendingRequests>,
+    /// Held while the handler table changes, so that declining and
+    /// re-enabling presence notices reach the server in the right order.
+    presence: Mutex<PresenceInterest>,
     identity: Mutex<Identity>,
     session: SessionParams,
     local_addr: Option<SocketAddr>,
@@ -147,6 +150,21 @@ impl Future for Driver {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         self.fut.as_mut().poll(cx)
     }
+}
+
+/// Presence notices a client takes without a handler for any of them
+/// before it asks the server to stop sending them. Not at the first one:
+/// handlers registered right after connecting (as JavaScript code does)
+/// would otherwise race the request back on.
+pub(crate) const PRESENCE_DECLINE_AFTER: u32 = 16;
+
+/// Whether this client asked the server to stop presence notices.
+#[derive(Default)]
+pub(crate) struct PresenceInterest {
+    /// Notices taken without a handler since connecting.
+    unhandled: u32,
+    /// The server was told `PresenceInterest { wanted: false }`.
+    declined: bool,
 }
 
 /// True when the table has a handler that presence notices feed.
@@ -195,14 +213,7 @@ impl Client {
             auth: options.auth.as_deref(),
         }
         .encode();
-        sink.feed(hello).await?;
-        // Right behind the hello, so that a client with no use for presence
-        // notices gets (almost) none, even while many clients connect.
-        if !wants_presence(&options.handlers) {
-            sink.feed(Frame::PresenceInterest { wanted: false }.encode())
-                .await?;
-        }
-        sink.flush().await?;
+        sink.send(hello).await?;
         let first = with_timeout(options.handshake_timeout, stream.next())
             .await
             .ok_or(Error::Timeout(options.handshake_timeout))?;
@@ -262,6 +273,7 @@ impl Client {
             handlers: SharedHandlers::new(options.handlers),
             inbox: Mutex::new(Inbox::new(options.unhandled_limit, options.cache_size)),
             pending: Mutex::new(PendingRequests::new()),
+            presence: Mutex::new(PresenceInterest::default()),
             identity: Mutex::new(identity),
             session,
             local_addr,
@@ -311,20 +323,37 @@ impl Client {
         self.update_handlers(|table| table.remove(command))
     }
 
-    /// Changes the handler table; tells the server when the client starts
-    /// or stops wanting presence notices (its first presence handler came,
-    /// or its last one went).
+    /// Changes the handler table; when the client had declined presence
+    /// notices and now has a handler for them, asks for them again.
     fn update_handlers<R>(&self, change: impl FnOnce(&mut HandlerTable<ClientEvent>) -> R) -> R {
-        let (result, before, after) = self.shared.handlers.update(|table| {
-            let before = wants_presence(table);
+        let mut presence = lock(&self.shared.presence);
+        let (result, wanted) = self.shared.handlers.update(|table| {
             let result = change(table);
-            (result, before, wants_presence(table))
+            (result, wants_presence(table))
         });
-        if before != after {
-            let frame = Frame::PresenceInterest { wanted: after }.encode();
+        if presence.declined && wanted {
+            *presence = PresenceInterest::default();
+            let frame = Frame::PresenceInterest { wanted: true }.encode();
             self.shared.outbox.force_push(frame);
         }
         result
+    }
+
+    /// The connection loop took a presence notice that no handler wanted.
+    /// After [`PRESENCE_DECLINE_AFTER`] of them the server is asked to stop
+    /// sending them (a server with many clients would otherwise send each
+    /// client every other one's comings and goings).
+    pub(crate) fn unhandled_presence_notice(&self) {
+        let mut presence = lock(&self.shared.presence);
+        if presence.declined || wants_presence(&self.shared.handlers.current()) {
+            return;
+        }
+        presence.unhandled += 1;
+        if presence.unhandled >= PRESENCE_DECLINE_AFTER {
+            presence.declined = true;
+            let frame = Frame::PresenceInterest { wanted: false }.encode();
+            self.shared.outbox.force_push(frame);
+        }
     }
 
     /// This client's id on the server.
