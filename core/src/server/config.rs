@@ -44,10 +44,11 @@ pub struct ServerConfig {
     pub max_stream_len: u64,
     /// Whether other clients hear of joins, leaves and name or group
     /// changes (`ClientJoined`, `ClientLeft`, `ClientChanged`). Default
-    /// true. Every join is sent to every other client, so a wave of n
-    /// connections makes n² notices: large fleets that do not use presence
-    /// (device fleets, dashboards) save that traffic and its transient
-    /// memory by turning it off.
+    /// true. A join is sent to every other client that wants presence
+    /// notices; hisock clients without a presence handler decline them
+    /// after the first 16 (`PresenceInterest`, PROTOCOL.md section 6), so a
+    /// wave of n connections costs n² notices only when every client
+    /// listens. Turning this off sends none at all.
     pub presence_notices: bool,
 }
 
