@@ -313,30 +313,37 @@ impl Client {
         on: On,
         handler: H,
     ) -> &Self {
-        let handler = erase(handler);
-        self.update_handlers(|table| table.insert(command, handler, on));
+        let mut handler = Some(erase(handler));
+        self.update_handlers(&mut |table| {
+            if let Some(handler) = handler.take() {
+                table.insert(command, handler, on);
+            }
+        });
         self
     }
 
     /// Removes the handler for `command`. True if there was one.
     pub fn off(&self, command: &str) -> bool {
-        self.update_handlers(|table| table.remove(command))
+        let mut removed = false;
+        self.update_handlers(&mut |table| removed = table.remove(command));
+        removed
     }
 
     /// Changes the handler table; when the client had declined presence
-    /// notices and now has a handler for them, asks for them again.
-    fn update_handlers<R>(&self, change: impl FnOnce(&mut HandlerTable<ClientEvent>) -> R) -> R {
+    /// notices and now has a handler for them, asks for them again. (Not
+    /// generic: one copy in the browser build.)
+    fn update_handlers(&self, change: &mut dyn FnMut(&mut HandlerTable<ClientEvent>)) {
         let mut presence = lock(&self.shared.presence);
-        let (result, wanted) = self.shared.handlers.update(|table| {
-            let result = change(table);
-            (result, wants_presence(table))
+        let mut wanted = false;
+        self.shared.handlers.update_with(&mut |table| {
+            change(table);
+            wanted = wants_presence(table);
         });
         if presence.declined && wanted {
             *presence = PresenceInterest::default();
             let frame = Frame::PresenceInterest { wanted: true }.encode();
             self.shared.outbox.force_push(frame);
         }
-        result
     }
 
     /// The connection loop took a presence notice that no handler wanted.

@@ -184,10 +184,18 @@ impl<C> SharedHandlers<C> {
 
     /// Changes the table; readers see the change at their next refresh.
     pub fn update<R>(&self, change: impl FnOnce(&mut HandlerTable<C>) -> R) -> R {
+        let mut change = Some(change);
+        let mut result = None;
+        self.update_with(&mut |table| result = change.take().map(|change| change(table)));
+        result.expect("update_with runs the change once")
+    }
+
+    /// [`SharedHandlers::update`] without a type parameter: one copy of the
+    /// locking in the browser build however many callers change the table.
+    pub fn update_with(&self, change: &mut dyn FnMut(&mut HandlerTable<C>)) {
         let mut table = self.table.write().unwrap_or_else(|p| p.into_inner());
-        let result = change(Arc::make_mut(&mut table));
+        change(Arc::make_mut(&mut table));
         self.version.fetch_add(1, Ordering::Release);
-        result
     }
 
     /// The current table.
