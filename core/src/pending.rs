@@ -14,6 +14,43 @@ use bytes::Bytes;
 use futures::channel::oneshot;
 
 use crate::error::Error;
+use crate::frame::{ErrorCode, Frame};
+
+/// Delivers `frame` to its requester if it is an answer (`Reply` or
+/// `ReplyError`; `bytes` is the buffer it was decoded from) and hands any
+/// other frame back. The lock is taken for answers only.
+pub(crate) fn route_answer<'a>(
+    frame: Frame<'a>,
+    bytes: &Bytes,
+    pending: &std::sync::Mutex<PendingRequests>,
+) -> Option<Frame<'a>> {
+    let (request_id, result) = match frame {
+        Frame::Reply {
+            request_id,
+            payload,
+        } => (request_id, Ok(bytes.slice_ref(payload))),
+        Frame::ReplyError {
+            request_id,
+            code,
+            message,
+        } => {
+            let remote = Error::Remote {
+                code: ErrorCode::from_wire(code),
+                message: message.to_owned(),
+            };
+            (request_id, Err(remote))
+        }
+        other => return Some(other),
+    };
+    let mut pending = pending.lock().unwrap_or_else(|p| p.into_inner());
+    if !pending.resolve(request_id, result) {
+        tracing::debug!(
+            request_id,
+            "answer to a request nobody waits for (timed out?)"
+        );
+    }
+    None
+}
 
 /// The answer a request gets: the reply payload or why there is none.
 pub type ReplyResult = Result<Bytes, Error>;

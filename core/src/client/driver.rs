@@ -24,6 +24,7 @@ use crate::dispatch::{
 use crate::error::Error;
 use crate::frame::{ErrorCode, Frame};
 use crate::info::{Change, ClientInfo};
+use crate::pending::route_answer;
 use crate::stream::{route_data_frame, IncomingStreams};
 use crate::timer::{DeadlineTimer, Instant};
 use crate::transport::{BoxFuture, FrameSink, FrameStream, TransportError};
@@ -285,7 +286,8 @@ impl Reader {
             bytes,
             &mut self.incoming,
             &shared.outgoing,
-        ) else {
+        )
+        .and_then(|frame| route_answer(frame, bytes, &shared.pending)) else {
             return Ok(None);
         };
         match frame {
@@ -294,25 +296,6 @@ impl Reader {
                 request_id,
                 payload,
             } => self.on_event(command, request_id, bytes.slice_ref(payload)),
-            Frame::Reply {
-                request_id,
-                payload,
-            } => {
-                lock(&shared.pending).resolve(request_id, Ok(bytes.slice_ref(payload)));
-            }
-            Frame::ReplyError {
-                request_id,
-                code,
-                message,
-            } => {
-                lock(&shared.pending).resolve(
-                    request_id,
-                    Err(Error::Remote {
-                        code: ErrorCode::from_wire(code),
-                        message: message.to_owned(),
-                    }),
-                );
-            }
             Frame::EventRejected {
                 command,
                 code,

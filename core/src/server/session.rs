@@ -23,7 +23,7 @@ use crate::frame::{ErrorCode, Frame, LookupKey};
 use crate::info::{Change, ClientInfo};
 use crate::keepalive::{Keepalive, KeepaliveAction};
 use crate::outbox::Outbox;
-use crate::pending::PendingRequests;
+use crate::pending::{route_answer, PendingRequests};
 use crate::stream::{route_data_frame, IncomingStreams, OutgoingStreams};
 use crate::transport::{BoxFuture, FrameStream};
 use crate::value;
@@ -397,7 +397,8 @@ impl Session {
             bytes,
             &mut self.incoming,
             &self.outgoing,
-        ) else {
+        )
+        .and_then(|frame| route_answer(frame, bytes, &self.pending)) else {
             return Ok(None);
         };
         match frame {
@@ -406,25 +407,6 @@ impl Session {
                 request_id,
                 payload,
             } => self.on_event(command, request_id, bytes.slice_ref(payload)),
-            Frame::Reply {
-                request_id,
-                payload,
-            } => {
-                self.resolve(request_id, Ok(bytes.slice_ref(payload)));
-            }
-            Frame::ReplyError {
-                request_id,
-                code,
-                message,
-            } => {
-                self.resolve(
-                    request_id,
-                    Err(Error::Remote {
-                        code: ErrorCode::from_wire(code),
-                        message: message.to_owned(),
-                    }),
-                );
-            }
             Frame::EventRejected {
                 command,
                 code,
@@ -481,20 +463,6 @@ impl Session {
             }
         }
         Ok(None)
-    }
-
-    fn resolve(&self, request_id: u64, result: crate::pending::ReplyResult) {
-        let resolved = self
-            .pending
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .resolve(request_id, result);
-        if !resolved {
-            tracing::debug!(
-                request_id,
-                "reply to a request nobody waits for (timed out?)"
-            );
-        }
     }
 
     fn reply<T: serde::Serialize>(&self, request_id: u64, value: &T) {
