@@ -9,6 +9,7 @@ use tokio_tungstenite::tungstenite::{self, http};
 
 use crate::config::WsConfig;
 use crate::connection::ws_connection;
+use crate::read_ahead::ReadAhead;
 
 /// Largest frame a client accepts from its server. Servers send frames of
 /// any size they like (the limit in `Welcome` is theirs, not ours), so this
@@ -62,10 +63,13 @@ where
         let peer = stream.peer_addr().ok();
         let local = stream.local_addr().ok();
         let ws_config = config.websocket_config(DEFAULT_MAX_FRAME_LEN);
-        let (ws, _response) =
-            tokio_tungstenite::client_async_with_config(request, stream, Some(ws_config))
-                .await
-                .map_err(upgrade_error)?;
+        let (ws, _response) = tokio_tungstenite::client_async_with_config(
+            request,
+            ReadAhead::new(stream),
+            Some(ws_config),
+        )
+        .await
+        .map_err(upgrade_error)?;
         Ok::<_, Error>(
             ws_connection(ws, DEFAULT_MAX_FRAME_LEN, TransportKind::Ws).with_addrs(peer, local),
         )

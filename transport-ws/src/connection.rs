@@ -13,6 +13,7 @@ use tokio_tungstenite::WebSocketStream;
 
 use crate::config::WsConfig;
 use crate::frames::{self, map_tungstenite_error, Received, WsError, WsMessage};
+use crate::read_ahead::ReadAhead;
 
 impl WsMessage for Message {
     fn binary(frame: Bytes) -> Self {
@@ -100,7 +101,7 @@ where
             })
     };
     let ws = tokio_tungstenite::accept_hdr_async_with_config(
-        stream,
+        ReadAhead::new(stream),
         check,
         Some(config.websocket_config(max_frame_len)),
     )

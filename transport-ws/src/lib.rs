@@ -54,6 +54,7 @@ mod config;
 mod connection;
 mod frames;
 mod listener;
+mod read_ahead;
 
 pub use client::{connect, connect_with, DEFAULT_MAX_FRAME_LEN};
 pub use config::{UpgradeCheck, WsConfig, DEFAULT_READ_BUFFER_SIZE, DEFAULT_WRITE_BUFFER_SIZE};
