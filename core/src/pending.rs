@@ -2,7 +2,7 @@
 //! each answer back to whoever awaits it. No I/O, no timers: either the
 //! caller decides how long to wait and calls [`PendingRequests::cancel`] on
 //! timeout, or it registers a deadline and whoever owns the table calls
-//! [`PendingRequests::expire`] when the earliest deadline comes (the client
+//! `PendingRequests::expire` when the earliest deadline comes (the client
 //! does this from its connection loop, with one timer for all requests).
 
 use std::time::Duration;
@@ -86,7 +86,7 @@ impl PendingRequests {
 
     /// Like [`register`](Self::register), with a deadline: unless answered
     /// within `timeout`, the request fails with [`Error::Timeout`] when the
-    /// owner calls [`expire`](Self::expire). A `timeout` too large to
+    /// owner expires it (the client does so from its connection loop). A `timeout` too large to
     /// represent never expires.
     pub fn register_with_timeout(
         &mut self,

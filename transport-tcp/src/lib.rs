@@ -1,6 +1,6 @@
 //! # hisock-tcp
 //!
-//! The TCP transport for [hisock](hisock): each frame travels with a 4-byte
+//! The TCP transport for [hisock]: each frame travels with a 4-byte
 //! big-endian length prefix (tokio-util's `LengthDelimitedCodec`). The
 //! receiving side checks the announced length against the maximum frame
 //! length before allocating anything; the sending side batches frames into

@@ -6,7 +6,7 @@
 //! native clients; one [`hisock::Server`] serves WebSocket and TCP clients
 //! at once, with names, groups and broadcasts spanning both.
 //!
-//! - Server: [`WsListener`] (its own port), or [`axum::route`] to mount the
+//! - Server: [`WsListener`] (its own port), or `axum::route` to mount the
 //!   endpoint in an axum app (cargo feature `axum`).
 //! - Client: [`connect`] / [`connect_with`].
 //! - Lower level: [`ws_connection`] turns any tokio-tungstenite WebSocket

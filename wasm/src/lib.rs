@@ -1,6 +1,6 @@
 //! # hisock-wasm
 //!
-//! The browser client of [hisock](hisock): a `web_sys::WebSocket` transport
+//! The browser client of [hisock]: a `web_sys::WebSocket` transport
 //! (one binary message per frame), the same Rust [`Client`](hisock::Client)
 //! API as native clients for Rust front-ends, and (feature `js`, on by
 //! default) the JavaScript API published on npm as `hisock`.
