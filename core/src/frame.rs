@@ -383,7 +383,8 @@ impl Frame<'_> {
     }
 
     /// Decodes `buf` if it is an [`Frame::Event`], without building a
-    /// `Frame`: the hot path of both sides. `Ok(None)` when the frame is of
+    /// `Frame`: the server's hot path (the client keeps one decoder, which
+    /// keeps the browser build small). `Ok(None)` when the frame is of
     /// another kind (decode it with [`Frame::decode`]); an event that does
     /// not decode is the same error as from [`Frame::decode`].
     #[inline]

@@ -82,14 +82,16 @@ impl DeadlineTimer {
 
     /// Makes sure the timer fires no later than `deadline`.
     pub(crate) fn arm(&mut self, deadline: Instant) {
-        let after = deadline.saturating_duration_since(Instant::now());
+        let after = || deadline.saturating_duration_since(Instant::now());
         match &mut self.armed {
+            // The usual case: a later deadline costs nothing, not even a
+            // clock read.
             Some((at, _)) if *at <= deadline => {}
             Some((at, delay)) => {
                 *at = deadline;
-                delay.reset(after);
+                delay.reset(after());
             }
-            None => self.armed = Some((deadline, Delay::new(after))),
+            None => self.armed = Some((deadline, Delay::new(after()))),
         }
     }
 

@@ -16,7 +16,7 @@ use futures::{FutureExt, StreamExt};
 
 use super::context::ClientEvent;
 use super::inbox::Message;
-use super::{lock, reserved, Client};
+use super::{lock, reserved, wants_presence, Client};
 use crate::close::{codes, CloseReason};
 use crate::dispatch::{
     guarded, outcome_frame, HandlerSnapshot, HandlerTable, Outcome, Registered, Rejection,
@@ -256,7 +256,9 @@ impl Reader {
     /// with `extras` in its context. (Not generic over a closure that fills
     /// the context: one copy of this in the browser build, not one per
     /// event.)
-    fn reserved_event(&mut self, name: &str, extras: Extras) {
+    ///
+    /// Returns the handlers it looked in, for callers that need more.
+    fn reserved_event(&mut self, name: &str, extras: Extras) -> Arc<HandlerTable<ClientEvent>> {
         let handlers = self.handlers();
         if let Some(registered) = handlers.reserved(name) {
             let command = extras.command.unwrap_or_else(|| registered.name.clone());
@@ -267,14 +269,15 @@ impl Reader {
             ctx.rejection = extras.rejection;
             self.schedule(registered, ctx, 0);
         }
+        handlers
     }
 
-    /// A presence notice: its handler runs if there is one; otherwise the
-    /// client counts it, to decline notices nobody handles.
+    /// A presence notice: its handler runs if there is one; when the client
+    /// has no presence handler at all, it counts the notice, to decline
+    /// notices nobody handles.
     fn presence_event(&mut self, name: &str, extras: Extras) {
-        if self.handlers().reserved(name).is_some() {
-            self.reserved_event(name, extras);
-        } else {
+        let handlers = self.reserved_event(name, extras);
+        if !wants_presence(&handlers) {
             self.client.unhandled_presence_notice();
         }
     }

@@ -168,7 +168,7 @@ pub(crate) struct PresenceInterest {
 }
 
 /// True when the table has a handler that presence notices feed.
-fn wants_presence(table: &HandlerTable<ClientEvent>) -> bool {
+pub(crate) fn wants_presence(table: &HandlerTable<ClientEvent>) -> bool {
     reserved::PRESENCE
         .iter()
         .any(|name| table.reserved(name).is_some())

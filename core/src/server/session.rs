@@ -401,12 +401,8 @@ impl Session {
         .and_then(|frame| route_answer(frame, bytes, &self.pending)) else {
             return Ok(None);
         };
+        // Events took the fast path above.
         match frame {
-            Frame::Event {
-                command,
-                request_id,
-                payload,
-            } => self.on_event(command, request_id, bytes.slice_ref(payload)),
             Frame::EventRejected {
                 command,
                 code,
