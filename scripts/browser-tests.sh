@@ -85,10 +85,10 @@ failed=()
 
 step "(a) Rust client API in Chromium (wasm-bindgen-test)"
 # The runner reads wasm/webdriver.json (Chromium flags) from the package
-# directory, where cargo runs it.
+# directory, where cargo runs it. Feature talc: the npm package's allocator.
 if ! (cd wasm && CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
   WASM_BINDGEN_TEST_TIMEOUT=300 \
-  timeout 1200 cargo test --target wasm32-unknown-unknown -p hisock-wasm --test browser); then
+  timeout 1200 cargo test --target wasm32-unknown-unknown -p hisock-wasm --features talc --test browser); then
   failed+=("wasm-bindgen-test")
 fi
 

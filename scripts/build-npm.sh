@@ -2,7 +2,7 @@
 # Builds the npm package "hisock" (the browser client) from the hisock-wasm
 # crate:
 #   1. cargo build --profile wasm-release --target wasm32-unknown-unknown
-#      (without the reference-types target feature)
+#      --features talc (without the reference-types target feature)
 #   2. wasm-bindgen --target web  -> wasm/pkg/hisock.js, hisock_bg.wasm, .d.ts
 #      (without the wasm `name` and `producers` sections)
 #   3. wasm-opt (binaryen from wasm/npm/build-tools, else the system's): a few
@@ -11,7 +11,9 @@
 #      (wasm/npm/minify-names.mjs)
 #   4. terser minifies hisock.js (kept only if the gzipped file is smaller)
 #   5. package.json + README.md -> wasm/pkg, then npm pack -> target/npm/
-#   6. prints the gzipped sizes of the .wasm and the JS glue
+#   6. prints the gzipped sizes of the .wasm and the JS glue, and fails if
+#      together they exceed the budget (60 KiB; HISOCK_NPM_SIZE_BUDGET
+#      overrides it) when every size step above could run
 # Installs the wasm32 target, the matching wasm-bindgen CLI and the npm build
 # tools (wasm/npm/build-tools: terser, binaryen) when missing.
 # Honours CARGO_TARGET_DIR.
@@ -42,7 +44,7 @@ step "cargo build (wasm-release, wasm32)"
 # smaller gzipped (.wasm and glue together), and it runs in every browser.
 # (A RUSTFLAGS of the caller's takes precedence over this.)
 export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="${CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS:-} -C target-feature=-reference-types"
-cargo build -q --profile wasm-release --target wasm32-unknown-unknown -p hisock-wasm --lib
+cargo build -q --profile wasm-release --target wasm32-unknown-unknown -p hisock-wasm --lib --features talc
 wasm=$target_dir/wasm32-unknown-unknown/wasm-release/hisock_wasm.wasm
 
 step "wasm-bindgen --target web"
@@ -63,6 +65,9 @@ if [ ! -d "$tools/node_modules/terser" ] || [ ! -d "$tools/node_modules/binaryen
 fi
 
 # Binaryen 132 (npm) shrinks the gzipped .wasm more than Debian's 108.
+# Steps 3 and 4 are what the size budget assumes; without their tools the
+# package still builds, and the budget only warns.
+fully_optimized=true
 wasm_opt=$tools/node_modules/.bin/wasm-opt
 [ -x "$wasm_opt" ] || wasm_opt=$(command -v wasm-opt || true)
 if [ -n "$wasm_opt" ]; then
@@ -118,6 +123,7 @@ if [ -n "$wasm_opt" ]; then
   rm -f "$pkg/min.wasm" "$pkg/names.json" "$pkg/wasm-opt.log"
 else
   echo "wasm-opt not available (npm build tools or apt-get install binaryen): skipping"
+  fully_optimized=false
 fi
 
 terser=$tools/node_modules/.bin/terser
@@ -135,6 +141,7 @@ if [ -x "$terser" ]; then
   fi
 else
   echo "terser not available (wasm/npm/build-tools): hisock.js is not minified"
+  fully_optimized=false
 fi
 
 step "package.json and README.md"
@@ -174,3 +181,15 @@ js_gz=$(gz_size "$pkg/hisock.js")
 total=$((wasm_gz + js_gz))
 printf 'gzipped sizes: hisock_bg.wasm %d bytes (%d raw), hisock.js %d bytes, together %d bytes (%d KiB)\n' \
   "$wasm_gz" "$(wc -c <"$pkg/hisock_bg.wasm")" "$js_gz" "$total" "$(((total + 1023) / 1024))"
+
+budget=${HISOCK_NPM_SIZE_BUDGET:-61440}
+if [ "$total" -gt "$budget" ]; then
+  message="the package is $total bytes gzipped, over its budget of $budget by $((total - budget))"
+  if $fully_optimized; then
+    echo "build-npm.sh: $message" >&2
+    exit 1
+  fi
+  echo "build-npm.sh: warning: $message (built without wasm-opt or terser)" >&2
+else
+  echo "size budget: $total of $budget bytes ($((budget - total)) to spare)"
+fi

@@ -51,6 +51,7 @@ cargo clippy --workspace --all-targets --all-features -- -D warnings
 step "core and the browser client build for wasm32 (core without tokio)"
 cargo clippy -p hisock --no-default-features --target wasm32-unknown-unknown -- -D warnings
 cargo clippy -p hisock-wasm --target wasm32-unknown-unknown --all-targets -- -D warnings
+cargo clippy -p hisock-wasm --target wasm32-unknown-unknown --all-targets --all-features -- -D warnings
 
 step "docs (broken links are errors)"
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --workspace --all-features -q

@@ -366,3 +366,31 @@ async fn large_bursts_are_delivered_whole_and_in_order() {
     }
     client.close().await;
 }
+
+#[wasm_bindgen_test]
+async fn payloads_of_every_size_class_round_trip_exactly() {
+    // Sizes around every power of two up to 2 MiB, eight requests in flight
+    // at a time: the allocator serves many size classes, reuses freed
+    // blocks and grows the wasm memory, and every byte must come back.
+    let client = connect(ClientOptions::new()).await;
+    let mut sizes = vec![0usize, 1, 2, 3];
+    for shift in 2..=21 {
+        let power = 1usize << shift;
+        sizes.extend([power - 1, power, power + 1]);
+    }
+    for (batch, chunk) in sizes.chunks(8).enumerate() {
+        let requests = chunk.iter().map(|&len| {
+            let pattern: Vec<u8> = (0..len).map(|i| (i * 7 + len) as u8).collect();
+            let client = &client;
+            async move {
+                let sent = serde_bytes::ByteBuf::from(pattern);
+                let back: serde_bytes::ByteBuf =
+                    client.request("echo", &sent, WAIT).await.expect("echoes");
+                assert_eq!(back.len(), len, "batch {batch}");
+                assert!(back == sent, "the {len}-byte payload came back changed");
+            }
+        });
+        futures::future::join_all(requests).await;
+    }
+    client.close().await;
+}
