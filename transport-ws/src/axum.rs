@@ -92,8 +92,8 @@ pub async fn serve_upgrade(server: &Server, config: &WsConfig, request: Request)
         .max_message_size(max_frame_len)
         .max_frame_size(max_frame_len)
         .on_upgrade(move |socket| async move {
-            let conn =
-                frames::connection(socket, max_frame_len, TransportKind::Ws).with_addrs(peer, None);
+            let conn = frames::connection(socket, max_frame_len, usize::MAX, TransportKind::Ws)
+                .with_addrs(peer, None);
             server.serve_connection(conn).await;
         })
 }
@@ -101,6 +101,14 @@ pub async fn serve_upgrade(server: &Server, config: &WsConfig, request: Request)
 impl WsMessage for Message {
     fn binary(frame: Bytes) -> Self {
         Message::Binary(frame)
+    }
+
+    /// axum's messages have no raw frames: large frames go out whole (and
+    /// tungstenite below axum keeps a write buffer as large as the largest).
+    const FRAGMENTS: bool = false;
+
+    fn fragment(payload: Bytes, _first: bool, _last: bool) -> Self {
+        Message::Binary(payload)
     }
 
     fn close(code: u16, reason: String) -> Self {

@@ -6,7 +6,8 @@ use hisock::{CloseReason, Connection, TransportError, TransportKind};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tokio_tungstenite::tungstenite::http::{header, HeaderValue, StatusCode};
-use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::{CloseCode, Data, OpCode};
+use tokio_tungstenite::tungstenite::protocol::frame::Frame;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::WebSocketStream;
@@ -18,6 +19,16 @@ use crate::read_ahead::ReadAhead;
 impl WsMessage for Message {
     fn binary(frame: Bytes) -> Self {
         Message::Binary(frame)
+    }
+
+    const FRAGMENTS: bool = true;
+
+    fn fragment(payload: Bytes, first: bool, last: bool) -> Self {
+        let opcode = match first {
+            true => OpCode::Data(Data::Binary),
+            false => OpCode::Data(Data::Continue),
+        };
+        Message::Frame(Frame::message(payload, opcode, last))
     }
 
     fn close(code: u16, reason: String) -> Self {
@@ -66,7 +77,8 @@ pub fn ws_connection<S>(
 where
     S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
 {
-    frames::connection(ws, max_frame_len, kind)
+    let write_buffer_len = ws.get_config().write_buffer_size;
+    frames::connection(ws, max_frame_len, write_buffer_len, kind)
 }
 
 /// The server side of a WebSocket upgrade on an accepted byte stream (a TCP

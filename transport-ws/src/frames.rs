@@ -6,6 +6,20 @@
 //! `WebSocketStream` and axum's `WebSocket` share it; [`WsMessage`] and
 //! [`WsError`] say how to read each one's messages and errors.
 //!
+//! Large frames: a frame longer than twice the fragment size (64 KiB, or
+//! the socket's write buffer size if larger) goes out as one WebSocket
+//! message in fragments of that size (RFC 6455 section 5.4), one fragment
+//! per `poll_ready`. tungstenite copies every outgoing frame into a write
+//! buffer that never shrinks, and its peer reads every frame whole into a
+//! read buffer that never shrinks either: whole 16 MiB messages would leave
+//! 16 MiB buffers on both connections for as long as they live. With
+//! fragments, those buffers stay within a few hundred KiB. Receivers
+//! reassemble fragments (browsers and tungstenite do), so the peer still
+//! sees one message. Frames up to twice the fragment size (stream chunks
+//! among them: 64 KiB by default) go whole: fragments cost the receiver a
+//! copy, and smaller ones more system calls (8 KiB fragments halved the
+//! throughput of large transfers).
+//!
 //! Closing: when the sink closes, it sends a WebSocket close frame. Its code
 //! and reason repeat those of the last hisock `Close` or `Refuse` frame sent
 //! through the sink (the server always sends one before closing), so a
@@ -45,6 +59,14 @@ pub(crate) enum Received {
 pub(crate) trait WsMessage: Sized {
     /// A binary message carrying one frame.
     fn binary(frame: Bytes) -> Self;
+    /// Whether the socket type can send raw fragments ([`fragment`]);
+    /// without, frames go out whole.
+    ///
+    /// [`fragment`]: WsMessage::fragment
+    const FRAGMENTS: bool;
+    /// One fragment of a binary message: the first (opcode binary) or a
+    /// continuation, final or not. Only called when [`Self::FRAGMENTS`].
+    fn fragment(payload: Bytes, first: bool, last: bool) -> Self;
     /// A close message with a code and a reason (already valid to send).
     fn close(code: u16, reason: String) -> Self;
     /// What the message means.
@@ -104,6 +126,10 @@ pub(crate) struct WsFrames<S, M> {
     /// of several).
     message: PhantomData<fn(M) -> M>,
     max_frame_len: usize,
+    /// Frames longer than twice this go out in fragments of this size.
+    fragment_len: usize,
+    /// The rest of a frame being sent in fragments (empty: none).
+    unsent: Bytes,
     /// The code and reason of the last hisock close or refusal sent, to
     /// repeat in the WebSocket close frame.
     close_reason: Option<CloseReason>,
@@ -113,12 +139,23 @@ pub(crate) struct WsFrames<S, M> {
     read_done: bool,
 }
 
-impl<S, M> WsFrames<S, M> {
-    pub(crate) fn new(socket: S, max_frame_len: usize) -> Self {
+/// The smallest fragment: smaller ones would mean more system calls per
+/// byte than whole frames.
+const MIN_FRAGMENT_LEN: usize = 64 * 1024;
+
+impl<S, M: WsMessage> WsFrames<S, M> {
+    /// `write_buffer_len`: the socket's write buffer size; the fragment
+    /// size is that or [`MIN_FRAGMENT_LEN`], whichever is larger.
+    pub(crate) fn new(socket: S, max_frame_len: usize, write_buffer_len: usize) -> Self {
         Self {
             socket,
             message: PhantomData,
             max_frame_len,
+            fragment_len: match M::FRAGMENTS {
+                true => write_buffer_len.max(MIN_FRAGMENT_LEN),
+                false => usize::MAX,
+            },
+            unsent: Bytes::new(),
             close_reason: None,
             close_queued: false,
             read_done: false,
@@ -127,9 +164,11 @@ impl<S, M> WsFrames<S, M> {
 }
 
 /// Splits a WebSocket into a hisock [`Connection`] without addresses.
+/// `write_buffer_len`: the socket's write buffer size (see [`WsFrames::new`]).
 pub(crate) fn connection<S, M, E>(
     socket: S,
     max_frame_len: usize,
+    write_buffer_len: usize,
     kind: TransportKind,
 ) -> Connection
 where
@@ -138,7 +177,8 @@ where
     E: WsError + Send + 'static,
 {
     use futures::StreamExt;
-    let (sink, stream) = WsFrames::<S, M>::new(socket, max_frame_len).split::<Bytes>();
+    let (sink, stream) =
+        WsFrames::<S, M>::new(socket, max_frame_len, write_buffer_len).split::<Bytes>();
     Connection::new(stream, sink, kind)
 }
 
@@ -243,21 +283,46 @@ where
     type Error = TransportError;
 
     fn poll_ready(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        Pin::new(&mut self.socket)
-            .poll_ready(cx)
-            .map_err(send_error)
+        let this = &mut *self;
+        loop {
+            ready!(Pin::new(&mut this.socket).poll_ready(cx)).map_err(send_error)?;
+            if this.unsent.is_empty() {
+                return Poll::Ready(Ok(()));
+            }
+            // The next fragment of the frame being sent; the socket was
+            // ready, so its write buffer is at most its size before this.
+            let last = this.unsent.len() <= this.fragment_len;
+            let piece = match last {
+                true => std::mem::take(&mut this.unsent),
+                false => this.unsent.split_to(this.fragment_len),
+            };
+            Pin::new(&mut this.socket)
+                .start_send(M::fragment(piece, false, last))
+                .map_err(send_error)?;
+        }
     }
 
-    fn start_send(mut self: Pin<&mut Self>, frame: Bytes) -> Result<(), Self::Error> {
+    fn start_send(mut self: Pin<&mut Self>, mut frame: Bytes) -> Result<(), Self::Error> {
         if let Some(reason) = close_reason_of(&frame) {
             self.close_reason = Some(reason);
         }
+        let message = match frame.len() > self.fragment_len.saturating_mul(2) {
+            true => {
+                let first = frame.split_to(self.fragment_len);
+                // poll_ready and poll_flush send the rest.
+                self.unsent = frame;
+                M::fragment(first, true, false)
+            }
+            false => M::binary(frame),
+        };
         Pin::new(&mut self.socket)
-            .start_send(M::binary(frame))
+            .start_send(message)
             .map_err(send_error)
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        // The rest of a fragmented frame first.
+        ready!(self.as_mut().poll_ready(cx))?;
         Pin::new(&mut self.socket)
             .poll_flush(cx)
             .map_err(send_error)
@@ -268,7 +333,8 @@ where
         if !this.close_queued {
             // The peer may have closed first or the socket may be broken:
             // then there is no close frame to send, only the socket to close.
-            if ready!(Pin::new(&mut this.socket).poll_ready(cx)).is_ok() {
+            // Otherwise the rest of a fragmented frame goes first.
+            if ready!(Pin::new(&mut *this).poll_ready(cx)).is_ok() {
                 let (code, reason) = sendable_close(this.close_reason.take());
                 if let Err(err) = Pin::new(&mut this.socket).start_send(M::close(code, reason)) {
                     if let Some(err) = err.into_transport() {
