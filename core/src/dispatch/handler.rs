@@ -16,6 +16,7 @@ use bytes::Bytes;
 
 use super::extract::FromEvent;
 use super::reply::{IntoReply, Rejection};
+use super::slot::{self, CallSlot};
 use crate::transport::{BoxFuture, MaybeSend, MaybeSync};
 
 /// What running a handler produced: the reply payload, or a rejection.
@@ -26,12 +27,27 @@ pub type Outcome = Result<Bytes, Rejection>;
 pub trait Handler<C, Args>: MaybeSend + MaybeSync + 'static {
     /// Extracts the arguments from `ctx` and runs the handler.
     fn call(&self, ctx: C) -> BoxFuture<'static, Outcome>;
+
+    /// Like [`call`](Self::call), with the future in `spare`'s allocation
+    /// when `spare` holds a finished call of this handler (then `spare` is
+    /// taken). The default boxes [`call`](Self::call)'s future anew.
+    fn call_reusing(&self, ctx: C, spare: &mut Option<CallSlot>) -> CallSlot {
+        let _ = spare;
+        Box::pin(Some(self.call(ctx)))
+    }
 }
 
 /// A type-erased handler, as stored in a [`HandlerTable`](super::HandlerTable).
 pub trait ErasedHandler<C>: MaybeSend + MaybeSync {
     /// Runs the handler.
     fn call(&self, ctx: C) -> BoxFuture<'static, Outcome>;
+
+    /// Runs the handler, reusing `spare` where it can (see
+    /// [`Handler::call_reusing`]).
+    fn call_reusing(&self, ctx: C, spare: &mut Option<CallSlot>) -> CallSlot {
+        let _ = spare;
+        Box::pin(Some(self.call(ctx)))
+    }
 }
 
 struct Erased<H, Args> {
@@ -46,6 +62,10 @@ where
 {
     fn call(&self, ctx: C) -> BoxFuture<'static, Outcome> {
         self.handler.call(ctx)
+    }
+
+    fn call_reusing(&self, ctx: C, spare: &mut Option<CallSlot>) -> CallSlot {
+        self.handler.call_reusing(ctx, spare)
     }
 }
 
@@ -79,6 +99,17 @@ macro_rules! impl_handler {
                 )*
                 let fut = (self)($($arg),*);
                 Box::pin(async move { fut.await.into_reply() })
+            }
+
+            fn call_reusing(&self, ctx: C, spare: &mut Option<CallSlot>) -> CallSlot {
+                $(
+                    let $arg = match $arg::from_event(&ctx) {
+                        Ok(value) => value,
+                        Err(rejection) => return Box::pin(Some(std::future::ready(Err(rejection)))),
+                    };
+                )*
+                let fut = (self)($($arg),*);
+                slot::fill(spare, async move { fut.await.into_reply() })
             }
         }
     };

@@ -5,6 +5,7 @@
 mod extract;
 mod handler;
 mod reply;
+mod slot;
 
 /// The handler maps: natively hashed with [`FxHasher`](crate::fast_hash)
 /// (their keys are registered by the application, so SipHash buys nothing),
@@ -19,6 +20,7 @@ use std::sync::{Arc, RwLock};
 pub use extract::{Command, Data, EventContext, FromEvent, RawPayload};
 pub use handler::{erase, ErasedHandler, Handler, Outcome};
 pub use reply::{IntoReply, Rejection, Reply};
+pub use slot::{CallSlot, ReusableCall};
 
 /// The wildcard command: its handler gets every event that has no handler of
 /// its own.

@@ -17,7 +17,7 @@ use super::peer::Peer;
 use super::registry::Kick;
 use super::{reserved, Server};
 use crate::close::{codes, CloseReason};
-use crate::dispatch::{HandlerSnapshot, HandlerTable, Outcome, Registered, Rejection};
+use crate::dispatch::{CallSlot, HandlerSnapshot, HandlerTable, Outcome, Registered, Rejection};
 use crate::error::Error;
 use crate::frame::{ErrorCode, Frame, LookupKey};
 use crate::info::{Change, ClientInfo};
@@ -25,7 +25,7 @@ use crate::keepalive::{Keepalive, KeepaliveAction};
 use crate::outbox::Outbox;
 use crate::pending::{route_answer, PendingRequests};
 use crate::stream::{route_data_frame, IncomingStreams, OutgoingStreams};
-use crate::transport::{BoxFuture, FrameStream};
+use crate::transport::FrameStream;
 use crate::value;
 
 /// How a connection's event loop ended.
@@ -57,20 +57,34 @@ const READ_BATCH: usize = 64;
 /// by whoever polls it. A plain struct rather than a boxed `async` block:
 /// one allocation less per event.
 struct Job {
-    fut: BoxFuture<'static, Outcome>,
+    call: CallSlot,
     command: Arc<str>,
     request_id: u64,
+    /// The handler panicked: its slot holds a broken future, not to be
+    /// reused.
+    panicked: bool,
 }
 
 impl Job {
+    fn new(registered: &Registered<ServerEvent>, call: CallSlot, request_id: u64) -> Self {
+        Job {
+            call,
+            command: registered.name.clone(),
+            request_id,
+            panicked: false,
+        }
+    }
+
     /// Polls the handler. A panicking handler becomes a failed outcome; it
     /// never takes the connection down.
     fn poll_outcome(&mut self, cx: &mut Context<'_>) -> Poll<Outcome> {
-        let fut = &mut self.fut;
-        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| fut.as_mut().poll(cx))) {
+        let call = &mut self.call;
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| call.as_mut().poll_call(cx)))
+        {
             Ok(polled) => polled,
             Err(_) => {
                 tracing::error!("handler panicked");
+                self.panicked = true;
                 Poll::Ready(Err(Rejection::new(
                     ErrorCode::HandlerFailed,
                     "handler panicked",
@@ -126,28 +140,82 @@ fn event_context(
     }
 }
 
-/// Schedules a handler: in order (`jobs`: the current one and the queue
-/// behind it), or on its own task when threaded.
-fn schedule(
-    (current, queue): (&mut Option<Job>, &mut VecDeque<Job>),
-    server: &Server,
-    peer: &Peer,
-    registered: &Registered<ServerEvent>,
-    ctx: ServerEvent,
-    request_id: u64,
-) {
-    let job = Job {
-        fut: registered.handler.call(ctx),
-        command: registered.name.clone(),
-        request_id,
-    };
-    if registered.threaded {
-        let peer = peer.clone();
-        server.inner.tasks.spawn(DetachedJob { job, peer });
-    } else if current.is_none() {
-        *current = Some(job);
-    } else {
-        queue.push_back(job);
+/// A connection's in-order handler runs: the current one and the queue
+/// behind it.
+#[derive(Default)]
+struct Jobs {
+    current: Option<Job>,
+    queue: VecDeque<Job>,
+    /// The allocation of the last run that finished, for the next run of
+    /// the same handler.
+    spare: Option<CallSlot>,
+}
+
+impl Jobs {
+    /// Schedules a handler: in order, or on its own task when threaded.
+    fn schedule(
+        &mut self,
+        server: &Server,
+        peer: &Peer,
+        registered: &Registered<ServerEvent>,
+        ctx: ServerEvent,
+        request_id: u64,
+    ) {
+        if registered.threaded {
+            let call = registered.handler.call_reusing(ctx, &mut None);
+            let job = Job::new(registered, call, request_id);
+            let peer = peer.clone();
+            server.inner.tasks.spawn(DetachedJob { job, peer });
+            return;
+        }
+        let call = registered.handler.call_reusing(ctx, &mut self.spare);
+        let mut job = Job::new(registered, call, request_id);
+        if self.current.is_some() {
+            self.queue.push_back(job);
+            return;
+        }
+        // Nothing runs ahead of it: it runs now, as far as it gets. Most
+        // handlers finish at once and then need no queue, and their
+        // allocation serves the next event. One that waits becomes the
+        // current job, which the event loop polls again, with its own
+        // waker, before it sleeps.
+        let mut cx = Context::from_waker(futures::task::noop_waker_ref());
+        match job.poll_outcome(&mut cx) {
+            Poll::Ready(outcome) => self.finished(job, peer, outcome),
+            Poll::Pending => self.current = Some(job),
+        }
+    }
+
+    /// Answers a finished job's outcome and keeps its allocation.
+    fn finished(&mut self, job: Job, peer: &Peer, outcome: Outcome) {
+        job.respond(peer, outcome);
+        if !job.panicked {
+            self.spare = Some(job.call);
+        }
+    }
+
+    /// Polls the current job, and the ones behind it as long as each
+    /// finishes at once, answering through `peer`. Ready when at least one
+    /// finished.
+    fn poll(&mut self, cx: &mut Context<'_>, peer: &Peer) -> Poll<()> {
+        let mut finished = false;
+        while let Some(job) = self.current.as_mut() {
+            match job.poll_outcome(cx) {
+                Poll::Ready(outcome) => {
+                    let next = self.queue.pop_front();
+                    if let Some(job) = std::mem::replace(&mut self.current, next) {
+                        self.finished(job, peer, outcome);
+                    }
+                    finished = true;
+                }
+                Poll::Pending => break,
+            }
+        }
+        if finished {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
     }
 }
 
@@ -171,36 +239,8 @@ pub(crate) struct Session {
     incoming: IncomingStreams,
     /// Streamed payloads we are sending this client.
     outgoing: Arc<OutgoingStreams>,
-    /// In-order handlers waiting behind `current`.
-    queue: VecDeque<Job>,
-    current: Option<Job>,
-}
-
-/// Polls the in-order handlers: the current one, and the ones behind it
-/// as long as each finishes at once, answering through `peer`. Ready when
-/// at least one finished.
-fn poll_jobs(
-    cx: &mut Context<'_>,
-    peer: &Peer,
-    current: &mut Option<Job>,
-    queue: &mut VecDeque<Job>,
-) -> Poll<()> {
-    let mut finished = false;
-    while let Some(job) = current.as_mut() {
-        match job.poll_outcome(cx) {
-            Poll::Ready(outcome) => {
-                job.respond(peer, outcome);
-                *current = queue.pop_front();
-                finished = true;
-            }
-            Poll::Pending => break,
-        }
-    }
-    if finished {
-        Poll::Ready(())
-    } else {
-        Poll::Pending
-    }
+    /// In-order handler runs.
+    jobs: Jobs,
 }
 
 impl Session {
@@ -224,8 +264,7 @@ impl Session {
             outgoing: joined.outgoing,
             incoming: IncomingStreams::new(max_stream_len),
             stream,
-            queue: VecDeque::new(),
-            current: None,
+            jobs: Jobs::default(),
         }
     }
 
@@ -272,8 +311,8 @@ impl Session {
         ctx: ServerEvent,
         request_id: u64,
     ) {
-        let jobs = (&mut self.current, &mut self.queue);
-        schedule(jobs, &self.server, &self.peer, registered, ctx, request_id);
+        self.jobs
+            .schedule(&self.server, &self.peer, registered, ctx, request_id);
     }
 
     /// Schedules a reserved event's handler, if one is registered.
@@ -315,7 +354,7 @@ impl Session {
         let shutting_down = shutdown.cancelled();
         tokio::pin!(shutting_down);
         loop {
-            let can_read = self.queue.len() < config.handler_queue_len;
+            let can_read = self.jobs.queue.len() < config.handler_queue_len;
             tokio::select! {
                 biased;
                 _ = &mut kicked => {
@@ -325,7 +364,7 @@ impl Session {
                     kicked.set(control.notified());
                 }
                 _ = &mut shutting_down => return End::Shutdown,
-                _ = poll_fn(|cx| poll_jobs(cx, &self.peer, &mut self.current, &mut self.queue)), if self.current.is_some() => {}
+                _ = poll_fn(|cx| self.jobs.poll(cx, &self.peer)), if self.jobs.current.is_some() => {}
                 _ = &mut wake_at, if keepalive.is_some() => {
                     if let Some(ka) = keepalive.as_mut() {
                         if !can_read {
@@ -373,7 +412,7 @@ impl Session {
                     Err(err) => return Some(End::Failed(err)),
                 },
             }
-            if handled == READ_BATCH || self.queue.len() >= queue_limit {
+            if handled == READ_BATCH || self.jobs.queue.len() >= queue_limit {
                 break;
             }
             // Not waiting here: the event loop polls the stream again with
@@ -485,14 +524,14 @@ impl Session {
         };
         if let Some(message) = message {
             let ctx = event_context(&self.server, &self.info, name.clone(), payload.clone());
-            let jobs = (&mut self.current, &mut self.queue);
-            schedule(jobs, &self.server, &self.peer, message, ctx, 0);
+            self.jobs
+                .schedule(&self.server, &self.peer, message, ctx, 0);
         }
         match target {
             Some((registered, _)) => {
                 let ctx = event_context(&self.server, &self.info, name, payload);
-                let jobs = (&mut self.current, &mut self.queue);
-                schedule(jobs, &self.server, &self.peer, registered, ctx, request_id);
+                self.jobs
+                    .schedule(&self.server, &self.peer, registered, ctx, request_id);
             }
             None if request_id != 0 => self.peer.respond(
                 command,
@@ -621,8 +660,8 @@ impl Session {
         tracing::debug!(%reason, "leaving");
 
         // Events already read were accepted: let their handlers run.
-        let current = self.current.take();
-        let queue = std::mem::take(&mut self.queue);
+        let current = self.jobs.current.take();
+        let queue = std::mem::take(&mut self.jobs.queue);
         let peer = &self.peer;
         let drain = async move {
             for job in current.into_iter().chain(queue) {
@@ -656,7 +695,7 @@ impl Session {
 
         if run_leave {
             self.reserved_event(reserved::LEAVE, None, Some(reason));
-            if let Some(job) = self.current.take() {
+            if let Some(job) = self.jobs.current.take() {
                 if tokio::time::timeout(config.drain_timeout, job.run(&self.peer))
                     .await
                     .is_err()
