@@ -350,6 +350,18 @@ impl ErrorCode {
     }
 }
 
+/// Size of the blocks that [`Frame::encode_in_block`] shares between small
+/// frames.
+#[cfg(not(target_arch = "wasm32"))]
+const BLOCK_BYTES: usize = 16 * 1024;
+
+#[cfg(not(target_arch = "wasm32"))]
+thread_local! {
+    /// The current block of [`Frame::encode_in_block`].
+    static BLOCK: std::cell::RefCell<bytes::BytesMut> =
+        std::cell::RefCell::new(bytes::BytesMut::new());
+}
+
 impl Frame<'_> {
     /// Encodes the frame into a fresh buffer, ready for a transport.
     pub fn encode(&self) -> Bytes {
@@ -357,6 +369,40 @@ impl Frame<'_> {
         // without another (a Vec with spare capacity would need a shared
         // header allocated on conversion).
         Bytes::from(self.to_vec())
+    }
+
+    /// Encodes the frame like [`encode`](Self::encode); a small frame goes
+    /// into a block of memory that it shares with the frames encoded before
+    /// and after it on this thread, so that it costs no allocation of its
+    /// own. For frames that are written soon (a client's events): a frame
+    /// keeps its block alive until it is dropped. A block whose frames are
+    /// all gone is used again.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn encode_in_block(&self) -> Bytes {
+        let len = self.encoded_len();
+        if len > BLOCK_BYTES / 16 {
+            return self.encode();
+        }
+        BLOCK.with(|block| match block.try_borrow_mut() {
+            Ok(mut block) => {
+                if block.capacity() < len {
+                    // Reclaims the block when no frame holds it any more,
+                    // allocates a new one otherwise.
+                    block.reserve(BLOCK_BYTES);
+                }
+                self.write_into(&mut block);
+                block.split().freeze()
+            }
+            // Re-entered (from a tracing subscriber, say): no sharing.
+            Err(_) => self.encode(),
+        })
+    }
+
+    /// In the browser (one thread, and code size counts) this is
+    /// [`encode`](Self::encode).
+    #[cfg(target_arch = "wasm32")]
+    pub fn encode_in_block(&self) -> Bytes {
+        self.encode()
     }
 
     /// Decodes one frame from a buffer holding exactly one frame.

@@ -437,7 +437,7 @@ impl Client {
                 request_id: NO_REQUEST,
                 payload,
             }
-            .encode()
+            .encode_in_block()
         })?;
         self.check_frame_len(frame.len())?;
         self.push(frame).await
@@ -450,7 +450,7 @@ impl Client {
             request_id: NO_REQUEST,
             payload,
         }
-        .encode();
+        .encode_in_block();
         self.check_frame_len(frame.len())?;
         self.push(frame).await
     }

@@ -81,7 +81,30 @@ impl Sink for Vec<u8> {
     }
 }
 
+#[cfg(not(target_arch = "wasm32"))]
+impl Sink for bytes::BytesMut {
+    fn byte(&mut self, byte: u8) {
+        self.extend_from_slice(&[byte]);
+    }
+    fn varint(&mut self, mut value: u64) {
+        while value >= 0x80 {
+            self.byte(value as u8 | 0x80);
+            value >>= 7;
+        }
+        self.byte(value as u8);
+    }
+    fn raw(&mut self, bytes: &[u8]) {
+        self.extend_from_slice(bytes);
+    }
+}
+
 impl Frame<'_> {
+    /// Appends the frame to `buf`.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub(super) fn write_into(&self, buf: &mut bytes::BytesMut) {
+        self.write(buf);
+    }
+
     /// The exact number of bytes [`Frame::encode`] produces.
     #[cfg_attr(target_arch = "wasm32", allow(dead_code))]
     pub(super) fn encoded_len(&self) -> usize {
