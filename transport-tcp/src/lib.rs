@@ -39,26 +39,13 @@ use hisock::server::{ConnectionLimits, Incoming, Listener};
 use hisock::transport::BoxFuture;
 use hisock::{Client, ClientOptions, Connection, TransportError, TransportKind};
 use tokio::net::{TcpStream, ToSocketAddrs};
-use tokio_util::codec::{FramedRead, FramedWrite, LengthDelimitedCodec};
+use tokio_util::codec::{FramedWrite, LengthDelimitedCodec};
+
+mod read;
+use read::FrameReader;
 
 /// Largest frame a client accepts from its server unless told otherwise.
 pub const DEFAULT_MAX_FRAME_LEN: usize = 16 * 1024 * 1024;
-
-/// Initial read buffer per connection (it grows for larger frames).
-/// tokio-util's default is 8 KiB; measured with 10,000 connections in three
-/// connect/disconnect waves, 8 KiB buffers left the heap fragmented (RSS
-/// grew 1.5x from the first wave to the third) and 4 KiB ones did not.
-const READ_BUFFER_BYTES: usize = 4 * 1024;
-
-/// Frames received in a row (without the socket running dry) after which a
-/// connection counts as busy and reads into [`BUSY_READ_BUFFER_BYTES`].
-const BUSY_STREAK: u32 = 256;
-
-/// Read buffer of a busy connection: one read takes in up to this much, so
-/// a stream of small events costs a read syscall per ~1,000 events rather
-/// than per ~50. It goes back to [`READ_BUFFER_BYTES`] once the socket runs
-/// dry, so idle connections keep the small buffer.
-const BUSY_READ_BUFFER_BYTES: usize = 64 * 1024;
 
 /// Frames are gathered up to this many bytes before a write; larger batches
 /// mean fewer syscalls under load.
@@ -129,19 +116,12 @@ where
     R: tokio::io::AsyncRead + Send + Unpin + 'static,
     W: tokio::io::AsyncWrite + Send + Unpin + 'static,
 {
-    let decoder = LengthDelimitedCodec::builder()
-        .max_frame_length(max_frame_len)
-        .new_codec();
     // The sender checks sizes against the peer's announced limit itself;
     // the encoder only guards the 4-byte length field.
     let encoder = LengthDelimitedCodec::builder()
         .max_frame_length(u32::MAX as usize)
         .new_codec();
-    let frames_in = AdaptiveRead {
-        framed: FramedRead::with_capacity(read, decoder, READ_BUFFER_BYTES),
-        max_frame_len,
-        streak: 0,
-    };
+    let frames_in = FrameReader::new(read, max_frame_len);
     let mut framed_out = FramedWrite::new(write, encoder);
     framed_out.set_backpressure_boundary(WRITE_BATCH_BYTES);
     let frames_out = SinkExt::<bytes::Bytes>::sink_map_err(
@@ -149,64 +129,6 @@ where
         TransportError::Io,
     );
     Connection::new(frames_in, frames_out, kind)
-}
-
-/// A `FramedRead` whose buffer grows while the peer keeps it busy and goes
-/// back to its small size when the socket runs dry (tokio-util keeps the
-/// largest size a buffer ever reached, a large frame's included).
-struct AdaptiveRead<R> {
-    framed: FramedRead<R, LengthDelimitedCodec>,
-    max_frame_len: usize,
-    /// Frames delivered since the socket last ran dry.
-    streak: u32,
-}
-
-impl<R: tokio::io::AsyncRead + Unpin> futures::Stream for AdaptiveRead<R> {
-    type Item = Result<bytes::Bytes, TransportError>;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let this = &mut *self;
-        if this.streak >= BUSY_STREAK {
-            let buffer = this.framed.read_buffer_mut();
-            // Only when the next step is a read (no whole frame buffered):
-            // growing moves the unread bytes, which are then at most one
-            // partial frame.
-            if buffer.capacity() - buffer.len() < BUSY_READ_BUFFER_BYTES / 2
-                && !holds_whole_frame(buffer)
-            {
-                buffer.reserve(BUSY_READ_BUFFER_BYTES);
-            }
-        }
-        match Pin::new(&mut this.framed).poll_next(cx) {
-            Poll::Ready(Some(Ok(frame))) => {
-                this.streak = this.streak.saturating_add(1);
-                Poll::Ready(Some(Ok(frame.freeze())))
-            }
-            Poll::Ready(Some(Err(err))) => {
-                Poll::Ready(Some(Err(map_read_error(err, this.max_frame_len))))
-            }
-            Poll::Ready(None) => Poll::Ready(None),
-            Poll::Pending => {
-                this.streak = 0;
-                let buffer = this.framed.read_buffer_mut();
-                if buffer.is_empty() && buffer.capacity() > READ_BUFFER_BYTES {
-                    *buffer = BytesMut::with_capacity(READ_BUFFER_BYTES);
-                }
-                Poll::Pending
-            }
-        }
-    }
-}
-
-/// True when `buffer` starts with a whole length-prefixed frame.
-fn holds_whole_frame(buffer: &[u8]) -> bool {
-    match buffer.get(..4) {
-        Some(&[a, b, c, d]) => {
-            let len = u32::from_be_bytes([a, b, c, d]) as usize;
-            buffer.len() - 4 >= len
-        }
-        _ => false,
-    }
 }
 
 /// Bytes reserved for the write buffer when a batch of frames starts.
@@ -249,20 +171,6 @@ impl<W: tokio::io::AsyncWrite + Unpin> futures::Sink<bytes::Bytes> for Releasing
     fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         futures::Sink::<bytes::Bytes>::poll_close(Pin::new(&mut self.framed), cx)
     }
-}
-
-fn map_read_error(err: io::Error, max: usize) -> TransportError {
-    let is_codec_limit = err
-        .get_ref()
-        .is_some_and(|inner| inner.is::<tokio_util::codec::LengthDelimitedCodecError>());
-    if is_codec_limit {
-        // The codec does not say the announced length, only that it is over.
-        return TransportError::FrameTooBig { len: max + 1, max };
-    }
-    if err.to_string().contains("bytes remaining on stream") {
-        return TransportError::Truncated;
-    }
-    TransportError::Io(err)
 }
 
 /// Connects to a hisock server over TCP, performs the handshake and spawns
