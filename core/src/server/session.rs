@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-use bytes::Bytes;
+use bytes::{Buf, Bytes};
 use futures::{FutureExt, StreamExt};
 
 use super::connection::Joined;
@@ -75,22 +75,9 @@ impl Job {
         }
     }
 
-    /// Polls the handler. A panicking handler becomes a failed outcome; it
-    /// never takes the connection down.
+    /// Polls the handler (see [`poll_guarded`]).
     fn poll_outcome(&mut self, cx: &mut Context<'_>) -> Poll<Outcome> {
-        let call = &mut self.call;
-        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| call.as_mut().poll_call(cx)))
-        {
-            Ok(polled) => polled,
-            Err(_) => {
-                tracing::error!("handler panicked");
-                self.panicked = true;
-                Poll::Ready(Err(Rejection::new(
-                    ErrorCode::HandlerFailed,
-                    "handler panicked",
-                )))
-            }
-        }
+        poll_guarded(&mut self.call, cx, &mut self.panicked)
     }
 
     fn respond(&self, peer: &Peer, outcome: Outcome) {
@@ -101,6 +88,22 @@ impl Job {
     async fn run(mut self, peer: &Peer) {
         let outcome = poll_fn(|cx| self.poll_outcome(cx)).await;
         self.respond(peer, outcome);
+    }
+}
+
+/// Polls a handler call. A panicking handler becomes a failed outcome (and
+/// sets `panicked`); it never takes the connection down.
+fn poll_guarded(call: &mut CallSlot, cx: &mut Context<'_>, panicked: &mut bool) -> Poll<Outcome> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| call.as_mut().poll_call(cx))) {
+        Ok(polled) => polled,
+        Err(_) => {
+            tracing::error!("handler panicked");
+            *panicked = true;
+            Poll::Ready(Err(Rejection::new(
+                ErrorCode::HandlerFailed,
+                "handler panicked",
+            )))
+        }
     }
 }
 
@@ -168,10 +171,9 @@ impl Jobs {
             server.inner.tasks.spawn(DetachedJob { job, peer });
             return;
         }
-        let call = registered.handler.call_reusing(ctx, &mut self.spare);
-        let mut job = Job::new(registered, call, request_id);
+        let mut call = registered.handler.call_reusing(ctx, &mut self.spare);
         if self.current.is_some() {
-            self.queue.push_back(job);
+            self.queue.push_back(Job::new(registered, call, request_id));
             return;
         }
         // Nothing runs ahead of it: it runs now, as far as it gets. Most
@@ -180,17 +182,21 @@ impl Jobs {
         // current job, which the event loop polls again, with its own
         // waker, before it sleeps.
         let mut cx = Context::from_waker(futures::task::noop_waker_ref());
-        match job.poll_outcome(&mut cx) {
-            Poll::Ready(outcome) => self.finished(job, peer, outcome),
-            Poll::Pending => self.current = Some(job),
+        let mut panicked = false;
+        match poll_guarded(&mut call, &mut cx, &mut panicked) {
+            Poll::Ready(outcome) => {
+                peer.respond(&registered.name, request_id, outcome);
+                self.keep(call, panicked);
+            }
+            Poll::Pending => self.current = Some(Job::new(registered, call, request_id)),
         }
     }
 
-    /// Answers a finished job's outcome and keeps its allocation.
-    fn finished(&mut self, job: Job, peer: &Peer, outcome: Outcome) {
-        job.respond(peer, outcome);
-        if !job.panicked {
-            self.spare = Some(job.call);
+    /// Keeps a finished call's allocation for the next, unless the handler
+    /// panicked in it.
+    fn keep(&mut self, call: CallSlot, panicked: bool) {
+        if !panicked {
+            self.spare = Some(call);
         }
     }
 
@@ -204,7 +210,8 @@ impl Jobs {
                 Poll::Ready(outcome) => {
                     let next = self.queue.pop_front();
                     if let Some(job) = std::mem::replace(&mut self.current, next) {
-                        self.finished(job, peer, outcome);
+                        job.respond(peer, outcome);
+                        self.keep(job.call, job.panicked);
                     }
                     finished = true;
                 }
@@ -406,7 +413,7 @@ impl Session {
             match next {
                 None => return Some(End::Eof),
                 Some(Err(err)) => return Some(End::Failed(err.into())),
-                Some(Ok(bytes)) => match self.on_frame(&bytes) {
+                Some(Ok(bytes)) => match self.on_frame(bytes) {
                     Ok(None) => {}
                     Ok(Some(end)) => return Some(end),
                     Err(err) => return Some(End::Failed(err)),
@@ -425,12 +432,12 @@ impl Session {
         None
     }
 
-    fn on_frame(&mut self, bytes: &Bytes) -> Result<Option<End>, Error> {
+    fn on_frame(&mut self, bytes: Bytes) -> Result<Option<End>, Error> {
         // The hot path: an event, decoded without building a `Frame`.
-        if let Some((command, request_id, payload)) = Frame::decode_event(bytes)? {
-            self.on_event(command, request_id, bytes.slice_ref(payload));
+        let Some(bytes) = self.on_event(bytes)? else {
             return Ok(None);
-        }
+        };
+        let bytes = &bytes;
         let Some(frame) = route_data_frame(
             Frame::decode(bytes)?,
             bytes,
@@ -507,7 +514,12 @@ impl Session {
         self.peer.respond("", request_id, outcome);
     }
 
-    fn on_event(&mut self, command: &str, request_id: u64, payload: Bytes) {
+    /// Handles `frame` if it is an event; gives it back otherwise.
+    fn on_event(&mut self, frame: Bytes) -> Result<Option<Bytes>, Error> {
+        let Some((command, request_id, payload)) = Frame::decode_event(&frame)? else {
+            return Ok(Some(frame));
+        };
+        let payload_at = payload.as_ptr() as usize - frame.as_ptr() as usize;
         // Field by field rather than through `&mut self` methods, so the
         // handler table is borrowed from the snapshot, not shared anew for
         // every event.
@@ -518,31 +530,39 @@ impl Session {
             .command(command)
             .map(|r| (r, false))
             .or_else(|| handlers.wildcard().map(|r| (r, true)));
-        let name: Arc<str> = match &target {
-            Some((registered, false)) => registered.name.clone(),
-            _ => Arc::from(command),
+        let Some((registered, wildcard)) = target else {
+            let name: Arc<str> = Arc::from(command);
+            if let Some(message) = message {
+                let ctx = event_context(&self.server, &self.info, name, frame.slice_ref(payload));
+                self.jobs
+                    .schedule(&self.server, &self.peer, message, ctx, 0);
+            }
+            if request_id != 0 {
+                let no_handler =
+                    Rejection::new(ErrorCode::NoHandler, format!("no handler for {command:?}"));
+                self.peer.respond(command, request_id, Err(no_handler));
+            } else {
+                tracing::debug!(command, "event without handler ignored");
+            }
+            return Ok(None);
         };
+        let name: Arc<str> = match wildcard {
+            true => Arc::from(command),
+            false => registered.name.clone(),
+        };
+        // The payload is the end of the frame: the frame itself, advanced,
+        // rather than a new reference to it.
+        let mut payload = frame;
+        payload.advance(payload_at);
         if let Some(message) = message {
             let ctx = event_context(&self.server, &self.info, name.clone(), payload.clone());
             self.jobs
                 .schedule(&self.server, &self.peer, message, ctx, 0);
         }
-        match target {
-            Some((registered, _)) => {
-                let ctx = event_context(&self.server, &self.info, name, payload);
-                self.jobs
-                    .schedule(&self.server, &self.peer, registered, ctx, request_id);
-            }
-            None if request_id != 0 => self.peer.respond(
-                command,
-                request_id,
-                Err(crate::dispatch::Rejection::new(
-                    ErrorCode::NoHandler,
-                    format!("no handler for {command:?}"),
-                )),
-            ),
-            None => tracing::debug!(command, "event without handler ignored"),
-        }
+        let ctx = event_context(&self.server, &self.info, name, payload);
+        self.jobs
+            .schedule(&self.server, &self.peer, registered, ctx, request_id);
+        Ok(None)
     }
 
     /// A client starts streaming a payload: its handler runs at once, on its
