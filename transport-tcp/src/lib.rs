@@ -1,10 +1,10 @@
 //! # hisock-tcp
 //!
 //! The TCP transport for [hisock]: each frame travels with a 4-byte
-//! big-endian length prefix (tokio-util's `LengthDelimitedCodec`). The
-//! receiving side checks the announced length against the maximum frame
-//! length before allocating anything; the sending side batches frames into
-//! one write per flush.
+//! big-endian length prefix (the framing of tokio-util's
+//! `LengthDelimitedCodec`). The receiving side checks the announced length
+//! against the maximum frame length before allocating anything; the sending
+//! side batches frames into one write per flush.
 //!
 //! ```
 //! use std::time::Duration;
@@ -30,26 +30,19 @@
 
 use std::io;
 use std::net::SocketAddr;
-use std::pin::Pin;
-use std::task::{ready, Context, Poll};
 
-use bytes::BytesMut;
-use futures::SinkExt;
 use hisock::server::{ConnectionLimits, Incoming, Listener};
 use hisock::transport::BoxFuture;
 use hisock::{Client, ClientOptions, Connection, TransportError, TransportKind};
 use tokio::net::{TcpStream, ToSocketAddrs};
-use tokio_util::codec::{FramedWrite, LengthDelimitedCodec};
 
 mod read;
+mod write;
 use read::FrameReader;
+use write::FrameWriter;
 
 /// Largest frame a client accepts from its server unless told otherwise.
 pub const DEFAULT_MAX_FRAME_LEN: usize = 16 * 1024 * 1024;
-
-/// Frames are gathered up to this many bytes before a write; larger batches
-/// mean fewer syscalls under load.
-const WRITE_BATCH_BYTES: usize = 16 * 1024;
 
 /// A TCP listener that feeds a [`hisock::Server`].
 pub struct TcpListener {
@@ -116,61 +109,9 @@ where
     R: tokio::io::AsyncRead + Send + Unpin + 'static,
     W: tokio::io::AsyncWrite + Send + Unpin + 'static,
 {
-    // The sender checks sizes against the peer's announced limit itself;
-    // the encoder only guards the 4-byte length field.
-    let encoder = LengthDelimitedCodec::builder()
-        .max_frame_length(u32::MAX as usize)
-        .new_codec();
     let frames_in = FrameReader::new(read, max_frame_len);
-    let mut framed_out = FramedWrite::new(write, encoder);
-    framed_out.set_backpressure_boundary(WRITE_BATCH_BYTES);
-    let frames_out = SinkExt::<bytes::Bytes>::sink_map_err(
-        ReleasingWriter { framed: framed_out },
-        TransportError::Io,
-    );
+    let frames_out = FrameWriter::new(write);
     Connection::new(frames_in, frames_out, kind)
-}
-
-/// Bytes reserved for the write buffer when a batch of frames starts.
-const WRITE_BUFFER_START: usize = 8 * 1024;
-
-/// A `FramedWrite` that lets go of its buffer once a flush has written
-/// everything, so an idle connection holds no write buffer (tokio-util keeps
-/// the buffer's largest size for good otherwise, 8 KiB at least).
-struct ReleasingWriter<W> {
-    framed: FramedWrite<W, LengthDelimitedCodec>,
-}
-
-impl<W: tokio::io::AsyncWrite + Unpin> futures::Sink<bytes::Bytes> for ReleasingWriter<W> {
-    type Error = io::Error;
-
-    fn poll_ready(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        futures::Sink::<bytes::Bytes>::poll_ready(Pin::new(&mut self.framed), cx)
-    }
-
-    fn start_send(mut self: Pin<&mut Self>, frame: bytes::Bytes) -> Result<(), Self::Error> {
-        let buffer = self.framed.write_buffer_mut();
-        if buffer.capacity() == 0 {
-            buffer.reserve(WRITE_BUFFER_START.max(frame.len() + 4));
-        }
-        futures::Sink::<bytes::Bytes>::start_send(Pin::new(&mut self.framed), frame)
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        let flushed = ready!(futures::Sink::<bytes::Bytes>::poll_flush(
-            Pin::new(&mut self.framed),
-            cx
-        ));
-        let buffer = self.framed.write_buffer_mut();
-        if flushed.is_ok() && buffer.is_empty() && buffer.capacity() > 0 {
-            *buffer = BytesMut::new();
-        }
-        Poll::Ready(flushed)
-    }
-
-    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        futures::Sink::<bytes::Bytes>::poll_close(Pin::new(&mut self.framed), cx)
-    }
 }
 
 /// Connects to a hisock server over TCP, performs the handshake and spawns
