@@ -12,7 +12,7 @@ use bytes::{Buf, Bytes};
 use futures::{FutureExt, StreamExt};
 
 use super::connection::Joined;
-use super::context::ServerEvent;
+use super::context::{Extra, ServerEvent};
 use super::peer::Peer;
 use super::registry::Kick;
 use super::{reserved, Server};
@@ -137,9 +137,7 @@ fn event_context(
         client: client.clone(),
         command,
         payload,
-        change: None,
-        close: None,
-        stream: Mutex::new(None),
+        extra: None,
     }
 }
 
@@ -332,8 +330,11 @@ impl Session {
         let handlers = self.handlers();
         if let Some(registered) = handlers.reserved(name) {
             let mut ctx = self.context(registered.name.clone(), Bytes::from_static(value::NIL));
-            ctx.change = change;
-            ctx.close = close;
+            if change.is_some() || close.is_some() {
+                let extra = ctx.extra_mut();
+                extra.change = change;
+                extra.close = close;
+            }
             self.schedule(registered, ctx, 0);
         }
     }
@@ -587,11 +588,11 @@ impl Session {
         let Some((registered, incoming)) = opened else {
             return Ok(());
         };
-        let ctx = self.context(incoming.command_name(), Bytes::from_static(value::NIL));
-        ctx.stream
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .replace(incoming);
+        let mut ctx = self.context(incoming.command_name(), Bytes::from_static(value::NIL));
+        ctx.extra = Some(Box::new(Extra {
+            stream: Mutex::new(Some(incoming)),
+            ..Extra::default()
+        }));
         self.schedule(&registered, ctx, 0);
         Ok(())
     }
