@@ -14,8 +14,14 @@ use tokio::io::AsyncWrite;
 /// mean fewer syscalls under load.
 const WRITE_BATCH_BYTES: usize = 16 * 1024;
 
-/// Bytes reserved for the write buffer when a batch of frames starts.
+/// Bytes reserved for the write buffer when a batch of frames starts, at
+/// least; after a batch that needed more, the next one starts with what
+/// that one needed (up to [`WRITE_BUFFER_MAX_START`]), so a busy
+/// connection does not grow (and copy) its buffer in every batch.
 const WRITE_BUFFER_START: usize = 8 * 1024;
+
+/// Most bytes reserved for the write buffer when a batch starts.
+const WRITE_BUFFER_MAX_START: usize = WRITE_BATCH_BYTES + 4 * 1024;
 
 /// Writes frames to `write`, each after its 4-byte big-endian length (what
 /// tokio-util's `LengthDelimitedCodec` writes). The buffer is dropped once a
@@ -24,6 +30,10 @@ const WRITE_BUFFER_START: usize = 8 * 1024;
 pub(crate) struct FrameWriter<W> {
     write: W,
     buffer: BytesMut,
+    /// Bytes gathered since the last flush.
+    gathered: usize,
+    /// What the buffer starts with after a flush.
+    start: usize,
 }
 
 impl<W> FrameWriter<W> {
@@ -31,6 +41,8 @@ impl<W> FrameWriter<W> {
         Self {
             write,
             buffer: BytesMut::new(),
+            gathered: 0,
+            start: WRITE_BUFFER_START,
         }
     }
 }
@@ -63,6 +75,10 @@ impl<W: AsyncWrite + Unpin> FrameWriter<W> {
         if self.buffer.capacity() > 0 {
             self.buffer = BytesMut::new();
         }
+        self.start = self
+            .gathered
+            .clamp(WRITE_BUFFER_START, WRITE_BUFFER_MAX_START);
+        self.gathered = 0;
         Poll::Ready(Ok(()))
     }
 }
@@ -88,8 +104,10 @@ impl<W: AsyncWrite + Unpin> futures::Sink<Bytes> for FrameWriter<W> {
         };
         let needed = 4 + frame.len();
         if self.buffer.capacity() == 0 {
-            self.buffer.reserve(WRITE_BUFFER_START.max(needed));
+            let start = self.start.max(needed);
+            self.buffer.reserve(start);
         }
+        self.gathered += needed;
         self.buffer.reserve(needed);
         self.buffer.put_u32(len);
         self.buffer.extend_from_slice(&frame);
@@ -130,5 +148,30 @@ mod tests {
         expected.extend_from_slice(&(big.len() as u32).to_be_bytes());
         expected.extend_from_slice(&big);
         assert_eq!(wire, expected);
+    }
+
+    #[tokio::test]
+    async fn a_busy_connection_starts_its_batches_big_enough_and_an_idle_one_small() {
+        let (tx, mut rx) = tokio::io::duplex(1 << 20);
+        let reader = tokio::spawn(async move {
+            let mut sink = Vec::new();
+            rx.read_to_end(&mut sink).await.map(|_| sink.len())
+        });
+        let mut writer = FrameWriter::new(tx);
+        let frame = Bytes::from(vec![1u8; 60]);
+        for _ in 0..1000 {
+            writer.feed(frame.clone()).await.expect("feed");
+        }
+        writer.flush().await.expect("flush");
+        writer.feed(frame.clone()).await.expect("feed");
+        assert!(writer.buffer.capacity() > WRITE_BATCH_BYTES, "starts big");
+        writer.flush().await.expect("flush");
+        writer.feed(frame.clone()).await.expect("feed");
+        assert!(
+            writer.buffer.capacity() < WRITE_BATCH_BYTES,
+            "back to small"
+        );
+        writer.close().await.expect("close");
+        assert_eq!(reader.await.expect("reader").expect("read"), 1002 * 64);
     }
 }
