@@ -660,6 +660,25 @@ mod tests {
     }
 
     #[test]
+    fn frames_encoded_in_blocks_are_the_same_bytes() {
+        let long = "ß".repeat(100);
+        for frame in edge_frames(&long) {
+            assert_eq!(frame.encode_in_block(), frame.encode(), "{frame:?}");
+        }
+        let payloads = [vec![], vec![7u8; 127], vec![7u8; 128], vec![7u8; 2000]];
+        for request_id in VARINT_EDGES {
+            for payload in &payloads {
+                let event = Frame::Event {
+                    command: &long,
+                    request_id,
+                    payload,
+                };
+                assert_eq!(event.encode_in_block(), event.encode());
+            }
+        }
+    }
+
+    #[test]
     fn decode_event_agrees_with_decode() {
         let event = Frame::Event {
             command: "tick",
