@@ -71,8 +71,10 @@ impl<R> FrameReader<R> {
             self.buffer.reserve(missing);
             return Ok(None);
         }
-        self.buffer.advance(HEAD_BYTES);
-        Ok(Some(self.buffer.split_to(len).freeze()))
+        // Advancing the frozen frame is cheaper than advancing the buffer.
+        let mut frame = self.buffer.split_to(HEAD_BYTES + len).freeze();
+        frame.advance(HEAD_BYTES);
+        Ok(Some(frame))
     }
 
     /// Makes room for a read: a busy connection reads up to
