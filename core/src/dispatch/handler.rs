@@ -16,6 +16,7 @@ use bytes::Bytes;
 
 use super::extract::FromEvent;
 use super::reply::{IntoReply, Rejection};
+#[cfg(feature = "server")]
 use super::slot::{self, CallSlot};
 use crate::transport::{BoxFuture, MaybeSend, MaybeSync};
 
@@ -31,6 +32,7 @@ pub trait Handler<C, Args>: MaybeSend + MaybeSync + 'static {
     /// Like [`call`](Self::call), with the future in `spare`'s allocation
     /// when `spare` holds a finished call of this handler (then `spare` is
     /// taken). The default boxes [`call`](Self::call)'s future anew.
+    #[cfg(feature = "server")]
     fn call_reusing(&self, ctx: C, spare: &mut Option<CallSlot>) -> CallSlot {
         let _ = spare;
         Box::pin(Some(self.call(ctx)))
@@ -44,6 +46,7 @@ pub trait ErasedHandler<C>: MaybeSend + MaybeSync {
 
     /// Runs the handler, reusing `spare` where it can (see
     /// [`Handler::call_reusing`]).
+    #[cfg(feature = "server")]
     fn call_reusing(&self, ctx: C, spare: &mut Option<CallSlot>) -> CallSlot {
         let _ = spare;
         Box::pin(Some(self.call(ctx)))
@@ -64,6 +67,7 @@ where
         self.handler.call(ctx)
     }
 
+    #[cfg(feature = "server")]
     fn call_reusing(&self, ctx: C, spare: &mut Option<CallSlot>) -> CallSlot {
         self.handler.call_reusing(ctx, spare)
     }
@@ -101,6 +105,7 @@ macro_rules! impl_handler {
                 Box::pin(async move { fut.await.into_reply() })
             }
 
+            #[cfg(feature = "server")]
             fn call_reusing(&self, ctx: C, spare: &mut Option<CallSlot>) -> CallSlot {
                 $(
                     let $arg = match $arg::from_event(&ctx) {

@@ -5,6 +5,7 @@
 mod extract;
 mod handler;
 mod reply;
+#[cfg(feature = "server")]
 mod slot;
 
 /// The handler maps: natively hashed with [`FxHasher`](crate::fast_hash)
@@ -20,6 +21,7 @@ use std::sync::{Arc, RwLock};
 pub use extract::{Command, Data, EventContext, FromEvent, RawPayload};
 pub use handler::{erase, ErasedHandler, Handler, Outcome};
 pub use reply::{IntoReply, Rejection, Reply};
+#[cfg(feature = "server")]
 pub use slot::{CallSlot, ReusableCall};
 
 /// The wildcard command: its handler gets every event that has no handler of
