@@ -36,6 +36,28 @@ transport_tests! {
         assert_eq!(who.transport, t.kind());
     }
 
+    /// Each event's handler sees the sender as it is when the event
+    /// arrives: a rename between two events shows in the second, and the
+    /// wildcard and named handlers each get their own command.
+    async fn handlers_see_the_sender_and_command_of_each_event(t: Transport) {
+        let server = Server::new();
+        server.on("who", |who: ClientInfo, Command(c): Command| async move {
+            format!("{c}:{}", who.name().unwrap_or("-"))
+        });
+        server.on("*", |who: ClientInfo, Command(c): Command| async move {
+            format!("{c}:{}", who.name().unwrap_or("-"))
+        });
+        let test = TestServer::start(t, server).await;
+        let client = test.connect_named("ada").await;
+
+        let first: String = client.request("who", &(), WAIT).await.expect("who");
+        let other: String = client.request("else", &(), WAIT).await.expect("else");
+        within("rename", client.change_name(Some("bob"))).await.expect("renamed");
+        let second: String = client.request("who", &(), WAIT).await.expect("who");
+        let third: String = client.request("more", &(), WAIT).await.expect("more");
+        assert_eq!([first, other, second, third], ["who:ada", "else:ada", "who:bob", "more:bob"]);
+    }
+
     /// Handlers may take no arguments, only the payload, or only the sender,
     /// and a handler's return value answers a request.
     async fn handlers_take_any_combination_of_extractors(t: Transport) {

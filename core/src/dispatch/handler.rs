@@ -31,11 +31,16 @@ pub trait Handler<C, Args>: MaybeSend + MaybeSync + 'static {
 
     /// Like [`call`](Self::call), with the future in `spare`'s allocation
     /// when `spare` holds a finished call of this handler (then `spare` is
-    /// taken). The default boxes [`call`](Self::call)'s future anew.
+    /// taken), and `ctx` only borrowed when the arguments can be extracted
+    /// from a reference (then it stays for the caller to use again). The
+    /// default takes `ctx` and boxes [`call`](Self::call)'s future anew.
     #[cfg(feature = "server")]
-    fn call_reusing(&self, ctx: C, spare: &mut Option<CallSlot>) -> CallSlot {
+    fn call_reusing(&self, ctx: &mut Option<C>, spare: &mut Option<CallSlot>) -> CallSlot {
         let _ = spare;
-        Box::pin(Some(self.call(ctx)))
+        match ctx.take() {
+            Some(ctx) => Box::pin(Some(self.call(ctx))),
+            None => slot::missing_context(),
+        }
     }
 }
 
@@ -44,12 +49,15 @@ pub trait ErasedHandler<C>: MaybeSend + MaybeSync {
     /// Runs the handler.
     fn call(&self, ctx: C) -> BoxFuture<'static, Outcome>;
 
-    /// Runs the handler, reusing `spare` where it can (see
+    /// Runs the handler, reusing `ctx` and `spare` where it can (see
     /// [`Handler::call_reusing`]).
     #[cfg(feature = "server")]
-    fn call_reusing(&self, ctx: C, spare: &mut Option<CallSlot>) -> CallSlot {
+    fn call_reusing(&self, ctx: &mut Option<C>, spare: &mut Option<CallSlot>) -> CallSlot {
         let _ = spare;
-        Box::pin(Some(self.call(ctx)))
+        match ctx.take() {
+            Some(ctx) => Box::pin(Some(self.call(ctx))),
+            None => slot::missing_context(),
+        }
     }
 }
 
@@ -68,7 +76,7 @@ where
     }
 
     #[cfg(feature = "server")]
-    fn call_reusing(&self, ctx: C, spare: &mut Option<CallSlot>) -> CallSlot {
+    fn call_reusing(&self, ctx: &mut Option<C>, spare: &mut Option<CallSlot>) -> CallSlot {
         self.handler.call_reusing(ctx, spare)
     }
 }
@@ -106,9 +114,12 @@ macro_rules! impl_handler {
             }
 
             #[cfg(feature = "server")]
-            fn call_reusing(&self, ctx: C, spare: &mut Option<CallSlot>) -> CallSlot {
+            fn call_reusing(&self, ctx: &mut Option<C>, spare: &mut Option<CallSlot>) -> CallSlot {
+                let Some(ctx) = ctx.as_ref() else {
+                    return slot::missing_context();
+                };
                 $(
-                    let $arg = match $arg::from_event(&ctx) {
+                    let $arg = match $arg::from_event(ctx) {
                         Ok(value) => value,
                         Err(rejection) => return Box::pin(Some(std::future::ready(Err(rejection)))),
                     };

@@ -52,6 +52,15 @@ where
     }
 }
 
+/// The call of a handler given no context (a bug of the caller): a failed
+/// outcome.
+pub(super) fn missing_context() -> CallSlot {
+    Box::pin(Some(std::future::ready(Err(super::Rejection::new(
+        crate::frame::ErrorCode::HandlerFailed,
+        "no event context",
+    )))))
+}
+
 /// Boxes `call`, in `spare`'s allocation when it fits (then `spare` is
 /// taken), in a new one otherwise.
 pub fn fill<F>(spare: &mut Option<CallSlot>, call: F) -> CallSlot

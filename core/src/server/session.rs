@@ -159,7 +159,7 @@ impl Jobs {
         server: &Server,
         peer: &Peer,
         registered: &Registered<ServerEvent>,
-        ctx: ServerEvent,
+        ctx: &mut Option<ServerEvent>,
         request_id: u64,
     ) {
         if registered.threaded {
@@ -246,6 +246,9 @@ pub(crate) struct Session {
     outgoing: Arc<OutgoingStreams>,
     /// In-order handler runs.
     jobs: Jobs,
+    /// The context of the last ordinary event, used again for the next one
+    /// (handlers whose arguments are extractors only borrow it).
+    event: Option<ServerEvent>,
 }
 
 impl Session {
@@ -270,6 +273,7 @@ impl Session {
             incoming: IncomingStreams::new(max_stream_len),
             stream,
             jobs: Jobs::default(),
+            event: None,
         }
     }
 
@@ -316,6 +320,7 @@ impl Session {
         ctx: ServerEvent,
         request_id: u64,
     ) {
+        let ctx = &mut Some(ctx);
         self.jobs
             .schedule(&self.server, &self.peer, registered, ctx, request_id);
     }
@@ -536,7 +541,7 @@ impl Session {
             if let Some(message) = message {
                 let ctx = event_context(&self.server, &self.info, name, frame.slice_ref(payload));
                 self.jobs
-                    .schedule(&self.server, &self.peer, message, ctx, 0);
+                    .schedule(&self.server, &self.peer, message, &mut Some(ctx), 0);
             }
             if request_id != 0 {
                 let no_handler =
@@ -547,22 +552,50 @@ impl Session {
             }
             return Ok(None);
         };
-        let name: Arc<str> = match wildcard {
-            true => Arc::from(command),
-            false => registered.name.clone(),
-        };
+        // The context of the last event serves again: only its command
+        // and payload change.
+        let ctx = self.event.get_or_insert_with(|| {
+            event_context(
+                &self.server,
+                &self.info,
+                registered.name.clone(),
+                Bytes::new(),
+            )
+        });
+        if wildcard {
+            if *ctx.command != *command {
+                ctx.command = Arc::from(command);
+            }
+        } else if !Arc::ptr_eq(&ctx.command, &registered.name) {
+            ctx.command = registered.name.clone();
+        }
         // The payload is the end of the frame: the frame itself, advanced,
         // rather than a new reference to it.
         let mut payload = frame;
         payload.advance(payload_at);
+        ctx.payload = payload;
         if let Some(message) = message {
-            let ctx = event_context(&self.server, &self.info, name.clone(), payload.clone());
+            let ctx = event_context(
+                &self.server,
+                &self.info,
+                ctx.command.clone(),
+                ctx.payload.clone(),
+            );
             self.jobs
-                .schedule(&self.server, &self.peer, message, ctx, 0);
+                .schedule(&self.server, &self.peer, message, &mut Some(ctx), 0);
         }
-        let ctx = event_context(&self.server, &self.info, name, payload);
-        self.jobs
-            .schedule(&self.server, &self.peer, registered, ctx, request_id);
+        self.jobs.schedule(
+            &self.server,
+            &self.peer,
+            registered,
+            &mut self.event,
+            request_id,
+        );
+        // Handlers take what they need while they are scheduled; the frame
+        // is not kept for the next event.
+        if let Some(ctx) = self.event.as_mut() {
+            ctx.payload = Bytes::new();
+        }
         Ok(None)
     }
 
@@ -621,6 +654,7 @@ impl Session {
         };
         if let Some(info) = updated {
             self.info = info;
+            self.event = None;
         }
         self.reply(request_id, &());
         self.tell_others(|this| {
