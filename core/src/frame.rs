@@ -362,6 +362,11 @@ thread_local! {
         std::cell::RefCell::new(bytes::BytesMut::new());
 }
 
+/// An event's command (not yet checked to be UTF-8), request id and
+/// payload, as [`Frame::decode_event_bytes`] finds them.
+#[cfg(feature = "server")]
+pub(crate) type EventBytes<'a> = (&'a [u8], u64, &'a [u8]);
+
 impl Frame<'_> {
     /// Encodes the frame into a fresh buffer, ready for a transport.
     pub fn encode(&self) -> Bytes {
@@ -446,6 +451,32 @@ impl Frame<'_> {
             }
             _ => Ok(None),
         }
+    }
+
+    /// [`decode_event`](Self::decode_event) with the command's UTF-8 left
+    /// unchecked: the server looks the bytes up among its handlers' names
+    /// first (a match is UTF-8) and checks the others with
+    /// [`Frame::command_text`].
+    #[cfg(feature = "server")]
+    pub(crate) fn decode_event_bytes(buf: &[u8]) -> Result<Option<EventBytes<'_>>> {
+        match buf.split_first() {
+            Some((&EVENT_KIND, rest)) => {
+                let mut reader = codec::Reader { rest };
+                match reader.event_bytes() {
+                    Ok(event) if reader.rest.is_empty() => Ok(Some(event)),
+                    Ok(_) => Err(Error::Malformed("trailing bytes after frame".into())),
+                    Err(fault) => Err(Error::Malformed(fault.into())),
+                }
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// An event's command from [`Frame::decode_event_bytes`] as text: the
+    /// error [`Frame::decode_event`] gives when it is not UTF-8.
+    #[cfg(feature = "server")]
+    pub(crate) fn command_text(command: &[u8]) -> Result<&str> {
+        codec::utf8(command).map_err(|fault| Error::Malformed(fault.into()))
     }
 
     /// The frame's kind, for logs.
@@ -699,6 +730,43 @@ mod tests {
         let mut trailing = event.to_vec();
         trailing.push(0);
         assert!(Frame::decode_event(&trailing).is_err());
+    }
+
+    #[cfg(feature = "server")]
+    #[test]
+    fn decode_event_bytes_agrees_with_decode_event() {
+        let event = Frame::Event {
+            command: "tick",
+            request_id: 300,
+            payload: &[0x91, 0x01],
+        }
+        .encode();
+        let ping = Frame::Ping { nonce: 1 }.encode();
+        let mut trailing = event.to_vec();
+        trailing.push(0);
+        assert!(Frame::decode_event_bytes(&trailing).is_err());
+        for cut in 1..event.len() {
+            assert!(
+                Frame::decode_event_bytes(&event[..cut]).is_err(),
+                "cut at {cut}"
+            );
+        }
+        assert_eq!(
+            Frame::decode_event_bytes(&event).expect("decodes"),
+            Some((&b"tick"[..], 300, &[0x91u8, 0x01][..]))
+        );
+        assert_eq!(
+            Frame::decode_event_bytes(&ping).expect("not an event"),
+            None
+        );
+        // A command that is not UTF-8: the same error either way.
+        let bad = [EVENT_KIND, 2, 0xff, 0xfe, 0, 1, 0xc0];
+        let whole = Frame::decode_event(&bad).expect_err("not UTF-8");
+        let (command, _, _) = Frame::decode_event_bytes(&bad)
+            .expect("decodes")
+            .expect("an event");
+        let text = Frame::command_text(command).expect_err("not UTF-8");
+        assert_eq!(text.to_string(), whole.to_string());
     }
 
     #[test]

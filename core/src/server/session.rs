@@ -522,7 +522,7 @@ impl Session {
 
     /// Handles `frame` if it is an event; gives it back otherwise.
     fn on_event(&mut self, frame: Bytes) -> Result<Option<Bytes>, Error> {
-        let Some((command, request_id, payload)) = Frame::decode_event(&frame)? else {
+        let Some((command, request_id, payload)) = Frame::decode_event_bytes(&frame)? else {
             return Ok(Some(frame));
         };
         let payload_at = payload.as_ptr() as usize - frame.as_ptr() as usize;
@@ -532,10 +532,15 @@ impl Session {
         self.server.inner.handlers.refresh(&mut self.handlers);
         let handlers = &self.handlers.table;
         let message = handlers.reserved(reserved::MESSAGE);
-        let target = handlers
-            .command(command)
-            .map(|r| (r, false))
-            .or_else(|| handlers.wildcard().map(|r| (r, true)));
+        // A registered name matched by its bytes is UTF-8; any other
+        // command is checked here, as decoding the frame would have.
+        let (command, target) = match handlers.command_bytes(command) {
+            Some(registered) => (&*registered.name, Some((registered, false))),
+            None => (
+                Frame::command_text(command)?,
+                handlers.wildcard().map(|r| (r, true)),
+            ),
+        };
         let Some((registered, wildcard)) = target else {
             let name: Arc<str> = Arc::from(command);
             if let Some(message) = message {
