@@ -38,6 +38,10 @@ pub enum PushError {
 /// Queue slots an idle connection keeps allocated (each holds one `Bytes`).
 const IDLE_SLOTS: usize = 8;
 
+/// Most queue slots a busy connection keeps between batches (32 bytes
+/// each).
+const SPARE_SLOTS: usize = 16 * 1024;
+
 #[derive(Default)]
 struct State {
     queue: VecDeque<Bytes>,
@@ -86,7 +90,7 @@ impl Outbox {
     }
 
     /// Like `try_push`, handing the frame back when it was not queued.
-    fn offer(&self, frame: Bytes) -> Result<(), (PushError, Bytes)> {
+    pub(crate) fn offer(&self, frame: Bytes) -> Result<(), (PushError, Bytes)> {
         let mut state = self.lock();
         if state.closing || state.closed {
             return Err((PushError::Closed, frame));
@@ -293,9 +297,10 @@ impl Outbox {
             }
             sink.flush().await?;
             // Swap the (now empty) deque back in for the next batch, so a busy
-            // connection does not allocate one per batch; a large one is
-            // dropped so that an idle connection holds no big buffer.
-            if batch.capacity() <= 64 {
+            // connection does not allocate (and grow) one per batch; a very
+            // large one is dropped, and an idle connection lets go of its
+            // spare in `poll_batch`.
+            if batch.capacity() <= SPARE_SLOTS {
                 spare = batch;
             }
             self.room.notify(usize::MAX);

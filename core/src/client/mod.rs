@@ -404,7 +404,13 @@ impl Client {
     }
 
     async fn push(&self, frame: Bytes) -> Result<()> {
-        match self.shared.outbox.push(frame).await {
+        // Usually there is room at once. Waiting for room is boxed, so that
+        // this future, created and moved for every event, stays small.
+        let pushed = match self.shared.outbox.offer(frame) {
+            Err((PushError::Full { .. }, frame)) => Box::pin(self.shared.outbox.push(frame)).await,
+            other => other.map_err(|(err, _)| err),
+        };
+        match pushed {
             Ok(()) => Ok(()),
             Err(PushError::Closed) => Err(Error::Closed(self.close_reason())),
             Err(PushError::Full { queued, limit }) => Err(Error::QueueFull { queued, limit }),
