@@ -9,7 +9,7 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use bytes::{Buf, Bytes};
-use futures::{FutureExt, StreamExt};
+use futures::StreamExt;
 
 use super::connection::Joined;
 use super::context::{Extra, ServerEvent};
@@ -430,9 +430,10 @@ impl Session {
             }
             // Not waiting here: the event loop polls the stream again with
             // its own waker when nothing is ready.
-            match self.stream.next().now_or_never() {
-                Some(frame) => next = frame,
-                None => break,
+            let mut cx = Context::from_waker(futures::task::noop_waker_ref());
+            match self.stream.poll_next_unpin(&mut cx) {
+                Poll::Ready(frame) => next = frame,
+                Poll::Pending => break,
             }
         }
         None
