@@ -404,12 +404,16 @@ impl Client {
     }
 
     async fn push(&self, frame: Bytes) -> Result<()> {
-        // Usually there is room at once. Waiting for room is boxed, so that
-        // this future, created and moved for every event, stays small.
+        // Usually there is room at once. Natively, waiting for room is
+        // boxed, so that this future, created and moved for every event,
+        // stays small (the browser build keeps the smaller code).
+        #[cfg(not(target_arch = "wasm32"))]
         let pushed = match self.shared.outbox.offer(frame) {
             Err((PushError::Full { .. }, frame)) => Box::pin(self.shared.outbox.push(frame)).await,
             other => other.map_err(|(err, _)| err),
         };
+        #[cfg(target_arch = "wasm32")]
+        let pushed = self.shared.outbox.push(frame).await;
         match pushed {
             Ok(()) => Ok(()),
             Err(PushError::Closed) => Err(Error::Closed(self.close_reason())),
