@@ -60,7 +60,7 @@ pub struct Options {
 }
 
 const USAGE: &str =
-    "usage: bench [--quick] [--runs N] [--only W1,W2,W3,M1,L1] [--out DIR] [--hisock-only] [--transport tcp|ws] [--m1-no-presence]";
+    "usage: bench [--quick] [--runs N] [--only W1,W2,W3,M1,L1] [--out DIR] [--hisock-only] [--transport tcp|ws] [--m1-no-presence] [--w1-events N]";
 
 impl Options {
     fn full() -> Self {
@@ -131,6 +131,7 @@ impl Options {
                         return Err(format!("unknown workload {bad:?}\n{USAGE}").into());
                     }
                 }
+                "--w1-events" => options.w1_events = args.next().ok_or(USAGE)?.parse()?,
                 "--out" => options.out = PathBuf::from(args.next().ok_or(USAGE)?),
                 "-h" | "--help" => return Err(USAGE.into()),
                 other => return Err(format!("unknown argument {other:?}\n{USAGE}").into()),

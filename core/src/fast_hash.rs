@@ -37,9 +37,13 @@ impl Hasher for FxHasher {
         }
         let rest = chunks.remainder();
         if !rest.is_empty() {
-            let mut word = [0u8; 8];
-            word[..rest.len()].copy_from_slice(rest);
-            self.add(u64::from_le_bytes(word) ^ ((rest.len() as u64) << 56));
+            // The little-endian word of `rest` padded with zeros, built
+            // byte by byte (a copy into a word would call memcpy).
+            let word = rest
+                .iter()
+                .rev()
+                .fold(0u64, |word, &byte| word << 8 | u64::from(byte));
+            self.add(word ^ ((rest.len() as u64) << 56));
         }
     }
 
@@ -96,5 +100,19 @@ mod tests {
             assert_eq!(map.get(*name), Some(&i));
         }
         assert_eq!(map.get("nope"), None);
+    }
+
+    #[test]
+    fn a_short_tail_is_mixed_in_as_its_zero_padded_little_endian_word() {
+        let bytes = [0x11u8, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77];
+        for len in 1..8 {
+            let mut hasher = FxHasher::default();
+            hasher.write(&bytes[..len]);
+            let mut word = [0u8; 8];
+            word[..len].copy_from_slice(&bytes[..len]);
+            let mut expected = FxHasher::default();
+            expected.add(u64::from_le_bytes(word) ^ ((len as u64) << 56));
+            assert_eq!(hasher.finish(), expected.finish(), "tail of {len}");
+        }
     }
 }

@@ -350,6 +350,23 @@ impl ErrorCode {
     }
 }
 
+/// Size of the blocks that [`Frame::encode_in_block`] shares between small
+/// frames.
+#[cfg(not(target_arch = "wasm32"))]
+const BLOCK_BYTES: usize = 16 * 1024;
+
+#[cfg(not(target_arch = "wasm32"))]
+thread_local! {
+    /// The current block of [`Frame::encode_in_block`].
+    static BLOCK: std::cell::RefCell<bytes::BytesMut> =
+        std::cell::RefCell::new(bytes::BytesMut::new());
+}
+
+/// An event's command (not yet checked to be UTF-8), request id and
+/// payload, as [`Frame::decode_event_bytes`] finds them.
+#[cfg(feature = "server")]
+pub(crate) type EventBytes<'a> = (&'a [u8], u64, &'a [u8]);
+
 impl Frame<'_> {
     /// Encodes the frame into a fresh buffer, ready for a transport.
     pub fn encode(&self) -> Bytes {
@@ -357,6 +374,40 @@ impl Frame<'_> {
         // without another (a Vec with spare capacity would need a shared
         // header allocated on conversion).
         Bytes::from(self.to_vec())
+    }
+
+    /// Encodes the frame like [`encode`](Self::encode); a small frame goes
+    /// into a block of memory that it shares with the frames encoded before
+    /// and after it on this thread, so that it costs no allocation of its
+    /// own. For frames that are written soon (a client's events): a frame
+    /// keeps its block alive until it is dropped. A block whose frames are
+    /// all gone is used again.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn encode_in_block(&self) -> Bytes {
+        let len = self.encoded_len();
+        if len > BLOCK_BYTES / 16 {
+            return self.encode();
+        }
+        BLOCK.with(|block| match block.try_borrow_mut() {
+            Ok(mut block) => {
+                if block.capacity() < len {
+                    // Reclaims the block when no frame holds it any more,
+                    // allocates a new one otherwise.
+                    block.reserve(BLOCK_BYTES);
+                }
+                self.write_into(&mut block);
+                block.split().freeze()
+            }
+            // Re-entered (from a tracing subscriber, say): no sharing.
+            Err(_) => self.encode(),
+        })
+    }
+
+    /// In the browser (one thread, and code size counts) this is
+    /// [`encode`](Self::encode).
+    #[cfg(target_arch = "wasm32")]
+    pub fn encode_in_block(&self) -> Bytes {
+        self.encode()
     }
 
     /// Decodes one frame from a buffer holding exactly one frame.
@@ -400,6 +451,32 @@ impl Frame<'_> {
             }
             _ => Ok(None),
         }
+    }
+
+    /// [`decode_event`](Self::decode_event) with the command's UTF-8 left
+    /// unchecked: the server looks the bytes up among its handlers' names
+    /// first (a match is UTF-8) and checks the others with
+    /// [`Frame::command_text`].
+    #[cfg(feature = "server")]
+    pub(crate) fn decode_event_bytes(buf: &[u8]) -> Result<Option<EventBytes<'_>>> {
+        match buf.split_first() {
+            Some((&EVENT_KIND, rest)) => {
+                let mut reader = codec::Reader { rest };
+                match reader.event_bytes() {
+                    Ok(event) if reader.rest.is_empty() => Ok(Some(event)),
+                    Ok(_) => Err(Error::Malformed("trailing bytes after frame".into())),
+                    Err(fault) => Err(Error::Malformed(fault.into())),
+                }
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// An event's command from [`Frame::decode_event_bytes`] as text: the
+    /// error [`Frame::decode_event`] gives when it is not UTF-8.
+    #[cfg(feature = "server")]
+    pub(crate) fn command_text(command: &[u8]) -> Result<&str> {
+        codec::utf8(command).map_err(|fault| Error::Malformed(fault.into()))
     }
 
     /// The frame's kind, for logs.
@@ -614,6 +691,25 @@ mod tests {
     }
 
     #[test]
+    fn frames_encoded_in_blocks_are_the_same_bytes() {
+        let long = "ß".repeat(100);
+        for frame in edge_frames(&long) {
+            assert_eq!(frame.encode_in_block(), frame.encode(), "{frame:?}");
+        }
+        let payloads = [vec![], vec![7u8; 127], vec![7u8; 128], vec![7u8; 2000]];
+        for request_id in VARINT_EDGES {
+            for payload in &payloads {
+                let event = Frame::Event {
+                    command: &long,
+                    request_id,
+                    payload,
+                };
+                assert_eq!(event.encode_in_block(), event.encode());
+            }
+        }
+    }
+
+    #[test]
     fn decode_event_agrees_with_decode() {
         let event = Frame::Event {
             command: "tick",
@@ -634,6 +730,43 @@ mod tests {
         let mut trailing = event.to_vec();
         trailing.push(0);
         assert!(Frame::decode_event(&trailing).is_err());
+    }
+
+    #[cfg(feature = "server")]
+    #[test]
+    fn decode_event_bytes_agrees_with_decode_event() {
+        let event = Frame::Event {
+            command: "tick",
+            request_id: 300,
+            payload: &[0x91, 0x01],
+        }
+        .encode();
+        let ping = Frame::Ping { nonce: 1 }.encode();
+        let mut trailing = event.to_vec();
+        trailing.push(0);
+        assert!(Frame::decode_event_bytes(&trailing).is_err());
+        for cut in 1..event.len() {
+            assert!(
+                Frame::decode_event_bytes(&event[..cut]).is_err(),
+                "cut at {cut}"
+            );
+        }
+        assert_eq!(
+            Frame::decode_event_bytes(&event).expect("decodes"),
+            Some((&b"tick"[..], 300, &[0x91u8, 0x01][..]))
+        );
+        assert_eq!(
+            Frame::decode_event_bytes(&ping).expect("not an event"),
+            None
+        );
+        // A command that is not UTF-8: the same error either way.
+        let bad = [EVENT_KIND, 2, 0xff, 0xfe, 0, 1, 0xc0];
+        let whole = Frame::decode_event(&bad).expect_err("not UTF-8");
+        let (command, _, _) = Frame::decode_event_bytes(&bad)
+            .expect("decodes")
+            .expect("an event");
+        let text = Frame::command_text(command).expect_err("not UTF-8");
+        assert_eq!(text.to_string(), whole.to_string());
     }
 
     #[test]

@@ -38,6 +38,10 @@ pub enum PushError {
 /// Queue slots an idle connection keeps allocated (each holds one `Bytes`).
 const IDLE_SLOTS: usize = 8;
 
+/// Most queue slots a busy connection keeps between batches (32 bytes
+/// each).
+const SPARE_SLOTS: usize = 16 * 1024;
+
 #[derive(Default)]
 struct State {
     queue: VecDeque<Bytes>,
@@ -86,7 +90,7 @@ impl Outbox {
     }
 
     /// Like `try_push`, handing the frame back when it was not queued.
-    fn offer(&self, frame: Bytes) -> Result<(), (PushError, Bytes)> {
+    pub(crate) fn offer(&self, frame: Bytes) -> Result<(), (PushError, Bytes)> {
         let mut state = self.lock();
         if state.closing || state.closed {
             return Err((PushError::Closed, frame));
@@ -98,10 +102,15 @@ impl Outbox {
             };
             return Err((full, frame));
         }
+        let writer_woken = !state.queue.is_empty();
         state.bytes += frame.len();
         state.queue.push_back(frame);
         drop(state);
-        self.writer.wake();
+        // The push that made the queue non-empty woke the writer, which
+        // takes everything queued when it runs; later pushes need not.
+        if !writer_woken {
+            self.writer.wake();
+        }
         Ok(())
     }
 
@@ -288,9 +297,10 @@ impl Outbox {
             }
             sink.flush().await?;
             // Swap the (now empty) deque back in for the next batch, so a busy
-            // connection does not allocate one per batch; a large one is
-            // dropped so that an idle connection holds no big buffer.
-            if batch.capacity() <= 64 {
+            // connection does not allocate (and grow) one per batch; a very
+            // large one is dropped, and an idle connection lets go of its
+            // spare in `poll_batch`.
+            if batch.capacity() <= SPARE_SLOTS {
                 spare = batch;
             }
             self.room.notify(usize::MAX);
@@ -328,6 +338,33 @@ mod tests {
             .try_push(Bytes::from_static(&[0; 100]))
             .expect("empty queue accepts");
         assert!(outbox.try_push(Bytes::from_static(&[0; 1])).is_err());
+    }
+
+    #[test]
+    fn the_writer_is_woken_once_for_a_burst_and_takes_all_of_it() {
+        struct Count(std::sync::atomic::AtomicUsize);
+        impl futures::task::ArcWake for Count {
+            fn wake_by_ref(arc_self: &std::sync::Arc<Self>) {
+                arc_self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+        }
+        let count = std::sync::Arc::new(Count(Default::default()));
+        let waker = futures::task::waker(count.clone());
+        let mut cx = std::task::Context::from_waker(&waker);
+        let outbox = Outbox::new(1024);
+        let mut spare = VecDeque::new();
+        assert!(outbox.poll_batch(&mut cx, &mut spare).is_pending());
+        for i in 0..3u8 {
+            outbox.try_push(Bytes::from(vec![i])).expect("fits");
+        }
+        assert_eq!(count.0.load(std::sync::atomic::Ordering::SeqCst), 1);
+        match outbox.poll_batch(&mut cx, &mut spare) {
+            Poll::Ready(Some(batch)) => assert_eq!(batch.len(), 3),
+            _ => panic!("the burst is ready"),
+        }
+        assert!(outbox.poll_batch(&mut cx, &mut spare).is_pending());
+        outbox.try_push(Bytes::from_static(b"next")).expect("fits");
+        assert_eq!(count.0.load(std::sync::atomic::Ordering::SeqCst), 2);
     }
 
     #[test]

@@ -36,6 +36,42 @@ transport_tests! {
         assert_eq!(who.transport, t.kind());
     }
 
+    /// Each event's handler sees the sender as it is when the event
+    /// arrives: a rename between two events shows in the second, and the
+    /// wildcard and named handlers each get their own command.
+    async fn handlers_see_the_sender_and_command_of_each_event(t: Transport) {
+        let server = Server::new();
+        server.on("who", |who: ClientInfo, Command(c): Command| async move {
+            format!("{c}:{}", who.name().unwrap_or("-"))
+        });
+        server.on("*", |who: ClientInfo, Command(c): Command| async move {
+            format!("{c}:{}", who.name().unwrap_or("-"))
+        });
+        let test = TestServer::start(t, server).await;
+        let client = test.connect_named("ada").await;
+
+        let first: String = client.request("who", &(), WAIT).await.expect("who");
+        let other: String = client.request("else", &(), WAIT).await.expect("else");
+        within("rename", client.change_name(Some("bob"))).await.expect("renamed");
+        let second: String = client.request("who", &(), WAIT).await.expect("who");
+        let third: String = client.request("more", &(), WAIT).await.expect("more");
+        assert_eq!([first, other, second, third], ["who:ada", "else:ada", "who:bob", "more:bob"]);
+    }
+
+    /// A handler type of the application's own (its `Handler` impl takes
+    /// the context by value) gets a context for every event.
+    async fn own_handler_types_get_every_event(t: Transport) {
+        let server = Server::new();
+        server.on("len", PayloadLen);
+        let test = TestServer::start(t, server).await;
+        let client = test.connect_named("ada").await;
+
+        for text in ["a", "abc", "abcdef"] {
+            let len: u64 = client.request("len", text, WAIT).await.expect("len");
+            assert_eq!(len, text.len() as u64 + 1, "a fixstr is one byte longer");
+        }
+    }
+
     /// Handlers may take no arguments, only the payload, or only the sender,
     /// and a handler's return value answers a request.
     async fn handlers_take_any_combination_of_extractors(t: Transport) {
@@ -324,4 +360,24 @@ fn gate_server(on: On, patience: Duration, released: &Probe<bool>) -> Server {
         async move { gate.notify_one() }
     });
     server
+}
+
+/// A handler implemented by hand: answers with its payload's length.
+struct PayloadLen;
+
+/// `PayloadLen`'s own argument "tuple".
+struct Own;
+
+impl hisock::dispatch::Handler<hisock::ServerEvent, Own> for PayloadLen {
+    fn call(
+        &self,
+        ctx: hisock::ServerEvent,
+    ) -> hisock::transport::BoxFuture<'static, hisock::dispatch::Outcome> {
+        use hisock::dispatch::EventContext;
+        let len = ctx.payload().len() as u64;
+        Box::pin(async move {
+            hisock::value::encode(&len)
+                .map_err(|err| hisock::Rejection::new(ErrorCode::HandlerFailed, err.to_string()))
+        })
+    }
 }

@@ -1,10 +1,10 @@
 //! # hisock-tcp
 //!
 //! The TCP transport for [hisock]: each frame travels with a 4-byte
-//! big-endian length prefix (tokio-util's `LengthDelimitedCodec`). The
-//! receiving side checks the announced length against the maximum frame
-//! length before allocating anything; the sending side batches frames into
-//! one write per flush.
+//! big-endian length prefix (the framing of tokio-util's
+//! `LengthDelimitedCodec`). The receiving side checks the announced length
+//! against the maximum frame length before allocating anything; the sending
+//! side batches frames into one write per flush.
 //!
 //! ```
 //! use std::time::Duration;
@@ -31,24 +31,18 @@
 use std::io;
 use std::net::SocketAddr;
 
-use futures::SinkExt;
 use hisock::server::{ConnectionLimits, Incoming, Listener};
 use hisock::transport::BoxFuture;
 use hisock::{Client, ClientOptions, Connection, TransportError, TransportKind};
 use tokio::net::{TcpStream, ToSocketAddrs};
-use tokio_util::codec::{FramedWrite, LengthDelimitedCodec};
 
-mod adaptive_read;
-mod releasing_writer;
-use adaptive_read::AdaptiveRead;
-use releasing_writer::ReleasingWriter;
+mod read;
+mod write;
+use read::FrameReader;
+use write::FrameWriter;
 
 /// Largest frame a client accepts from its server unless told otherwise.
 pub const DEFAULT_MAX_FRAME_LEN: usize = 16 * 1024 * 1024;
-
-/// Frames are gathered up to this many bytes before a write; larger batches
-/// mean fewer syscalls under load.
-const WRITE_BATCH_BYTES: usize = 16 * 1024;
 
 /// A TCP listener that feeds a [`hisock::Server`].
 pub struct TcpListener {
@@ -115,21 +109,8 @@ where
     R: tokio::io::AsyncRead + Send + Unpin + 'static,
     W: tokio::io::AsyncWrite + Send + Unpin + 'static,
 {
-    let decoder = LengthDelimitedCodec::builder()
-        .max_frame_length(max_frame_len)
-        .new_codec();
-    // The sender checks sizes against the peer's announced limit itself;
-    // the encoder only guards the 4-byte length field.
-    let encoder = LengthDelimitedCodec::builder()
-        .max_frame_length(u32::MAX as usize)
-        .new_codec();
-    let frames_in = AdaptiveRead::new(read, decoder, max_frame_len);
-    let mut framed_out = FramedWrite::new(write, encoder);
-    framed_out.set_backpressure_boundary(WRITE_BATCH_BYTES);
-    let frames_out = SinkExt::<bytes::Bytes>::sink_map_err(
-        ReleasingWriter { framed: framed_out },
-        TransportError::Io,
-    );
+    let frames_in = FrameReader::new(read, max_frame_len);
+    let frames_out = FrameWriter::new(write);
     Connection::new(frames_in, frames_out, kind)
 }
 

@@ -404,7 +404,17 @@ impl Client {
     }
 
     async fn push(&self, frame: Bytes) -> Result<()> {
-        match self.shared.outbox.push(frame).await {
+        // Usually there is room at once. Natively, waiting for room is
+        // boxed, so that this future, created and moved for every event,
+        // stays small (the browser build keeps the smaller code).
+        #[cfg(not(target_arch = "wasm32"))]
+        let pushed = match self.shared.outbox.offer(frame) {
+            Err((PushError::Full { .. }, frame)) => Box::pin(self.shared.outbox.push(frame)).await,
+            other => other.map_err(|(err, _)| err),
+        };
+        #[cfg(target_arch = "wasm32")]
+        let pushed = self.shared.outbox.push(frame).await;
+        match pushed {
             Ok(()) => Ok(()),
             Err(PushError::Closed) => Err(Error::Closed(self.close_reason())),
             Err(PushError::Full { queued, limit }) => Err(Error::QueueFull { queued, limit }),
@@ -437,7 +447,7 @@ impl Client {
                 request_id: NO_REQUEST,
                 payload,
             }
-            .encode()
+            .encode_in_block()
         })?;
         self.check_frame_len(frame.len())?;
         self.push(frame).await
@@ -450,7 +460,7 @@ impl Client {
             request_id: NO_REQUEST,
             payload,
         }
-        .encode();
+        .encode_in_block();
         self.check_frame_len(frame.len())?;
         self.push(frame).await
     }

@@ -16,6 +16,8 @@ use bytes::Bytes;
 
 use super::extract::FromEvent;
 use super::reply::{IntoReply, Rejection};
+#[cfg(feature = "server")]
+use super::slot::{self, CallSlot};
 use crate::transport::{BoxFuture, MaybeSend, MaybeSync};
 
 /// What running a handler produced: the reply payload, or a rejection.
@@ -26,12 +28,37 @@ pub type Outcome = Result<Bytes, Rejection>;
 pub trait Handler<C, Args>: MaybeSend + MaybeSync + 'static {
     /// Extracts the arguments from `ctx` and runs the handler.
     fn call(&self, ctx: C) -> BoxFuture<'static, Outcome>;
+
+    /// Like [`call`](Self::call), with the future in `spare`'s allocation
+    /// when `spare` holds a finished call of this handler (then `spare` is
+    /// taken), and `ctx` only borrowed when the arguments can be extracted
+    /// from a reference (then it stays for the caller to use again). The
+    /// default takes `ctx` and boxes [`call`](Self::call)'s future anew.
+    #[cfg(feature = "server")]
+    fn call_reusing(&self, ctx: &mut Option<C>, spare: &mut Option<CallSlot>) -> CallSlot {
+        let _ = spare;
+        match ctx.take() {
+            Some(ctx) => Box::pin(Some(self.call(ctx))),
+            None => slot::missing_context(),
+        }
+    }
 }
 
 /// A type-erased handler, as stored in a [`HandlerTable`](super::HandlerTable).
 pub trait ErasedHandler<C>: MaybeSend + MaybeSync {
     /// Runs the handler.
     fn call(&self, ctx: C) -> BoxFuture<'static, Outcome>;
+
+    /// Runs the handler, reusing `ctx` and `spare` where it can (see
+    /// [`Handler::call_reusing`]).
+    #[cfg(feature = "server")]
+    fn call_reusing(&self, ctx: &mut Option<C>, spare: &mut Option<CallSlot>) -> CallSlot {
+        let _ = spare;
+        match ctx.take() {
+            Some(ctx) => Box::pin(Some(self.call(ctx))),
+            None => slot::missing_context(),
+        }
+    }
 }
 
 struct Erased<H, Args> {
@@ -46,6 +73,11 @@ where
 {
     fn call(&self, ctx: C) -> BoxFuture<'static, Outcome> {
         self.handler.call(ctx)
+    }
+
+    #[cfg(feature = "server")]
+    fn call_reusing(&self, ctx: &mut Option<C>, spare: &mut Option<CallSlot>) -> CallSlot {
+        self.handler.call_reusing(ctx, spare)
     }
 }
 
@@ -79,6 +111,21 @@ macro_rules! impl_handler {
                 )*
                 let fut = (self)($($arg),*);
                 Box::pin(async move { fut.await.into_reply() })
+            }
+
+            #[cfg(feature = "server")]
+            fn call_reusing(&self, ctx: &mut Option<C>, spare: &mut Option<CallSlot>) -> CallSlot {
+                let Some(ctx) = ctx.as_ref() else {
+                    return slot::missing_context();
+                };
+                $(
+                    let $arg = match $arg::from_event(ctx) {
+                        Ok(value) => value,
+                        Err(rejection) => return Box::pin(Some(std::future::ready(Err(rejection)))),
+                    };
+                )*
+                let fut = (self)($($arg),*);
+                slot::fill(spare, async move { fut.await.into_reply() })
             }
         }
     };

@@ -5,6 +5,8 @@
 mod extract;
 mod handler;
 mod reply;
+#[cfg(feature = "server")]
+mod slot;
 
 /// The handler maps: natively hashed with [`FxHasher`](crate::fast_hash)
 /// (their keys are registered by the application, so SipHash buys nothing),
@@ -19,6 +21,8 @@ use std::sync::{Arc, RwLock};
 pub use extract::{Command, Data, EventContext, FromEvent, RawPayload};
 pub use handler::{erase, ErasedHandler, Handler, Outcome};
 pub use reply::{IntoReply, Rejection, Reply};
+#[cfg(feature = "server")]
+pub use slot::{CallSlot, ReusableCall};
 
 /// The wildcard command: its handler gets every event that has no handler of
 /// its own.
@@ -79,11 +83,28 @@ impl<C> Clone for Registered<C> {
     }
 }
 
+/// A command name as a map key, found by its bytes (hashed as bytes, so
+/// that a lookup by `&[u8]` finds it).
+#[derive(Clone, PartialEq, Eq)]
+struct Name(Arc<str>);
+
+impl std::hash::Hash for Name {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.as_bytes().hash(state);
+    }
+}
+
+impl std::borrow::Borrow<[u8]> for Name {
+    fn borrow(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+}
+
 /// The handlers of one side: ordinary commands, the wildcard, and reserved
 /// events (whose names each side lists in `reserved`).
 pub struct HandlerTable<C> {
     reserved_names: &'static [&'static str],
-    commands: Map<Arc<str>, Registered<C>>,
+    commands: Map<Name, Registered<C>>,
     reserved: Map<&'static str, Registered<C>>,
 }
 
@@ -120,7 +141,7 @@ impl<C> HandlerTable<C> {
                 self.reserved.insert(reserved, registered);
             }
             _ => {
-                self.commands.insert(name, registered);
+                self.commands.insert(Name(name), registered);
             }
         }
     }
@@ -129,13 +150,19 @@ impl<C> HandlerTable<C> {
     /// registered.
     pub fn remove(&mut self, name: &str) -> bool {
         let reserved = self.reserved.remove(name).is_some();
-        self.commands.remove(name).is_some() || reserved
+        self.commands.remove(name.as_bytes()).is_some() || reserved
     }
 
     /// The handler for an incoming event's command. Events named like a
     /// reserved event reach only a handler registered with
     /// [`On::override_reserved`]: a peer cannot trigger "join" by sending it.
     pub fn command(&self, name: &str) -> Option<&Registered<C>> {
+        self.commands.get(name.as_bytes())
+    }
+
+    /// [`command`](Self::command) for a name not yet known to be UTF-8 (a
+    /// name from the wire): a registered name found by its bytes is.
+    pub fn command_bytes(&self, name: &[u8]) -> Option<&Registered<C>> {
         self.commands.get(name)
     }
 
@@ -152,7 +179,7 @@ impl<C> HandlerTable<C> {
     /// True when a handler for the command exists (reserved ones not
     /// counted).
     pub fn has_command(&self, name: &str) -> bool {
-        self.commands.contains_key(name)
+        self.commands.contains_key(name.as_bytes())
     }
 }
 

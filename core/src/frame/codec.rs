@@ -14,6 +14,12 @@ pub(super) fn varint_len(value: u64) -> usize {
     (64 - (value | 1).leading_zeros() as usize).div_ceil(7)
 }
 
+/// `bytes` as text, or the fault that a string field of a frame that is
+/// not UTF-8 is.
+pub(super) fn utf8(bytes: &[u8]) -> Result<&str, &'static str> {
+    std::str::from_utf8(bytes).map_err(|_| "invalid UTF-8")
+}
+
 /// Where encoded bytes go: a counter (to size the buffer) or the buffer.
 trait Sink {
     fn byte(&mut self, byte: u8);
@@ -81,7 +87,30 @@ impl Sink for Vec<u8> {
     }
 }
 
+#[cfg(not(target_arch = "wasm32"))]
+impl Sink for bytes::BytesMut {
+    fn byte(&mut self, byte: u8) {
+        self.extend_from_slice(&[byte]);
+    }
+    fn varint(&mut self, mut value: u64) {
+        while value >= 0x80 {
+            self.byte(value as u8 | 0x80);
+            value >>= 7;
+        }
+        self.byte(value as u8);
+    }
+    fn raw(&mut self, bytes: &[u8]) {
+        self.extend_from_slice(bytes);
+    }
+}
+
 impl Frame<'_> {
+    /// Appends the frame to `buf`.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub(super) fn write_into(&self, buf: &mut bytes::BytesMut) {
+        self.write(buf);
+    }
+
     /// The exact number of bytes [`Frame::encode`] produces.
     #[cfg_attr(target_arch = "wasm32", allow(dead_code))]
     pub(super) fn encoded_len(&self) -> usize {
@@ -386,7 +415,7 @@ impl<'a> Reader<'a> {
 
     #[inline]
     fn str(&mut self) -> Result<&'a str, Fault> {
-        std::str::from_utf8(self.bytes()?).map_err(|_| "invalid UTF-8")
+        utf8(self.bytes()?)
     }
 
     /// An option's tag or a bool: `00` or `01`.
@@ -424,6 +453,12 @@ impl<'a> Reader<'a> {
     #[inline]
     pub(super) fn event(&mut self) -> Result<(&'a str, u64, &'a [u8]), Fault> {
         Ok((self.str()?, self.u64()?, self.bytes()?))
+    }
+
+    /// [`event`](Self::event) with the command's UTF-8 left unchecked.
+    #[cfg(feature = "server")]
+    pub(super) fn event_bytes(&mut self) -> Result<(&'a [u8], u64, &'a [u8]), Fault> {
+        Ok((self.bytes()?, self.u64()?, self.bytes()?))
     }
 
     /// The fields of a frame of `kind` (the kind byte already read).

@@ -22,9 +22,25 @@ pub struct ServerEvent {
     pub(crate) client: ClientInfo,
     pub(crate) command: Arc<str>,
     pub(crate) payload: Bytes,
+    /// What only reserved events and streamed payloads carry, boxed: an
+    /// ordinary event's context stays small (it is built and moved for
+    /// every event).
+    pub(crate) extra: Option<Box<Extra>>,
+}
+
+/// The parts of a [`ServerEvent`] that ordinary events do not have.
+#[derive(Default)]
+pub(crate) struct Extra {
     pub(crate) change: Option<Change>,
     pub(crate) close: Option<CloseReason>,
     pub(crate) stream: std::sync::Mutex<Option<IncomingStream>>,
+}
+
+impl ServerEvent {
+    /// The extra parts, added if missing.
+    pub(crate) fn extra_mut(&mut self) -> &mut Extra {
+        self.extra.get_or_insert_with(Box::default)
+    }
 }
 
 impl EventContext for ServerEvent {
@@ -51,32 +67,37 @@ impl FromEvent<ServerEvent> for Server {
 
 impl FromEvent<ServerEvent> for Change {
     fn from_event(ctx: &ServerEvent) -> Result<Self, Rejection> {
-        ctx.change.clone().ok_or_else(|| {
-            Rejection::new(
-                ErrorCode::HandlerFailed,
-                "Change is only available in name_change and group_change handlers",
-            )
-        })
+        ctx.extra
+            .as_ref()
+            .and_then(|e| e.change.clone())
+            .ok_or_else(|| {
+                Rejection::new(
+                    ErrorCode::HandlerFailed,
+                    "Change is only available in name_change and group_change handlers",
+                )
+            })
     }
 }
 
 impl FromEvent<ServerEvent> for CloseReason {
     fn from_event(ctx: &ServerEvent) -> Result<Self, Rejection> {
-        ctx.close.clone().ok_or_else(|| {
-            Rejection::new(
-                ErrorCode::HandlerFailed,
-                "CloseReason is only available in leave handlers",
-            )
-        })
+        ctx.extra
+            .as_ref()
+            .and_then(|e| e.close.clone())
+            .ok_or_else(|| {
+                Rejection::new(
+                    ErrorCode::HandlerFailed,
+                    "CloseReason is only available in leave handlers",
+                )
+            })
     }
 }
 
 impl FromEvent<ServerEvent> for IncomingStream {
     fn from_event(ctx: &ServerEvent) -> Result<Self, Rejection> {
-        ctx.stream
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take()
+        ctx.extra
+            .as_ref()
+            .and_then(|e| e.stream.lock().unwrap_or_else(|p| p.into_inner()).take())
             .ok_or_else(|| {
                 Rejection::new(
                     ErrorCode::BadPayload,

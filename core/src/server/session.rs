@@ -8,16 +8,16 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-use bytes::Bytes;
-use futures::{FutureExt, StreamExt};
+use bytes::{Buf, Bytes};
+use futures::StreamExt;
 
 use super::connection::Joined;
-use super::context::ServerEvent;
+use super::context::{Extra, ServerEvent};
 use super::peer::Peer;
 use super::registry::Kick;
 use super::{reserved, Server};
 use crate::close::{codes, CloseReason};
-use crate::dispatch::{HandlerSnapshot, HandlerTable, Outcome, Registered, Rejection};
+use crate::dispatch::{CallSlot, HandlerSnapshot, HandlerTable, Outcome, Registered, Rejection};
 use crate::error::Error;
 use crate::frame::{ErrorCode, Frame, LookupKey};
 use crate::info::{Change, ClientInfo};
@@ -25,7 +25,7 @@ use crate::keepalive::{Keepalive, KeepaliveAction};
 use crate::outbox::Outbox;
 use crate::pending::{route_answer, PendingRequests};
 use crate::stream::{route_data_frame, IncomingStreams, OutgoingStreams};
-use crate::transport::{BoxFuture, FrameStream};
+use crate::transport::FrameStream;
 use crate::value;
 
 /// How a connection's event loop ended.
@@ -57,26 +57,27 @@ const READ_BATCH: usize = 64;
 /// by whoever polls it. A plain struct rather than a boxed `async` block:
 /// one allocation less per event.
 struct Job {
-    fut: BoxFuture<'static, Outcome>,
+    call: CallSlot,
     command: Arc<str>,
     request_id: u64,
+    /// The handler panicked: its slot holds a broken future, not to be
+    /// reused.
+    panicked: bool,
 }
 
 impl Job {
-    /// Polls the handler. A panicking handler becomes a failed outcome; it
-    /// never takes the connection down.
-    fn poll_outcome(&mut self, cx: &mut Context<'_>) -> Poll<Outcome> {
-        let fut = &mut self.fut;
-        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| fut.as_mut().poll(cx))) {
-            Ok(polled) => polled,
-            Err(_) => {
-                tracing::error!("handler panicked");
-                Poll::Ready(Err(Rejection::new(
-                    ErrorCode::HandlerFailed,
-                    "handler panicked",
-                )))
-            }
+    fn new(registered: &Registered<ServerEvent>, call: CallSlot, request_id: u64) -> Self {
+        Job {
+            call,
+            command: registered.name.clone(),
+            request_id,
+            panicked: false,
         }
+    }
+
+    /// Polls the handler (see [`poll_guarded`]).
+    fn poll_outcome(&mut self, cx: &mut Context<'_>) -> Poll<Outcome> {
+        poll_guarded(&mut self.call, cx, &mut self.panicked)
     }
 
     fn respond(&self, peer: &Peer, outcome: Outcome) {
@@ -87,6 +88,22 @@ impl Job {
     async fn run(mut self, peer: &Peer) {
         let outcome = poll_fn(|cx| self.poll_outcome(cx)).await;
         self.respond(peer, outcome);
+    }
+}
+
+/// Polls a handler call. A panicking handler becomes a failed outcome (and
+/// sets `panicked`); it never takes the connection down.
+fn poll_guarded(call: &mut CallSlot, cx: &mut Context<'_>, panicked: &mut bool) -> Poll<Outcome> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| call.as_mut().poll_call(cx))) {
+        Ok(polled) => polled,
+        Err(_) => {
+            tracing::error!("handler panicked");
+            *panicked = true;
+            Poll::Ready(Err(Rejection::new(
+                ErrorCode::HandlerFailed,
+                "handler panicked",
+            )))
+        }
     }
 }
 
@@ -120,34 +137,90 @@ fn event_context(
         client: client.clone(),
         command,
         payload,
-        change: None,
-        close: None,
-        stream: Mutex::new(None),
+        extra: None,
     }
 }
 
-/// Schedules a handler: in order (`jobs`: the current one and the queue
-/// behind it), or on its own task when threaded.
-fn schedule(
-    (current, queue): (&mut Option<Job>, &mut VecDeque<Job>),
-    server: &Server,
-    peer: &Peer,
-    registered: &Registered<ServerEvent>,
-    ctx: ServerEvent,
-    request_id: u64,
-) {
-    let job = Job {
-        fut: registered.handler.call(ctx),
-        command: registered.name.clone(),
-        request_id,
-    };
-    if registered.threaded {
-        let peer = peer.clone();
-        server.inner.tasks.spawn(DetachedJob { job, peer });
-    } else if current.is_none() {
-        *current = Some(job);
-    } else {
-        queue.push_back(job);
+/// A connection's in-order handler runs: the current one and the queue
+/// behind it.
+#[derive(Default)]
+struct Jobs {
+    current: Option<Job>,
+    queue: VecDeque<Job>,
+    /// The allocation of the last run that finished, for the next run of
+    /// the same handler.
+    spare: Option<CallSlot>,
+}
+
+impl Jobs {
+    /// Schedules a handler: in order, or on its own task when threaded.
+    fn schedule(
+        &mut self,
+        server: &Server,
+        peer: &Peer,
+        registered: &Registered<ServerEvent>,
+        ctx: &mut Option<ServerEvent>,
+        request_id: u64,
+    ) {
+        if registered.threaded {
+            let call = registered.handler.call_reusing(ctx, &mut None);
+            let job = Job::new(registered, call, request_id);
+            let peer = peer.clone();
+            server.inner.tasks.spawn(DetachedJob { job, peer });
+            return;
+        }
+        let mut call = registered.handler.call_reusing(ctx, &mut self.spare);
+        if self.current.is_some() {
+            self.queue.push_back(Job::new(registered, call, request_id));
+            return;
+        }
+        // Nothing runs ahead of it: it runs now, as far as it gets. Most
+        // handlers finish at once and then need no queue, and their
+        // allocation serves the next event. One that waits becomes the
+        // current job, which the event loop polls again, with its own
+        // waker, before it sleeps.
+        let mut cx = Context::from_waker(futures::task::noop_waker_ref());
+        let mut panicked = false;
+        match poll_guarded(&mut call, &mut cx, &mut panicked) {
+            Poll::Ready(outcome) => {
+                peer.respond(&registered.name, request_id, outcome);
+                self.keep(call, panicked);
+            }
+            Poll::Pending => self.current = Some(Job::new(registered, call, request_id)),
+        }
+    }
+
+    /// Keeps a finished call's allocation for the next, unless the handler
+    /// panicked in it.
+    fn keep(&mut self, call: CallSlot, panicked: bool) {
+        if !panicked {
+            self.spare = Some(call);
+        }
+    }
+
+    /// Polls the current job, and the ones behind it as long as each
+    /// finishes at once, answering through `peer`. Ready when at least one
+    /// finished.
+    fn poll(&mut self, cx: &mut Context<'_>, peer: &Peer) -> Poll<()> {
+        let mut finished = false;
+        while let Some(job) = self.current.as_mut() {
+            match job.poll_outcome(cx) {
+                Poll::Ready(outcome) => {
+                    let next = self.queue.pop_front();
+                    if let Some(job) = std::mem::replace(&mut self.current, next) {
+                        job.respond(peer, outcome);
+                        self.keep(job.call, job.panicked);
+                    }
+                    finished = true;
+                }
+                Poll::Pending => break,
+            }
+        }
+        if finished {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
     }
 }
 
@@ -171,36 +244,11 @@ pub(crate) struct Session {
     incoming: IncomingStreams,
     /// Streamed payloads we are sending this client.
     outgoing: Arc<OutgoingStreams>,
-    /// In-order handlers waiting behind `current`.
-    queue: VecDeque<Job>,
-    current: Option<Job>,
-}
-
-/// Polls the in-order handlers: the current one, and the ones behind it
-/// as long as each finishes at once, answering through `peer`. Ready when
-/// at least one finished.
-fn poll_jobs(
-    cx: &mut Context<'_>,
-    peer: &Peer,
-    current: &mut Option<Job>,
-    queue: &mut VecDeque<Job>,
-) -> Poll<()> {
-    let mut finished = false;
-    while let Some(job) = current.as_mut() {
-        match job.poll_outcome(cx) {
-            Poll::Ready(outcome) => {
-                job.respond(peer, outcome);
-                *current = queue.pop_front();
-                finished = true;
-            }
-            Poll::Pending => break,
-        }
-    }
-    if finished {
-        Poll::Ready(())
-    } else {
-        Poll::Pending
-    }
+    /// In-order handler runs.
+    jobs: Jobs,
+    /// The context of the last ordinary event, used again for the next one
+    /// (handlers whose arguments are extractors only borrow it).
+    event: Option<ServerEvent>,
 }
 
 impl Session {
@@ -224,8 +272,8 @@ impl Session {
             outgoing: joined.outgoing,
             incoming: IncomingStreams::new(max_stream_len),
             stream,
-            queue: VecDeque::new(),
-            current: None,
+            jobs: Jobs::default(),
+            event: None,
         }
     }
 
@@ -272,8 +320,9 @@ impl Session {
         ctx: ServerEvent,
         request_id: u64,
     ) {
-        let jobs = (&mut self.current, &mut self.queue);
-        schedule(jobs, &self.server, &self.peer, registered, ctx, request_id);
+        let ctx = &mut Some(ctx);
+        self.jobs
+            .schedule(&self.server, &self.peer, registered, ctx, request_id);
     }
 
     /// Schedules a reserved event's handler, if one is registered.
@@ -286,8 +335,11 @@ impl Session {
         let handlers = self.handlers();
         if let Some(registered) = handlers.reserved(name) {
             let mut ctx = self.context(registered.name.clone(), Bytes::from_static(value::NIL));
-            ctx.change = change;
-            ctx.close = close;
+            if change.is_some() || close.is_some() {
+                let extra = ctx.extra_mut();
+                extra.change = change;
+                extra.close = close;
+            }
             self.schedule(registered, ctx, 0);
         }
     }
@@ -315,7 +367,7 @@ impl Session {
         let shutting_down = shutdown.cancelled();
         tokio::pin!(shutting_down);
         loop {
-            let can_read = self.queue.len() < config.handler_queue_len;
+            let can_read = self.jobs.queue.len() < config.handler_queue_len;
             tokio::select! {
                 biased;
                 _ = &mut kicked => {
@@ -325,7 +377,7 @@ impl Session {
                     kicked.set(control.notified());
                 }
                 _ = &mut shutting_down => return End::Shutdown,
-                _ = poll_fn(|cx| poll_jobs(cx, &self.peer, &mut self.current, &mut self.queue)), if self.current.is_some() => {}
+                _ = poll_fn(|cx| self.jobs.poll(cx, &self.peer)), if self.jobs.current.is_some() => {}
                 _ = &mut wake_at, if keepalive.is_some() => {
                     if let Some(ka) = keepalive.as_mut() {
                         if !can_read {
@@ -367,31 +419,32 @@ impl Session {
             match next {
                 None => return Some(End::Eof),
                 Some(Err(err)) => return Some(End::Failed(err.into())),
-                Some(Ok(bytes)) => match self.on_frame(&bytes) {
+                Some(Ok(bytes)) => match self.on_frame(bytes) {
                     Ok(None) => {}
                     Ok(Some(end)) => return Some(end),
                     Err(err) => return Some(End::Failed(err)),
                 },
             }
-            if handled == READ_BATCH || self.queue.len() >= queue_limit {
+            if handled == READ_BATCH || self.jobs.queue.len() >= queue_limit {
                 break;
             }
             // Not waiting here: the event loop polls the stream again with
             // its own waker when nothing is ready.
-            match self.stream.next().now_or_never() {
-                Some(frame) => next = frame,
-                None => break,
+            let mut cx = Context::from_waker(futures::task::noop_waker_ref());
+            match self.stream.poll_next_unpin(&mut cx) {
+                Poll::Ready(frame) => next = frame,
+                Poll::Pending => break,
             }
         }
         None
     }
 
-    fn on_frame(&mut self, bytes: &Bytes) -> Result<Option<End>, Error> {
+    fn on_frame(&mut self, bytes: Bytes) -> Result<Option<End>, Error> {
         // The hot path: an event, decoded without building a `Frame`.
-        if let Some((command, request_id, payload)) = Frame::decode_event(bytes)? {
-            self.on_event(command, request_id, bytes.slice_ref(payload));
+        let Some(bytes) = self.on_event(bytes)? else {
             return Ok(None);
-        }
+        };
+        let bytes = &bytes;
         let Some(frame) = route_data_frame(
             Frame::decode(bytes)?,
             bytes,
@@ -468,42 +521,88 @@ impl Session {
         self.peer.respond("", request_id, outcome);
     }
 
-    fn on_event(&mut self, command: &str, request_id: u64, payload: Bytes) {
+    /// Handles `frame` if it is an event; gives it back otherwise.
+    fn on_event(&mut self, frame: Bytes) -> Result<Option<Bytes>, Error> {
+        let Some((command, request_id, payload)) = Frame::decode_event_bytes(&frame)? else {
+            return Ok(Some(frame));
+        };
+        let payload_at = payload.as_ptr() as usize - frame.as_ptr() as usize;
         // Field by field rather than through `&mut self` methods, so the
         // handler table is borrowed from the snapshot, not shared anew for
         // every event.
         self.server.inner.handlers.refresh(&mut self.handlers);
         let handlers = &self.handlers.table;
         let message = handlers.reserved(reserved::MESSAGE);
-        let target = handlers
-            .command(command)
-            .map(|r| (r, false))
-            .or_else(|| handlers.wildcard().map(|r| (r, true)));
-        let name: Arc<str> = match &target {
-            Some((registered, false)) => registered.name.clone(),
-            _ => Arc::from(command),
-        };
-        if let Some(message) = message {
-            let ctx = event_context(&self.server, &self.info, name.clone(), payload.clone());
-            let jobs = (&mut self.current, &mut self.queue);
-            schedule(jobs, &self.server, &self.peer, message, ctx, 0);
-        }
-        match target {
-            Some((registered, _)) => {
-                let ctx = event_context(&self.server, &self.info, name, payload);
-                let jobs = (&mut self.current, &mut self.queue);
-                schedule(jobs, &self.server, &self.peer, registered, ctx, request_id);
-            }
-            None if request_id != 0 => self.peer.respond(
-                command,
-                request_id,
-                Err(crate::dispatch::Rejection::new(
-                    ErrorCode::NoHandler,
-                    format!("no handler for {command:?}"),
-                )),
+        // A registered name matched by its bytes is UTF-8; any other
+        // command is checked here, as decoding the frame would have.
+        let (command, target) = match handlers.command_bytes(command) {
+            Some(registered) => (&*registered.name, Some((registered, false))),
+            None => (
+                Frame::command_text(command)?,
+                handlers.wildcard().map(|r| (r, true)),
             ),
-            None => tracing::debug!(command, "event without handler ignored"),
+        };
+        let Some((registered, wildcard)) = target else {
+            let name: Arc<str> = Arc::from(command);
+            if let Some(message) = message {
+                let ctx = event_context(&self.server, &self.info, name, frame.slice_ref(payload));
+                self.jobs
+                    .schedule(&self.server, &self.peer, message, &mut Some(ctx), 0);
+            }
+            if request_id != 0 {
+                let no_handler =
+                    Rejection::new(ErrorCode::NoHandler, format!("no handler for {command:?}"));
+                self.peer.respond(command, request_id, Err(no_handler));
+            } else {
+                tracing::debug!(command, "event without handler ignored");
+            }
+            return Ok(None);
+        };
+        // The context of the last event serves again: only its command
+        // and payload change.
+        let ctx = self.event.get_or_insert_with(|| {
+            event_context(
+                &self.server,
+                &self.info,
+                registered.name.clone(),
+                Bytes::new(),
+            )
+        });
+        if wildcard {
+            if *ctx.command != *command {
+                ctx.command = Arc::from(command);
+            }
+        } else if !Arc::ptr_eq(&ctx.command, &registered.name) {
+            ctx.command = registered.name.clone();
         }
+        // The payload is the end of the frame: the frame itself, advanced,
+        // rather than a new reference to it.
+        let mut payload = frame;
+        payload.advance(payload_at);
+        ctx.payload = payload;
+        if let Some(message) = message {
+            let ctx = event_context(
+                &self.server,
+                &self.info,
+                ctx.command.clone(),
+                ctx.payload.clone(),
+            );
+            self.jobs
+                .schedule(&self.server, &self.peer, message, &mut Some(ctx), 0);
+        }
+        self.jobs.schedule(
+            &self.server,
+            &self.peer,
+            registered,
+            &mut self.event,
+            request_id,
+        );
+        // Handlers take what they need while they are scheduled; the frame
+        // is not kept for the next event.
+        if let Some(ctx) = self.event.as_mut() {
+            ctx.payload = Bytes::new();
+        }
+        Ok(None)
     }
 
     /// A client starts streaming a payload: its handler runs at once, on its
@@ -528,11 +627,11 @@ impl Session {
         let Some((registered, incoming)) = opened else {
             return Ok(());
         };
-        let ctx = self.context(incoming.command_name(), Bytes::from_static(value::NIL));
-        ctx.stream
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .replace(incoming);
+        let mut ctx = self.context(incoming.command_name(), Bytes::from_static(value::NIL));
+        ctx.extra = Some(Box::new(Extra {
+            stream: Mutex::new(Some(incoming)),
+            ..Extra::default()
+        }));
         self.schedule(&registered, ctx, 0);
         Ok(())
     }
@@ -561,6 +660,7 @@ impl Session {
         };
         if let Some(info) = updated {
             self.info = info;
+            self.event = None;
         }
         self.reply(request_id, &());
         self.tell_others(|this| {
@@ -621,8 +721,8 @@ impl Session {
         tracing::debug!(%reason, "leaving");
 
         // Events already read were accepted: let their handlers run.
-        let current = self.current.take();
-        let queue = std::mem::take(&mut self.queue);
+        let current = self.jobs.current.take();
+        let queue = std::mem::take(&mut self.jobs.queue);
         let peer = &self.peer;
         let drain = async move {
             for job in current.into_iter().chain(queue) {
@@ -656,7 +756,7 @@ impl Session {
 
         if run_leave {
             self.reserved_event(reserved::LEAVE, None, Some(reason));
-            if let Some(job) = self.current.take() {
+            if let Some(job) = self.jobs.current.take() {
                 if tokio::time::timeout(config.drain_timeout, job.run(&self.peer))
                     .await
                     .is_err()
