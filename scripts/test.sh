@@ -58,6 +58,8 @@ RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --workspace --all-features -q
 
 step "tests"
 cargo test --workspace --all-features
+# The client-only core (what the browser build compiles), natively.
+cargo test -p hisock --no-default-features
 
 if [ -f scripts/browser-tests.sh ]; then
   step "browser tests (wasm-bindgen-test and the npm package in Chromium)"

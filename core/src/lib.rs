@@ -8,11 +8,12 @@
 //! feature) the [`Server`].
 //!
 //! ```
+//! # #[cfg(feature = "server")] mod example {
 //! use std::time::Duration;
 //! use hisock::{ClientInfo, Client, ClientOptions, Data, Server};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
-//! # async fn main() -> hisock::Result<()> {
+//! # pub async fn main() -> hisock::Result<()> {
 //! // A server that greets whoever asks; the handler's return value is the reply.
 //! let server = Server::new();
 //! server.on("greet", |who: ClientInfo, Data(text): Data<String>| async move {
@@ -31,6 +32,9 @@
 //! client.close().await;
 //! # Ok(())
 //! # }
+//! # }
+//! # #[cfg(feature = "server")] fn main() -> hisock::Result<()> { example::main() }
+//! # #[cfg(not(feature = "server"))] fn main() {}
 //! ```
 #![forbid(unsafe_code)]
 
