@@ -350,16 +350,49 @@ impl ErrorCode {
     }
 }
 
-/// Size of the blocks that [`Frame::encode_in_block`] shares between small
-/// frames.
+/// Size of a [`FrameBlock`]'s blocks. Small: a client keeps its current
+/// block while idle.
 #[cfg(not(target_arch = "wasm32"))]
-const BLOCK_BYTES: usize = 16 * 1024;
+const BLOCK_BYTES: usize = 4 * 1024;
 
-#[cfg(not(target_arch = "wasm32"))]
-thread_local! {
-    /// The current block of [`Frame::encode_in_block`].
-    static BLOCK: std::cell::RefCell<bytes::BytesMut> =
-        std::cell::RefCell::new(bytes::BytesMut::new());
+/// Memory that one sender's small frames share, so that a frame costs no
+/// allocation of its own: frames of at most 1/16 of a block are encoded
+/// into the current block, which is split off for each. A frame keeps its
+/// block alive until it is dropped; a block whose frames are all gone is
+/// used again. One per client (never shared between senders): a stalled
+/// connection's queued frames then pin only blocks of its own frames, so
+/// its memory stays within its queue's byte limit plus one block.
+///
+/// In the browser (code size counts) frames are encoded on their own.
+#[derive(Default)]
+pub(crate) struct FrameBlock {
+    #[cfg(not(target_arch = "wasm32"))]
+    block: std::sync::Mutex<bytes::BytesMut>,
+}
+
+impl FrameBlock {
+    /// Encodes `frame`, the same bytes as [`Frame::encode`].
+    #[cfg(not(target_arch = "wasm32"))]
+    pub(crate) fn encode(&self, frame: &Frame<'_>) -> Bytes {
+        let len = frame.encoded_len();
+        if len > BLOCK_BYTES / 16 {
+            return frame.encode();
+        }
+        let mut block = self.block.lock().unwrap_or_else(|p| p.into_inner());
+        if block.capacity() < len {
+            // Reclaims the block when no frame holds it any more,
+            // allocates a new one otherwise.
+            block.reserve(BLOCK_BYTES);
+        }
+        frame.write_into(&mut block);
+        block.split().freeze()
+    }
+
+    /// Encodes `frame` on its own ([`Frame::encode`]).
+    #[cfg(target_arch = "wasm32")]
+    pub(crate) fn encode(&self, frame: &Frame<'_>) -> Bytes {
+        frame.encode()
+    }
 }
 
 /// An event's command (not yet checked to be UTF-8), request id and
@@ -374,40 +407,6 @@ impl Frame<'_> {
         // without another (a Vec with spare capacity would need a shared
         // header allocated on conversion).
         Bytes::from(self.to_vec())
-    }
-
-    /// Encodes the frame like [`encode`](Self::encode); a small frame goes
-    /// into a block of memory that it shares with the frames encoded before
-    /// and after it on this thread, so that it costs no allocation of its
-    /// own. For frames that are written soon (a client's events): a frame
-    /// keeps its block alive until it is dropped. A block whose frames are
-    /// all gone is used again.
-    #[cfg(not(target_arch = "wasm32"))]
-    pub fn encode_in_block(&self) -> Bytes {
-        let len = self.encoded_len();
-        if len > BLOCK_BYTES / 16 {
-            return self.encode();
-        }
-        BLOCK.with(|block| match block.try_borrow_mut() {
-            Ok(mut block) => {
-                if block.capacity() < len {
-                    // Reclaims the block when no frame holds it any more,
-                    // allocates a new one otherwise.
-                    block.reserve(BLOCK_BYTES);
-                }
-                self.write_into(&mut block);
-                block.split().freeze()
-            }
-            // Re-entered (from a tracing subscriber, say): no sharing.
-            Err(_) => self.encode(),
-        })
-    }
-
-    /// In the browser (one thread, and code size counts) this is
-    /// [`encode`](Self::encode).
-    #[cfg(target_arch = "wasm32")]
-    pub fn encode_in_block(&self) -> Bytes {
-        self.encode()
     }
 
     /// Decodes one frame from a buffer holding exactly one frame.
@@ -690,11 +689,44 @@ mod tests {
         frames
     }
 
+    #[cfg(not(target_arch = "wasm32"))]
+    #[test]
+    fn a_block_holds_only_its_own_senders_frames() {
+        // Two clients sending in turn on one thread: each one's frames sit
+        // back to back in its own block, none of the other's in between
+        // (so a stalled client cannot pin blocks full of others' frames).
+        let (a, b) = (FrameBlock::default(), FrameBlock::default());
+        let event = |payload: &'static [u8]| Frame::Event {
+            command: "tick",
+            request_id: NO_REQUEST,
+            payload,
+        };
+        let mut last_a: Option<Bytes> = None;
+        for _ in 0..20 {
+            let frame_a = a.encode(&event(b"from a"));
+            let frame_b = b.encode(&event(b"from b, a little longer"));
+            if let Some(previous) = &last_a {
+                let end_of_previous = previous.as_ptr() as usize + previous.len();
+                assert_eq!(frame_a.as_ptr() as usize, end_of_previous);
+            }
+            assert!(frame_b.as_ptr() as usize != frame_a.as_ptr() as usize + frame_a.len());
+            last_a = Some(frame_a);
+        }
+    }
+
     #[test]
     fn frames_encoded_in_blocks_are_the_same_bytes() {
+        let block = FrameBlock::default();
         let long = "ß".repeat(100);
+        let mut kept = Vec::new();
         for frame in edge_frames(&long) {
-            assert_eq!(frame.encode_in_block(), frame.encode(), "{frame:?}");
+            let encoded = block.encode(&frame);
+            assert_eq!(encoded, frame.encode(), "{frame:?}");
+            kept.push(encoded);
+        }
+        // Frames that outlive many blocks keep their bytes.
+        for (frame, encoded) in edge_frames(&long).iter().zip(&kept) {
+            assert_eq!(encoded, &frame.encode(), "{frame:?}");
         }
         let payloads = [vec![], vec![7u8; 127], vec![7u8; 128], vec![7u8; 2000]];
         for request_id in VARINT_EDGES {
@@ -704,7 +736,7 @@ mod tests {
                     request_id,
                     payload,
                 };
-                assert_eq!(event.encode_in_block(), event.encode());
+                assert_eq!(block.encode(&event), event.encode());
             }
         }
     }

@@ -102,6 +102,8 @@ pub struct SessionParams {
 
 pub(crate) struct Shared {
     outbox: Arc<Outbox>,
+    /// Where this client's small event frames are encoded.
+    frame_block: crate::frame::FrameBlock,
     outgoing: crate::stream::OutgoingStreams,
     max_stream_len: u64,
     handlers: SharedHandlers<ClientEvent>,
@@ -268,6 +270,7 @@ impl Client {
         #[cfg_attr(target_arch = "wasm32", allow(clippy::arc_with_non_send_sync))]
         let shared = Arc::new(Shared {
             outbox: Arc::new(Outbox::new(options.outbox_limit)),
+            frame_block: Default::default(),
             outgoing: Default::default(),
             max_stream_len: options.max_stream_len,
             handlers: SharedHandlers::new(options.handlers),
@@ -442,12 +445,11 @@ impl Client {
     pub async fn send<T: Serialize + ?Sized>(&self, command: &str, payload: &T) -> Result<()> {
         // The payload is encoded straight into the frame's only buffer.
         let frame = value::with_encoded(payload, |payload| {
-            Frame::Event {
+            self.shared.frame_block.encode(&Frame::Event {
                 command,
                 request_id: NO_REQUEST,
                 payload,
-            }
-            .encode_in_block()
+            })
         })?;
         self.check_frame_len(frame.len())?;
         self.push(frame).await
@@ -455,12 +457,11 @@ impl Client {
 
     /// Like [`send`](Self::send) with an already-encoded MessagePack payload.
     pub async fn send_raw(&self, command: &str, payload: &[u8]) -> Result<()> {
-        let frame = Frame::Event {
+        let frame = self.shared.frame_block.encode(&Frame::Event {
             command,
             request_id: NO_REQUEST,
             payload,
-        }
-        .encode_in_block();
+        });
         self.check_frame_len(frame.len())?;
         self.push(frame).await
     }

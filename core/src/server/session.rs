@@ -141,6 +141,10 @@ fn event_context(
     }
 }
 
+/// Largest handler future whose allocation a connection keeps for the next
+/// call: W1's handlers need far less; a larger one is freed when it ends.
+const MAX_SPARE_CALL_BYTES: usize = 512;
+
 /// A connection's in-order handler runs: the current one and the queue
 /// behind it.
 #[derive(Default)]
@@ -191,9 +195,11 @@ impl Jobs {
     }
 
     /// Keeps a finished call's allocation for the next, unless the handler
-    /// panicked in it.
+    /// panicked in it or its future is large (an idle connection keeps its
+    /// spare: a handler holding a big buffer across an `.await` would
+    /// leave that much on every idle connection it last ran on).
     fn keep(&mut self, call: CallSlot, panicked: bool) {
-        if !panicked {
+        if !panicked && std::mem::size_of_val(call.as_ref().get_ref()) <= MAX_SPARE_CALL_BYTES {
             self.spare = Some(call);
         }
     }
