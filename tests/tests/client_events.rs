@@ -415,6 +415,19 @@ async fn presence_interest_turns_notices_off_and_on() {
     raw.send(&Frame::PresenceInterest { wanted: false }).await;
     let welcome = next_frame(&mut raw).await;
     assert!(matches!(Frame::decode(&welcome), Ok(Frame::Welcome { .. })));
+    // The reply comes after the interest frame was handled (one
+    // connection's frames are handled in order); without waiting for it,
+    // the next client could join before this session read that frame.
+    raw.send(&Frame::ListClients {
+        request_id: 1,
+        group: None,
+    })
+    .await;
+    let reply = next_frame(&mut raw).await;
+    assert!(matches!(
+        Frame::decode(&reply),
+        Ok(Frame::Reply { request_id: 1, .. })
+    ));
 
     let _first = test.connect(ClientOptions::new().name("first")).await;
     test.server.to_all().emit("marker", &1).expect("emit");
@@ -428,14 +441,14 @@ async fn presence_interest_turns_notices_off_and_on() {
     // Answered after the interest frame was read: the order of one
     // connection's frames is kept.
     raw.send(&Frame::ListClients {
-        request_id: 1,
+        request_id: 2,
         group: None,
     })
     .await;
     let reply = next_frame(&mut raw).await;
     assert!(matches!(
         Frame::decode(&reply),
-        Ok(Frame::Reply { request_id: 1, .. })
+        Ok(Frame::Reply { request_id: 2, .. })
     ));
     let _second = test.connect(ClientOptions::new().name("second")).await;
     let frame = next_frame(&mut raw).await;
