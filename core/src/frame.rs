@@ -400,6 +400,21 @@ impl FrameBlock {
 #[cfg(feature = "server")]
 pub(crate) type EventBytes<'a> = (&'a [u8], u64, &'a [u8]);
 
+/// Reads `rest` (a frame after its kind byte) with `fields`, which must
+/// take all of it: faults and leftover bytes are [`Error::Malformed`].
+#[inline]
+fn read_whole<'a, T>(
+    rest: &'a [u8],
+    fields: impl FnOnce(&mut codec::Reader<'a>) -> std::result::Result<T, codec::Fault>,
+) -> Result<T> {
+    let mut reader = codec::Reader { rest };
+    match fields(&mut reader) {
+        Ok(value) if reader.rest.is_empty() => Ok(value),
+        Ok(_) => Err(Error::Malformed("trailing bytes after frame".into())),
+        Err(fault) => Err(Error::Malformed(fault.into())),
+    }
+}
+
 impl Frame<'_> {
     /// Encodes the frame into a fresh buffer, ready for a transport.
     pub fn encode(&self) -> Bytes {
@@ -424,12 +439,7 @@ impl Frame<'_> {
         if kind >= FRAME_KINDS {
             return Err(Error::UnknownFrameKind(kind));
         }
-        let mut reader = codec::Reader { rest };
-        match reader.frame(kind) {
-            Ok(frame) if reader.rest.is_empty() => Ok(frame),
-            Ok(_) => Err(Error::Malformed("trailing bytes after frame".into())),
-            Err(fault) => Err(Error::Malformed(fault.into())),
-        }
+        read_whole(rest, |reader| reader.frame(kind))
     }
 
     /// Decodes `buf` if it is an [`Frame::Event`], without building a
@@ -440,14 +450,7 @@ impl Frame<'_> {
     #[inline]
     pub fn decode_event(buf: &[u8]) -> Result<Option<(&str, u64, &[u8])>> {
         match buf.split_first() {
-            Some((&EVENT_KIND, rest)) => {
-                let mut reader = codec::Reader { rest };
-                match reader.event() {
-                    Ok(event) if reader.rest.is_empty() => Ok(Some(event)),
-                    Ok(_) => Err(Error::Malformed("trailing bytes after frame".into())),
-                    Err(fault) => Err(Error::Malformed(fault.into())),
-                }
-            }
+            Some((&EVENT_KIND, rest)) => read_whole(rest, codec::Reader::event).map(Some),
             _ => Ok(None),
         }
     }
@@ -459,14 +462,7 @@ impl Frame<'_> {
     #[cfg(feature = "server")]
     pub(crate) fn decode_event_bytes(buf: &[u8]) -> Result<Option<EventBytes<'_>>> {
         match buf.split_first() {
-            Some((&EVENT_KIND, rest)) => {
-                let mut reader = codec::Reader { rest };
-                match reader.event_bytes() {
-                    Ok(event) if reader.rest.is_empty() => Ok(Some(event)),
-                    Ok(_) => Err(Error::Malformed("trailing bytes after frame".into())),
-                    Err(fault) => Err(Error::Malformed(fault.into())),
-                }
-            }
+            Some((&EVENT_KIND, rest)) => read_whole(rest, codec::Reader::event_bytes).map(Some),
             _ => Ok(None),
         }
     }

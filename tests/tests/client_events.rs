@@ -403,6 +403,20 @@ async fn presence_interest_turns_notices_off_and_on() {
         raw.read_frame().await.expect("a frame")
     }
 
+    /// Sends a request and waits for its reply: the frames sent before it
+    /// have been handled (one connection's frames are handled in order).
+    async fn handled_so_far(raw: &mut RawPeer, request_id: u64) {
+        raw.send(&Frame::ListClients {
+            request_id,
+            group: None,
+        })
+        .await;
+        let reply = next_frame(raw).await;
+        assert!(
+            matches!(Frame::decode(&reply), Ok(Frame::Reply { request_id: id, .. }) if id == request_id)
+        );
+    }
+
     let test = TestServer::start(Transport::Tcp, Server::new()).await;
     let mut raw = RawPeer::connect(test.addr).await;
     raw.send(&Frame::Hello {
@@ -418,16 +432,7 @@ async fn presence_interest_turns_notices_off_and_on() {
     // The reply comes after the interest frame was handled (one
     // connection's frames are handled in order); without waiting for it,
     // the next client could join before this session read that frame.
-    raw.send(&Frame::ListClients {
-        request_id: 1,
-        group: None,
-    })
-    .await;
-    let reply = next_frame(&mut raw).await;
-    assert!(matches!(
-        Frame::decode(&reply),
-        Ok(Frame::Reply { request_id: 1, .. })
-    ));
+    handled_so_far(&mut raw, 1).await;
 
     let _first = test.connect(ClientOptions::new().name("first")).await;
     test.server.to_all().emit("marker", &1).expect("emit");
@@ -440,16 +445,7 @@ async fn presence_interest_turns_notices_off_and_on() {
     raw.send(&Frame::PresenceInterest { wanted: true }).await;
     // Answered after the interest frame was read: the order of one
     // connection's frames is kept.
-    raw.send(&Frame::ListClients {
-        request_id: 2,
-        group: None,
-    })
-    .await;
-    let reply = next_frame(&mut raw).await;
-    assert!(matches!(
-        Frame::decode(&reply),
-        Ok(Frame::Reply { request_id: 2, .. })
-    ));
+    handled_so_far(&mut raw, 2).await;
     let _second = test.connect(ClientOptions::new().name("second")).await;
     let frame = next_frame(&mut raw).await;
     match Frame::decode(&frame).expect("decodes") {

@@ -128,3 +128,14 @@ pub async fn connect(addr: impl ToSocketAddrs, options: ClientOptions) -> hisock
     tokio::spawn(driver);
     Ok(client)
 }
+
+/// A connected pair of loopback sockets: (connecting side, accepted side).
+#[cfg(test)]
+async fn loopback_pair() -> (TcpStream, TcpStream) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("binds");
+    let addr = listener.local_addr().expect("has an address");
+    let (connected, accepted) = tokio::join!(TcpStream::connect(addr), listener.accept());
+    (connected.expect("connects"), accepted.expect("accepts").0)
+}

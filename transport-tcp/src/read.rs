@@ -215,14 +215,8 @@ mod tests {
 
     #[tokio::test]
     async fn an_idle_connection_lets_go_of_a_large_frames_allocation() {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("binds");
-        let addr = listener.local_addr().expect("has an address");
-        let (connected, accepted) =
-            tokio::join!(tokio::net::TcpStream::connect(addr), listener.accept());
-        let mut writer = connected.expect("connects");
-        let mut frames = FrameReader::new(accepted.expect("accepts").0, 8 << 20);
+        let (mut writer, accepted) = crate::loopback_pair().await;
+        let mut frames = FrameReader::new(accepted, 8 << 20);
         let large = vec![7u8; 4 << 20];
         // Written while it is read: more than the socket buffers hold.
         let wire = framed(&[&large]);

@@ -180,14 +180,8 @@ mod tests {
 
     #[tokio::test]
     async fn an_idle_writer_holds_no_part_of_a_large_frames_allocation() {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("binds");
-        let addr = listener.local_addr().expect("has an address");
-        let (connected, accepted) =
-            tokio::join!(tokio::net::TcpStream::connect(addr), listener.accept());
-        let mut reader = connected.expect("connects");
-        let mut writer = FrameWriter::new(accepted.expect("accepts").0);
+        let (mut reader, accepted) = crate::loopback_pair().await;
+        let mut writer = FrameWriter::new(accepted);
         let large = Bytes::from(vec![7u8; 4 << 20]);
         let mut received = vec![0u8; 4 + large.len()];
         let (sent, read) = tokio::time::timeout(std::time::Duration::from_secs(10), async {

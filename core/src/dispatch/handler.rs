@@ -37,10 +37,7 @@ pub trait Handler<C, Args>: MaybeSend + MaybeSync + 'static {
     #[cfg(feature = "server")]
     fn call_reusing(&self, ctx: &mut Option<C>, spare: &mut Option<CallSlot>) -> CallSlot {
         let _ = spare;
-        match ctx.take() {
-            Some(ctx) => Box::pin(Some(self.call(ctx))),
-            None => slot::missing_context(),
-        }
+        slot::taking_context(ctx, |ctx| self.call(ctx))
     }
 }
 
@@ -54,10 +51,7 @@ pub trait ErasedHandler<C>: MaybeSend + MaybeSync {
     #[cfg(feature = "server")]
     fn call_reusing(&self, ctx: &mut Option<C>, spare: &mut Option<CallSlot>) -> CallSlot {
         let _ = spare;
-        match ctx.take() {
-            Some(ctx) => Box::pin(Some(self.call(ctx))),
-            None => slot::missing_context(),
-        }
+        slot::taking_context(ctx, |ctx| self.call(ctx))
     }
 }
 

@@ -8,7 +8,7 @@ use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
 use super::handler::Outcome;
-use crate::transport::MaybeSend;
+use crate::transport::{BoxFuture, MaybeSend};
 
 /// A boxed handler call whose allocation can be refilled with the next call
 /// of the same handler once this one has finished (see
@@ -59,6 +59,18 @@ pub(super) fn missing_context() -> CallSlot {
         crate::frame::ErrorCode::HandlerFailed,
         "no event context",
     )))))
+}
+
+/// `call` with the context taken out of `ctx`, boxed anew: the call of a
+/// handler that can neither borrow the context nor reuse an allocation.
+pub(super) fn taking_context<C>(
+    ctx: &mut Option<C>,
+    call: impl FnOnce(C) -> BoxFuture<'static, Outcome>,
+) -> CallSlot {
+    match ctx.take() {
+        Some(ctx) => Box::pin(Some(call(ctx))),
+        None => missing_context(),
+    }
 }
 
 /// Boxes `call`, in `spare`'s allocation when it fits (then `spare` is
