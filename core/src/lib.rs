@@ -52,6 +52,7 @@ pub mod keepalive;
 pub mod memory;
 pub mod outbox;
 pub mod pending;
+pub mod protocol;
 #[cfg(feature = "server")]
 pub mod server;
 mod small_map;

@@ -1,14 +1,18 @@
-//! Requests awaiting their reply: request ids and the channels that carry
-//! each answer back to whoever awaits it. No I/O, no timers: either the
-//! caller decides how long to wait and calls [`PendingRequests::cancel`] on
-//! timeout, or it registers a deadline and whoever owns the table calls
-//! `PendingRequests::expire` when the earliest deadline comes (the client
-//! does this from its connection loop, with one timer for all requests).
+//! Requests awaiting their reply, on either side: request ids, the
+//! channels that carry each answer back, and their deadlines. One
+//! mechanism for both sides (PROTOCOL.md section 5.1): a request registers
+//! with its timeout and the time it was made; the connection that owns the
+//! table keeps **one** timer, armed for the earliest deadline, and calls
+//! `PendingRequests::expire` with the time when it fires (`drive_deadlines`
+//! is that shell, used by the server's connection task and the client's
+//! driver alike). The table itself reads no clock.
 
+use std::task::{Context, Waker};
 use std::time::Duration;
 
+use crate::close::CloseReason;
 use crate::small_map::Map;
-use crate::timer::Instant;
+use crate::timer::{DeadlineTimer, Instant};
 
 use bytes::Bytes;
 use futures::channel::oneshot;
@@ -52,17 +56,55 @@ pub(crate) fn route_answer<'a>(
     None
 }
 
+/// Fails the requests whose deadline has passed, with one timer for all
+/// of them (armed for the earliest deadline) rather than one per request.
+/// Called in every turn of a connection's task; registers the task's waker
+/// so that a request with an earlier deadline, made on another task, wakes
+/// it to re-arm.
+pub(crate) fn drive_deadlines(
+    pending: &std::sync::Mutex<PendingRequests>,
+    timer: &mut DeadlineTimer,
+    cx: &mut Context<'_>,
+) {
+    let lock = || pending.lock().unwrap_or_else(|p| p.into_inner());
+    loop {
+        {
+            let mut table = lock();
+            table.watch(cx.waker());
+            if let Some(deadline) = table.take_new_deadline() {
+                timer.arm(deadline);
+            }
+        }
+        if timer.poll_fired(cx).is_pending() {
+            return;
+        }
+        if let Some(next) = lock().expire(Instant::now()) {
+            timer.arm(next);
+        }
+    }
+}
+
 /// The answer a request gets: the reply payload or why there is none.
 pub type ReplyResult = Result<Bytes, Error>;
+
+/// A request id and the receiver its answer will arrive on.
+pub type Registration = (u64, oneshot::Receiver<ReplyResult>);
 
 /// Outstanding requests of one connection, keyed by request id.
 #[derive(Default)]
 pub struct PendingRequests {
     next_id: u64,
     waiting: Map<u64, Waiter>,
-    /// The earliest deadline registered since the owner last looked (see
+    /// The earliest deadline the owner's timer is (or is about to be)
+    /// armed for; a request due later needs nothing from the owner.
+    armed: Option<Instant>,
+    /// A deadline earlier than `armed`, not yet taken by the owner (see
     /// [`take_new_deadline`](Self::take_new_deadline)).
     new_deadline: Option<Instant>,
+    /// The owner's task, woken when `new_deadline` is set.
+    owner: Option<Waker>,
+    /// Set once the connection ended: nothing new is registered.
+    closed: Option<CloseReason>,
 }
 
 struct Waiter {
@@ -79,32 +121,41 @@ impl PendingRequests {
     }
 
     /// Allocates a request id (never 0, which means "no reply wanted") and
-    /// the receiver its answer will arrive on.
-    pub fn register(&mut self) -> (u64, oneshot::Receiver<ReplyResult>) {
+    /// the receiver its answer will arrive on. The request never times
+    /// out by itself.
+    ///
+    /// Errors: [`Error::Closed`] once the connection has ended.
+    pub fn register(&mut self) -> Result<Registration, Error> {
         self.insert(None)
     }
 
-    /// Like [`register`](Self::register), with a deadline: unless answered
-    /// within `timeout`, the request fails with [`Error::Timeout`] when the
-    /// owner expires it (the client does so from its connection loop). A `timeout` too large to
-    /// represent never expires.
-    pub fn register_with_timeout(
+    /// Like [`register`](Self::register), with a deadline `timeout` after
+    /// `now`: unless answered by then, the request fails with
+    /// [`Error::Timeout`] when the owner expires it. A `timeout` too large
+    /// to represent never expires.
+    pub(crate) fn register_with_timeout(
         &mut self,
         timeout: Duration,
-    ) -> (u64, oneshot::Receiver<ReplyResult>) {
-        let deadline = Instant::now().checked_add(timeout);
+        now: Instant,
+    ) -> Result<Registration, Error> {
+        let deadline = now.checked_add(timeout);
+        let registered = self.insert(deadline.map(|at| (at, timeout)))?;
         if let Some(at) = deadline {
-            if self.new_deadline.is_none_or(|earliest| at < earliest) {
+            let earlier = |than: Option<Instant>| than.is_none_or(|t| at < t);
+            if earlier(self.armed) && earlier(self.new_deadline) {
                 self.new_deadline = Some(at);
+                if let Some(owner) = &self.owner {
+                    owner.wake_by_ref();
+                }
             }
         }
-        self.insert(deadline.map(|at| (at, timeout)))
+        Ok(registered)
     }
 
-    fn insert(
-        &mut self,
-        deadline: Option<(Instant, Duration)>,
-    ) -> (u64, oneshot::Receiver<ReplyResult>) {
+    fn insert(&mut self, deadline: Option<(Instant, Duration)>) -> Result<Registration, Error> {
+        if let Some(reason) = &self.closed {
+            return Err(Error::Closed(reason.clone()));
+        }
         self.next_id = self.next_id.wrapping_add(1).max(1);
         while self.waiting.contains_key(&self.next_id) {
             self.next_id = self.next_id.wrapping_add(1).max(1);
@@ -115,17 +166,27 @@ impl PendingRequests {
             deadline,
         };
         self.waiting.insert(self.next_id, waiter);
-        (self.next_id, rx)
+        Ok((self.next_id, rx))
     }
 
-    /// The earliest deadline registered since the last call, if any: the
-    /// owner's timer must fire no later than that.
+    /// Remembers the owner's task, to wake it for an earlier deadline.
+    pub(crate) fn watch(&mut self, waker: &Waker) {
+        if !self.owner.as_ref().is_some_and(|w| w.will_wake(waker)) {
+            self.owner = Some(waker.clone());
+        }
+    }
+
+    /// A deadline earlier than any the owner's timer knows, if one was
+    /// registered since the last call: the timer must fire no later.
     pub(crate) fn take_new_deadline(&mut self) -> Option<Instant> {
-        self.new_deadline.take()
+        let new = self.new_deadline.take()?;
+        self.armed = Some(new);
+        Some(new)
     }
 
     /// Fails every request whose deadline is at or before `now` with
-    /// [`Error::Timeout`]. Returns the earliest deadline still pending.
+    /// [`Error::Timeout`]. Returns the earliest deadline still pending,
+    /// which the owner's timer is then armed for.
     pub(crate) fn expire(&mut self, now: Instant) -> Option<Instant> {
         let mut earliest: Option<Instant> = None;
         self.waiting.retain(|_, waiter| match waiter.deadline {
@@ -141,6 +202,7 @@ impl PendingRequests {
             }
             None => true,
         });
+        self.armed = earliest;
         earliest
     }
 
@@ -153,7 +215,7 @@ impl PendingRequests {
         }
     }
 
-    /// Forgets request `id` (its requester timed out).
+    /// Forgets request `id` (its requester gave up or could not send it).
     pub fn cancel(&mut self, id: u64) {
         self.waiting.remove(&id);
     }
@@ -166,6 +228,17 @@ impl PendingRequests {
             }
         }
         self.new_deadline = None;
+        self.armed = None;
+    }
+
+    /// The connection ended with `reason`: every outstanding request fails
+    /// with [`Error::Closed`], and so does every later registration (a
+    /// request made while the connection was ending would otherwise wait
+    /// for an answer that cannot come, with no timer left to end it).
+    pub fn close(&mut self, reason: &CloseReason) {
+        self.fail_all(|| Error::Closed(reason.clone()));
+        self.closed.get_or_insert_with(|| reason.clone());
+        self.owner = None;
     }
 
     /// Number of requests awaiting an answer.
@@ -182,13 +255,33 @@ impl PendingRequests {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::close::{codes, CloseReason};
+    use crate::close::codes;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use std::task::Wake;
+
+    const MS: Duration = Duration::from_millis(1);
+
+    fn register(pending: &mut PendingRequests, timeout: Duration, now: Instant) -> Registration {
+        pending
+            .register_with_timeout(timeout, now)
+            .expect("the table is open")
+    }
+
+    #[derive(Default)]
+    struct CountingWaker(AtomicUsize);
+
+    impl Wake for CountingWaker {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
 
     #[test]
     fn replies_reach_their_requester_only() {
         let mut pending = PendingRequests::new();
-        let (a, mut rx_a) = pending.register();
-        let (b, mut rx_b) = pending.register();
+        let (a, mut rx_a) = pending.register().expect("open");
+        let (b, mut rx_b) = pending.register().expect("open");
         assert_ne!(a, b);
         assert_ne!(a, 0);
         assert!(pending.resolve(b, Ok(Bytes::from_static(b"b"))));
@@ -201,7 +294,7 @@ mod tests {
     #[test]
     fn cancelled_and_unknown_ids_are_ignored() {
         let mut pending = PendingRequests::new();
-        let (a, _rx) = pending.register();
+        let (a, _rx) = pending.register().expect("open");
         pending.cancel(a);
         assert!(!pending.resolve(a, Ok(Bytes::new())));
         assert!(!pending.resolve(999, Ok(Bytes::new())));
@@ -209,54 +302,90 @@ mod tests {
     }
 
     #[test]
-    fn deadlines_expire_only_what_is_due() {
+    fn ids_skip_zero_and_ids_in_use_when_they_wrap() {
         let mut pending = PendingRequests::new();
-        let (_, mut soon) = pending.register_with_timeout(Duration::from_millis(10));
-        let (_, mut later) = pending.register_with_timeout(Duration::from_secs(60));
-        let (_, mut never) = pending.register();
-        let first = pending
-            .take_new_deadline()
-            .expect("a deadline was registered");
+        let (first, _keep) = pending.register().expect("open");
+        assert_eq!(first, 1);
+        pending.next_id = u64::MAX - 1;
+        let (last, _a) = pending.register().expect("open");
+        assert_eq!(last, u64::MAX);
+        let (wrapped, _b) = pending.register().expect("open");
+        assert_eq!(wrapped, 2, "0 is never an id, 1 is still in use");
+    }
+
+    #[test]
+    fn deadlines_expire_only_what_is_due() {
+        let t0 = Instant::now();
+        let mut pending = PendingRequests::new();
+        let (_, mut soon) = register(&mut pending, 10 * MS, t0);
+        let (_, mut later) = register(&mut pending, 60_000 * MS, t0);
+        let (_, mut never) = pending.register().expect("open");
+        assert_eq!(pending.take_new_deadline(), Some(t0 + 10 * MS));
         assert!(pending.take_new_deadline().is_none(), "taken once");
-        let left = pending.expire(first);
+        assert_eq!(pending.expire(t0 + 9 * MS), Some(t0 + 10 * MS), "not yet");
+        assert!(soon.try_recv().expect("open").is_none());
+        let left = pending.expire(t0 + 10 * MS);
         assert!(matches!(
             soon.try_recv().expect("open"),
-            Some(Err(Error::Timeout(t))) if t == Duration::from_millis(10)
+            Some(Err(Error::Timeout(t))) if t == 10 * MS
         ));
-        assert!(
-            left.is_some_and(|at| at > first),
-            "the 60 s deadline is left"
-        );
+        assert_eq!(left, Some(t0 + 60_000 * MS), "the 60 s deadline is left");
         assert!(later.try_recv().expect("open").is_none());
         assert!(never.try_recv().expect("open").is_none());
         assert_eq!(pending.len(), 2);
     }
 
     #[test]
-    fn a_later_deadline_does_not_move_the_timer() {
+    fn only_a_deadline_earlier_than_the_armed_one_is_reported() {
+        let t0 = Instant::now();
         let mut pending = PendingRequests::new();
-        let _a = pending.register_with_timeout(Duration::from_secs(1));
-        let first = pending.take_new_deadline().expect("armed");
-        let _b = pending.register_with_timeout(Duration::from_secs(5));
-        let _c = pending.register_with_timeout(Duration::from_millis(500));
-        let moved = pending.take_new_deadline().expect("an earlier one came");
-        assert!(moved < first);
-        let _d = pending.register_with_timeout(Duration::from_secs(9));
-        let later = pending.take_new_deadline().expect("reported");
-        assert!(
-            later > moved,
-            "reported, and the timer keeps its earlier deadline"
+        let _a = register(&mut pending, 1_000 * MS, t0);
+        assert_eq!(pending.take_new_deadline(), Some(t0 + 1_000 * MS));
+        let _b = register(&mut pending, 5_000 * MS, t0);
+        assert_eq!(
+            pending.take_new_deadline(),
+            None,
+            "later: the timer is fine"
         );
+        let _c = register(&mut pending, 500 * MS, t0);
+        assert_eq!(pending.take_new_deadline(), Some(t0 + 500 * MS));
+        // After expiry the timer is armed for what is left.
+        assert_eq!(pending.expire(t0 + 500 * MS), Some(t0 + 1_000 * MS));
+        let _d = register(&mut pending, 900 * MS, t0 + 500 * MS);
+        assert_eq!(pending.take_new_deadline(), None, "1.4 s is after 1 s");
+        let _e = register(&mut pending, 100 * MS, t0 + 500 * MS);
+        assert_eq!(pending.take_new_deadline(), Some(t0 + 600 * MS));
     }
 
     #[test]
-    fn closing_fails_everything_outstanding() {
+    fn an_earlier_deadline_wakes_the_owner_and_a_later_one_does_not() {
+        let t0 = Instant::now();
+        let counter = Arc::new(CountingWaker::default());
+        let waker = Waker::from(counter.clone());
         let mut pending = PendingRequests::new();
-        let (_, mut rx) = pending.register();
-        pending.fail_all(|| Error::Closed(CloseReason::new(codes::NORMAL, "bye")));
+        pending.watch(&waker);
+        let _a = register(&mut pending, 1_000 * MS, t0);
+        assert_eq!(counter.0.load(Ordering::Relaxed), 1);
+        pending.take_new_deadline();
+        let _b = register(&mut pending, 2_000 * MS, t0);
+        assert_eq!(counter.0.load(Ordering::Relaxed), 1, "no wake for later");
+        let _c = register(&mut pending, 10 * MS, t0);
+        assert_eq!(counter.0.load(Ordering::Relaxed), 2);
+    }
+
+    #[test]
+    fn closing_fails_everything_outstanding_and_everything_later() {
+        let mut pending = PendingRequests::new();
+        let (_, mut rx) = pending.register().expect("open");
+        pending.close(&CloseReason::new(codes::NORMAL, "bye"));
         assert!(matches!(
             rx.try_recv().expect("open"),
-            Some(Err(Error::Closed(_)))
+            Some(Err(Error::Closed(r))) if r.reason == "bye"
         ));
+        assert!(matches!(
+            pending.register_with_timeout(MS, Instant::now()),
+            Err(Error::Closed(r)) if r.code == codes::NORMAL
+        ));
+        assert!(pending.is_empty());
     }
 }

@@ -22,29 +22,17 @@ use crate::dispatch::{
     guarded, outcome_frame, HandlerSnapshot, HandlerTable, Outcome, Registered, Rejection,
 };
 use crate::error::Error;
-use crate::frame::{ErrorCode, Frame};
+use crate::frame::{ErrorCode, Frame, NO_REQUEST};
 use crate::info::{Change, ClientInfo};
-use crate::pending::route_answer;
+use crate::pending::{drive_deadlines, route_answer};
+use crate::protocol::closing::{self, Ending, Side};
+use crate::protocol::event_route::{route_event, EventFacts, Target};
 use crate::stream::{route_data_frame, IncomingStreams};
-use crate::timer::{DeadlineTimer, Instant};
-use crate::transport::{BoxFuture, FrameSink, FrameStream, TransportError};
+use crate::timer::DeadlineTimer;
+use crate::transport::{BoxFuture, FrameSink, FrameStream};
 use crate::value;
 
 type Job = BoxFuture<'static, ()>;
-
-/// How the read loop ended.
-enum End {
-    /// The server sent a close frame.
-    ServerClosed(CloseReason),
-    /// The connection ended without a close frame.
-    Eof,
-    /// The transport failed or the server broke the protocol.
-    Failed(Error),
-    /// The server stayed silent past its own keepalive timeout.
-    Silent(Duration),
-    /// The application closed the client.
-    Stopped,
-}
 
 struct Reader {
     client: Client,
@@ -115,7 +103,7 @@ pub(crate) async fn drive(
         }
         // After the writer: a request registered while this turn ran has
         // pushed its frame, which the writer saw or will be woken for.
-        expire_requests(&shared.pending, &mut request_deadlines, cx);
+        drive_deadlines(&shared.pending, &mut request_deadlines, cx);
         match reader_done && writer_done {
             true => Poll::Ready(()),
             false => Poll::Pending,
@@ -126,36 +114,21 @@ pub(crate) async fn drive(
     // A request made while the connection was ending may have registered
     // after the reader failed the others; its push was refused or is lost.
     let reason = client.close_reason();
-    lock(&shared.pending).fail_all(|| Error::Closed(reason.clone()));
+    lock(&shared.pending).close(&reason);
     shared.closed.notify(usize::MAX);
 }
 
-/// Fails requests whose timeout has passed, with one timer for all of them
-/// (armed for the earliest deadline) rather than one per request.
-fn expire_requests(
-    pending: &std::sync::Mutex<crate::pending::PendingRequests>,
-    timer: &mut DeadlineTimer,
-    cx: &mut Context<'_>,
-) {
-    loop {
-        if let Some(deadline) = lock(pending).take_new_deadline() {
-            timer.arm(deadline);
-        }
-        if timer.poll_fired(cx).is_pending() {
-            return;
-        }
-        if let Some(next) = lock(pending).expire(Instant::now()) {
-            timer.arm(next);
-        }
-    }
-}
-
 impl Reader {
-    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<End> {
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Ending> {
         let shared = self.client.shared.clone();
         shared.stop_waker.register(cx.waker());
         if shared.stop.load(Ordering::Acquire) {
-            return Poll::Ready(End::Stopped);
+            return Poll::Ready(Ending::Local {
+                reason: CloseReason::new(codes::NORMAL, "closed by client"),
+                run_leave: true,
+                // `close` queued it behind everything the client sent.
+                close_queued: true,
+            });
         }
         loop {
             // In-order handlers, one at a time.
@@ -171,7 +144,7 @@ impl Reader {
             if let Some((delay, window)) = self.watchdog.as_mut() {
                 if delay.poll_unpin(cx).is_ready() {
                     if !self.heard {
-                        return Poll::Ready(End::Silent(*window));
+                        return Poll::Ready(Ending::Silent(*window));
                     }
                     self.heard = false;
                     delay.reset(*window);
@@ -183,16 +156,16 @@ impl Reader {
             while self.queue.len() < shared.handler_queue_len {
                 match self.stream.poll_next_unpin(cx) {
                     Poll::Pending => break,
-                    Poll::Ready(None) => return Poll::Ready(End::Eof),
-                    Poll::Ready(Some(Err(err))) => return Poll::Ready(End::Failed(err.into())),
+                    Poll::Ready(None) => return Poll::Ready(Ending::Eof),
+                    Poll::Ready(Some(Err(err))) => return Poll::Ready(Ending::Failed(err.into())),
                     Poll::Ready(Some(Ok(bytes))) => {
                         self.heard = true;
                         let had_current = self.current.is_some();
                         let concurrent = self.concurrent.len();
                         match self.on_frame(&bytes) {
                             Ok(None) => {}
-                            Ok(Some(end)) => return Poll::Ready(end),
-                            Err(err) => return Poll::Ready(End::Failed(err)),
+                            Ok(Some(ending)) => return Poll::Ready(ending),
+                            Err(err) => return Poll::Ready(Ending::Failed(err)),
                         }
                         // A new job needs its first poll before we sleep.
                         if (!had_current && self.current.is_some())
@@ -282,7 +255,7 @@ impl Reader {
         }
     }
 
-    fn on_frame(&mut self, bytes: &Bytes) -> Result<Option<End>, Error> {
+    fn on_frame(&mut self, bytes: &Bytes) -> Result<Option<Ending>, Error> {
         let shared = self.client.shared.clone();
         let Some(frame) = route_data_frame(
             Frame::decode(bytes)?,
@@ -354,7 +327,10 @@ impl Reader {
                 total_len,
             } => self.on_stream_start(stream_id, command, total_len)?,
             Frame::Close { code, reason, .. } => {
-                return Ok(Some(End::ServerClosed(CloseReason::new(code, reason))))
+                return Ok(Some(Ending::PeerClosed {
+                    reason: CloseReason::new(code, reason),
+                    run_leave: true,
+                }))
             }
             other => {
                 return Err(Error::Protocol(format!(
@@ -366,25 +342,20 @@ impl Reader {
         Ok(None)
     }
 
-    /// The server starts streaming a payload: its handler runs at once,
-    /// concurrently with other events, reading chunks as they come.
+    /// The server starts streaming a payload: if accepted (the rule is
+    /// shared with the server), its handler runs at once, concurrently with
+    /// other events, reading chunks as they come.
     fn on_stream_start(
         &mut self,
         stream_id: u64,
         command: &str,
         total_len: Option<u64>,
     ) -> Result<(), Error> {
-        let target = {
-            let handlers = self.handlers();
-            handlers
-                .command(command)
-                .or_else(|| handlers.wildcard())
-                .cloned()
-        };
+        let handlers = self.handlers();
         let outbox = self.client.shared.outbox.clone();
         let opened = self
             .incoming
-            .open(&outbox, stream_id, command, total_len, target)?;
+            .open(&outbox, stream_id, command, total_len, &handlers)?;
         let Some((registered, incoming)) = opened else {
             return Ok(());
         };
@@ -397,6 +368,7 @@ impl Reader {
         Ok(())
     }
 
+    /// An event from the server, routed by the rule both sides share.
     fn on_event(&mut self, command: &str, request_id: u64, payload: Bytes) {
         let handlers = self.handlers();
         let (message_handler, handler, wildcard) = (
@@ -404,6 +376,13 @@ impl Reader {
             handlers.command(command),
             handlers.wildcard(),
         );
+        let route = route_event(EventFacts {
+            is_request: request_id != NO_REQUEST,
+            has_handler: handler.is_some(),
+            has_wildcard: wildcard.is_some(),
+            has_message_hook: message_handler.is_some(),
+            has_recv: true,
+        });
         let name: Arc<str> = match &handler {
             Some(registered) => registered.name.clone(),
             None => Arc::from(command),
@@ -415,11 +394,11 @@ impl Reader {
         let shared = self.client.shared.clone();
         let mut inbox = lock(&shared.inbox);
         inbox.remember(&message);
-        if let Some(registered) = message_handler {
+        if let Some(registered) = message_handler.filter(|_| route.message_hook) {
             let ctx = self.context(name.clone(), payload.clone());
             self.schedule(registered, ctx, 0);
         }
-        let message = if request_id == 0 {
+        let message = if route.offer_to_recv {
             match inbox.give_to_waiter(message) {
                 None => return,
                 Some(message) => message,
@@ -428,69 +407,32 @@ impl Reader {
             message
         };
         drop(inbox);
-        if let Some(registered) = handler {
-            let ctx = self.context(name, payload);
-            self.schedule(registered, ctx, request_id);
-            return;
-        }
-        if let Some(registered) = wildcard {
-            let ctx = self.context(name, payload);
-            self.schedule(registered, ctx, request_id);
-        } else if request_id != 0 {
-            respond(
-                &self.client,
-                command,
-                request_id,
-                Err(Rejection::new(
+        let target = match route.target {
+            Target::Handler => handler,
+            Target::Wildcard => wildcard,
+            Target::NoHandler => {
+                let no_handler = Rejection::new(
                     ErrorCode::NoHandler,
                     format!("no handler for \"{command}\""),
-                )),
-            );
-            return;
+                );
+                respond(&self.client, command, request_id, Err(no_handler));
+                None
+            }
+            Target::Nobody => None,
+        };
+        if let Some(registered) = target {
+            let ctx = self.context(name, payload);
+            self.schedule(registered, ctx, request_id);
         }
-        if request_id == 0 {
+        if route.keep_for_recv {
             lock(&shared.inbox).unhandled(message);
         }
     }
 
-    async fn finish(&mut self, end: End) {
+    async fn finish(&mut self, ending: Ending) {
         let shared = self.client.shared.clone();
-        let (reason, tell_server, forced) = match end {
-            End::ServerClosed(reason) => (reason, None, true),
-            End::Eof => (
-                CloseReason::new(
-                    codes::ABNORMAL,
-                    "server closed the connection without a close frame",
-                ),
-                None,
-                false,
-            ),
-            // The transport saw the server close with a code (a WebSocket
-            // close frame) but no hisock Close frame came first: that code
-            // and reason are why the connection ended.
-            End::Failed(Error::Transport(TransportError::Closed(reason))) => (reason, None, true),
-            End::Failed(err) => match err.close_reason() {
-                Some(reason) => (reason.clone(), Some(reason), false),
-                None => (
-                    CloseReason::new(codes::ABNORMAL, err.to_string()),
-                    None,
-                    false,
-                ),
-            },
-            End::Silent(window) => (
-                CloseReason::new(
-                    codes::KEEPALIVE_TIMEOUT,
-                    format!("server silent for {} ms", window.as_millis() as u64),
-                ),
-                None,
-                false,
-            ),
-            End::Stopped => (
-                CloseReason::new(codes::NORMAL, "closed by client"),
-                None,
-                false,
-            ),
-        };
+        let plan = closing::plan(Side::Client, ending);
+        let reason = plan.reason.clone();
         {
             let mut slot = lock(&shared.close_reason);
             if slot.is_none() {
@@ -498,19 +440,12 @@ impl Reader {
             }
         }
         tracing::debug!(%reason, "client connection ended");
-        lock(&shared.pending).fail_all(|| Error::Closed(reason.clone()));
+        lock(&shared.pending).close(&reason);
         lock(&shared.inbox).close(&reason);
         self.incoming.close(&reason);
         shared.outgoing.close(&reason);
-        shared.outbox.close_with(tell_server.map(|r| {
-            Frame::Close {
-                code: r.code,
-                reason: &r.reason,
-                run_leave: true,
-            }
-            .encode()
-        }));
-        if forced {
+        shared.outbox.close_with(plan.close_frame());
+        if plan.by_peer {
             let extras = Extras {
                 close: Some(reason.clone()),
                 ..Extras::default()

@@ -13,13 +13,13 @@ use tracing::Instrument;
 use super::registry::{ClientEntry, ConnControl};
 use super::session::Session;
 use super::{AuthRequest, Server};
-use crate::close::{codes, CloseReason};
-use crate::error::Error;
-use crate::frame::{Frame, PROTOCOL_VERSION};
+use crate::close::CloseReason;
 use crate::info::ClientInfo;
 use crate::outbox::Outbox;
-use crate::pending::PendingRequests;
+use crate::pending::{drive_deadlines, PendingRequests};
+use crate::protocol::handshake::{self, FirstFrame, SessionParams, Verdict};
 use crate::stream::OutgoingStreams;
+use crate::timer::DeadlineTimer;
 use crate::transport::{Connection, FrameStream};
 
 /// Serves one connection from hello to close.
@@ -32,6 +32,10 @@ pub(crate) async fn serve(server: Server, conn: Connection) {
         ..
     } = conn;
     let outbox = Arc::new(Outbox::new(server.inner.config.outbox_limit));
+    // Requests the application makes to this client; their deadlines are
+    // driven below, beside the session and the writer.
+    let pending = Arc::new(Mutex::new(PendingRequests::new()));
+    let mut request_deadlines = DeadlineTimer::new();
     // The writer runs in this task, beside the session, not on a task of its
     // own: a reply is written in the same turn that produced it (no hop to
     // another task, often on another thread), and an idle connection costs
@@ -49,7 +53,8 @@ pub(crate) async fn serve(server: Server, conn: Connection) {
         transport = %kind
     );
     let session = async {
-        let Some(joined) = handshake(&server, &mut stream, &outbox, peer_addr, kind).await else {
+        let Some(joined) = admit(&server, &mut stream, &outbox, &pending, peer_addr, kind).await
+        else {
             return;
         };
         tracing::Span::current().record("client", joined.info.id);
@@ -69,7 +74,10 @@ pub(crate) async fn serve(server: Server, conn: Connection) {
         if session.as_mut().poll(cx).is_ready() {
             return Poll::Ready(true);
         }
-        writer.as_mut().poll(cx).map(|()| false)
+        let writer_done = writer.as_mut().poll(cx).map(|()| false);
+        // After the writer, as on the client: one timer for all requests.
+        drive_deadlines(&pending, &mut request_deadlines, cx);
+        writer_done
     })
     .await;
     if session_ended {
@@ -84,9 +92,9 @@ pub(crate) async fn serve(server: Server, conn: Connection) {
     }
 }
 
-fn refuse(outbox: &Outbox, code: u16, reason: &str) {
-    tracing::debug!(code, reason, "refusing client");
-    outbox.close_with(Some(Frame::Refuse { code, reason }.encode()));
+fn refuse(outbox: &Outbox, reason: &CloseReason) {
+    tracing::debug!(code = reason.code, reason = %reason.reason, "refusing client");
+    outbox.close_with(Some(handshake::refuse_frame(reason)));
 }
 
 /// A client that passed the handshake and is in the registry.
@@ -97,86 +105,35 @@ pub(super) struct Joined {
     pub outgoing: Arc<OutgoingStreams>,
 }
 
-/// Reads and checks the hello; on success the client is registered and
-/// welcomed. Returns `None` when the connection is refused or gone.
-async fn handshake(
+/// Waits for the hello and runs the admission checks of
+/// [`handshake`] in their documented order (the auth hook in between);
+/// on success the client is registered and welcomed. Returns `None` when
+/// the connection is refused or gone.
+async fn admit(
     server: &Server,
     stream: &mut std::pin::Pin<Box<dyn FrameStream>>,
     outbox: &Arc<Outbox>,
+    pending: &Arc<Mutex<PendingRequests>>,
     peer_addr: Option<SocketAddr>,
     kind: crate::transport::TransportKind,
 ) -> Option<Joined> {
     let config = &server.inner.config;
     let first = tokio::select! {
-        first = tokio::time::timeout(config.handshake_timeout, stream.next()) => first,
-        _ = server.inner.shutdown.cancelled() => {
-            refuse(outbox, codes::GOING_AWAY, "server shutting down");
-            return None;
-        }
+        first = tokio::time::timeout(config.handshake_timeout, stream.next()) => match first {
+            Err(_) => FirstFrame::TimedOut,
+            Ok(None) => FirstFrame::Closed,
+            Ok(Some(read)) => FirstFrame::Read(read),
+        },
+        _ = server.inner.shutdown.cancelled() => FirstFrame::ShuttingDown,
     };
-    let bytes = match first {
-        Err(_) => {
-            refuse(
-                outbox,
-                codes::HANDSHAKE_TIMEOUT,
-                "no hello within the handshake timeout",
-            );
+    let hello = match handshake::check_first(first) {
+        Verdict::Hello(hello) => hello,
+        Verdict::Refuse(reason) => {
+            refuse(outbox, &reason);
             return None;
         }
-        Ok(None) => {
+        Verdict::Drop => {
             tracing::debug!("closed before the handshake");
-            return None;
-        }
-        Ok(Some(Err(err))) => {
-            let err = Error::from(err);
-            if let Some(reason) = err.close_reason() {
-                refuse(outbox, reason.code, &reason.reason);
-            }
-            tracing::debug!(%err, "transport failed before the handshake");
-            return None;
-        }
-        Ok(Some(Ok(bytes))) => bytes,
-    };
-    let (name, group, auth) = match Frame::decode(&bytes) {
-        Ok(Frame::Hello {
-            version,
-            name,
-            group,
-            auth,
-        }) => {
-            if version != PROTOCOL_VERSION {
-                refuse(
-                    outbox,
-                    codes::VERSION_MISMATCH,
-                    &format!(
-                        "server speaks protocol version {PROTOCOL_VERSION}, client sent {version}"
-                    ),
-                );
-                return None;
-            }
-            (
-                name.map(Arc::<str>::from),
-                group.map(Arc::<str>::from),
-                auth.map(|a| bytes.slice_ref(a)),
-            )
-        }
-        Ok(other) => {
-            refuse(
-                outbox,
-                codes::PROTOCOL_ERROR,
-                &format!("expected hello, got {}", other.kind_name()),
-            );
-            return None;
-        }
-        Err(err) => {
-            let reason = err
-                .close_reason()
-                .unwrap_or_else(|| CloseReason::new(codes::PROTOCOL_ERROR, err.to_string()));
-            refuse(
-                outbox,
-                reason.code,
-                &format!("bad hello: {}", reason.reason),
-            );
             return None;
         }
     };
@@ -189,70 +146,56 @@ async fn handshake(
         .clone();
     if let Some(hook) = hook {
         let request = AuthRequest {
-            name: name.as_deref().map(str::to_owned),
-            group: group.as_deref().map(str::to_owned),
+            name: hello.name.as_deref().map(str::to_owned),
+            group: hello.group.as_deref().map(str::to_owned),
             addr: peer_addr,
             transport: kind,
-            auth,
+            auth: hello.auth.clone(),
         };
-        if let Err(reason) = hook(request).await {
-            refuse(outbox, codes::AUTH_REFUSED, &reason);
+        if let Err(reason) = handshake::check_auth(hook(request).await) {
+            refuse(outbox, &reason);
             return None;
         }
     }
 
     let info = ClientInfo {
         id: server.next_client_id(),
-        name,
-        group,
+        name: hello.name,
+        group: hello.group,
         addr: peer_addr,
         transport: kind,
     };
-    {
-        let mut registry = server.inner.registry.write();
-        if let Some(max) = config.max_connections {
-            if registry.len() >= max {
-                drop(registry);
-                refuse(
-                    outbox,
-                    codes::SERVER_FULL,
-                    &format!("server full: {max} clients connected"),
-                );
-                return None;
-            }
-        }
-        let addr_text = peer_addr.map(|a| a.to_string());
-        let welcome = Frame::Welcome {
-            client_id: info.id,
-            name: info.name(),
-            group: info.group(),
-            keepalive_interval_ms: config
-                .keepalive_interval
-                .map_or(0, |d| d.as_millis().min(u32::MAX as u128) as u32),
-            keepalive_timeout_ms: config.keepalive_interval.map_or(0, |_| {
-                config.keepalive_timeout.as_millis().min(u32::MAX as u128) as u32
-            }),
-            max_frame_len: config.max_frame_len.min(u32::MAX as usize) as u32,
-            addr: addr_text.as_deref(),
-        };
-        // Queued before the client is visible to broadcasts, so the welcome
-        // is always its first frame.
-        if outbox.try_push(welcome.encode()).is_err() {
-            return None;
-        }
-        let joined = Joined {
-            info,
-            control: Arc::new(ConnControl::default()),
-            pending: Arc::new(Mutex::new(PendingRequests::new())),
-            outgoing: Arc::new(OutgoingStreams::default()),
-        };
-        registry.insert(ClientEntry {
-            info: joined.info.clone(),
-            outbox: outbox.clone(),
-            control: joined.control.clone(),
-            pending: joined.pending.clone(),
-            outgoing: joined.outgoing.clone(),
-        });
-        Some(joined)
+    let mut registry = server.inner.registry.write();
+    if let Err(reason) = handshake::check_capacity(registry.len(), config.max_connections) {
+        drop(registry);
+        refuse(outbox, &reason);
+        return None;
     }
+    let params = SessionParams {
+        keepalive_interval: config.keepalive_interval,
+        keepalive_timeout: Some(config.keepalive_timeout),
+        max_frame_len: config.max_frame_len,
+    };
+    // Queued before the client is visible to broadcasts, so the welcome
+    // is always its first frame.
+    if outbox
+        .try_push(handshake::welcome_frame(&info, &params))
+        .is_err()
+    {
+        return None;
+    }
+    let joined = Joined {
+        info,
+        control: Arc::new(ConnControl::default()),
+        pending: pending.clone(),
+        outgoing: Arc::new(OutgoingStreams::default()),
+    };
+    registry.insert(ClientEntry {
+        info: joined.info.clone(),
+        outbox: outbox.clone(),
+        control: joined.control.clone(),
+        pending: joined.pending.clone(),
+        outgoing: joined.outgoing.clone(),
+    });
+    Some(joined)
 }

@@ -11,7 +11,11 @@ mod config;
 mod connection;
 mod context;
 mod emit;
+mod event_path;
+mod goodbye;
+mod jobs;
 mod listener;
+mod membership;
 mod peer;
 mod registry;
 mod session;
@@ -419,11 +423,13 @@ impl Server {
             .get(id)
             .cloned()
             .ok_or(Error::NoSuchClient(id))?;
+        // The client's connection task enforces the timeout, with one
+        // timer for all of its requests (as the client does for its own).
         let (request_id, rx) = entry
             .pending
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .register();
+            .register_with_timeout(timeout, tokio::time::Instant::now().into_std())?;
         let frame = Frame::Event {
             command,
             request_id,
@@ -438,20 +444,12 @@ impl Server {
                 .cancel(request_id);
             return Err(err);
         }
-        match tokio::time::timeout(timeout, rx).await {
-            Ok(Ok(result)) => result,
-            Ok(Err(_)) => Err(Error::Closed(CloseReason::new(
+        match rx.await {
+            Ok(result) => result,
+            Err(_) => Err(Error::Closed(CloseReason::new(
                 codes::ABNORMAL,
                 "client left before answering",
             ))),
-            Err(_) => {
-                entry
-                    .pending
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .cancel(request_id);
-                Err(Error::Timeout(timeout))
-            }
         }
     }
 

@@ -12,10 +12,11 @@ use futures::Stream;
 
 use super::Progress;
 use crate::close::CloseReason;
-use crate::dispatch::Registered;
+use crate::dispatch::{HandlerTable, Registered};
 use crate::error::{Error, Result};
 use crate::frame::{ErrorCode, Frame};
 use crate::outbox::Outbox;
+use crate::protocol::stream_start::{self, StartRequest, StreamStart};
 
 /// Sends acknowledgements and cancellations for one stream back to its
 /// sender.
@@ -174,8 +175,10 @@ impl IncomingStreams {
         }
     }
 
-    /// A stream starts. Returns the handle for its handler, or the reason it
-    /// was refused (the refusal has been sent to the sender).
+    /// A stream starts, for a handler that exists: decided by
+    /// [`stream_start::decide`]. Returns the handle for its handler, or
+    /// the reason it was refused (the refusal has been sent to the sender).
+    #[cfg(test)]
     pub fn start(
         &mut self,
         outbox: &Arc<Outbox>,
@@ -183,23 +186,36 @@ impl IncomingStreams {
         command: Arc<str>,
         total: Option<u64>,
     ) -> Result<IncomingStream> {
+        self.start_for(outbox, stream_id, command, total, true)
+    }
+
+    fn start_for(
+        &mut self,
+        outbox: &Arc<Outbox>,
+        stream_id: u64,
+        command: Arc<str>,
+        total: Option<u64>,
+        has_handler: bool,
+    ) -> Result<IncomingStream> {
         let acker = Acker {
             outbox: outbox.clone(),
             stream_id,
         };
-        if self.entries.contains_key(&stream_id) {
-            return Err(Error::Protocol(format!("stream {stream_id} started twice")));
-        }
-        if let Some(total) = total.filter(|t| *t > self.limit) {
-            let message = format!(
-                "stream of {total} bytes exceeds the maximum of {}",
-                self.limit
-            );
-            acker.cancel(ErrorCode::TooLarge, &message);
-            return Err(Error::Remote {
-                code: ErrorCode::TooLarge,
-                message,
-            });
+        let decision = stream_start::decide(StartRequest {
+            stream_id,
+            command: &command,
+            total_len: total,
+            has_handler,
+            already_open: self.entries.contains_key(&stream_id),
+            limit: self.limit,
+        });
+        match decision {
+            StreamStart::Accept => {}
+            StreamStart::Refuse { code, message } => {
+                acker.cancel(code, &message);
+                return Err(Error::Remote { code, message });
+            }
+            StreamStart::Violation(message) => return Err(Error::Protocol(message)),
         }
         let (tx, rx) = mpsc::unbounded();
         self.entries.insert(
@@ -222,41 +238,39 @@ impl IncomingStreams {
         })
     }
 
-    /// A stream starts under `command`, for `handler` (the command's own
-    /// handler or the wildcard). Refuses it when there is no handler or it is
-    /// too large (the refusal is sent to the sender and `None` returned);
-    /// otherwise opens it and returns the stream with the handler set to run
-    /// concurrently: it lasts as long as the transfer, and the peer's other
-    /// events must not wait for it. Errors only on a protocol violation.
+    /// A peer starts a stream under `command`: the one place both sides
+    /// handle a `StreamStart`. The handler is the command's own or the
+    /// wildcard (never `message`). Refused streams (no handler, too large)
+    /// are cancelled toward the sender and give `None`; an accepted one
+    /// comes with its handler set to run concurrently: it lasts as long
+    /// as the transfer, and the peer's other events must not wait for it.
+    /// Errors only on a protocol violation.
     pub fn open<C>(
         &mut self,
         outbox: &Arc<Outbox>,
         stream_id: u64,
         command: &str,
         total_len: Option<u64>,
-        handler: Option<Registered<C>>,
+        handlers: &HandlerTable<C>,
     ) -> Result<Option<(Registered<C>, IncomingStream)>> {
-        let Some(registered) = handler else {
-            Acker {
-                outbox: outbox.clone(),
-                stream_id,
-            }
-            .cancel(
-                ErrorCode::NoHandler,
-                &format!("no handler for \"{command}\""),
-            );
-            return Ok(None);
-        };
-        match self.start(outbox, stream_id, Arc::from(command), total_len) {
-            Ok(incoming) => Ok(Some((
+        let handler = handlers.command(command).or_else(|| handlers.wildcard());
+        let started = self.start_for(
+            outbox,
+            stream_id,
+            Arc::from(command),
+            total_len,
+            handler.is_some(),
+        );
+        match (started, handler) {
+            (Ok(incoming), Some(registered)) => Ok(Some((
                 Registered {
                     threaded: true,
-                    ..registered
+                    ..registered.clone()
                 },
                 incoming,
             ))),
-            Err(Error::Remote { .. }) => Ok(None),
-            Err(err) => Err(err),
+            (Ok(_), None) | (Err(Error::Remote { .. }), _) => Ok(None),
+            (Err(err), _) => Err(err),
         }
     }
 

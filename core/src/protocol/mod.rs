@@ -1,0 +1,18 @@
+//! The protocol's rules as plain functions and small state machines:
+//! handed frames, facts and the time, they decide; they do no I/O and know
+//! no runtime. The server's connection task and the client's driver are
+//! shells that read, ask these, write, and sleep until the next deadline.
+//! Each rule exists once and serves both sides where both follow it.
+//!
+//! - [`handshake`]: the `Hello`, the server's admission checks in their
+//!   documented order, the `Welcome`, the client's reading of the answer.
+//! - [`event_route`]: where an incoming event goes.
+//! - [`stream_start`]: accepting or refusing a stream a peer starts.
+//! - [`closing`]: what ending a connection sends and runs.
+//! - [`keepalive`](crate::keepalive): pings and silence (server side).
+//! - request deadlines: [`PendingRequests`](crate::pending::PendingRequests).
+
+pub mod closing;
+pub mod event_route;
+pub mod handshake;
+pub mod stream_start;

@@ -1,0 +1,59 @@
+//! The end of a joined client's connection on the server: the closing
+//! plan ([`closing::plan`], shared with the client) carried out. Handlers
+//! for events already read still run (up to the drain timeout), the
+//! client leaves the registry and the others hear of it, its requests and
+//! streams fail with the reason, queued frames go out followed by the
+//! `Close` the plan calls for, and `leave` runs if it should.
+
+use super::reserved;
+use super::session::Session;
+use crate::protocol::closing::{self, Ending, Side};
+
+impl Session {
+    pub(super) async fn finish(&mut self, ending: Ending) {
+        let config = self.server.inner.config.clone();
+        let plan = closing::plan(Side::Server, ending);
+        if plan.peer_at_fault {
+            tracing::info!(reason = %plan.reason, "closing misbehaving client");
+        }
+        tracing::debug!(reason = %plan.reason, "leaving");
+
+        // Events already read were accepted: let their handlers run.
+        let current = self.jobs.current.take();
+        let queue = std::mem::take(&mut self.jobs.queue);
+        let peer = &self.peer;
+        let drain = async move {
+            for job in current.into_iter().chain(queue) {
+                job.run(peer).await;
+            }
+        };
+        if tokio::time::timeout(config.drain_timeout, drain)
+            .await
+            .is_err()
+        {
+            tracing::warn!("queued handlers still running after the drain timeout; dropped");
+        }
+
+        self.server.inner.registry.write().remove(self.info.id);
+        self.tell_others(|this| this.presence_frame(false));
+        self.pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .close(&plan.reason);
+        self.incoming.close(&plan.reason);
+        self.outgoing.close(&plan.reason);
+        self.peer.outbox.close_with(plan.close_frame());
+
+        if plan.run_leave {
+            self.reserved_event(reserved::LEAVE, None, Some(plan.reason));
+            if let Some(job) = self.jobs.current.take() {
+                if tokio::time::timeout(config.drain_timeout, job.run(&self.peer))
+                    .await
+                    .is_err()
+                {
+                    tracing::warn!("leave handler still running after the drain timeout");
+                }
+            }
+        }
+    }
+}
