@@ -78,7 +78,7 @@ pub(crate) fn drive_deadlines(
         if timer.poll_fired(cx).is_pending() {
             return;
         }
-        if let Some(next) = lock().expire(Instant::now()) {
+        if let Some(next) = lock().expire(crate::timer::now()) {
             timer.arm(next);
         }
     }

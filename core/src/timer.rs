@@ -1,13 +1,81 @@
-//! One timer type and one clock for both targets: futures-timer's `Delay`
-//! and `std::time::Instant` natively; in the browser gloo-timers'
-//! `setTimeout` future, used directly (futures-timer wraps it in a
-//! `SendWrapper`, which brings std's thread bookkeeping into the `.wasm`),
-//! and `Date.now()` (std's `Instant` panics on wasm32-unknown-unknown).
+//! One timer type and one clock for both targets. Natively: the tokio
+//! runtime's timer and clock when the code runs inside one (hisock's
+//! transports are tokio's, so that is the usual case: no timer thread of
+//! its own, and a test with a paused tokio clock controls every deadline,
+//! the client's included), futures-timer's `Delay` and std's clock
+//! elsewhere. In the browser: gloo-timers' `setTimeout` future, used
+//! directly (futures-timer wraps it in a `SendWrapper`, which brings std's
+//! thread bookkeeping into the `.wasm`), and `Date.now()` (std's `Instant`
+//! panics on wasm32-unknown-unknown).
 
 #[cfg(not(target_arch = "wasm32"))]
-pub(crate) use futures_timer::Delay;
-#[cfg(not(target_arch = "wasm32"))]
 pub(crate) use std::time::Instant;
+
+/// Now, on the clock the timers below run on.
+#[cfg(not(target_arch = "wasm32"))]
+pub(crate) fn now() -> Instant {
+    // tokio's clock is std's unless a test paused it; it needs no runtime.
+    #[cfg(feature = "server")]
+    return tokio::time::Instant::now().into_std();
+    #[cfg(not(feature = "server"))]
+    return Instant::now();
+}
+
+/// Now, on the page's clock.
+#[cfg(target_arch = "wasm32")]
+pub(crate) fn now() -> Instant {
+    Instant::now()
+}
+
+/// A future that completes after a duration.
+#[cfg(not(target_arch = "wasm32"))]
+pub(crate) struct Delay(NativeDelay);
+
+#[cfg(not(target_arch = "wasm32"))]
+enum NativeDelay {
+    /// Inside a tokio runtime: its timer wheel.
+    #[cfg(feature = "server")]
+    Tokio(std::pin::Pin<Box<tokio::time::Sleep>>),
+    /// Anywhere else.
+    Thread(futures_timer::Delay),
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+impl Delay {
+    /// Completes `after` from now.
+    pub(crate) fn new(after: std::time::Duration) -> Self {
+        #[cfg(feature = "server")]
+        if tokio::runtime::Handle::try_current().is_ok() {
+            return Self(NativeDelay::Tokio(Box::pin(tokio::time::sleep(after))));
+        }
+        Self(NativeDelay::Thread(futures_timer::Delay::new(after)))
+    }
+
+    /// Restarts the delay.
+    pub(crate) fn reset(&mut self, after: std::time::Duration) {
+        match &mut self.0 {
+            #[cfg(feature = "server")]
+            NativeDelay::Tokio(sleep) => sleep.as_mut().reset(tokio::time::Instant::now() + after),
+            NativeDelay::Thread(delay) => delay.reset(after),
+        }
+    }
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+impl std::future::Future for Delay {
+    type Output = ();
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        match &mut self.0 {
+            #[cfg(feature = "server")]
+            NativeDelay::Tokio(sleep) => sleep.as_mut().poll(cx),
+            NativeDelay::Thread(delay) => std::pin::Pin::new(delay).poll(cx),
+        }
+    }
+}
 
 /// A future that completes after a duration.
 #[cfg(target_arch = "wasm32")]
@@ -82,7 +150,7 @@ impl DeadlineTimer {
 
     /// Makes sure the timer fires no later than `deadline`.
     pub(crate) fn arm(&mut self, deadline: Instant) {
-        let after = || deadline.saturating_duration_since(Instant::now());
+        let after = || deadline.saturating_duration_since(now());
         match &mut self.armed {
             // The usual case: a later deadline costs nothing, not even a
             // clock read.

@@ -17,7 +17,6 @@ use crate::error::{Error, Result};
 use crate::frame::{Frame, LookupKey};
 use crate::info::ClientInfo;
 use crate::pending::Registration;
-use crate::timer::Instant;
 use crate::value;
 
 impl Client {
@@ -66,7 +65,8 @@ impl Client {
     ) -> impl Future<Output = Result<Bytes>> + '_ {
         // The connection loop enforces the timeout (one timer for all
         // requests): a request registers no timer of its own.
-        let registered = lock(&self.shared.pending).register_with_timeout(timeout, Instant::now());
+        let registered =
+            lock(&self.shared.pending).register_with_timeout(timeout, crate::timer::now());
         let frame = registered
             .as_ref()
             .ok()

@@ -429,7 +429,7 @@ impl Server {
             .pending
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .register_with_timeout(timeout, tokio::time::Instant::now().into_std())?;
+            .register_with_timeout(timeout, crate::timer::now())?;
         let frame = Frame::Event {
             command,
             request_id,

@@ -35,11 +35,7 @@ use crate::value;
 /// each.
 const READ_BATCH: usize = 64;
 
-/// The server's clock: tokio's, so that a test with a paused clock
-/// controls keepalive too.
-fn now() -> std::time::Instant {
-    tokio::time::Instant::now().into_std()
-}
+use crate::timer::now;
 
 /// A joined client's connection.
 pub(crate) struct Session {
