@@ -1,11 +1,20 @@
 //! The postcard encoding of [`Frame`], written by hand.
 //!
 //! It produces and accepts exactly the bytes that postcard's serde encoding
-//! of the derived `Serialize`/`Deserialize` impls does (the tests compare the
-//! two for every kind), without serde's generic machinery: one pass to size a
-//! frame, one to write it, and a plain reader for decoding. That keeps the
-//! browser build small and the native hot path fast. PROTOCOL.md section 2
-//! describes the encoding.
+//! of the derived `Serialize`/`Deserialize` impls does (`frame/tests.rs`
+//! compares the two for edge values of every kind, every truncation and
+//! corrupted bytes), without serde's generic machinery: one pass to size a
+//! frame, one to write it, and a plain reader for decoding. PROTOCOL.md
+//! section 2 describes the encoding.
+//!
+//! Why by hand, measured: an `Event` of a 4-byte command and an 80-byte
+//! payload (W1's size) costs 453 instructions to encode into its own
+//! exactly sized `Bytes` (allocation included) against 598 with
+//! `postcard::to_slice` into the same buffer, and 207 to decode against 253
+//! with `postcard::take_from_bytes` (callgrind, release build, a loop of
+//! 100,000 and of 200,000 frames, the difference divided by 100,000, the
+//! empty loop's 27 subtracted). The browser build carries no serde code
+//! for frames either. The kind numbers come from [`FrameKind`].
 
 use super::{Frame, FrameKind, LookupKey, WireClient};
 
