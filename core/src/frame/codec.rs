@@ -8,13 +8,18 @@
 //! section 2 describes the encoding.
 //!
 //! Why by hand, measured: an `Event` of a 4-byte command and an 80-byte
-//! payload (W1's size) costs 453 instructions to encode into its own
+//! payload (about W1's) costs 453 instructions to encode into its own
 //! exactly sized `Bytes` (allocation included) against 598 with
 //! `postcard::to_slice` into the same buffer, and 207 to decode against 253
 //! with `postcard::take_from_bytes` (callgrind, release build, a loop of
 //! 100,000 and of 200,000 frames, the difference divided by 100,000, the
-//! empty loop's 27 subtracted). The browser build carries no serde code
-//! for frames either. The kind numbers come from [`FrameKind`].
+//! empty loop's 27 subtracted). The other reason, not measured here: the
+//! browser build needs no serde (de)serializer for frames, which keeps the
+//! `.wasm` small. The kind numbers come from [`FrameKind`].
+//!
+//! Longer than one sitting (about 640 lines): the writer and the reader of
+//! all 23 kinds, one `match` each, stay in one file because they must
+//! agree field for field.
 
 use super::{Frame, FrameKind, LookupKey, WireClient};
 
