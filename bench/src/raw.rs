@@ -43,7 +43,7 @@ pub struct RawConfig {
 impl Default for RawConfig {
     fn default() -> Self {
         Self {
-            max_frame_len: 16 * 1024 * 1024,
+            max_frame_len: hisock::frame::DEFAULT_MAX_FRAME_LEN,
         }
     }
 }

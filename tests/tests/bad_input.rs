@@ -7,7 +7,7 @@
 //! too-big frame it sends the prefix alone: unread bytes left in a socket
 //! the server closes would turn its close into a reset.
 
-use hisock::frame::{Frame, FRAME_KINDS, PROTOCOL_VERSION};
+use hisock::frame::{Frame, FrameKind, FRAME_KINDS, PROTOCOL_VERSION};
 use hisock::{codes, ClientOptions, Command, Data, ErrorCode, Rejection, Server};
 use hisock_tests::{
     record_departures, record_leaves, transport_tests, Move, Probe, RawPeer, TestServer, Transport,
@@ -50,7 +50,9 @@ async fn bare_connect_then_close_is_ignored() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn garbage_first_frame_is_refused_with_protocol_error() {
     let test = start().await;
-    for garbage in [&[3u8, 50, b'a'][..], &[], &[0, 1], &[0xc1; 16]] {
+    let event = FrameKind::Event.number();
+    let hello = FrameKind::Hello.number();
+    for garbage in [&[event, 50, b'a'][..], &[], &[hello, 1], &[0xc1; 16]] {
         let mut peer = RawPeer::connect(test.addr).await;
         peer.write_frame(garbage).await;
         let refusal = peer.expect_refuse().await;
@@ -264,7 +266,7 @@ async fn malformed_or_misplaced_frames_after_the_handshake_close_with_protocol_e
     let test = start().await;
     let misplaced = [
         // Garbage of a known kind (an event whose command runs past the end).
-        vec![3, 50, b'a'],
+        vec![FrameKind::Event.number(), 50, b'a'],
         // Trailing bytes after a valid ping.
         [Frame::Ping { nonce: 1 }.encode().to_vec(), vec![0]].concat(),
         // A second hello.

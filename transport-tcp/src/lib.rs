@@ -41,8 +41,9 @@ mod write;
 use read::FrameReader;
 use write::FrameWriter;
 
-/// Largest frame a client accepts from its server unless told otherwise.
-pub const DEFAULT_MAX_FRAME_LEN: usize = 16 * 1024 * 1024;
+/// Largest frame a client accepts from its server unless told otherwise
+/// (the server's default limit too).
+pub use hisock::frame::DEFAULT_MAX_FRAME_LEN;
 
 /// A TCP listener that feeds a [`hisock::Server`].
 pub struct TcpListener {

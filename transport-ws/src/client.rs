@@ -13,8 +13,8 @@ use crate::read_ahead::ReadAhead;
 
 /// Largest frame a client accepts from its server. Servers send frames of
 /// any size they like (the limit in `Welcome` is theirs, not ours), so this
-/// matches the server default.
-pub const DEFAULT_MAX_FRAME_LEN: usize = 16 * 1024 * 1024;
+/// is the server default.
+pub use hisock::frame::DEFAULT_MAX_FRAME_LEN;
 
 /// Connects to the hisock server at `url` (`ws://host:port/path`), performs
 /// the WebSocket upgrade and the hisock handshake, and spawns the client's

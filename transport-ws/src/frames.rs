@@ -32,13 +32,9 @@ use std::task::{ready, Context, Poll};
 
 use bytes::Bytes;
 use futures::{Sink, Stream};
-use hisock::frame::Frame;
+use hisock::frame::{Frame, FrameKind};
 use hisock::{codes, CloseReason, Connection, TransportError, TransportKind};
 
-/// Kind byte of a hisock `Refuse` frame (PROTOCOL.md section 3.2).
-const REFUSE_KIND: u8 = 2;
-/// Kind byte of a hisock `Close` frame.
-const CLOSE_KIND: u8 = 16;
 /// A WebSocket close reason fits in a control frame: 125 bytes minus the
 /// 2-byte code (RFC 6455 section 5.5).
 const MAX_CLOSE_REASON_LEN: usize = 123;
@@ -185,9 +181,9 @@ where
 /// The close reason to announce in a WebSocket close frame for a hisock
 /// `Close`/`Refuse` frame, or `None` for any other frame.
 fn close_reason_of(frame: &[u8]) -> Option<CloseReason> {
-    match frame.first() {
-        Some(&REFUSE_KIND) | Some(&CLOSE_KIND) => {}
-        _ => return None,
+    let kind = frame.first().copied().and_then(FrameKind::from_number)?;
+    if !matches!(kind, FrameKind::Refuse | FrameKind::Close) {
+        return None;
     }
     match Frame::decode(frame).ok()? {
         Frame::Close { code, reason, .. } | Frame::Refuse { code, reason } => {
@@ -378,7 +374,7 @@ mod tests {
         );
         let ping = Frame::Ping { nonce: 16 }.encode();
         assert_eq!(close_reason_of(&ping), None);
-        assert_eq!(close_reason_of(&[CLOSE_KIND, 0xff]), None);
+        assert_eq!(close_reason_of(&[FrameKind::Close.number(), 0xff]), None);
     }
 
     #[test]

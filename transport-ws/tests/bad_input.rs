@@ -7,7 +7,7 @@ mod support;
 
 use bytes::Bytes;
 use futures::{SinkExt, StreamExt};
-use hisock::frame::{Frame, PROTOCOL_VERSION};
+use hisock::frame::{Frame, FrameKind, PROTOCOL_VERSION};
 use hisock::{codes, Client, ClientOptions, Data, Server};
 use support::{listen_mixed, within, ws_url, Closed, RawWs, WAIT};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data as OpData, OpCode};
@@ -49,7 +49,8 @@ async fn only_the_offender_is_gone(server: &Server, good: &Client, raw_id: u64) 
 async fn garbage_binary_message_closes_only_that_peer_with_protocol_error() {
     let (server, good, mut raw, raw_id, _) = setup().await;
     // An Event kind byte followed by a truncated command string.
-    raw.send_binary(Bytes::from_static(&[3, 0x7f, b'x'])).await;
+    raw.send_binary(vec![FrameKind::Event.number(), 0x7f, b'x'])
+        .await;
     assert_eq!(
         raw.closed_by_server().await,
         Closed {

@@ -27,7 +27,7 @@ use web_sys::{BinaryType, CloseEvent, MessageEvent, WebSocket};
 /// Largest frame the browser client accepts from its server (the same
 /// default as the native clients). Larger messages end the connection with
 /// 1009 before they are copied into wasm memory.
-pub const DEFAULT_MAX_FRAME_LEN: usize = 16 * 1024 * 1024;
+pub use hisock::frame::DEFAULT_MAX_FRAME_LEN;
 
 /// While the browser holds more than this many unsent bytes, the sink
 /// reports "not ready" so the client's outgoing queue (bounded) fills

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use futures::{Sink, SinkExt, Stream, StreamExt};
-use hisock::frame::{Frame, PROTOCOL_VERSION};
+use hisock::frame::{Frame, DEFAULT_MAX_FRAME_LEN, PROTOCOL_VERSION};
 use hisock::{Client, ClientOptions, Server};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_tungstenite::tungstenite::Message;
@@ -175,7 +175,7 @@ impl RawPeer {
             group: None,
             keepalive_interval_ms: 0,
             keepalive_timeout_ms: 0,
-            max_frame_len: 16 * 1024 * 1024,
+            max_frame_len: DEFAULT_MAX_FRAME_LEN as u32,
             addr: None,
         })
         .await;

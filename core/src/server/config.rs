@@ -12,7 +12,8 @@ pub struct ServerConfig {
     pub max_connections: Option<usize>,
     /// Largest frame accepted from a client, in bytes. Transports check the
     /// length before allocating; a larger frame closes the connection with
-    /// [`TOO_BIG`](crate::close::codes::TOO_BIG). Default 16 MiB.
+    /// [`TOO_BIG`](crate::close::codes::TOO_BIG). Default 16 MiB
+    /// ([`DEFAULT_MAX_FRAME_LEN`](crate::frame::DEFAULT_MAX_FRAME_LEN)).
     pub max_frame_len: usize,
     /// Bytes queued for one client before it counts as a slow reader. A send
     /// that does not fit disconnects that client with
@@ -56,7 +57,7 @@ impl Default for ServerConfig {
     fn default() -> Self {
         Self {
             max_connections: None,
-            max_frame_len: 16 * 1024 * 1024,
+            max_frame_len: crate::frame::DEFAULT_MAX_FRAME_LEN,
             outbox_limit: 4 * 1024 * 1024,
             handler_queue_len: 1024,
             keepalive_interval: Some(Duration::from_secs(15)),

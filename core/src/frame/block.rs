@@ -1,0 +1,51 @@
+//! Where a client's small frames are encoded: blocks shared by one
+//! sender's frames, so that a frame costs no allocation of its own.
+
+use bytes::Bytes;
+
+use super::Frame;
+
+/// Size of a [`FrameBlock`]'s blocks. Small: a client keeps its current
+/// block while idle.
+#[cfg(not(target_arch = "wasm32"))]
+const BLOCK_BYTES: usize = 4 * 1024;
+
+/// Memory that one sender's small frames share, so that a frame costs no
+/// allocation of its own: frames of at most 1/16 of a block are encoded
+/// into the current block, which is split off for each. A frame keeps its
+/// block alive until it is dropped; a block whose frames are all gone is
+/// used again. One per client (never shared between senders): a stalled
+/// connection's queued frames then pin only blocks of its own frames, so
+/// its memory stays within its queue's byte limit plus one block.
+///
+/// In the browser (code size counts) frames are encoded on their own.
+#[derive(Default)]
+pub(crate) struct FrameBlock {
+    #[cfg(not(target_arch = "wasm32"))]
+    block: std::sync::Mutex<bytes::BytesMut>,
+}
+
+impl FrameBlock {
+    /// Encodes `frame`, the same bytes as [`Frame::encode`].
+    #[cfg(not(target_arch = "wasm32"))]
+    pub(crate) fn encode(&self, frame: &Frame<'_>) -> Bytes {
+        let len = frame.encoded_len();
+        if len > BLOCK_BYTES / 16 {
+            return frame.encode();
+        }
+        let mut block = self.block.lock().unwrap_or_else(|p| p.into_inner());
+        if block.capacity() < len {
+            // Reclaims the block when no frame holds it any more,
+            // allocates a new one otherwise.
+            block.reserve(BLOCK_BYTES);
+        }
+        frame.write_into(&mut block);
+        block.split().freeze()
+    }
+
+    /// Encodes `frame` on its own ([`Frame::encode`]).
+    #[cfg(target_arch = "wasm32")]
+    pub(crate) fn encode(&self, frame: &Frame<'_>) -> Bytes {
+        frame.encode()
+    }
+}
