@@ -224,7 +224,9 @@ async fn small_events_flow_while_a_stream_is_stalled_midway(t: Transport) {
             let _ = go.await;
             let mut data = BytesMut::new();
             let result = async {
-                data.extend_from_slice(&first.ok_or(Error::Protocol("empty".into()))??);
+                data.extend_from_slice(
+                    &first.ok_or(Error::Handler("the stream had no first chunk".into()))??,
+                );
                 while let Some(chunk) = body.next().await {
                     data.extend_from_slice(&chunk?);
                 }

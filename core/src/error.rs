@@ -13,15 +13,12 @@ pub enum Error {
     /// The transport failed (socket error, oversized or truncated frame).
     #[error(transparent)]
     Transport(#[from] TransportError),
-    /// A frame did not decode.
-    #[error("malformed frame: {0}")]
-    Malformed(String),
-    /// A frame's kind byte is unknown to this protocol version.
-    #[error("unknown frame kind {0}")]
-    UnknownFrameKind(u8),
-    /// A frame arrived that is not allowed at this point of the protocol.
+    /// The peer broke the wire protocol (a frame that does not decode, an
+    /// unknown kind, a frame not allowed here). Not something an
+    /// application handles beyond logging: the connection closes with the
+    /// fault's [`close_code`](ProtocolFault::close_code).
     #[error("protocol violation: {0}")]
-    Protocol(String),
+    Protocol(#[from] ProtocolFault),
     /// A payload could not be encoded as MessagePack.
     #[error("payload could not be encoded: {0}")]
     Encode(String),
@@ -69,6 +66,87 @@ pub enum Error {
     Handler(String),
 }
 
+/// How a peer broke the wire protocol: typed, so that the close code and a
+/// test can tell the cases apart without reading text.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProtocolFault {
+    /// A frame did not decode.
+    #[error("malformed frame: {0}")]
+    Malformed(Malformed),
+    /// A frame's kind byte is unknown to this protocol version.
+    #[error("unknown frame kind {0}")]
+    UnknownKind(u8),
+    /// The handshake's first frame is not the one it must be.
+    #[error("expected {expected}, got {got}")]
+    Expected {
+        /// The kind that must come (`hello`, `welcome`).
+        expected: &'static str,
+        /// The kind that came.
+        got: &'static str,
+    },
+    /// A frame of a kind the peer may not send after the handshake (the
+    /// other side's kinds, a second `Hello`).
+    #[error("a {sender} may not send a {kind} frame here")]
+    NotAllowed {
+        /// Who sent it: `client` or `server`.
+        sender: &'static str,
+        /// Its kind.
+        kind: &'static str,
+    },
+    /// A `StreamStart` for an id that is still open.
+    #[error("stream {0} started twice")]
+    StreamStartedTwice(u64),
+}
+
+impl ProtocolFault {
+    /// The close code for this fault (PROTOCOL.md section 8): 4007 for an
+    /// unknown kind, 1002 for everything else.
+    pub fn close_code(&self) -> u16 {
+        use crate::close::codes;
+        match self {
+            ProtocolFault::UnknownKind(_) => codes::UNKNOWN_FRAME_KIND,
+            _ => codes::PROTOCOL_ERROR,
+        }
+    }
+}
+
+/// What exactly was wrong with a frame that did not decode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Malformed {
+    /// A frame of zero bytes.
+    #[error("empty frame")]
+    Empty,
+    /// The frame ended in the middle of a field.
+    #[error("truncated frame")]
+    Truncated,
+    /// A varint that is too long or too large for its field.
+    #[error("bad varint")]
+    BadVarint,
+    /// A string that is not UTF-8.
+    #[error("invalid UTF-8")]
+    InvalidUtf8,
+    /// An `Option` tag other than 0 or 1.
+    #[error("bad option tag")]
+    BadOptionTag,
+    /// A bool other than 0 or 1.
+    #[error("bad bool")]
+    BadBool,
+    /// A `LookupKey` tag other than 0, 1 or 2.
+    #[error("unknown lookup key")]
+    UnknownLookupKey,
+    /// Bytes left over after the frame's last field.
+    #[error("trailing bytes after frame")]
+    TrailingBytes,
+}
+
+impl From<Malformed> for Error {
+    fn from(malformed: Malformed) -> Self {
+        Error::Protocol(ProtocolFault::Malformed(malformed))
+    }
+}
+
 #[cfg(not(target_arch = "wasm32"))]
 impl From<std::io::Error> for Error {
     fn from(err: std::io::Error) -> Self {
@@ -85,12 +163,7 @@ impl Error {
     pub fn close_reason(&self) -> Option<CloseReason> {
         use crate::close::codes;
         Some(match self {
-            Error::Malformed(msg) => CloseReason::new(codes::PROTOCOL_ERROR, msg.clone()),
-            Error::Protocol(msg) => CloseReason::new(codes::PROTOCOL_ERROR, msg.clone()),
-            Error::UnknownFrameKind(kind) => CloseReason::new(
-                codes::UNKNOWN_FRAME_KIND,
-                format!("unknown frame kind {kind}"),
-            ),
+            Error::Protocol(fault) => CloseReason::new(fault.close_code(), fault.to_string()),
             Error::Transport(TransportError::FrameTooBig { len, max }) => CloseReason::new(
                 codes::TOO_BIG,
                 format!("frame of {len} bytes exceeds the maximum of {max}"),

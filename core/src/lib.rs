@@ -66,7 +66,7 @@ pub use addr::{local_ip, parse_addr};
 pub use client::{Client, ClientEvent, ClientOptions};
 pub use close::{codes, CloseReason};
 pub use dispatch::{Command, Data, IntoReply, On, RawPayload, Rejection, Reply};
-pub use error::{Error, Result};
+pub use error::{Error, Malformed, ProtocolFault, Result};
 pub use frame::ErrorCode;
 pub use info::{Change, ClientInfo};
 #[cfg(feature = "server")]

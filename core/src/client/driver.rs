@@ -21,7 +21,7 @@ use crate::close::{codes, CloseReason};
 use crate::dispatch::{
     guarded, outcome_frame, HandlerSnapshot, HandlerTable, Outcome, Registered, Rejection,
 };
-use crate::error::Error;
+use crate::error::{Error, ProtocolFault};
 use crate::frame::{ErrorCode, Frame, NO_REQUEST};
 use crate::info::{Change, ClientInfo};
 use crate::pending::{drive_deadlines, route_answer};
@@ -333,10 +333,11 @@ impl Reader {
                 }))
             }
             other => {
-                return Err(Error::Protocol(format!(
-                    "a server may not send a {} frame here",
-                    other.kind_name()
-                )))
+                return Err(ProtocolFault::NotAllowed {
+                    sender: "server",
+                    kind: other.kind_name(),
+                }
+                .into())
             }
         }
         Ok(None)

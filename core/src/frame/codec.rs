@@ -30,8 +30,8 @@ pub(super) fn varint_len(value: u64) -> usize {
 
 /// `bytes` as text, or the fault that a string field of a frame that is
 /// not UTF-8 is.
-pub(super) fn utf8(bytes: &[u8]) -> Result<&str, &'static str> {
-    std::str::from_utf8(bytes).map_err(|_| "invalid UTF-8")
+pub(super) fn utf8(bytes: &[u8]) -> Result<&str, Fault> {
+    std::str::from_utf8(bytes).map_err(|_| Fault::InvalidUtf8)
 }
 
 /// Where encoded bytes go: a counter (to size the buffer) or the buffer.
@@ -354,8 +354,8 @@ impl Frame<'_> {
     }
 }
 
-/// Why a frame did not decode (the text of [`crate::Error::Malformed`]).
-pub(super) type Fault = &'static str;
+/// Why a frame did not decode.
+pub(super) type Fault = crate::error::Malformed;
 
 /// Reads postcard values off the front of a buffer.
 pub(super) struct Reader<'a> {
@@ -365,7 +365,7 @@ pub(super) struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     fn byte(&mut self) -> Result<u8, Fault> {
-        let (&byte, rest) = self.rest.split_first().ok_or("truncated frame")?;
+        let (&byte, rest) = self.rest.split_first().ok_or(Fault::Truncated)?;
         self.rest = rest;
         Ok(byte)
     }
@@ -397,7 +397,7 @@ impl<'a> Reader<'a> {
                 return Ok(value);
             }
         }
-        Err("bad varint")
+        Err(Fault::BadVarint)
     }
 
     fn u16(&mut self) -> Result<u16, Fault> {
@@ -429,7 +429,7 @@ impl<'a> Reader<'a> {
                 self.rest = rest;
                 Ok(bytes)
             }
-            None => Err("truncated frame"),
+            None => Err(Fault::Truncated),
         }
     }
 
@@ -448,7 +448,7 @@ impl<'a> Reader<'a> {
     }
 
     fn some(&mut self) -> Result<bool, Fault> {
-        self.flag("bad option tag")
+        self.flag(Fault::BadOptionTag)
     }
 
     fn opt_str(&mut self) -> Result<Option<&'a str>, Fault> {
@@ -593,7 +593,7 @@ impl<'a> Reader<'a> {
                     0 => LookupKey::Id(self.u64()?),
                     1 => LookupKey::Name(self.str()?),
                     2 => LookupKey::Addr(self.str()?),
-                    _ => return Err("unknown lookup key"),
+                    _ => return Err(Fault::UnknownLookupKey),
                 },
             },
             #[cfg(not(target_arch = "wasm32"))]
@@ -606,7 +606,7 @@ impl<'a> Reader<'a> {
             FrameKind::Close => Frame::Close {
                 code: self.u16()?,
                 reason: self.str()?,
-                run_leave: self.flag("bad bool")?,
+                run_leave: self.flag(Fault::BadBool)?,
             },
             FrameKind::StreamStart => Frame::StreamStart {
                 stream_id: self.u64()?,
@@ -636,7 +636,7 @@ impl<'a> Reader<'a> {
             },
             #[cfg(not(target_arch = "wasm32"))]
             FrameKind::PresenceInterest => Frame::PresenceInterest {
-                wanted: self.flag("bad bool")?,
+                wanted: self.flag(Fault::BadBool)?,
             },
         })
     }

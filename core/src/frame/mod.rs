@@ -23,7 +23,7 @@ mod kind;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Malformed, ProtocolFault, Result};
 
 pub(crate) use block::FrameBlock;
 pub use error_code::ErrorCode;
@@ -301,7 +301,7 @@ pub enum LookupKey<'a> {
 pub(crate) type EventBytes<'a> = (&'a [u8], u64, &'a [u8]);
 
 /// Reads `rest` (a frame after its kind byte) with `fields`, which must
-/// take all of it: faults and leftover bytes are [`Error::Malformed`].
+/// take all of it: faults and leftover bytes are [`Malformed`](crate::error::Malformed).
 #[inline]
 fn read_whole<'a, T>(
     rest: &'a [u8],
@@ -310,8 +310,8 @@ fn read_whole<'a, T>(
     let mut reader = codec::Reader { rest };
     match fields(&mut reader) {
         Ok(value) if reader.rest.is_empty() => Ok(value),
-        Ok(_) => Err(Error::Malformed("trailing bytes after frame".into())),
-        Err(fault) => Err(Error::Malformed(fault.into())),
+        Ok(_) => Err(Malformed::TrailingBytes.into()),
+        Err(fault) => Err(fault.into()),
     }
 }
 
@@ -326,18 +326,19 @@ impl Frame<'_> {
 
     /// Decodes one frame from a buffer holding exactly one frame.
     ///
-    /// Errors: [`Error::UnknownFrameKind`] when the kind byte is beyond what
-    /// this version knows (the peer is newer or broken), [`Error::Malformed`]
-    /// for anything else that does not decode, including trailing bytes.
+    /// Errors: [`Error::Protocol`] with [`ProtocolFault::UnknownKind`] when
+    /// the kind byte is beyond what this version knows (the peer is newer
+    /// or broken), [`ProtocolFault::Malformed`] for anything else that does
+    /// not decode, including trailing bytes.
     pub fn decode(buf: &[u8]) -> Result<Frame<'_>> {
         let Some((&number, rest)) = buf.split_first() else {
-            return Err(Error::Malformed("empty frame".into()));
+            return Err(Malformed::Empty.into());
         };
         // Discriminants are postcard varints; every known kind fits in one
         // byte, so a first byte at or beyond FRAME_KINDS (including a varint
         // continuation bit) is a kind we do not know.
         let Some(kind) = FrameKind::from_number(number) else {
-            return Err(Error::UnknownFrameKind(number));
+            return Err(ProtocolFault::UnknownKind(number).into());
         };
         read_whole(rest, |reader| reader.frame(kind))
     }
@@ -375,7 +376,7 @@ impl Frame<'_> {
     /// error [`Frame::decode_event`] gives when it is not UTF-8.
     #[cfg(feature = "server")]
     pub(crate) fn command_text(command: &[u8]) -> Result<&str> {
-        codec::utf8(command).map_err(|fault| Error::Malformed(fault.into()))
+        codec::utf8(command).map_err(Error::from)
     }
 
     /// The frame's kind.

@@ -51,7 +51,7 @@ fn decodes_like_postcard(buf: &[u8]) {
     let reference = postcard_decode(buf);
     match (&ours, &reference) {
         (Ok(a), Some(b)) => assert_eq!(a, b, "{buf:?}"),
-        (Err(Error::Malformed(_)), None) => {}
+        (Err(Error::Protocol(ProtocolFault::Malformed(_))), None) => {}
         _ => panic!("{buf:?}: ours {ours:?}, postcard {reference:?}"),
     }
 }
@@ -613,7 +613,7 @@ fn unknown_kind_is_reported_as_such() {
     for number in FRAME_KINDS..=u8::MAX {
         assert!(matches!(
             Frame::decode(&[number, 0, 0]),
-            Err(Error::UnknownFrameKind(k)) if k == number
+            Err(Error::Protocol(ProtocolFault::UnknownKind(k))) if k == number
         ));
         assert_eq!(Frame::decode_event(&[number, 0, 0]).ok(), Some(None));
     }
@@ -621,19 +621,48 @@ fn unknown_kind_is_reported_as_such() {
 
 #[test]
 fn garbage_and_truncation_are_malformed() {
-    assert!(matches!(Frame::decode(&[]), Err(Error::Malformed(_))));
+    let malformed = |bytes: &[u8]| match Frame::decode(bytes) {
+        Err(Error::Protocol(ProtocolFault::Malformed(what))) => what,
+        other => panic!("{bytes:?}: {other:?}"),
+    };
+    assert_eq!(malformed(&[]), Malformed::Empty);
     // Event with a command length running past the end.
-    assert!(matches!(
-        Frame::decode(&[FrameKind::Event.number(), 50, b'a']),
-        Err(Error::Malformed(_))
-    ));
+    assert_eq!(
+        malformed(&[FrameKind::Event.number(), 50, b'a']),
+        Malformed::Truncated
+    );
     // Trailing bytes.
     let mut bytes = Frame::Ping { nonce: 1 }.encode().to_vec();
     bytes.push(0);
-    assert!(matches!(Frame::decode(&bytes), Err(Error::Malformed(_))));
+    assert_eq!(malformed(&bytes), Malformed::TrailingBytes);
     // Invalid UTF-8 in a command name.
-    assert!(matches!(
-        Frame::decode(&[FrameKind::Event.number(), 1, 0xff, 0, 0]),
-        Err(Error::Malformed(_))
-    ));
+    assert_eq!(
+        malformed(&[FrameKind::Event.number(), 1, 0xff, 0, 0]),
+        Malformed::InvalidUtf8
+    );
+    // A bool that is neither 0 nor 1, an option tag that is neither.
+    let close = FrameKind::Close.number();
+    assert_eq!(malformed(&[close, 0xe8, 0x07, 0, 2]), Malformed::BadBool);
+    let set_name = FrameKind::SetName.number();
+    assert_eq!(malformed(&[set_name, 1, 2]), Malformed::BadOptionTag);
+    // A varint longer than its field allows.
+    assert_eq!(
+        malformed(&[
+            FrameKind::Ping.number(),
+            0xff,
+            0xff,
+            0xff,
+            0xff,
+            0xff,
+            0xff,
+            0xff,
+            0xff,
+            0xff,
+            0xff,
+            0x01
+        ]),
+        Malformed::BadVarint
+    );
+    let lookup = FrameKind::Lookup.number();
+    assert_eq!(malformed(&[lookup, 1, 9]), Malformed::UnknownLookupKey);
 }

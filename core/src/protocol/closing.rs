@@ -174,6 +174,7 @@ pub fn shutdown() -> Ending {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::{Malformed, ProtocolFault};
     use crate::frame::FRAME_KINDS;
 
     fn reason(code: u16, text: &str) -> CloseReason {
@@ -227,16 +228,19 @@ mod tests {
     #[test]
     fn protocol_faults_are_answered_with_their_close_code() {
         let cases: [(fn() -> Error, u16); 5] = [
+            (|| Malformed::BadVarint.into(), codes::PROTOCOL_ERROR),
             (
-                || Error::Malformed("bad varint".into()),
+                || {
+                    ProtocolFault::NotAllowed {
+                        sender: "client",
+                        kind: "hello",
+                    }
+                    .into()
+                },
                 codes::PROTOCOL_ERROR,
             ),
             (
-                || Error::Protocol("Hello after the handshake".into()),
-                codes::PROTOCOL_ERROR,
-            ),
-            (
-                || Error::UnknownFrameKind(FRAME_KINDS),
+                || ProtocolFault::UnknownKind(FRAME_KINDS).into(),
                 codes::UNKNOWN_FRAME_KIND,
             ),
             (

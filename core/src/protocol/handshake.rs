@@ -11,7 +11,7 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use crate::close::{codes, CloseReason};
-use crate::error::Error;
+use crate::error::{Error, ProtocolFault};
 use crate::frame::{Frame, PROTOCOL_VERSION};
 use crate::info::ClientInfo;
 use crate::transport::TransportError;
@@ -96,7 +96,11 @@ pub fn check_first(first: FirstFrame) -> Verdict {
         }
         Ok(other) => Verdict::Refuse(CloseReason::new(
             codes::PROTOCOL_ERROR,
-            format!("expected hello, got {}", other.kind_name()),
+            ProtocolFault::Expected {
+                expected: "hello",
+                got: other.kind_name(),
+            }
+            .to_string(),
         )),
         Err(err) => {
             let reason = err
@@ -233,10 +237,11 @@ pub fn read_answer(first: Option<Bytes>) -> Result<Welcomed, Error> {
         }),
         Frame::Refuse { code, reason } => Err(Error::Refused(CloseReason::new(code, reason))),
         Frame::Close { code, reason, .. } => Err(Error::Closed(CloseReason::new(code, reason))),
-        other => Err(Error::Protocol(format!(
-            "expected welcome, got {}",
-            other.kind_name()
-        ))),
+        other => Err(ProtocolFault::Expected {
+            expected: "welcome",
+            got: other.kind_name(),
+        }
+        .into()),
     }
 }
 
@@ -408,7 +413,10 @@ mod tests {
         ));
         assert!(matches!(
             read_answer(Some(Frame::Ping { nonce: 1 }.encode())),
-            Err(Error::Protocol(m)) if m.starts_with("expected welcome, got ")
+            Err(Error::Protocol(ProtocolFault::Expected {
+                expected: "welcome",
+                ..
+            }))
         ));
         assert!(matches!(
             read_answer(None),

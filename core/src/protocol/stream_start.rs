@@ -2,6 +2,7 @@
 //! 9.4), one rule for both sides. No I/O: the receiving side's stream table
 //! asks it, then sends the cancel or opens the stream.
 
+use crate::error::ProtocolFault;
 use crate::frame::ErrorCode;
 
 /// What a receiver does with a `StreamStart`.
@@ -18,7 +19,7 @@ pub enum StreamStart {
         message: String,
     },
     /// The sender broke the protocol: close the connection with 1002.
-    Violation(String),
+    Violation(ProtocolFault),
 }
 
 /// The facts a receiver decides on.
@@ -48,7 +49,7 @@ pub fn decide(request: StartRequest<'_>) -> StreamStart {
         };
     }
     if request.already_open {
-        return StreamStart::Violation(format!("stream {} started twice", request.stream_id));
+        return StreamStart::Violation(ProtocolFault::StreamStartedTwice(request.stream_id));
     }
     match request.total_len {
         Some(total) if total > request.limit => StreamStart::Refuse {
@@ -125,7 +126,7 @@ mod tests {
         });
         assert_eq!(
             twice,
-            StreamStart::Violation("stream 3 started twice".into())
+            StreamStart::Violation(ProtocolFault::StreamStartedTwice(3))
         );
     }
 

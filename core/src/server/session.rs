@@ -18,7 +18,7 @@ use super::peer::Peer;
 use super::{reserved, Server};
 use crate::close::CloseReason;
 use crate::dispatch::{HandlerSnapshot, HandlerTable, Registered};
-use crate::error::Error;
+use crate::error::{Error, ProtocolFault};
 use crate::frame::Frame;
 use crate::info::{Change, ClientInfo};
 use crate::keepalive::{Keepalive, KeepaliveAction};
@@ -277,10 +277,11 @@ impl Session {
                 }))
             }
             other => {
-                return Err(Error::Protocol(format!(
-                    "a client may not send a {} frame here",
-                    other.kind_name()
-                )))
+                return Err(ProtocolFault::NotAllowed {
+                    sender: "client",
+                    kind: other.kind_name(),
+                }
+                .into())
             }
         }
         Ok(None)

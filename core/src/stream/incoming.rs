@@ -215,7 +215,7 @@ impl IncomingStreams {
                 acker.cancel(code, &message);
                 return Err(Error::Remote { code, message });
             }
-            StreamStart::Violation(message) => return Err(Error::Protocol(message)),
+            StreamStart::Violation(fault) => return Err(fault.into()),
         }
         let (tx, rx) = mpsc::unbounded();
         self.entries.insert(

@@ -103,10 +103,14 @@ impl OutgoingStreams {
             let listener = self.changed.listen();
             {
                 let state = self.lock();
-                let credit = state
-                    .streams
-                    .get(&id)
-                    .ok_or_else(|| Error::Protocol(format!("stream {id} vanished")))?;
+                let credit = state.streams.get(&id).ok_or_else(|| {
+                    // Forgotten without a failure recorded: only a
+                    // connection that is gone forgets its streams.
+                    Error::Closed(crate::close::CloseReason::new(
+                        crate::close::codes::ABNORMAL,
+                        format!("stream {id} ended with its connection"),
+                    ))
+                })?;
                 if let Some(failure) = &credit.failed {
                     return Err(failure.clone().into_error());
                 }
