@@ -17,11 +17,11 @@ pub(crate) fn parse_socket_addr(text: &str) -> Option<SocketAddr> {
     let text = text.as_bytes();
     let colon = text.iter().rposition(|&c| c == b':')?;
     let (host, port) = (&text[..colon], &text[colon + 1..]);
-    let port = u16::try_from(parse_decimal(port)?).ok()?;
+    let port = u16::try_from(parse_decimal(port, true)?).ok()?;
     match host {
         [b'[', inner @ .., b']'] => {
             let (ip, scope) = match inner.iter().position(|&c| c == b'%') {
-                Some(i) => (&inner[..i], parse_decimal(&inner[i + 1..])?),
+                Some(i) => (&inner[..i], parse_decimal(&inner[i + 1..], true)?),
                 None => (inner, 0),
             };
             Some(SocketAddrV6::new(parse_ipv6(ip)?, port, 0, scope).into())
@@ -30,23 +30,26 @@ pub(crate) fn parse_socket_addr(text: &str) -> Option<SocketAddr> {
     }
 }
 
-/// A decimal `u32`: digits only, no sign, no leading zero.
-fn parse_decimal(text: &[u8]) -> Option<u32> {
-    if text.is_empty() || text.len() > 10 || (text.len() > 1 && text[0] == b'0') {
+/// A decimal `u32`, digits only (no sign), as std reads them: a port or a
+/// scope id may have leading zeros (`1.2.3.4:08`), an IPv4 octet may not.
+fn parse_decimal(text: &[u8], leading_zeros: bool) -> Option<u32> {
+    if text.is_empty() || (!leading_zeros && text.len() > 1 && text[0] == b'0') {
         return None;
     }
-    let mut n: u64 = 0;
+    let mut n: u32 = 0;
     for &digit in text {
-        n = n * 10 + u64::from(char::from(digit).to_digit(10)?);
+        n = n
+            .checked_mul(10)?
+            .checked_add(char::from(digit).to_digit(10)?)?;
     }
-    u32::try_from(n).ok()
+    Some(n)
 }
 
 fn parse_ipv4(text: &[u8]) -> Option<Ipv4Addr> {
     let mut octets = [0_u8; 4];
     let mut parts = text.split(|&c| c == b'.');
     for octet in &mut octets {
-        *octet = u8::try_from(parse_decimal(parts.next()?)?).ok()?;
+        *octet = u8::try_from(parse_decimal(parts.next()?, false)?).ok()?;
     }
     parts.next().is_none().then_some(Ipv4Addr::from(octets))
 }
@@ -285,11 +288,65 @@ mod tests {
             "[:1::]:1",
             "[1.2.3.4::]:1",
             "[::1%]:1",
+            "[::1%+1]:1",
+            "1.2.3.4:",
+            "1.2.3.4:4294967301",
             "localhost:80",
         ];
         for text in bad {
             assert_eq!(text.parse::<SocketAddr>().ok(), None, "std accepts {text}");
             assert_eq!(parse_socket_addr(text), None, "{text}");
+        }
+    }
+
+    /// What this parser once refused and std reads: leading zeros in a port
+    /// or a scope id (never in an IPv4 octet).
+    #[test]
+    fn leading_zeros_in_a_port_or_scope_id_are_read_as_std_reads_them() {
+        for text in [
+            "1.2.3.4:05",
+            "1.2.3.4:00000000000080",
+            "[fe80::1%02]:3",
+            "[fe80::1%00]:3",
+            "[::1]:065535",
+            "01.2.3.4:5",
+            "[::01.2.3.4]:5",
+            "1.2.3.4:065536",
+        ] {
+            assert_eq!(parse_socket_addr(text), text.parse().ok(), "{text}");
+        }
+    }
+
+    /// Random text over the characters addresses are made of, and the
+    /// text of addresses with a few characters inserted, removed or
+    /// replaced: std and this parser accept and refuse the same, and read
+    /// the same address.
+    #[test]
+    fn the_parser_agrees_with_std_on_random_and_mutated_text() {
+        let alphabet = b"0123456789abcdefABCDEFg:.[]%+- ";
+        let mut next = numbers();
+        for round in 0..200_000 {
+            let mut text: Vec<u8> = if round % 2 == 0 {
+                Vec::new()
+            } else {
+                FIXED[(next() % FIXED.len() as u64) as usize].into()
+            };
+            let edits = if round % 2 == 0 {
+                next() % 24
+            } else {
+                1 + next() % 3
+            };
+            for _ in 0..edits {
+                let at = (next() % (text.len() as u64 + 1)) as usize;
+                let byte = alphabet[(next() % alphabet.len() as u64) as usize];
+                match next() % 3 {
+                    1 if at < text.len() => drop(text.remove(at)),
+                    2 if at < text.len() => text[at] = byte,
+                    _ => text.insert(at, byte),
+                }
+            }
+            let text = String::from_utf8(text).expect("ASCII");
+            assert_eq!(parse_socket_addr(&text), text.parse().ok(), "{text:?}");
         }
     }
 
