@@ -43,8 +43,6 @@ pub mod client;
 pub mod close;
 pub mod dispatch;
 pub mod error;
-#[cfg(not(target_arch = "wasm32"))]
-mod fast_hash;
 pub mod frame;
 pub mod info;
 #[cfg(feature = "server")]
@@ -52,14 +50,16 @@ pub mod keepalive;
 pub mod memory;
 pub mod outbox;
 pub mod pending;
+mod platform;
 pub mod protocol;
 #[cfg(feature = "server")]
 pub mod server;
-mod small_map;
 pub mod stream;
-mod timer;
 pub mod transport;
 pub mod value;
+
+// The paths these shims had before they moved to `platform`, still used by
+// `pending` and `client`.
 
 #[cfg(not(target_arch = "wasm32"))]
 pub use addr::{local_ip, parse_addr};

@@ -19,6 +19,7 @@ use event_listener::Event;
 use futures::task::AtomicWaker;
 use futures::SinkExt;
 
+use crate::platform::lock;
 use crate::transport::{FrameSink, TransportError};
 
 /// Why a push was not accepted.
@@ -76,14 +77,6 @@ impl Outbox {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        // A panic while holding this lock can only come from a bug in this
-        // module; the state is still consistent, so keep going.
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
     /// Queues a frame if it fits, without waiting.
     pub fn try_push(&self, frame: Bytes) -> Result<(), PushError> {
         self.offer(frame).map_err(|(err, _)| err)
@@ -91,7 +84,7 @@ impl Outbox {
 
     /// Like `try_push`, handing the frame back when it was not queued.
     pub(crate) fn offer(&self, frame: Bytes) -> Result<(), (PushError, Bytes)> {
-        let mut state = self.lock();
+        let mut state = lock(&self.state);
         if state.closing || state.closed {
             return Err((PushError::Closed, frame));
         }
@@ -117,7 +110,7 @@ impl Outbox {
     /// Queues a small control frame (a reply, a pong) even when the queue is
     /// over its limit; dropped only when the connection is closing.
     pub fn force_push(&self, frame: Bytes) {
-        let mut state = self.lock();
+        let mut state = lock(&self.state);
         if state.closing || state.closed {
             return;
         }
@@ -152,7 +145,7 @@ impl Outbox {
     /// Queues a last frame (a close frame) regardless of the limit and stops
     /// accepting more. The writer sends everything queued, then closes.
     pub fn close_with(&self, last: Option<Bytes>) {
-        let mut state = self.lock();
+        let mut state = lock(&self.state);
         if state.closing || state.closed {
             return;
         }
@@ -182,17 +175,17 @@ impl Outbox {
 
     /// Bytes currently queued.
     pub fn queued_bytes(&self) -> usize {
-        self.lock().bytes
+        lock(&self.state).bytes
     }
 
     /// True once the writer has stopped.
     pub fn is_closed(&self) -> bool {
-        self.lock().closed
+        lock(&self.state).closed
     }
 
     /// True once no more frames are accepted.
     pub fn is_closing(&self) -> bool {
-        let state = self.lock();
+        let state = lock(&self.state);
         state.closing || state.closed
     }
 
@@ -213,7 +206,7 @@ impl Outbox {
         loop {
             let listener = self.drained.listen();
             {
-                let state = self.lock();
+                let state = lock(&self.state);
                 if state.closed || state.queue.is_empty() {
                     return;
                 }
@@ -229,14 +222,14 @@ impl Outbox {
         cx: &mut std::task::Context<'_>,
         spare: &mut VecDeque<Bytes>,
     ) -> Poll<Option<VecDeque<Bytes>>> {
-        let mut state = self.lock();
+        let mut state = lock(&self.state);
         if state.queue.is_empty() {
             if state.closing {
                 return Poll::Ready(None);
             }
             drop(state);
             self.writer.register(cx.waker());
-            state = self.lock();
+            state = lock(&self.state);
             if state.queue.is_empty() {
                 if state.closing {
                     return Poll::Ready(None);
@@ -261,7 +254,7 @@ impl Outbox {
     }
 
     fn finish(&self) {
-        let mut state = self.lock();
+        let mut state = lock(&self.state);
         state.closed = true;
         state.closing = true;
         state.queue.clear();

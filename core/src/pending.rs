@@ -11,14 +11,15 @@ use std::task::{Context, Waker};
 use std::time::Duration;
 
 use crate::close::CloseReason;
-use crate::small_map::Map;
-use crate::timer::{DeadlineTimer, Instant};
+use crate::platform::map::Map;
+use crate::platform::timer::{DeadlineTimer, Instant};
 
 use bytes::Bytes;
 use futures::channel::oneshot;
 
 use crate::error::Error;
 use crate::frame::{ErrorCode, Frame};
+use crate::platform::locks::lock;
 
 /// Delivers `frame` to its requester if it is an answer (`Reply` or
 /// `ReplyError`; `bytes` is the buffer it was decoded from) and hands any
@@ -46,7 +47,7 @@ pub(crate) fn route_answer<'a>(
         }
         other => return Some(other),
     };
-    let mut pending = pending.lock().unwrap_or_else(|p| p.into_inner());
+    let mut pending = lock(pending);
     if !pending.resolve(request_id, result) {
         tracing::debug!(
             request_id,
@@ -66,10 +67,9 @@ pub(crate) fn drive_deadlines(
     timer: &mut DeadlineTimer,
     cx: &mut Context<'_>,
 ) {
-    let lock = || pending.lock().unwrap_or_else(|p| p.into_inner());
     loop {
         {
-            let mut table = lock();
+            let mut table = lock(pending);
             table.watch(cx.waker());
             if let Some(deadline) = table.take_new_deadline() {
                 timer.arm(deadline);
@@ -78,7 +78,7 @@ pub(crate) fn drive_deadlines(
         if timer.poll_fired(cx).is_pending() {
             return;
         }
-        if let Some(next) = lock().expire(crate::timer::now()) {
+        if let Some(next) = lock(pending).expire(crate::platform::timer::now()) {
             timer.arm(next);
         }
     }

@@ -47,8 +47,6 @@
 //! workspace root).
 #![forbid(unsafe_code)]
 
-#[cfg(any(all(target_arch = "wasm32", feature = "js"), test))]
-mod addr_text;
 #[cfg(target_arch = "wasm32")]
 mod connect;
 #[cfg(all(target_arch = "wasm32", feature = "js"))]

@@ -9,6 +9,7 @@ use crate::close::CloseReason;
 use crate::dispatch::{EventContext, FromEvent, Rejection};
 use crate::frame::ErrorCode;
 use crate::info::{Change, ClientInfo};
+use crate::platform::locks::lock;
 use crate::stream::IncomingStream;
 
 /// The context of one event on a client. Handlers take extractors built from
@@ -85,9 +86,7 @@ impl FromEvent<ClientEvent> for Rejection {
 
 impl FromEvent<ClientEvent> for IncomingStream {
     fn from_event(ctx: &ClientEvent) -> Result<Self, Rejection> {
-        ctx.stream
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
+        lock(&ctx.stream)
             .take()
             .ok_or_else(|| only_in("IncomingStream", "streamed-payload"))
     }

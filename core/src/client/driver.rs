@@ -25,10 +25,10 @@ use crate::error::{Error, ProtocolFault};
 use crate::frame::{ErrorCode, Frame, NO_REQUEST};
 use crate::info::{Change, ClientInfo};
 use crate::pending::{drive_deadlines, route_answer};
+use crate::platform::timer::DeadlineTimer;
 use crate::protocol::closing::{self, Ending, Side};
 use crate::protocol::event_route::{route_event, EventFacts, Target};
 use crate::stream::{route_data_frame, IncomingStreams};
-use crate::timer::DeadlineTimer;
 use crate::transport::{BoxFuture, FrameSink, FrameStream};
 use crate::value;
 
@@ -40,7 +40,7 @@ struct Reader {
     current: Option<Job>,
     queue: VecDeque<Job>,
     concurrent: FuturesUnordered<Job>,
-    watchdog: Option<(crate::timer::Delay, Duration)>,
+    watchdog: Option<(crate::platform::timer::Delay, Duration)>,
     /// The client's handlers as of the last change this loop saw.
     handlers: HandlerSnapshot<ClientEvent>,
     heard: bool,
@@ -68,7 +68,7 @@ pub(crate) async fn drive(
         ) {
             (Some(interval), Some(timeout)) => {
                 let window = timeout + interval;
-                Some((crate::timer::Delay::new(window), window))
+                Some((crate::platform::timer::Delay::new(window), window))
             }
             _ => None,
         };
@@ -361,10 +361,7 @@ impl Reader {
             return Ok(());
         };
         let ctx = self.context(incoming.command_name(), Bytes::from_static(value::NIL));
-        ctx.stream
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .replace(incoming);
+        lock(&ctx.stream).replace(incoming);
         self.schedule(&registered, ctx, 0);
         Ok(())
     }

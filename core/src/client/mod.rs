@@ -119,9 +119,7 @@ pub(crate) struct Shared {
     closed: Event,
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
+use crate::platform::locks::lock;
 
 /// A connected client. Cheap to clone; all clones share one connection.
 #[derive(Clone)]
@@ -150,7 +148,7 @@ pub(crate) async fn with_timeout<F: Future>(timeout: Duration, fut: F) -> Option
     // A poll_fn rather than `select`: no `Either` of both outputs to build
     // and take apart (smaller in the browser build).
     let mut fut = std::pin::pin!(fut);
-    let mut delay = crate::timer::Delay::new(timeout);
+    let mut delay = crate::platform::timer::Delay::new(timeout);
     std::future::poll_fn(|cx| {
         if let Poll::Ready(out) = fut.as_mut().poll(cx) {
             return Poll::Ready(Some(out));

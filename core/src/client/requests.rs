@@ -65,8 +65,8 @@ impl Client {
     ) -> impl Future<Output = Result<Bytes>> + '_ {
         // The connection loop enforces the timeout (one timer for all
         // requests): a request registers no timer of its own.
-        let registered =
-            lock(&self.shared.pending).register_with_timeout(timeout, crate::timer::now());
+        let registered = lock(&self.shared.pending)
+            .register_with_timeout(timeout, crate::platform::timer::now());
         let frame = registered
             .as_ref()
             .ok()

@@ -8,15 +8,13 @@ mod reply;
 #[cfg(feature = "server")]
 mod slot;
 
-/// The handler maps: natively hashed with [`FxHasher`](crate::fast_hash)
-/// (their keys are registered by the application, so SipHash buys nothing),
-/// in the browser a short list (see `small_map`).
-#[cfg(not(target_arch = "wasm32"))]
-type Map<K, V> = crate::fast_hash::FastMap<K, V>;
-#[cfg(target_arch = "wasm32")]
-type Map<K, V> = crate::small_map::Map<K, V>;
+/// The handler maps: their keys are registered by the application, so they
+/// need no SipHash (see [`FastMap`](crate::platform::map::FastMap)).
+type Map<K, V> = crate::platform::map::FastMap<K, V>;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
+
+use crate::platform::{read_lock, write_lock};
 
 pub use extract::{Command, Data, EventContext, FromEvent, RawPayload};
 pub use handler::{erase, ErasedHandler, Handler, Outcome};
@@ -220,21 +218,21 @@ impl<C> SharedHandlers<C> {
     /// [`SharedHandlers::update`] without a type parameter: one copy of the
     /// locking in the browser build however many callers change the table.
     pub fn update_with(&self, change: &mut dyn FnMut(&mut HandlerTable<C>)) {
-        let mut table = self.table.write().unwrap_or_else(|p| p.into_inner());
+        let mut table = write_lock(&self.table);
         change(Arc::make_mut(&mut table));
         self.version.fetch_add(1, Ordering::Release);
     }
 
     /// The current table.
     pub fn current(&self) -> Arc<HandlerTable<C>> {
-        self.table.read().unwrap_or_else(|p| p.into_inner()).clone()
+        read_lock(&self.table).clone()
     }
 
     /// A snapshot of the current table.
     pub fn snapshot(&self) -> HandlerSnapshot<C> {
         // Version and table read under the same lock that `update` changes
         // both under, so they match.
-        let table = self.table.read().unwrap_or_else(|p| p.into_inner());
+        let table = read_lock(&self.table);
         HandlerSnapshot {
             version: self.version.load(Ordering::Acquire),
             table: table.clone(),

@@ -4,6 +4,8 @@
 use bytes::Bytes;
 
 use super::Frame;
+#[cfg(not(target_arch = "wasm32"))]
+use crate::platform::locks::lock;
 
 /// Size of a [`FrameBlock`]'s blocks. Small: a client keeps its current
 /// block while idle.
@@ -33,7 +35,7 @@ impl FrameBlock {
         if len > BLOCK_BYTES / 16 {
             return frame.encode();
         }
-        let mut block = self.block.lock().unwrap_or_else(|p| p.into_inner());
+        let mut block = lock(&self.block);
         if block.capacity() < len {
             // Reclaims the block when no frame holds it any more,
             // allocates a new one otherwise.

@@ -23,7 +23,7 @@ mod kind;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Malformed, ProtocolFault, Result};
+use crate::error::{Malformed, ProtocolFault, Result};
 
 pub(crate) use block::FrameBlock;
 pub use error_code::ErrorCode;
@@ -326,7 +326,7 @@ impl Frame<'_> {
 
     /// Decodes one frame from a buffer holding exactly one frame.
     ///
-    /// Errors: [`Error::Protocol`] with [`ProtocolFault::UnknownKind`] when
+    /// Errors: [`Error::Protocol`](crate::Error::Protocol) with [`ProtocolFault::UnknownKind`] when
     /// the kind byte is beyond what this version knows (the peer is newer
     /// or broken), [`ProtocolFault::Malformed`] for anything else that does
     /// not decode, including trailing bytes.
@@ -376,7 +376,7 @@ impl Frame<'_> {
     /// error [`Frame::decode_event`] gives when it is not UTF-8.
     #[cfg(feature = "server")]
     pub(crate) fn command_text(command: &[u8]) -> Result<&str> {
-        codec::utf8(command).map_err(Error::from)
+        codec::utf8(command).map_err(crate::Error::from)
     }
 
     /// The frame's kind.

@@ -1,4 +1,5 @@
 use super::*;
+use crate::error::Error;
 
 fn round_trip(frame: Frame<'_>) {
     let bytes = frame.encode();

@@ -17,9 +17,10 @@ use crate::close::CloseReason;
 use crate::info::ClientInfo;
 use crate::outbox::Outbox;
 use crate::pending::{drive_deadlines, PendingRequests};
+use crate::platform::locks::read_lock;
+use crate::platform::timer::DeadlineTimer;
 use crate::protocol::handshake::{self, FirstFrame, SessionParams, Verdict};
 use crate::stream::OutgoingStreams;
-use crate::timer::DeadlineTimer;
 use crate::transport::{Connection, FrameStream};
 
 /// Serves one connection from hello to close.
@@ -138,12 +139,7 @@ async fn admit(
         }
     };
 
-    let hook = server
-        .inner
-        .auth
-        .read()
-        .unwrap_or_else(|p| p.into_inner())
-        .clone();
+    let hook = read_lock(&server.inner.auth).clone();
     if let Some(hook) = hook {
         let request = AuthRequest {
             name: hello.name.as_deref().map(str::to_owned),

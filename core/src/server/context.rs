@@ -9,6 +9,7 @@ use crate::close::CloseReason;
 use crate::dispatch::{EventContext, FromEvent, Rejection};
 use crate::frame::ErrorCode;
 use crate::info::{Change, ClientInfo};
+use crate::platform::lock;
 use crate::stream::IncomingStream;
 
 /// The context of one event on the server. Handlers do not take it directly;
@@ -97,7 +98,7 @@ impl FromEvent<ServerEvent> for IncomingStream {
     fn from_event(ctx: &ServerEvent) -> Result<Self, Rejection> {
         ctx.extra
             .as_ref()
-            .and_then(|e| e.stream.lock().unwrap_or_else(|p| p.into_inner()).take())
+            .and_then(|e| lock(&e.stream).take())
             .ok_or_else(|| {
                 Rejection::new(
                     ErrorCode::BadPayload,

@@ -7,6 +7,7 @@
 
 use super::reserved;
 use super::session::Session;
+use crate::platform::locks::lock;
 use crate::protocol::closing::{self, Ending, Side};
 
 impl Session {
@@ -36,10 +37,7 @@ impl Session {
 
         self.server.inner.registry.write().remove(self.info.id);
         self.tell_others(|this| this.presence_frame(false));
-        self.pending
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .close(&plan.reason);
+        lock(&self.pending).close(&plan.reason);
         self.incoming.close(&plan.reason);
         self.outgoing.close(&plan.reason);
         self.peer.outbox.close_with(plan.close_frame());

@@ -42,6 +42,7 @@ use crate::dispatch::{erase, Handler, HandlerTable, On, SharedHandlers};
 use crate::error::{Error, Result};
 use crate::frame::Frame;
 use crate::info::ClientInfo;
+use crate::platform::locks::{lock, read_lock, write_lock};
 use crate::transport::{BoxFuture, Connection, TransportKind};
 use crate::value;
 use registry::{Kick, SharedRegistry};
@@ -278,7 +279,7 @@ impl Server {
         Fut: Future<Output = Result<(), String>> + Send + 'static,
     {
         let hook: AuthHook = Arc::new(move |req| Box::pin(hook(req)));
-        *self.inner.auth.write().unwrap_or_else(|p| p.into_inner()) = Some(hook);
+        *write_lock(&self.inner.auth) = Some(hook);
         self
     }
 
@@ -289,11 +290,7 @@ impl Server {
     pub fn listen<L: Listener>(&self, mut listener: L) -> Option<SocketAddr> {
         let addr = listener.local_addr();
         if let Some(addr) = addr {
-            self.inner
-                .addrs
-                .write()
-                .unwrap_or_else(|p| p.into_inner())
-                .push(addr);
+            write_lock(&self.inner.addrs).push(addr);
         }
         let server = self.clone();
         let limits = ConnectionLimits {
@@ -331,11 +328,7 @@ impl Server {
 
     /// The addresses of the listeners started with [`listen`](Self::listen).
     pub fn local_addrs(&self) -> Vec<SocketAddr> {
-        self.inner
-            .addrs
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        read_lock(&self.inner.addrs).clone()
     }
 
     /// Serves one already-established connection until it ends: the
@@ -425,11 +418,8 @@ impl Server {
             .ok_or(Error::NoSuchClient(id))?;
         // The client's connection task enforces the timeout, with one
         // timer for all of its requests (as the client does for its own).
-        let (request_id, rx) = entry
-            .pending
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .register_with_timeout(timeout, crate::timer::now())?;
+        let (request_id, rx) =
+            lock(&entry.pending).register_with_timeout(timeout, crate::platform::timer::now())?;
         let frame = Frame::Event {
             command,
             request_id,
@@ -437,11 +427,7 @@ impl Server {
         }
         .encode();
         if let Err(err) = emit::push_or_kick(&entry, frame) {
-            entry
-                .pending
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .cancel(request_id);
+            lock(&entry.pending).cancel(request_id);
             return Err(err);
         }
         match rx.await {

@@ -11,6 +11,7 @@ use crate::close::CloseReason;
 use crate::info::ClientInfo;
 use crate::outbox::Outbox;
 use crate::pending::PendingRequests;
+use crate::platform::{lock, read_lock, write_lock};
 
 /// A request to end a connection, from the application.
 #[derive(Debug, Clone)]
@@ -42,7 +43,7 @@ impl ConnControl {
     }
 
     pub fn kick(&self, kick: Kick) {
-        let mut slot = self.kick.lock().unwrap_or_else(|p| p.into_inner());
+        let mut slot = lock(&self.kick);
         if slot.is_none() {
             *slot = Some(kick);
         }
@@ -51,7 +52,7 @@ impl ConnControl {
     }
 
     pub fn take(&self) -> Option<Kick> {
-        self.kick.lock().unwrap_or_else(|p| p.into_inner()).take()
+        lock(&self.kick).take()
     }
 
     pub async fn notified(&self) {
@@ -164,17 +165,17 @@ impl Registry {
     }
 }
 
-/// The registry behind a lock that shrugs off poisoning: every critical
-/// section is short and leaves the maps consistent.
+/// The registry behind a lock that shrugs off poisoning (see
+/// [`platform::locks`](crate::platform::locks) for why).
 #[derive(Default)]
 pub(crate) struct SharedRegistry(std::sync::RwLock<Registry>);
 
 impl SharedRegistry {
     pub fn read(&self) -> std::sync::RwLockReadGuard<'_, Registry> {
-        self.0.read().unwrap_or_else(|p| p.into_inner())
+        read_lock(&self.0)
     }
 
     pub fn write(&self) -> std::sync::RwLockWriteGuard<'_, Registry> {
-        self.0.write().unwrap_or_else(|p| p.into_inner())
+        write_lock(&self.0)
     }
 }

@@ -35,7 +35,7 @@ use crate::value;
 /// each.
 const READ_BATCH: usize = 64;
 
-use crate::timer::now;
+use crate::platform::timer::now;
 
 /// A joined client's connection.
 pub(crate) struct Session {

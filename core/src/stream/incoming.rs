@@ -1,7 +1,6 @@
 //! The receiving side of streams: routing chunks to the handler that reads
 //! them, enforcing the size limit, acknowledging consumption.
 
-use crate::small_map::Map;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -16,6 +15,7 @@ use crate::dispatch::{HandlerTable, Registered};
 use crate::error::{Error, Result};
 use crate::frame::{ErrorCode, Frame};
 use crate::outbox::Outbox;
+use crate::platform::map::Map;
 use crate::protocol::stream_start::{self, StartRequest, StreamStart};
 
 /// Sends acknowledgements and cancellations for one stream back to its

@@ -1,7 +1,6 @@
 //! The sending side of streams: credit from the receiver's acks, and the
 //! send loop.
 
-use crate::small_map::Map;
 use std::fmt::Display;
 use std::sync::Mutex;
 
@@ -14,6 +13,8 @@ use crate::close::CloseReason;
 use crate::error::{Error, Result};
 use crate::frame::{ErrorCode, Frame};
 use crate::outbox::{Outbox, PushError};
+use crate::platform::lock;
+use crate::platform::map::Map;
 
 #[derive(Debug, Default)]
 struct Credit {
@@ -51,12 +52,8 @@ struct OutgoingState {
 }
 
 impl OutgoingStreams {
-    fn lock(&self) -> std::sync::MutexGuard<'_, OutgoingState> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
     fn open(&self) -> Result<u64> {
-        let mut state = self.lock();
+        let mut state = lock(&self.state);
         if let Some(reason) = &state.closed {
             return Err(Error::Closed(reason.clone()));
         }
@@ -67,12 +64,12 @@ impl OutgoingStreams {
     }
 
     fn forget(&self, id: u64) {
-        self.lock().streams.remove(&id);
+        lock(&self.state).streams.remove(&id);
     }
 
     /// The receiver consumed `consumed` bytes of stream `id`.
     pub fn ack(&self, id: u64, consumed: u64) {
-        if let Some(credit) = self.lock().streams.get_mut(&id) {
+        if let Some(credit) = lock(&self.state).streams.get_mut(&id) {
             credit.consumed = credit.consumed.max(consumed);
         }
         self.changed.notify(usize::MAX);
@@ -80,7 +77,7 @@ impl OutgoingStreams {
 
     /// The receiver refused or dropped stream `id`.
     pub fn cancel(&self, id: u64, code: ErrorCode, message: &str) {
-        if let Some(credit) = self.lock().streams.get_mut(&id) {
+        if let Some(credit) = lock(&self.state).streams.get_mut(&id) {
             credit.failed = Some(Failure::Cancelled(code, message.to_owned()));
         }
         self.changed.notify(usize::MAX);
@@ -88,7 +85,7 @@ impl OutgoingStreams {
 
     /// The connection ended: every sender stops with this reason.
     pub fn close(&self, reason: &CloseReason) {
-        let mut state = self.lock();
+        let mut state = lock(&self.state);
         state.closed = Some(reason.clone());
         for credit in state.streams.values_mut() {
             credit.failed.get_or_insert(Failure::Closed(reason.clone()));
@@ -102,7 +99,7 @@ impl OutgoingStreams {
         loop {
             let listener = self.changed.listen();
             {
-                let state = self.lock();
+                let state = lock(&self.state);
                 let credit = state.streams.get(&id).ok_or_else(|| {
                     // Forgotten without a failure recorded: only a
                     // connection that is gone forgets its streams.
@@ -140,13 +137,12 @@ async fn yield_now() {
 
 fn push_error(err: PushError, streams: &OutgoingStreams) -> Error {
     match err {
-        PushError::Closed => {
-            Error::Closed(
-                streams.lock().closed.clone().unwrap_or_else(|| {
-                    CloseReason::new(crate::codes::ABNORMAL, "connection closed")
-                }),
-            )
-        }
+        PushError::Closed => Error::Closed(
+            lock(&streams.state)
+                .closed
+                .clone()
+                .unwrap_or_else(|| CloseReason::new(crate::codes::ABNORMAL, "connection closed")),
+        ),
         PushError::Full { queued, limit } => Error::QueueFull { queued, limit },
     }
 }

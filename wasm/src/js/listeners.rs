@@ -28,7 +28,6 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
 use super::value::{decode, encode};
-use crate::addr_text;
 use crate::transport::js_message;
 
 /// Listeners by event name, in the order the names were first listened
@@ -301,7 +300,7 @@ pub fn client_info(info: &ClientInfo) -> JsValue {
         (
             "addr",
             info.addr.map_or(JsValue::NULL, |addr| {
-                JsValue::from_str(&addr_text::text(&addr))
+                JsValue::from_str(&hisock::addr::format_socket_addr(&addr))
             }),
         ),
         (

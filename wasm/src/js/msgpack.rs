@@ -1,6 +1,11 @@
 //! The MessagePack forms the JS API writes, in their shortest encoding (as
 //! the MessagePack spec asks and `rmp` does). A dozen lines of markers are
 //! much smaller in the `.wasm` than a general MessagePack library.
+//!
+//! Measured with `scripts/build-npm.sh`: `rmp::encode` (into its `ByteBuf`,
+//! whose writes cannot fail) in place of this file makes the npm package
+//! 595 bytes larger gzipped (61,394 instead of 60,799 bytes; the `.wasm`
+//! 1,688 bytes larger raw), which leaves 46 bytes of the 61,440-byte budget.
 
 /// Appends `marker`, then the low `width` bytes of `value`, big-endian.
 fn put(out: &mut Vec<u8>, marker: u8, value: u64, width: usize) {
