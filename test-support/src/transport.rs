@@ -27,14 +27,6 @@ macro_rules! transports {
         impl Transport {
             /// Every transport, in the order of the list.
             pub const ALL: &'static [Transport] = &[$(Transport::$variant),+];
-
-            /// The name of this transport's test in each
-            /// [`transport_tests!`](crate::transport_tests) module.
-            pub fn test_name(self) -> &'static str {
-                match self {
-                    $(Transport::$variant => stringify!($test),)+
-                }
-            }
         }
 
         /// One test per transport, each running the `body` function that
@@ -52,7 +44,8 @@ macro_rules! transports {
     };
 }
 
-// THE transport list: `Variant => test_name`.
+// The transport list, one line each: `Variant => name of its tests`. TLS and
+// WSS (`Tls => tls`, `Wss => wss`) go here once hisock has them.
 transports! {$
     /// Length-prefixed frames over TCP (`hisock-tcp`).
     Tcp => tcp,

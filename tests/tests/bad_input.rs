@@ -107,8 +107,7 @@ async fn client_handshake_surfaces_a_refusal() {
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
     let fake_server = tokio::spawn(async move {
-        let (stream, _) = listener.accept().await.expect("accept");
-        let mut peer = RawTcpPeer::from_stream(stream);
+        let mut peer = RawTcpPeer::accept(&listener).await;
         let hello = peer.read_frame().await.expect("a hello");
         let version = match Frame::decode(&hello).expect("decodes") {
             Frame::Hello { version, .. } => version,

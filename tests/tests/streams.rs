@@ -15,8 +15,7 @@ use hisock::{
     ClientOptions, Data, Error, ErrorCode, IncomingStream, Progress, Server, StreamOptions,
 };
 use hisock_test_support::{
-    patterned_bytes as payload, patterned_pieces as pieces, transport_tests, within, RawPeer,
-    TestServer,
+    patterned_bytes, patterned_pieces, transport_tests, within, RawPeer, TestServer,
 };
 use tokio::sync::{mpsc, oneshot};
 
@@ -65,7 +64,7 @@ async fn cut_off_stream(mut peer: RawPeer, command: &str, total: u64) {
         total_len: Some(total),
     })
     .await;
-    let chunk = payload(64 * 1024);
+    let chunk = patterned_bytes(64 * 1024);
     peer.send(&Frame::StreamChunk {
         stream_id: 1,
         data: &chunk,
@@ -91,7 +90,7 @@ transport_tests! {
         });
         let test = TestServer::start(t, server.clone()).await;
         let client = test.connect(ClientOptions::new()).await;
-        let sent = payload(8 * MIB);
+        let sent = patterned_bytes(8 * MIB);
         within(
             "upload",
             client.send_bytes_streamed("upload", sent.clone(), StreamOptions::new()),
@@ -119,7 +118,7 @@ transport_tests! {
         });
         let test = TestServer::start(t, server.clone()).await;
         let client = test.connect(options).await;
-        let sent = payload(8 * MIB);
+        let sent = patterned_bytes(8 * MIB);
         let source = futures::stream::iter([Ok::<_, Infallible>(sent.clone())]);
         within(
             "download",
@@ -163,7 +162,7 @@ transport_tests! {
         };
         within(
             "upload",
-            client.send_stream("upload", pieces(len, 100_000), options),
+            client.send_stream("upload", patterned_pieces(len, 100_000), options),
         )
         .await
         .expect("the upload is consumed");
@@ -171,7 +170,7 @@ transport_tests! {
             .await
             .expect("the handler ran")
             .expect("every chunk");
-        assert!(data == payload(len), "chunks arrive in order, unchanged");
+        assert!(data == patterned_bytes(len), "chunks arrive in order, unchanged");
         assert_progress_climbs_to(&seen, len, Some(len as u64));
         assert!(
             seen.windows(2)
@@ -206,7 +205,7 @@ transport_tests! {
         };
         within(
             "download",
-            server.send_stream(client.id(), "download", pieces(len, 50_000), options),
+            server.send_stream(client.id(), "download", patterned_pieces(len, 50_000), options),
         )
         .await
         .expect("the download is consumed");
@@ -214,7 +213,7 @@ transport_tests! {
             .await
             .expect("the handler ran")
             .expect("every chunk");
-        assert!(data == payload(len), "chunks arrive in order, unchanged");
+        assert!(data == patterned_bytes(len), "chunks arrive in order, unchanged");
         assert_progress_climbs_to(&seen, len, None);
         let sent = sent_progress.lock().expect("lock").clone();
         assert_progress_climbs_to(&sent, len, None);
@@ -259,7 +258,7 @@ transport_tests! {
         });
         let test = TestServer::start(t, server.clone()).await;
         let client = test.connect(ClientOptions::new()).await;
-        let sent = payload(8 * MIB);
+        let sent = patterned_bytes(8 * MIB);
         let upload = {
             let (client, sent) = (client.clone(), sent.clone());
             tokio::spawn(async move {
@@ -305,7 +304,7 @@ transport_tests! {
         for _ in 0..50 {
             within(
                 "small upload",
-                client.send_bytes_streamed("upload", payload(1000), StreamOptions::new()),
+                client.send_bytes_streamed("upload", patterned_bytes(1000), StreamOptions::new()),
             )
             .await
             .expect("a one-chunk stream completes");
@@ -325,7 +324,7 @@ transport_tests! {
         // Announced length over the limit: refused before any chunk is read.
         let err = within(
             "announced upload",
-            client.send_bytes_streamed("upload", payload(2 * MIB), StreamOptions::new()),
+            client.send_bytes_streamed("upload", patterned_bytes(2 * MIB), StreamOptions::new()),
         )
         .await
         .expect_err("refused");
@@ -335,7 +334,7 @@ transport_tests! {
         // Unknown length: refused once the bytes pass the limit.
         let err = within(
             "unannounced upload",
-            client.send_stream("upload", pieces(2 * MIB, 100_000), StreamOptions::new()),
+            client.send_stream("upload", patterned_pieces(2 * MIB, 100_000), StreamOptions::new()),
         )
         .await
         .expect_err("refused");
@@ -344,7 +343,7 @@ transport_tests! {
         // The connection is still good for streams within the limit.
         within(
             "small upload",
-            client.send_bytes_streamed("upload", payload(1000), StreamOptions::new()),
+            client.send_bytes_streamed("upload", patterned_bytes(1000), StreamOptions::new()),
         )
         .await
         .expect("a stream within the limit is accepted");
@@ -361,7 +360,7 @@ transport_tests! {
             });
         let test = TestServer::start(t, server.clone()).await;
         let client = test.connect(options).await;
-        let source = futures::stream::iter([Ok::<_, Infallible>(payload(2 * MIB))]);
+        let source = futures::stream::iter([Ok::<_, Infallible>(patterned_bytes(2 * MIB))]);
         let err = within(
             "download",
             server.send_stream(client.id(), "download", source, StreamOptions::new()),
@@ -379,13 +378,13 @@ transport_tests! {
         let client = test.connect(ClientOptions::new()).await;
         let err = within(
             "upload",
-            client.send_bytes_streamed("nobody", payload(100_000), StreamOptions::new()),
+            client.send_bytes_streamed("nobody", patterned_bytes(100_000), StreamOptions::new()),
         )
         .await
         .expect_err("refused");
         assert!(is_remote(&err, ErrorCode::NoHandler), "{err:?}");
 
-        let source = futures::stream::iter([Ok::<_, Infallible>(payload(100_000))]);
+        let source = futures::stream::iter([Ok::<_, Infallible>(patterned_bytes(100_000))]);
         let err = within(
             "download",
             server.send_stream(client.id(), "nobody", source, StreamOptions::new()),
@@ -458,9 +457,9 @@ transport_tests! {
         let test = TestServer::start(t, server.clone()).await;
         let client = test.connect(ClientOptions::new()).await;
         let source = futures::stream::iter([
-            Ok(payload(100_000)),
+            Ok(patterned_bytes(100_000)),
             Err("the disk went away"),
-            Ok(payload(100_000)),
+            Ok(patterned_bytes(100_000)),
         ]);
         let err = within(
             "upload",
