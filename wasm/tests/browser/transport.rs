@@ -1,6 +1,6 @@
 //! The browser transport's error paths, against the test server's
 //! misbehaving endpoint (`misbehaving.rs` of hisock-test-server, in
-//! `test-support/src/bin/`).
+//! `tests/support/src/bin/`).
 
 use hisock::{codes, ClientOptions, Error, TransportError};
 use wasm_bindgen_test::wasm_bindgen_test;
