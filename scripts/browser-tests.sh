@@ -38,7 +38,7 @@ command -v wasm-bindgen-test-runner >/dev/null || {
 }
 
 step "building the test server and the chat example"
-timeout 1200 cargo build -q -p hisock-wasm --bin hisock-test-server
+timeout 1200 cargo build -q -p hisock-test-support --bin hisock-test-server
 server_bin=$target_dir/debug/hisock-test-server
 timeout 1200 cargo build -q -p hisock-examples --bin chat_server --bin chat_client
 export HISOCK_CHAT_SERVER=$target_dir/debug/chat_server

@@ -1,9 +1,7 @@
 //! Smoke tests: the example binaries, run as a user would, against each
 //! other on loopback ports picked by the OS.
 
-mod support;
-
-use support::{http_get, Program, DEADLINE};
+use hisock_test_support::{http_get, within, Program, WAIT};
 
 const BASIC_SERVER: &str = env!("CARGO_BIN_EXE_basic_server");
 const BASIC_CLIENT: &str = env!("CARGO_BIN_EXE_basic_client");
@@ -147,16 +145,15 @@ fn chat_server_serves_its_page_the_browser_client_and_the_chat_on_one_http_port(
     runtime.block_on(async {
         let url = format!("ws://{http_addr}/ws");
         let options = hisock::ClientOptions::new().name("web").group("lobby");
-        let web = tokio::time::timeout(DEADLINE, hisock_ws::connect(&url, options))
+        let web = within("connect", hisock_ws::connect(&url, options))
             .await
-            .expect("connects in time")
             .expect("/ws speaks hisock");
         let mut alice = Program::start(
             CHAT_CLIENT,
             &["--addr", &tcp_addr, "--name", "alice", "--script", "hi web"],
         );
         let line: hisock_examples::chat::ChatLine =
-            web.recv("chat", DEADLINE).await.expect("the line arrives");
+            web.recv("chat", WAIT).await.expect("the line arrives");
         assert_eq!(
             (line.from.as_str(), line.text.as_str()),
             ("alice", "hi web")
@@ -210,12 +207,11 @@ fn axum_app_serves_its_page_and_hisock_on_the_same_port() {
         .expect("a runtime");
     runtime.block_on(async {
         let connect = hisock_ws::connect(&url, hisock::ClientOptions::new().name("ada"));
-        let client = tokio::time::timeout(DEADLINE, connect)
+        let client = within("connect", connect)
             .await
-            .expect("connects in time")
             .expect("the /ws route speaks hisock");
         let answer: String = client
-            .request("echo", "hi", DEADLINE)
+            .request("echo", "hi", WAIT)
             .await
             .expect("echo answers");
         assert_eq!(answer, "ada said hi");

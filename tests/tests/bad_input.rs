@@ -2,16 +2,16 @@
 //! a defined outcome for the offending peer, and the server goes on serving
 //! everyone else.
 //!
-//! Most tests speak raw TCP through [`RawPeer`], since no well-behaved
+//! Most tests speak raw TCP through [`RawTcpPeer`], since no well-behaved
 //! client sends such bytes. When a test sends a length prefix announcing a
 //! too-big frame it sends the prefix alone: unread bytes left in a socket
 //! the server closes would turn its close into a reset.
 
 use hisock::frame::{Frame, FrameKind, FRAME_KINDS, PROTOCOL_VERSION};
 use hisock::{codes, ClientOptions, Command, Data, ErrorCode, Rejection, Server};
-use hisock_tests::{
-    record_departures, record_leaves, transport_tests, Move, Probe, RawPeer, TestServer, Transport,
-    WAIT,
+use hisock_test_support::{
+    record_departures, record_leaves, transport_tests, Move, Probe, RawTcpPeer, TestServer,
+    Transport, WAIT,
 };
 
 /// The largest frame the servers in these tests accept.
@@ -38,7 +38,7 @@ fn oversized_prefix() -> [u8; 4] {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bare_connect_then_close_is_ignored() {
     let test = start().await;
-    let mut peer = RawPeer::connect(test.addr).await;
+    let mut peer = RawTcpPeer::connect(test.addr).await;
 
     peer.finish_writing().await;
 
@@ -53,7 +53,7 @@ async fn garbage_first_frame_is_refused_with_protocol_error() {
     let event = FrameKind::Event.number();
     let hello = FrameKind::Hello.number();
     for garbage in [&[event, 50, b'a'][..], &[], &[hello, 1], &[0xc1; 16]] {
-        let mut peer = RawPeer::connect(test.addr).await;
+        let mut peer = RawTcpPeer::connect(test.addr).await;
         peer.write_frame(garbage).await;
         let refusal = peer.expect_refuse().await;
         let expected = if garbage.first().is_some_and(|&k| k >= FRAME_KINDS) {
@@ -69,7 +69,7 @@ async fn garbage_first_frame_is_refused_with_protocol_error() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn first_frame_other_than_hello_is_refused_with_protocol_error() {
     let test = start().await;
-    let mut peer = RawPeer::connect(test.addr).await;
+    let mut peer = RawTcpPeer::connect(test.addr).await;
 
     peer.send(&Frame::Event {
         command: "hi",
@@ -85,7 +85,7 @@ async fn first_frame_other_than_hello_is_refused_with_protocol_error() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hello_with_another_protocol_version_is_refused_with_version_mismatch() {
     let test = start().await;
-    let mut peer = RawPeer::connect(test.addr).await;
+    let mut peer = RawTcpPeer::connect(test.addr).await;
 
     peer.send(&Frame::Hello {
         version: PROTOCOL_VERSION + 1,
@@ -109,8 +109,7 @@ async fn client_handshake_surfaces_a_refusal() {
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
     let fake_server = tokio::spawn(async move {
-        let (stream, _) = listener.accept().await.expect("accept");
-        let mut peer = RawPeer::from_stream(stream);
+        let mut peer = RawTcpPeer::accept(&listener).await;
         let hello = peer.read_frame().await.expect("a hello");
         let version = match Frame::decode(&hello).expect("decodes") {
             Frame::Hello { version, .. } => version,
@@ -130,7 +129,7 @@ async fn client_handshake_surfaces_a_refusal() {
         hisock_tcp::DEFAULT_MAX_FRAME_LEN,
         hisock::TransportKind::Tcp,
     );
-    let result = hisock_tests::within(
+    let result = hisock_test_support::within(
         "handshake",
         hisock::Client::handshake(conn, ClientOptions::new().name("ada")),
     )
@@ -144,7 +143,7 @@ async fn client_handshake_surfaces_a_refusal() {
         Err(other) => panic!("expected a refusal, got {other}"),
         Ok(_) => panic!("expected a refusal, got a connection"),
     }
-    let sent_version = hisock_tests::within("fake server", fake_server)
+    let sent_version = hisock_test_support::within("fake server", fake_server)
         .await
         .expect("fake server");
     assert_eq!(sent_version, PROTOCOL_VERSION);
@@ -153,7 +152,7 @@ async fn client_handshake_surfaces_a_refusal() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oversized_first_frame_is_refused_with_too_big() {
     let test = start().await;
-    let mut peer = RawPeer::connect(test.addr).await;
+    let mut peer = RawTcpPeer::connect(test.addr).await;
 
     peer.write_raw(&oversized_prefix()).await;
 
@@ -164,7 +163,7 @@ async fn oversized_first_frame_is_refused_with_too_big() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oversized_frame_after_the_handshake_closes_with_too_big() {
     let (test, leaves) = start_recording_leaves().await;
-    let mut peer = RawPeer::connect(test.addr).await;
+    let mut peer = RawTcpPeer::connect(test.addr).await;
     let id = peer.hello(Some("big")).await;
 
     peer.write_raw(&oversized_prefix()).await;
@@ -211,13 +210,13 @@ async fn truncated_frame_then_eof_ends_only_that_connection() {
     let (test, leaves) = start_recording_leaves().await;
 
     // During the handshake: no hello, no refusal, just the end.
-    let mut early = RawPeer::connect(test.addr).await;
+    let mut early = RawTcpPeer::connect(test.addr).await;
     early.write_raw(&[0, 0, 0, 100, 0, 1, 2]).await;
     early.finish_writing().await;
     early.expect_eof().await;
 
     // After the handshake: the connection ends abnormally and leave runs.
-    let mut late = RawPeer::connect(test.addr).await;
+    let mut late = RawTcpPeer::connect(test.addr).await;
     let id = late.hello(Some("late")).await;
     late.write_raw(&[0, 0, 0, 100, 3, 1, b'x']).await;
     late.finish_writing().await;
@@ -233,7 +232,7 @@ async fn dropped_connection_runs_leave_and_tells_others() {
     let (options, departures) = record_departures(ClientOptions::new());
     let watcher = test.connect(options).await;
 
-    let mut peer = RawPeer::connect(test.addr).await;
+    let mut peer = RawTcpPeer::connect(test.addr).await;
     let id = peer.hello(Some("dropper")).await;
     drop(peer);
 
@@ -246,12 +245,12 @@ async fn dropped_connection_runs_leave_and_tells_others() {
 async fn unknown_frame_kind_closes_with_unknown_frame_kind() {
     let (test, leaves) = start_recording_leaves().await;
 
-    let mut early = RawPeer::connect(test.addr).await;
+    let mut early = RawTcpPeer::connect(test.addr).await;
     // The first kind byte past the ones this version knows.
     early.write_frame(&[FRAME_KINDS, 0, 0]).await;
     assert_eq!(early.expect_refuse().await.code, codes::UNKNOWN_FRAME_KIND);
 
-    let mut late = RawPeer::connect(test.addr).await;
+    let mut late = RawTcpPeer::connect(test.addr).await;
     let id = late.hello(None).await;
     // A varint continuation byte: a kind number of two bytes or more.
     late.write_frame(&[0x80, 0x01, 7]).await;
@@ -287,7 +286,7 @@ async fn malformed_or_misplaced_frames_after_the_handshake_close_with_protocol_e
         .to_vec(),
     ];
     for frame in misplaced {
-        let mut peer = RawPeer::connect(test.addr).await;
+        let mut peer = RawTcpPeer::connect(test.addr).await;
         peer.hello(None).await;
         peer.write_frame(&frame).await;
         let close = peer.expect_close().await;

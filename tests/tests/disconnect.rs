@@ -2,7 +2,9 @@
 //! every client at once.
 
 use hisock::{codes, ClientOptions, CloseReason, Error, Server};
-use hisock_tests::{record_departures, record_leaves, transport_tests, within, Probe, TestServer};
+use hisock_test_support::{
+    record_departures, record_leaves, transport_tests, within, Probe, TestServer,
+};
 
 /// Options for a client that records `force_disconnect` reasons.
 fn recording_force_disconnect(name: &str, kicks: &Probe<CloseReason>) -> ClientOptions {
@@ -103,7 +105,7 @@ transport_tests! {
 
         assert_eq!(within("closed", ada.closed()).await.code, codes::KICKED);
         for n in 0..100u32 {
-            assert_eq!(ada.recv::<u32>("n", hisock_tests::WAIT).await.expect("queued event"), n);
+            assert_eq!(ada.recv::<u32>("n", hisock_test_support::WAIT).await.expect("queued event"), n);
         }
     }
 }

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use hisock::frame::Frame;
 use hisock::{codes, ClientOptions, Error, Server, TransportError};
-use hisock_tests::{
-    record_departures, record_leaves, transport_tests, within, RawPeer, TestServer, Transport,
+use hisock_test_support::{
+    record_departures, record_leaves, transport_tests, within, RawTcpPeer, TestServer, Transport,
 };
 
 transport_tests! {
@@ -43,7 +43,7 @@ transport_tests! {
         let err = client.send("echo", &big).await.expect_err("too big");
         assert!(matches!(err, Error::Transport(TransportError::FrameTooBig { .. })), "{err}");
         let echo: String = client
-            .request("echo", "small", hisock_tests::WAIT)
+            .request("echo", "small", hisock_test_support::WAIT)
             .await
             .expect("still connected");
         assert_eq!(echo, "small");
@@ -79,7 +79,7 @@ async fn keepalive_drops_a_silent_peer_and_runs_leave() {
     let (options, departures) = record_departures(ClientOptions::new().name("alive"));
     let alive = test.connect(options).await;
 
-    let mut silent = RawPeer::connect(test.addr).await;
+    let mut silent = RawTcpPeer::connect(test.addr).await;
     let silent_id = silent.hello(Some("silent")).await;
 
     // Reads the server's pings without answering them.
@@ -99,7 +99,7 @@ async fn silent_new_connection_is_refused_after_the_handshake_timeout() {
         .build();
     let test = TestServer::start(Transport::Tcp, server).await;
 
-    let mut peer = RawPeer::connect(test.addr).await;
+    let mut peer = RawTcpPeer::connect(test.addr).await;
     assert_eq!(peer.expect_refuse().await.code, codes::HANDSHAKE_TIMEOUT);
     test.assert_serves_new_client().await;
 }
@@ -108,7 +108,7 @@ async fn silent_new_connection_is_refused_after_the_handshake_timeout() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_answers_client_pings() {
     let test = TestServer::start(Transport::Tcp, Server::new()).await;
-    let mut peer = RawPeer::connect(test.addr).await;
+    let mut peer = RawTcpPeer::connect(test.addr).await;
     peer.hello(None).await;
 
     peer.send(&Frame::Ping { nonce: 77 }).await;

@@ -2,7 +2,7 @@
 //! the server application or by a client.
 
 use hisock::{ClientInfo, ClientOptions, Server};
-use hisock_tests::{transport_tests, Probe, TestServer};
+use hisock_test_support::{transport_tests, Probe, TestServer};
 
 fn ids(clients: &[ClientInfo]) -> Vec<u64> {
     clients.iter().map(|c| c.id).collect()
@@ -99,7 +99,7 @@ transport_tests! {
         let bob = test.connect_named("bob").await;
         let ada_id = ada.id();
 
-        hisock_tests::within("close", ada.close()).await;
+        hisock_test_support::within("close", ada.close()).await;
         test.wait_for_client_count(1).await;
 
         assert!(test.server.client(ada_id).is_none());

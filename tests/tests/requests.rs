@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hisock::{ClientInfo, ClientOptions, Data, Error, ErrorCode, Server};
-use hisock_tests::{transport_tests, Move, TestServer, WAIT};
+use hisock_test_support::{transport_tests, Move, TestServer, WAIT};
 use tokio::sync::Notify;
 
 /// Asserts that `result` is a remote error with `code`.

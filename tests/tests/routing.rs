@@ -5,7 +5,7 @@
 //! marker did not get the targeted one.
 
 use hisock::{Client, ClientInfo, ClientOptions, Data, Error, Server};
-use hisock_tests::{transport_tests, TestServer, WAIT};
+use hisock_test_support::{transport_tests, TestServer, WAIT};
 
 /// The commands of the next `n` events this client received and no
 /// handler took.

@@ -7,7 +7,7 @@ use std::time::Duration;
 use hisock::{
     Change, ClientInfo, ClientOptions, Command, Data, Error, ErrorCode, On, RawPayload, Server,
 };
-use hisock_tests::{
+use hisock_test_support::{
     record_joins, record_leaves, transport_tests, within, Move, Probe, TestServer, WAIT,
 };
 use tokio::sync::Notify;

@@ -3,7 +3,7 @@
 //! client that loses nothing it sent.
 
 use hisock::{codes, ClientOptions, CloseReason, Data, Server};
-use hisock_tests::{record_leaves, transport_tests, within, Probe, TestServer, WAIT};
+use hisock_test_support::{record_leaves, transport_tests, within, Probe, TestServer, WAIT};
 
 transport_tests! {
     /// `run` is HiSock's blocking start: it returns once the server is shut

@@ -3,16 +3,14 @@
 //! stand-alone WebSocket listener.
 #![cfg(feature = "axum")]
 
-mod support;
-
 use std::net::SocketAddr;
 
 use axum::routing::get;
 use axum::Router;
 use hisock::{codes, ClientOptions, Data, Server, TransportKind};
+use hisock_test_support::{within, RawWsPeer, WsClosed, WAIT};
 use hisock_ws::http::{header, HeaderValue, StatusCode};
 use hisock_ws::{IntoClientRequest, WsConfig};
-use support::{within, Closed, RawWs, WAIT};
 use tokio_tungstenite::tungstenite;
 
 /// Serves an axum app with `/` (plain HTTP) and `/ws` (hisock) on
@@ -98,7 +96,7 @@ async fn axum_route_refuses_disallowed_origin_with_403() {
         header::ORIGIN,
         HeaderValue::from_static("https://evil.example"),
     );
-    match RawWs::connect_request(addr, request).await {
+    match RawWsPeer::connect_request(addr, request).await {
         Err(tungstenite::Error::Http(response)) => {
             assert_eq!(response.status(), StatusCode::FORBIDDEN)
         }
@@ -124,21 +122,21 @@ async fn axum_route_closes_text_and_oversized_messages_with_their_codes() {
     let server = Server::builder().max_frame_len(1024).build();
     let addr = serve_app(&server, WsConfig::new()).await;
 
-    let (mut texter, _) = RawWs::join_at(addr, "/ws", "texter").await;
+    let (mut texter, _) = RawWsPeer::join_at(addr, "/ws", "texter").await;
     texter.send_text("hi").await;
     assert_eq!(
-        texter.closed_by_server().await,
-        Closed {
+        texter.read_until_closed().await,
+        WsClosed {
             hisock_code: Some(codes::UNSUPPORTED_DATA),
             ws_code: Some(codes::UNSUPPORTED_DATA),
         }
     );
 
-    let (mut big, _) = RawWs::join_at(addr, "/ws", "big").await;
+    let (mut big, _) = RawWsPeer::join_at(addr, "/ws", "big").await;
     big.send_binary(vec![0u8; 1500]).await;
     assert_eq!(
-        big.closed_by_server().await,
-        Closed {
+        big.read_until_closed().await,
+        WsClosed {
             hisock_code: Some(codes::TOO_BIG),
             ws_code: Some(codes::TOO_BIG),
         }

@@ -3,13 +3,11 @@
 //! else keeps being served. Also: RFC 6455 pings and fragmented messages
 //! work at the WebSocket level.
 
-mod support;
-
 use bytes::Bytes;
 use futures::{SinkExt, StreamExt};
 use hisock::frame::{Frame, FrameKind, PROTOCOL_VERSION};
 use hisock::{codes, Client, ClientOptions, Data, Server};
-use support::{listen_mixed, within, ws_url, Closed, RawWs, WAIT};
+use hisock_test_support::{within, ws_url, Probe, RawWsPeer, Transport, WsClosed, WAIT};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data as OpData, OpCode};
 use tokio_tungstenite::tungstenite::protocol::frame::Frame as WsFrame;
 use tokio_tungstenite::tungstenite::Message;
@@ -18,15 +16,15 @@ const MAX_FRAME_LEN: usize = 1024;
 
 /// A server with a small frame limit, a well-behaved WebSocket client and a
 /// raw one that has joined.
-async fn setup() -> (Server, Client, RawWs, u64, std::net::SocketAddr) {
+async fn setup() -> (Server, Client, RawWsPeer, u64, std::net::SocketAddr) {
     let server = Server::builder().max_frame_len(MAX_FRAME_LEN).build();
     server.on("echo", |Data(text): Data<String>| async move { text });
-    let addrs = listen_mixed(&server).await;
-    let good = hisock_ws::connect(&ws_url(addrs.ws), ClientOptions::new().name("good"))
+    let ws = Transport::Ws.listen(&server).await;
+    let good = hisock_ws::connect(&ws_url(ws), ClientOptions::new().name("good"))
         .await
         .expect("good client connects");
-    let (raw, raw_id) = RawWs::join(addrs.ws, "raw").await;
-    (server, good, raw, raw_id, addrs.ws)
+    let (raw, raw_id) = RawWsPeer::join(ws, "raw").await;
+    (server, good, raw, raw_id, ws)
 }
 
 /// The offender is gone from the server; the good client still gets answers.
@@ -52,8 +50,8 @@ async fn garbage_binary_message_closes_only_that_peer_with_protocol_error() {
     raw.send_binary(vec![FrameKind::Event.number(), 0x7f, b'x'])
         .await;
     assert_eq!(
-        raw.closed_by_server().await,
-        Closed {
+        raw.read_until_closed().await,
+        WsClosed {
             hisock_code: Some(codes::PROTOCOL_ERROR),
             ws_code: Some(codes::PROTOCOL_ERROR),
         }
@@ -68,8 +66,8 @@ async fn unknown_frame_kind_closes_only_that_peer_with_4007() {
     let (server, good, mut raw, raw_id, _) = setup().await;
     raw.send_binary(Bytes::from_static(&[0x7e, 1, 2, 3])).await;
     assert_eq!(
-        raw.closed_by_server().await,
-        Closed {
+        raw.read_until_closed().await,
+        WsClosed {
             hisock_code: Some(codes::UNKNOWN_FRAME_KIND),
             ws_code: Some(codes::UNKNOWN_FRAME_KIND),
         }
@@ -86,8 +84,8 @@ async fn oversized_message_closes_only_that_peer_with_1009() {
     // socket never races unread bytes into a TCP reset.
     raw.send_binary(vec![0u8; MAX_FRAME_LEN + 500]).await;
     assert_eq!(
-        raw.closed_by_server().await,
-        Closed {
+        raw.read_until_closed().await,
+        WsClosed {
             hisock_code: Some(codes::TOO_BIG),
             ws_code: Some(codes::TOO_BIG),
         }
@@ -102,8 +100,8 @@ async fn text_message_closes_only_that_peer_with_1003() {
     let (server, good, mut raw, raw_id, _) = setup().await;
     raw.send_text("hello?").await;
     assert_eq!(
-        raw.closed_by_server().await,
-        Closed {
+        raw.read_until_closed().await,
+        WsClosed {
             hisock_code: Some(codes::UNSUPPORTED_DATA),
             ws_code: Some(codes::UNSUPPORTED_DATA),
         }
@@ -116,12 +114,12 @@ async fn text_message_closes_only_that_peer_with_1003() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn text_message_instead_of_hello_is_refused_with_1003() {
     let server = Server::new();
-    let addrs = listen_mixed(&server).await;
-    let mut raw = RawWs::connect(addrs.ws).await;
+    let ws = Transport::Ws.listen(&server).await;
+    let mut raw = RawWsPeer::connect(ws).await;
     raw.send_text("{\"hello\": 1}").await;
     assert_eq!(
-        raw.closed_by_server().await,
-        Closed {
+        raw.read_until_closed().await,
+        WsClosed {
             hisock_code: Some(codes::UNSUPPORTED_DATA),
             ws_code: Some(codes::UNSUPPORTED_DATA),
         }
@@ -132,12 +130,12 @@ async fn text_message_instead_of_hello_is_refused_with_1003() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kicked_ws_client_sees_the_kick_code_in_the_websocket_close() {
     let server = Server::new();
-    let addrs = listen_mixed(&server).await;
-    let (mut raw, raw_id) = RawWs::join(addrs.ws, "raw").await;
+    let ws = Transport::Ws.listen(&server).await;
+    let (mut raw, raw_id) = RawWsPeer::join(ws, "raw").await;
     server.disconnect(raw_id, "bye").expect("connected");
     assert_eq!(
-        raw.closed_by_server().await,
-        Closed {
+        raw.read_until_closed().await,
+        WsClosed {
             hisock_code: Some(codes::KICKED),
             ws_code: Some(codes::KICKED),
         }
@@ -148,8 +146,8 @@ async fn kicked_ws_client_sees_the_kick_code_in_the_websocket_close() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn websocket_pings_are_answered_and_fragmented_frames_reassembled() {
     let server = Server::new();
-    let addrs = listen_mixed(&server).await;
-    let mut raw = RawWs::connect(addrs.ws).await;
+    let ws = Transport::Ws.listen(&server).await;
+    let mut raw = RawWsPeer::connect(ws).await;
 
     within(
         "ping",
@@ -181,7 +179,7 @@ async fn websocket_pings_are_answered_and_fragmented_frames_reassembled() {
     })
     .await
     .expect("send fragments");
-    let welcome = raw.next_binary().await;
+    let welcome = raw.read_frame().await.expect("a welcome");
     match Frame::decode(&welcome).expect("decodes") {
         Frame::Welcome { name, .. } => assert_eq!(name, Some("fragmented")),
         other => panic!("expected a welcome, got {other:?}"),
@@ -192,7 +190,7 @@ async fn websocket_pings_are_answered_and_fragmented_frames_reassembled() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn websocket_close_from_peer_ends_its_session_and_runs_leave() {
     let server = Server::new();
-    let leaves = support::Probe::<(u64, hisock::CloseReason)>::new();
+    let leaves = Probe::<(u64, hisock::CloseReason)>::new("leave");
     let probe = leaves.clone();
     server.on(
         "leave",
@@ -201,14 +199,14 @@ async fn websocket_close_from_peer_ends_its_session_and_runs_leave() {
             async move { probe.push((who.id, reason)) }
         },
     );
-    let addrs = listen_mixed(&server).await;
-    let (mut raw, raw_id) = RawWs::join(addrs.ws, "raw").await;
+    let ws = Transport::Ws.listen(&server).await;
+    let (mut raw, raw_id) = RawWsPeer::join(ws, "raw").await;
     // A WebSocket close without a hisock close frame first (a browser tab
     // going away does this).
     within("close", raw.ws.close(None))
         .await
         .expect("send close");
-    let (id, reason) = leaves.next("leave runs").await;
+    let (id, reason) = leaves.next().await;
     assert_eq!(id, raw_id);
     assert_eq!(reason.code, codes::ABNORMAL, "no hisock close frame came");
     assert!(server.client(raw_id).is_none());

@@ -5,14 +5,13 @@
 //! fragments into the same frame), from the server side (unmasked) and the
 //! client side (masked).
 
-use std::time::Duration;
-
 use bytes::Bytes;
 use futures::{SinkExt, StreamExt};
 use hisock::{Connection, TransportKind};
+use hisock_test_support::{loopback_pair, within};
 use hisock_ws::{ws_connection, WsConfig};
 use tokio::io::AsyncReadExt;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::protocol::Role;
 use tokio_tungstenite::WebSocketStream;
 
@@ -20,15 +19,6 @@ const WRITE_BUFFER: usize = 8 * 1024;
 /// The fragment size for write buffers up to 64 KiB.
 const FRAGMENT: usize = 64 * 1024;
 const MAX_FRAME_LEN: usize = 4 * 1024 * 1024;
-const WAIT: Duration = Duration::from_secs(10);
-
-/// A connected pair of loopback sockets.
-async fn socket_pair() -> (TcpStream, TcpStream) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("binds");
-    let addr = listener.local_addr().expect("has an address");
-    let (connected, accepted) = tokio::join!(TcpStream::connect(addr), listener.accept());
-    (connected.expect("connects"), accepted.expect("accepts").0)
-}
 
 /// A hisock connection over `socket` in `role`, with an 8 KiB write buffer.
 async fn hisock_side(socket: TcpStream, role: Role) -> Connection {
@@ -112,7 +102,7 @@ async fn read_wire_message(socket: &mut TcpStream) -> (Vec<u8>, usize) {
 }
 
 async fn sends_large_frames_in_fragments(role: Role) {
-    let (ours, mut raw) = socket_pair().await;
+    let (ours, mut raw) = loopback_pair().await;
     let mut conn = hisock_side(ours, role).await;
     let large = numbered_frame(300 * 1024 + 7);
     let small = Bytes::from_static(b"small frame after the large one");
@@ -122,7 +112,7 @@ async fn sends_large_frames_in_fragments(role: Role) {
         conn.sink.send(frame.clone()).await.expect("sends");
     }
 
-    tokio::time::timeout(WAIT, async {
+    within("the frames", async {
         let (message, fragments) = read_wire_message(&mut raw).await;
         assert_eq!(message, large.as_ref());
         assert_eq!(fragments, large.len().div_ceil(FRAGMENT));
@@ -138,8 +128,7 @@ async fn sends_large_frames_in_fragments(role: Role) {
             (over_threshold.to_vec(), 3)
         );
     })
-    .await
-    .expect("the frames arrive in time");
+    .await;
 }
 
 #[tokio::test]
@@ -154,7 +143,7 @@ async fn a_client_sends_frames_over_the_write_buffer_in_masked_fragments() {
 
 #[tokio::test]
 async fn fragmented_frames_arrive_whole_and_in_order_between_small_ones() {
-    let (client_socket, server_socket) = socket_pair().await;
+    let (client_socket, server_socket) = loopback_pair().await;
     let (mut client, mut server) = tokio::join!(
         hisock_side(client_socket, Role::Client),
         hisock_side(server_socket, Role::Server)
@@ -180,9 +169,7 @@ async fn fragmented_frames_arrive_whole_and_in_order_between_small_ones() {
         received
     };
     let (mut server, received) =
-        tokio::time::timeout(WAIT, async { tokio::join!(sending, receiving) })
-            .await
-            .expect("all frames arrive in time");
+        within("all frames", async { tokio::join!(sending, receiving) }).await;
     assert_eq!(received.len(), frames.len());
     for (i, (got, want)) in received.iter().zip(&frames).enumerate() {
         assert!(got == want, "frame {i} ({} bytes) changed", want.len());
@@ -192,14 +179,11 @@ async fn fragmented_frames_arrive_whole_and_in_order_between_small_ones() {
     let last = numbered_frame(500_000);
     server.sink.feed(last.clone()).await.expect("queues");
     server.sink.close().await.expect("closes");
-    let frame = tokio::time::timeout(WAIT, client.stream.next())
+    let frame = within("the frame before the close", client.stream.next())
         .await
-        .expect("in time")
         .expect("the frame before the close")
         .expect("a frame");
     assert!(frame == last);
-    let end = tokio::time::timeout(WAIT, client.stream.next())
-        .await
-        .expect("in time");
+    let end = within("the end of the stream", client.stream.next()).await;
     assert!(end.is_none(), "a normal close ends the stream: {end:?}");
 }

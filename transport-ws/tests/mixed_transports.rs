@@ -1,10 +1,8 @@
 //! One server, TCP and WebSocket clients at once: broadcasts, presence
 //! events and requests cross transports.
 
-mod support;
-
 use hisock::{Change, ClientInfo, ClientOptions, Data, Server, TransportKind};
-use support::{listen_mixed, within, ws_url, Probe, WAIT};
+use hisock_test_support::{within, ws_url, Probe, Transport, WAIT};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn broadcast_reaches_ws_and_tcp_clients_in_one_group() {
@@ -17,14 +15,12 @@ async fn broadcast_reaches_ws_and_tcp_clients_in_one_group() {
             server.to_group(group).emit("news", &text).map(|_| ())
         },
     );
-    let addrs = listen_mixed(&server).await;
-    let web = hisock_ws::connect(
-        &ws_url(addrs.ws),
-        ClientOptions::new().name("web").group("room"),
-    )
-    .await
-    .expect("ws client connects");
-    let native = hisock_tcp::connect(addrs.tcp, ClientOptions::new().name("native").group("room"))
+    let tcp = Transport::Tcp.listen(&server).await;
+    let ws = Transport::Ws.listen(&server).await;
+    let web = hisock_ws::connect(&ws_url(ws), ClientOptions::new().name("web").group("room"))
+        .await
+        .expect("ws client connects");
+    let native = hisock_tcp::connect(tcp, ClientOptions::new().name("native").group("room"))
         .await
         .expect("tcp client connects");
 
@@ -54,8 +50,8 @@ async fn broadcast_reaches_ws_and_tcp_clients_in_one_group() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn join_leave_and_name_change_are_seen_across_transports() {
     let server = Server::new();
-    let server_joins = Probe::<ClientInfo>::new();
-    let server_leaves = Probe::<ClientInfo>::new();
+    let server_joins = Probe::<ClientInfo>::new("server_joins");
+    let server_leaves = Probe::<ClientInfo>::new("server_leaves");
     {
         let joins = server_joins.clone();
         server.on("join", move |who: ClientInfo| {
@@ -68,11 +64,12 @@ async fn join_leave_and_name_change_are_seen_across_transports() {
             async move { leaves.push(who) }
         });
     }
-    let addrs = listen_mixed(&server).await;
+    let tcp = Transport::Tcp.listen(&server).await;
+    let ws = Transport::Ws.listen(&server).await;
 
-    let connects = Probe::<ClientInfo>::new();
-    let renames = Probe::<(ClientInfo, Change)>::new();
-    let leaves = Probe::<ClientInfo>::new();
+    let connects = Probe::<ClientInfo>::new("connects");
+    let renames = Probe::<(ClientInfo, Change)>::new("renames");
+    let leaves = Probe::<ClientInfo>::new("leaves");
     let (c, r, l) = (connects.clone(), renames.clone(), leaves.clone());
     let native_options = ClientOptions::new()
         .name("native")
@@ -91,18 +88,15 @@ async fn join_leave_and_name_change_are_seen_across_transports() {
             let l = l.clone();
             async move { l.push(who) }
         });
-    let native = hisock_tcp::connect(addrs.tcp, native_options)
+    let native = hisock_tcp::connect(tcp, native_options)
         .await
         .expect("tcp client connects");
-    assert_eq!(
-        server_joins.next("tcp join").await.transport,
-        TransportKind::Tcp
-    );
+    assert_eq!(server_joins.next().await.transport, TransportKind::Tcp);
 
-    let web_sees = Probe::<ClientInfo>::new();
+    let web_sees = Probe::<ClientInfo>::new("web_sees");
     let w = web_sees.clone();
     let web = hisock_ws::connect(
-        &ws_url(addrs.ws),
+        &ws_url(ws),
         ClientOptions::new()
             .name("web")
             .on("client_connect", move |who: ClientInfo| {
@@ -113,36 +107,34 @@ async fn join_leave_and_name_change_are_seen_across_transports() {
     .await
     .expect("ws client connects");
 
-    let joined = server_joins.next("ws join").await;
+    let joined = server_joins.next().await;
     assert_eq!(
         (joined.name(), joined.transport),
         (Some("web"), TransportKind::Ws)
     );
-    let seen = connects.next("tcp client sees the ws client join").await;
+    let seen = connects.next().await;
     assert_eq!(seen.id, web.id());
     assert_eq!(seen.transport, TransportKind::Ws);
 
     web.change_name(Some("web2")).await.expect("rename");
-    let (who, change) = renames.next("tcp client sees the rename").await;
+    let (who, change) = renames.next().await;
     assert_eq!(who.id, web.id());
     assert_eq!(change.old.as_deref(), Some("web"));
     assert_eq!(change.new.as_deref(), Some("web2"));
 
     // And the other way round: the ws client sees a tcp client join.
-    let late = hisock_tcp::connect(addrs.tcp, ClientOptions::new().name("late"))
+    let late = hisock_tcp::connect(tcp, ClientOptions::new().name("late"))
         .await
         .expect("second tcp client connects");
-    let seen = web_sees.next("ws client sees the tcp client join").await;
+    let seen = web_sees.next().await;
     assert_eq!((seen.id, seen.transport), (late.id(), TransportKind::Tcp));
     // The tcp client saw that join too; keep the probe in step.
-    assert_eq!(connects.next("native sees late").await.id, late.id());
+    assert_eq!(connects.next().await.id, late.id());
 
     web.close().await;
-    let left = leaves.next("tcp client sees the ws client leave").await;
+    let left = leaves.next().await;
     assert_eq!(left.id, web.id());
-    let left = server_leaves
-        .next("server runs leave for the ws client")
-        .await;
+    let left = server_leaves.next().await;
     assert_eq!((left.id, left.transport), (web.id(), TransportKind::Ws));
 
     native.close().await;
@@ -154,9 +146,9 @@ async fn join_leave_and_name_change_are_seen_across_transports() {
 async fn requests_cross_both_ways_between_server_and_ws_client() {
     let server = Server::new();
     server.on("double", |Data(n): Data<i64>| async move { n * 2 });
-    let addrs = listen_mixed(&server).await;
+    let ws = Transport::Ws.listen(&server).await;
     let web = hisock_ws::connect(
-        &ws_url(addrs.ws),
+        &ws_url(ws),
         ClientOptions::new().on("whoami", |Data(prefix): Data<String>| async move {
             format!("{prefix}: a websocket client")
         }),
@@ -180,13 +172,14 @@ async fn requests_cross_both_ways_between_server_and_ws_client() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ws_client_info_says_ws_and_has_both_addresses() {
     let server = Server::new();
-    let addrs = listen_mixed(&server).await;
-    let web = hisock_ws::connect(&ws_url(addrs.ws), ClientOptions::new().name("web"))
+    let tcp = Transport::Tcp.listen(&server).await;
+    let ws = Transport::Ws.listen(&server).await;
+    let web = hisock_ws::connect(&ws_url(ws), ClientOptions::new().name("web"))
         .await
         .expect("ws client connects");
 
     assert_eq!(web.transport(), TransportKind::Ws);
-    assert_eq!(web.server_addr(), Some(addrs.ws));
+    assert_eq!(web.server_addr(), Some(ws));
     let local = web.local_addr().expect("client knows its local address");
     assert_eq!(web.addr_seen_by_server(), Some(local));
 
@@ -196,7 +189,7 @@ async fn ws_client_info_says_ws_and_has_both_addresses() {
     assert_eq!(server.client_by_addr(local).map(|i| i.id), Some(web.id()));
 
     // Other clients see the same through a look-up, whatever their transport.
-    let native = hisock_tcp::connect(addrs.tcp, ClientOptions::new())
+    let native = hisock_tcp::connect(tcp, ClientOptions::new())
         .await
         .expect("tcp client connects");
     let looked_up = native

@@ -1,12 +1,10 @@
 //! Checks made at the HTTP upgrade, before any WebSocket traffic: allowed
 //! origins and the upgrade hook answer with an HTTP status, never a hang.
 
-mod support;
-
 use hisock::{codes, ClientOptions, Error, Server};
+use hisock_test_support::{listen_ws_with, within, ws_url, RawWsPeer, WAIT};
 use hisock_ws::http::{header, HeaderValue, StatusCode};
 use hisock_ws::{IntoClientRequest, WsConfig};
-use support::{listen_ws, within, ws_url, RawWs, WAIT};
 use tokio_tungstenite::tungstenite;
 
 fn request_with(
@@ -28,9 +26,9 @@ fn origin_config() -> WsConfig {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn disallowed_origin_gets_http_403() {
     let server = Server::new();
-    let addr = listen_ws(&server, origin_config()).await;
+    let addr = listen_ws_with(&server, origin_config()).await;
     let request = request_with(addr, header::ORIGIN, "https://evil.example");
-    match RawWs::connect_request(addr, request).await {
+    match RawWsPeer::connect_request(addr, request).await {
         Err(tungstenite::Error::Http(response)) => {
             assert_eq!(response.status(), StatusCode::FORBIDDEN);
             let body = String::from_utf8_lossy(response.body().as_deref().unwrap_or_default())
@@ -47,7 +45,7 @@ async fn disallowed_origin_gets_http_403() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn allowed_origin_and_no_origin_are_upgraded() {
     let server = Server::new();
-    let addr = listen_ws(&server, origin_config()).await;
+    let addr = listen_ws_with(&server, origin_config()).await;
     let request = request_with(addr, header::ORIGIN, "https://good.example");
     let allowed = hisock_ws::connect_with(request, ClientOptions::new(), &WsConfig::new())
         .await
@@ -74,7 +72,7 @@ async fn upgrade_hook_refuses_with_its_status_and_reason() {
             )),
         }
     });
-    let addr = listen_ws(&server, config).await;
+    let addr = listen_ws_with(&server, config).await;
 
     let refused = hisock_ws::connect(&ws_url(addr), ClientOptions::new()).await;
     match refused {
@@ -108,7 +106,7 @@ async fn server_auth_hook_still_runs_after_the_upgrade() {
             _ => Err("wrong password".to_string()),
         }
     });
-    let addr = listen_ws(&server, WsConfig::new()).await;
+    let addr = listen_ws_with(&server, WsConfig::new()).await;
     let refused = hisock_ws::connect(
         &ws_url(addr),
         ClientOptions::new().auth("closed").expect("auth data"),
@@ -147,7 +145,7 @@ async fn silent_peer_is_dropped_after_the_handshake_timeout() {
     let server = Server::builder()
         .handshake_timeout(std::time::Duration::from_millis(200))
         .build();
-    let addr = listen_ws(&server, WsConfig::new()).await;
+    let addr = listen_ws_with(&server, WsConfig::new()).await;
     // Connect and never send the upgrade request.
     let mut socket = tokio::net::TcpStream::connect(addr).await.expect("connect");
     let mut buf = [0u8; 16];

@@ -6,8 +6,7 @@
 //! default) the JavaScript API published on npm as `hisock`.
 //!
 //! Everything here needs a browser: on targets other than wasm32 this crate
-//! is empty (except for the `hisock-test-server` binary that the browser
-//! tests run natively).
+//! is empty.
 //!
 //! From Rust, compiled to `wasm32-unknown-unknown`:
 //!
@@ -42,9 +41,9 @@
 //! ```
 //!
 //! Tests run in Chromium: `scripts/browser-tests.sh` starts the native
-//! `hisock-test-server`, runs the wasm-bindgen tests of `tests/browser/` and
-//! the end-to-end tests of the npm package (`tests/browser/` at the
-//! workspace root).
+//! `hisock-test-server` (a binary of `hisock-test-support`), runs the
+//! wasm-bindgen tests of `tests/browser/` and the end-to-end tests of the
+//! npm package (`tests/browser/` at the workspace root).
 #![forbid(unsafe_code)]
 
 #[cfg(target_arch = "wasm32")]

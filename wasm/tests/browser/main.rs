@@ -5,7 +5,7 @@
 //! WebSocket URL at compile time in `HISOCK_TEST_WS_URL`. By hand:
 //!
 //! ```text
-//! cargo run -p hisock-wasm --bin hisock-test-server   # prints READY ws=… tcp=…
+//! cargo run -p hisock-test-support --bin hisock-test-server   # prints READY ws=… tcp=… raw=…
 //! cd wasm && HISOCK_TEST_WS_URL=ws://127.0.0.1:PORT/ CHROMEDRIVER=/usr/bin/chromedriver \
 //!   CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
 //!   cargo test --target wasm32-unknown-unknown -p hisock-wasm --test browser

@@ -1,5 +1,6 @@
 //! The browser transport's error paths, against the test server's
-//! misbehaving endpoint (`raw.rs` of hisock-test-server).
+//! misbehaving endpoint (`misbehaving.rs` of hisock-test-server, in
+//! `tests/support/src/bin/`).
 
 use hisock::{codes, ClientOptions, Error, TransportError};
 use wasm_bindgen_test::wasm_bindgen_test;

@@ -1,23 +1,24 @@
-//! [`RawPeer`]: a TCP peer that speaks hisock frames by hand, so tests can
-//! send what no well-behaved client would.
+//! [`RawTcpPeer`]: a TCP peer that speaks hisock frames by hand, so tests
+//! can send what no well-behaved client (or server) would.
 
 use std::net::SocketAddr;
 
 use bytes::Bytes;
-use hisock::frame::{Frame, PROTOCOL_VERSION};
+use hisock::frame::Frame;
 use hisock::CloseReason;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::net::{TcpListener, TcpStream};
 
+use crate::raw::handshake;
 use crate::wait::{within, WAIT};
 
 /// One end of a TCP connection carrying length-prefixed frames (a 4-byte
 /// big-endian length, then the frame), as PROTOCOL.md describes.
-pub struct RawPeer {
+pub struct RawTcpPeer {
     stream: TcpStream,
 }
 
-impl RawPeer {
+impl RawTcpPeer {
     /// Connects to `addr`.
     pub async fn connect(addr: SocketAddr) -> Self {
         let stream = within("raw TCP connect", TcpStream::connect(addr))
@@ -26,7 +27,15 @@ impl RawPeer {
         Self::from_stream(stream)
     }
 
-    /// Wraps an accepted or connected stream (a fake server uses this).
+    /// Accepts the next connection on `listener`, as a fake server.
+    pub async fn accept(listener: &TcpListener) -> Self {
+        let (stream, _) = within("raw TCP accept", listener.accept())
+            .await
+            .expect("raw TCP accept");
+        Self::from_stream(stream)
+    }
+
+    /// Wraps an accepted or connected stream.
     pub fn from_stream(stream: TcpStream) -> Self {
         let _ = stream.set_nodelay(true);
         Self { stream }
@@ -86,18 +95,15 @@ impl RawPeer {
 
     /// Sends a valid hello and expects the welcome; returns the client id.
     pub async fn hello(&mut self, name: Option<&str>) -> u64 {
-        self.send(&Frame::Hello {
-            version: PROTOCOL_VERSION,
-            name,
-            group: None,
-            auth: None,
-        })
-        .await;
-        let bytes = self.read_frame().await.expect("an answer to the hello");
-        match Frame::decode(&bytes).expect("the answer decodes") {
-            Frame::Welcome { client_id, .. } => client_id,
-            other => panic!("expected welcome, got {other:?}"),
-        }
+        self.send(&handshake::hello(name)).await;
+        handshake::welcomed_client_id(self.read_frame().await)
+    }
+
+    /// As a fake server: expects a hello and answers with
+    /// [`handshake::fake_welcome`].
+    pub async fn welcome_the_hello(&mut self) {
+        handshake::expect_hello(self.read_frame().await);
+        self.send(&handshake::fake_welcome()).await;
     }
 
     /// Expects the next frame to be a refusal, then the end of the

@@ -7,8 +7,10 @@ use std::sync::Once;
 use std::time::Duration;
 
 /// How long a test waits for anything that should happen promptly. Generous
-/// on purpose: it only matters when something is broken.
-pub const WAIT: Duration = Duration::from_secs(10);
+/// on purpose: it only matters when something is broken, and the two cores
+/// of a test machine may be building or testing something else meanwhile
+/// (an 8 MiB stream over a debug build, an example binary starting up).
+pub const WAIT: Duration = Duration::from_secs(30);
 
 /// Awaits `fut` for at most [`WAIT`]; panics naming `what` when it takes
 /// longer.

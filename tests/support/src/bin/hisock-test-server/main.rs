@@ -9,20 +9,18 @@
 //! ```
 //!
 //! Both addresses default to `127.0.0.1:0` (a free port). A third port on
-//! 127.0.0.1 serves a misbehaving WebSocket endpoint (`raw.rs`) for the
-//! transport's error paths. Once listening it prints one line,
+//! 127.0.0.1 serves a misbehaving WebSocket endpoint (`misbehaving.rs`) for
+//! the browser transport's error paths. Once listening it prints one line,
 //! `READY ws=ws://127.0.0.1:PORT/ tcp=127.0.0.1:PORT raw=ws://127.0.0.1:PORT`, and
 //! serves until SIGTERM/SIGINT or `--max-seconds` (default 900) have passed,
 //! so a forgotten server never outlives its test run for long.
 
-#[cfg(not(target_arch = "wasm32"))]
-mod handlers;
-#[cfg(not(target_arch = "wasm32"))]
-mod peer;
-#[cfg(not(target_arch = "wasm32"))]
-mod raw;
+#![forbid(unsafe_code)]
 
-#[cfg(not(target_arch = "wasm32"))]
+mod handlers;
+mod misbehaving;
+mod peer;
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     use std::io::Write;
@@ -80,7 +78,7 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    tokio::spawn(raw::serve(raw));
+    tokio::spawn(misbehaving::serve(raw));
 
     println!("READY ws=ws://{ws_addr}/ tcp={tcp_addr} raw=ws://{raw_addr}");
     let _ = std::io::stdout().flush();
@@ -104,14 +102,12 @@ async fn main() -> std::process::ExitCode {
 }
 
 /// The command line.
-#[cfg(not(target_arch = "wasm32"))]
 struct Args {
     ws: String,
     tcp: String,
     max_seconds: u64,
 }
 
-#[cfg(not(target_arch = "wasm32"))]
 impl Args {
     fn parse(mut args: impl Iterator<Item = String>) -> Result<Self, String> {
         let mut parsed = Args {
@@ -135,9 +131,3 @@ impl Args {
         Ok(parsed)
     }
 }
-
-/// The server only runs natively; on wasm32 (where `cargo build
-/// --target wasm32-unknown-unknown` of this package also builds binaries)
-/// there is nothing to do.
-#[cfg(target_arch = "wasm32")]
-fn main() {}

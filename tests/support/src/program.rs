@@ -1,6 +1,7 @@
-//! Runs the example binaries as child processes: read their output line by
-//! line with a deadline on every wait, and kill them when the test ends,
-//! passes or panics.
+//! [`Program`]: a binary run as a child process (the examples, as a user
+//! would run them): its output read line by line with every wait bounded by
+//! [`WAIT`], and killed when the test ends, passes or panics. Blocking
+//! (std only), for plain `#[test]`s.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -9,16 +10,14 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::thread;
 use std::time::{Duration, Instant};
 
-/// The longest any single wait may take before the test fails. Generous:
-/// two cores may be building or testing something else at the same time.
-pub const DEADLINE: Duration = Duration::from_secs(30);
+use crate::wait::WAIT;
 
 enum Line {
     Out(String),
     Err(String),
 }
 
-/// A running example binary.
+/// A running binary.
 pub struct Program {
     name: String,
     child: Child,
@@ -73,13 +72,13 @@ impl Program {
     }
 
     /// Waits for a stdout line containing `needle` (earlier lines included)
-    /// and returns it. Panics with the transcript after [`DEADLINE`] or
+    /// and returns it. Panics with the transcript after [`WAIT`] or
     /// when the program ends without printing it.
     pub fn wait_for(&mut self, needle: &str) -> String {
         if let Some(line) = self.stdout.iter().find(|l| l.contains(needle)) {
             return line.clone();
         }
-        let until = Instant::now() + DEADLINE;
+        let until = Instant::now() + WAIT;
         loop {
             let left = until.saturating_duration_since(Instant::now());
             match self.lines.recv_timeout(left) {
@@ -99,9 +98,9 @@ impl Program {
     }
 
     /// Waits for the program to exit by itself and returns its status once
-    /// all its output is read. Panics after [`DEADLINE`].
+    /// all its output is read. Panics after [`WAIT`].
     pub fn wait_for_exit(&mut self) -> ExitStatus {
-        let until = Instant::now() + DEADLINE;
+        let until = Instant::now() + WAIT;
         // Output ends when the program closes its pipes, at exit.
         loop {
             let left = until.saturating_duration_since(Instant::now());
@@ -179,12 +178,10 @@ fn forward<R: Read + Send + 'static>(from: R, to: mpsc::Sender<Line>, wrap: fn(S
 }
 
 /// `GET path` from an HTTP server at `addr` (host:port): the whole response,
-/// status line and headers included. Panics after [`DEADLINE`].
+/// status line and headers included. Panics after [`WAIT`].
 pub fn http_get(addr: &str, path: &str) -> String {
     let mut stream = TcpStream::connect(addr).expect("http connects");
-    stream
-        .set_read_timeout(Some(DEADLINE))
-        .expect("a read timeout");
+    stream.set_read_timeout(Some(WAIT)).expect("a read timeout");
     write!(
         stream,
         "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"

@@ -1,23 +1,26 @@
-//! Shared support for hisock's cross-crate integration tests.
+//! What hisock's tests share, once: the tests of `tests/`, of
+//! `transport-ws` and of `examples` use it as a dev-dependency, and its
+//! binary `hisock-test-server` is the native server of the browser tests.
 //!
-//! The tests themselves live in `tests/*.rs`, grouped by topic; everything
-//! they have in common lives here, once:
-//!
-//! - [`Transport`] and [`transport_tests!`]: every parity test runs once per
-//!   transport (`name::tcp`, `name::ws`).
+//! - [`Transport`] and [`transport_tests!`]: the one list of transports;
+//!   every parity test runs once per transport (`name::tcp`, `name::ws`).
 //! - [`TestServer`]: a real server listening on `127.0.0.1:0`, and clients
 //!   connected to it with options.
 //! - [`Probe`]: handlers report what they saw; tests await it with a bound.
 //!   [`record_joins`], [`record_leaves`] and [`record_departures`] install
 //!   the usual recording handlers.
-//! - [`RawPeer`]: a hand-rolled TCP peer that writes and reads
-//!   length-prefixed frames, for bad-input tests.
+//! - [`RawTcpPeer`], [`RawWsPeer`] and [`RawPeer`] (either): hand-rolled
+//!   peers that send and read hisock frames (or anything else) by hand, as a
+//!   client or as a fake server, for bad-input tests.
 //! - [`within`] and [`WAIT`]: every wait is bounded, so a bug fails fast
 //!   instead of hanging.
+//! - [`Program`]: a binary run as a child process, its output read with
+//!   bounded waits (the examples' smoke tests).
+//! - [`Move`], [`patterned_bytes`]: payloads whose content can be checked.
 //!
 //! ```no_run
 //! use hisock::{ClientInfo, ClientOptions, Server};
-//! use hisock_tests::{Probe, TestServer, Transport};
+//! use hisock_test_support::{Probe, TestServer, Transport};
 //!
 //! # async fn demo() {
 //! let joined = Probe::new("join");
@@ -36,16 +39,18 @@
 
 mod payloads;
 mod probe;
-mod raw;
+mod program;
+pub mod raw;
 mod record;
 mod server;
 mod transport;
 mod wait;
 
-pub use payloads::Move;
+pub use payloads::{patterned_bytes, patterned_pieces, Move};
 pub use probe::Probe;
-pub use raw::RawPeer;
+pub use program::{http_get, Program};
+pub use raw::{loopback_pair, RawPeer, RawTcpPeer, RawWsPeer, WsClosed};
 pub use record::{record_departures, record_joins, record_leaves};
 pub use server::TestServer;
-pub use transport::Transport;
+pub use transport::{listen_ws_with, ws_url, Transport};
 pub use wait::{init_tracing, within, WAIT};

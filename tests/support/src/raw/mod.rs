@@ -1,0 +1,107 @@
+//! Raw peers: one end of a connection that speaks hisock frames by hand, so
+//! tests can send what no well-behaved client or server would, and see
+//! exactly what comes back.
+//!
+//! - [`RawTcpPeer`]: length-prefixed frames on a TCP socket; can also write
+//!   bytes that are no frame at all.
+//! - [`RawWsPeer`]: binary WebSocket messages; can also send text, pings and
+//!   fragments, and close with any code.
+//! - [`RawPeer`]: either one, chosen by [`Transport`], for tests that run
+//!   over every transport.
+
+pub mod handshake;
+mod tcp;
+mod ws;
+
+use std::net::SocketAddr;
+
+use bytes::Bytes;
+use hisock::frame::Frame;
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::transport::Transport;
+use crate::wait::within;
+
+pub use tcp::RawTcpPeer;
+pub use ws::{RawWsPeer, WsClosed};
+
+/// Two ends of one TCP connection on loopback, for tests that put a
+/// transport on one end and read or write raw bytes on the other.
+pub async fn loopback_pair() -> (TcpStream, TcpStream) {
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind 127.0.0.1:0");
+    let addr = listener
+        .local_addr()
+        .expect("a bound listener has an address");
+    let (connected, accepted) = within("a loopback connection", async {
+        tokio::join!(TcpStream::connect(addr), listener.accept())
+    })
+    .await;
+    (connected.expect("connect"), accepted.expect("accept").0)
+}
+
+/// A raw peer over any [`Transport`]: the frame-level operations both
+/// transports share.
+// A test has a few of them at most: their size does not matter.
+#[allow(clippy::large_enum_variant)]
+pub enum RawPeer {
+    /// Over TCP.
+    Tcp(RawTcpPeer),
+    /// Over WebSocket.
+    Ws(RawWsPeer),
+}
+
+impl RawPeer {
+    /// Connects to the server at `addr` over `transport` (completing the
+    /// WebSocket upgrade, not the hisock handshake).
+    pub async fn connect(transport: Transport, addr: SocketAddr) -> Self {
+        match transport {
+            Transport::Tcp => RawPeer::Tcp(RawTcpPeer::connect(addr).await),
+            Transport::Ws => RawPeer::Ws(RawWsPeer::connect(addr).await),
+        }
+    }
+
+    /// Accepts the next connection on `listener` over `transport`, as a fake
+    /// server (completing the WebSocket upgrade, not the hisock handshake).
+    pub async fn accept(transport: Transport, listener: &TcpListener) -> Self {
+        match transport {
+            Transport::Tcp => RawPeer::Tcp(RawTcpPeer::accept(listener).await),
+            Transport::Ws => {
+                let (stream, _) = within("raw accept", listener.accept())
+                    .await
+                    .expect("raw accept");
+                RawPeer::Ws(RawWsPeer::accept(stream).await.0)
+            }
+        }
+    }
+
+    /// Encodes and sends a frame.
+    pub async fn send(&mut self, frame: &Frame<'_>) {
+        match self {
+            RawPeer::Tcp(peer) => peer.send(frame).await,
+            RawPeer::Ws(peer) => peer.send(frame).await,
+        }
+    }
+
+    /// The next frame's bytes, or `None` when the other end closed.
+    pub async fn read_frame(&mut self) -> Option<Bytes> {
+        match self {
+            RawPeer::Tcp(peer) => peer.read_frame().await,
+            RawPeer::Ws(peer) => peer.read_frame().await,
+        }
+    }
+
+    /// Sends a valid hello and expects the welcome; returns the client id.
+    pub async fn hello(&mut self, name: Option<&str>) -> u64 {
+        self.send(&handshake::hello(name)).await;
+        handshake::welcomed_client_id(self.read_frame().await)
+    }
+
+    /// As a fake server: expects a hello and answers with
+    /// [`handshake::fake_welcome`].
+    pub async fn welcome_the_hello(&mut self) {
+        handshake::expect_hello(self.read_frame().await);
+        self.send(&handshake::fake_welcome()).await;
+    }
+}
