@@ -6,6 +6,8 @@
 
 mod context;
 mod driver;
+mod events;
+mod goodbye;
 mod handshake;
 mod inbox;
 mod options;

@@ -7,6 +7,8 @@
 //! [`On::threaded`]. A second task per connection writes the outgoing queue
 //! in batches.
 
+mod auth;
+mod builder;
 mod config;
 mod connection;
 mod context;
@@ -18,6 +20,7 @@ mod listener;
 mod membership;
 mod peer;
 mod registry;
+mod requests;
 mod session;
 
 use std::future::Future;
@@ -26,25 +29,23 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use bytes::Bytes;
-use serde::de::DeserializeOwned;
-use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use auth::AuthHook;
+pub use auth::AuthRequest;
+pub use builder::ServerBuilder;
 pub use config::{ConnectionLimits, ServerConfig};
 pub use context::ServerEvent;
 pub use emit::Emit;
 pub use listener::{Incoming, Listener};
 
 use crate::close::{codes, CloseReason};
-use crate::dispatch::{erase, Handler, HandlerTable, On, SharedHandlers};
+use crate::dispatch::{erase, Handler, On, SharedHandlers};
 use crate::error::{Error, Result};
-use crate::frame::Frame;
 use crate::info::ClientInfo;
-use crate::platform::locks::{lock, read_lock, write_lock};
-use crate::transport::{BoxFuture, Connection, TransportKind};
-use crate::value;
+use crate::platform::locks::{read_lock, write_lock};
+use crate::transport::Connection;
 use registry::{Kick, SharedRegistry};
 
 /// Reserved event names on the server.
@@ -66,30 +67,6 @@ pub mod reserved {
     /// All of the above.
     pub const ALL: &[&str] = &[JOIN, LEAVE, MESSAGE, NAME_CHANGE, GROUP_CHANGE, WILDCARD];
 }
-
-/// What the auth hook sees of a client asking to join.
-#[derive(Debug, Clone)]
-pub struct AuthRequest {
-    /// The name the client asks for.
-    pub name: Option<String>,
-    /// The group the client asks for.
-    pub group: Option<String>,
-    /// The client's address.
-    pub addr: Option<SocketAddr>,
-    /// The client's transport.
-    pub transport: TransportKind,
-    auth: Option<Bytes>,
-}
-
-impl AuthRequest {
-    /// The auth data the client sent, decoded as `T`; `None` when it sent
-    /// none. Errors when it does not fit `T`.
-    pub fn data<T: DeserializeOwned>(&self) -> Result<Option<T>> {
-        self.auth.as_deref().map(value::decode).transpose()
-    }
-}
-
-type AuthHook = Arc<dyn Fn(AuthRequest) -> BoxFuture<'static, Result<(), String>> + Send + Sync>;
 
 pub(crate) struct Inner {
     pub config: ServerConfig,
@@ -122,98 +99,6 @@ pub(crate) struct Inner {
 #[derive(Clone)]
 pub struct Server {
     pub(crate) inner: Arc<Inner>,
-}
-
-/// Builds a [`Server`] with non-default settings.
-#[derive(Debug, Default, Clone)]
-pub struct ServerBuilder {
-    config: ServerConfig,
-}
-
-impl ServerBuilder {
-    /// Most clients at once; more are refused with a reason.
-    pub fn max_connections(mut self, max: usize) -> Self {
-        self.config.max_connections = Some(max);
-        self
-    }
-
-    /// Largest accepted frame, in bytes.
-    pub fn max_frame_len(mut self, bytes: usize) -> Self {
-        self.config.max_frame_len = bytes;
-        self
-    }
-
-    /// Bytes queued per client before it is dropped as a slow reader.
-    pub fn outbox_limit(mut self, bytes: usize) -> Self {
-        self.config.outbox_limit = bytes;
-        self
-    }
-
-    /// Events queued per client for in-order handlers before reading pauses.
-    pub fn handler_queue_len(mut self, events: usize) -> Self {
-        self.config.handler_queue_len = events.max(1);
-        self
-    }
-
-    /// Ping every `interval`; drop clients silent for `timeout`.
-    pub fn keepalive(mut self, interval: Duration, timeout: Duration) -> Self {
-        self.config.keepalive_interval = Some(interval);
-        self.config.keepalive_timeout = timeout;
-        self
-    }
-
-    /// Never ping, never drop silent clients.
-    pub fn no_keepalive(mut self) -> Self {
-        self.config.keepalive_interval = None;
-        self
-    }
-
-    /// Time a new connection has to send its hello.
-    pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
-        self.config.handshake_timeout = timeout;
-        self
-    }
-
-    /// Time queued handlers may still run when a connection ends.
-    pub fn drain_timeout(mut self, timeout: Duration) -> Self {
-        self.config.drain_timeout = timeout;
-        self
-    }
-
-    /// Largest streamed payload accepted from a client, in bytes.
-    pub fn max_stream_len(mut self, bytes: u64) -> Self {
-        self.config.max_stream_len = bytes;
-        self
-    }
-
-    /// Whether clients are told when others join, leave or change (see
-    /// [`ServerConfig::presence_notices`]). Default true.
-    pub fn presence_notices(mut self, on: bool) -> Self {
-        self.config.presence_notices = on;
-        self
-    }
-
-    /// Replaces all settings at once.
-    pub fn config(mut self, config: ServerConfig) -> Self {
-        self.config = config;
-        self
-    }
-
-    /// The server.
-    pub fn build(self) -> Server {
-        Server {
-            inner: Arc::new(Inner {
-                config: self.config,
-                handlers: SharedHandlers::new(HandlerTable::new(reserved::ALL)),
-                registry: SharedRegistry::default(),
-                auth: RwLock::new(None),
-                next_id: AtomicU64::new(1),
-                shutdown: CancellationToken::new(),
-                tasks: TaskTracker::new(),
-                addrs: RwLock::new(Vec::new()),
-            }),
-        }
-    }
 }
 
 impl Default for Server {
@@ -380,92 +265,6 @@ impl Server {
     /// Number of connected clients.
     pub fn client_count(&self) -> usize {
         self.inner.registry.read().len()
-    }
-
-    /// Sends a request to client `id` and waits up to `timeout` for the
-    /// reply its handler returns, decoded as `R`.
-    ///
-    /// Errors: [`Error::NoSuchClient`], [`Error::Timeout`],
-    /// [`Error::Remote`] when the client's handler failed or has no handler,
-    /// [`Error::Decode`] when the reply does not fit `R`, [`Error::Closed`]
-    /// when the client left before answering.
-    pub async fn request<R: DeserializeOwned, T: Serialize + ?Sized>(
-        &self,
-        id: u64,
-        command: &str,
-        payload: &T,
-        timeout: Duration,
-    ) -> Result<R> {
-        let payload = value::encode(payload)?;
-        let reply = self.request_raw(id, command, &payload, timeout).await?;
-        value::decode(&reply)
-    }
-
-    /// Like [`request`](Self::request) with raw MessagePack in and out.
-    pub async fn request_raw(
-        &self,
-        id: u64,
-        command: &str,
-        payload: &[u8],
-        timeout: Duration,
-    ) -> Result<Bytes> {
-        let entry = self
-            .inner
-            .registry
-            .read()
-            .get(id)
-            .cloned()
-            .ok_or(Error::NoSuchClient(id))?;
-        // The client's connection task enforces the timeout, with one
-        // timer for all of its requests (as the client does for its own).
-        let (request_id, rx) =
-            lock(&entry.pending).register_with_timeout(timeout, crate::platform::timer::now())?;
-        let frame = Frame::Event {
-            command,
-            request_id,
-            payload,
-        }
-        .encode();
-        if let Err(err) = emit::push_or_kick(&entry, frame) {
-            lock(&entry.pending).cancel(request_id);
-            return Err(err);
-        }
-        match rx.await {
-            Ok(result) => result,
-            Err(_) => Err(Error::Closed(CloseReason::new(
-                codes::ABNORMAL,
-                "client left before answering",
-            ))),
-        }
-    }
-
-    /// Streams a large payload to client `id` under `command`, in chunks
-    /// that interleave with other events (see [`crate::stream`]). Returns
-    /// once the client's handler has consumed all of it.
-    ///
-    /// Errors: [`Error::NoSuchClient`], [`Error::Remote`] when the client has
-    /// no handler, refuses the size or drops the stream, [`Error::Closed`]
-    /// when the connection ends first, [`Error::Handler`] when `source`
-    /// fails (the client then gets an error, not a short payload).
-    pub async fn send_stream<S, E>(
-        &self,
-        id: u64,
-        command: &str,
-        source: S,
-        options: crate::stream::StreamOptions,
-    ) -> Result<()>
-    where
-        S: futures::Stream<Item = std::result::Result<Bytes, E>>,
-        E: std::fmt::Display,
-    {
-        let entry = self
-            .inner
-            .registry
-            .read()
-            .get(id)
-            .cloned()
-            .ok_or(Error::NoSuchClient(id))?;
-        crate::stream::send_stream(&entry.outbox, &entry.outgoing, command, source, options).await
     }
 
     /// Disconnects client `id` with [`KICKED`](codes::KICKED) and `reason`;

@@ -1,0 +1,47 @@
+//! The end of the client's connection: the closing plan
+//! ([`closing::plan`], shared with the server) carried out. The reason is
+//! recorded, requests, `recv`s and streams fail with it, the `Close` the
+//! plan calls for goes out last, `force_disconnect` fires when the server
+//! ended it, and handlers for events already received still run.
+
+use futures::StreamExt;
+
+use super::driver::Reader;
+use super::events::Extras;
+use super::{lock, reserved};
+use crate::protocol::closing::{self, Ending, Side};
+
+impl Reader {
+    pub(super) async fn finish(&mut self, ending: Ending) {
+        let shared = self.client.shared.clone();
+        let plan = closing::plan(Side::Client, ending);
+        let reason = plan.reason.clone();
+        {
+            let mut slot = lock(&shared.close_reason);
+            if slot.is_none() {
+                *slot = Some(reason.clone());
+            }
+        }
+        tracing::debug!(%reason, "client connection ended");
+        lock(&shared.pending).close(&reason);
+        lock(&shared.inbox).close(&reason);
+        self.incoming.close(&reason);
+        shared.outgoing.close(&reason);
+        shared.outbox.close_with(plan.close_frame());
+        if plan.by_peer {
+            let extras = Extras {
+                close: Some(reason.clone()),
+                ..Extras::default()
+            };
+            self.reserved_event(reserved::FORCE_DISCONNECT, extras);
+        }
+        // Events already received still get their handlers.
+        if let Some(job) = self.current.take() {
+            job.await;
+        }
+        while let Some(job) = self.queue.pop_front() {
+            job.await;
+        }
+        while self.concurrent.next().await.is_some() {}
+    }
+}

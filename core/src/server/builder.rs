@@ -1,0 +1,104 @@
+//! Building a [`Server`] with settings other than the defaults.
+
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::registry::SharedRegistry;
+use super::{reserved, Inner, Server, ServerConfig};
+use crate::dispatch::{HandlerTable, SharedHandlers};
+
+/// Builds a [`Server`] with non-default settings.
+#[derive(Debug, Default, Clone)]
+pub struct ServerBuilder {
+    config: ServerConfig,
+}
+
+impl ServerBuilder {
+    /// Most clients at once; more are refused with a reason.
+    pub fn max_connections(mut self, max: usize) -> Self {
+        self.config.max_connections = Some(max);
+        self
+    }
+
+    /// Largest accepted frame, in bytes.
+    pub fn max_frame_len(mut self, bytes: usize) -> Self {
+        self.config.max_frame_len = bytes;
+        self
+    }
+
+    /// Bytes queued per client before it is dropped as a slow reader.
+    pub fn outbox_limit(mut self, bytes: usize) -> Self {
+        self.config.outbox_limit = bytes;
+        self
+    }
+
+    /// Events queued per client for in-order handlers before reading pauses.
+    pub fn handler_queue_len(mut self, events: usize) -> Self {
+        self.config.handler_queue_len = events.max(1);
+        self
+    }
+
+    /// Ping every `interval`; drop clients silent for `timeout`.
+    pub fn keepalive(mut self, interval: Duration, timeout: Duration) -> Self {
+        self.config.keepalive_interval = Some(interval);
+        self.config.keepalive_timeout = timeout;
+        self
+    }
+
+    /// Never ping, never drop silent clients.
+    pub fn no_keepalive(mut self) -> Self {
+        self.config.keepalive_interval = None;
+        self
+    }
+
+    /// Time a new connection has to send its hello.
+    pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.config.handshake_timeout = timeout;
+        self
+    }
+
+    /// Time queued handlers may still run when a connection ends.
+    pub fn drain_timeout(mut self, timeout: Duration) -> Self {
+        self.config.drain_timeout = timeout;
+        self
+    }
+
+    /// Largest streamed payload accepted from a client, in bytes.
+    pub fn max_stream_len(mut self, bytes: u64) -> Self {
+        self.config.max_stream_len = bytes;
+        self
+    }
+
+    /// Whether clients are told when others join, leave or change (see
+    /// [`ServerConfig::presence_notices`]). Default true.
+    pub fn presence_notices(mut self, on: bool) -> Self {
+        self.config.presence_notices = on;
+        self
+    }
+
+    /// Replaces all settings at once.
+    pub fn config(mut self, config: ServerConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// The server.
+    pub fn build(self) -> Server {
+        Server {
+            inner: Arc::new(Inner {
+                config: self.config,
+                handlers: SharedHandlers::new(HandlerTable::new(reserved::ALL)),
+                registry: SharedRegistry::default(),
+                auth: RwLock::new(None),
+                next_id: AtomicU64::new(1),
+                shutdown: CancellationToken::new(),
+                tasks: TaskTracker::new(),
+                addrs: RwLock::new(Vec::new()),
+            }),
+        }
+    }
+}
