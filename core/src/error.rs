@@ -17,7 +17,7 @@ pub enum Error {
     /// unknown kind, a frame not allowed here). Not something an
     /// application handles beyond logging: the connection closes with the
     /// fault's [`close_code`](ProtocolFault::close_code).
-    #[error("protocol violation: {0}")]
+    #[error(transparent)]
     Protocol(#[from] ProtocolFault),
     /// A payload could not be encoded as MessagePack.
     #[error("payload could not be encoded: {0}")]
@@ -68,17 +68,14 @@ pub enum Error {
 
 /// How a peer broke the wire protocol: typed, so that the close code and a
 /// test can tell the cases apart without reading text.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ProtocolFault {
     /// A frame did not decode.
-    #[error("malformed frame: {0}")]
     Malformed(Malformed),
     /// A frame's kind byte is unknown to this protocol version.
-    #[error("unknown frame kind {0}")]
     UnknownKind(u8),
     /// The handshake's first frame is not the one it must be.
-    #[error("expected {expected}, got {got}")]
     Expected {
         /// The kind that must come (`hello`, `welcome`).
         expected: &'static str,
@@ -87,7 +84,6 @@ pub enum ProtocolFault {
     },
     /// A frame of a kind the peer may not send after the handshake (the
     /// other side's kinds, a second `Hello`).
-    #[error("a {sender} may not send a {kind} frame here")]
     NotAllowed {
         /// Who sent it: `client` or `server`.
         sender: &'static str,
@@ -95,9 +91,20 @@ pub enum ProtocolFault {
         kind: &'static str,
     },
     /// A `StreamStart` for an id that is still open.
-    #[error("stream {0} started twice")]
     StreamStartedTwice(u64),
 }
+
+impl std::fmt::Display for ProtocolFault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ProtocolFault::Malformed(what) => write!(f, "malformed frame: {what}"),
+            ProtocolFault::UnknownKind(kind) => write!(f, "unknown frame kind {kind}"),
+            _ => write!(f, "protocol violation: {}", self.reason()),
+        }
+    }
+}
+
+impl std::error::Error for ProtocolFault {}
 
 impl ProtocolFault {
     /// The close code for this fault (PROTOCOL.md section 8): 4007 for an
@@ -109,37 +116,70 @@ impl ProtocolFault {
             _ => codes::PROTOCOL_ERROR,
         }
     }
+
+    /// The reason text a `Close` for this fault carries: the fault in a few
+    /// words, without the "malformed frame:" / "protocol violation:"
+    /// prefix of its `Display`.
+    pub fn reason(&self) -> String {
+        match self {
+            ProtocolFault::Malformed(what) => what.text().to_owned(),
+            ProtocolFault::UnknownKind(kind) => format!("unknown frame kind {kind}"),
+            ProtocolFault::Expected { expected, got } => format!("expected {expected}, got {got}"),
+            ProtocolFault::NotAllowed { sender, kind } => {
+                format!("a {sender} may not send a {kind} frame here")
+            }
+            ProtocolFault::StreamStartedTwice(id) => format!("stream {id} started twice"),
+        }
+    }
 }
 
 /// What exactly was wrong with a frame that did not decode.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Malformed {
     /// A frame of zero bytes.
-    #[error("empty frame")]
     Empty,
     /// The frame ended in the middle of a field.
-    #[error("truncated frame")]
     Truncated,
     /// A varint that is too long or too large for its field.
-    #[error("bad varint")]
     BadVarint,
     /// A string that is not UTF-8.
-    #[error("invalid UTF-8")]
     InvalidUtf8,
     /// An `Option` tag other than 0 or 1.
-    #[error("bad option tag")]
     BadOptionTag,
     /// A bool other than 0 or 1.
-    #[error("bad bool")]
     BadBool,
     /// A `LookupKey` tag other than 0, 1 or 2.
-    #[error("unknown lookup key")]
     UnknownLookupKey,
     /// Bytes left over after the frame's last field.
-    #[error("trailing bytes after frame")]
     TrailingBytes,
 }
+
+impl Malformed {
+    /// What is wrong, in a few words.
+    pub fn text(self) -> &'static str {
+        match self {
+            Malformed::Empty => "empty frame",
+            Malformed::Truncated => "truncated frame",
+            Malformed::BadVarint => "bad varint",
+            Malformed::InvalidUtf8 => "invalid UTF-8",
+            Malformed::BadOptionTag => "bad option tag",
+            Malformed::BadBool => "bad bool",
+            Malformed::UnknownLookupKey => "unknown lookup key",
+            Malformed::TrailingBytes => "trailing bytes after frame",
+        }
+    }
+}
+
+// By hand rather than derived: one table of texts is smaller in the
+// browser build than a formatting call per variant.
+impl std::fmt::Display for Malformed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.text())
+    }
+}
+
+impl std::error::Error for Malformed {}
 
 impl From<Malformed> for Error {
     fn from(malformed: Malformed) -> Self {
@@ -163,7 +203,7 @@ impl Error {
     pub fn close_reason(&self) -> Option<CloseReason> {
         use crate::close::codes;
         Some(match self {
-            Error::Protocol(fault) => CloseReason::new(fault.close_code(), fault.to_string()),
+            Error::Protocol(fault) => CloseReason::new(fault.close_code(), fault.reason()),
             Error::Transport(TransportError::FrameTooBig { len, max }) => CloseReason::new(
                 codes::TOO_BIG,
                 format!("frame of {len} bytes exceeds the maximum of {max}"),

@@ -58,9 +58,6 @@ pub mod stream;
 pub mod transport;
 pub mod value;
 
-// The paths these shims had before they moved to `platform`, still used by
-// `pending` and `client`.
-
 #[cfg(not(target_arch = "wasm32"))]
 pub use addr::{local_ip, parse_addr};
 pub use client::{Client, ClientEvent, ClientOptions};

@@ -78,7 +78,7 @@ pub(crate) fn drive_deadlines(
         if timer.poll_fired(cx).is_pending() {
             return;
         }
-        if let Some(next) = lock(pending).expire(crate::platform::timer::now()) {
+        if let Some(next) = lock(pending).expire(timer.clock().now()) {
             timer.arm(next);
         }
     }
@@ -152,6 +152,7 @@ impl PendingRequests {
         Ok(registered)
     }
 
+    #[inline]
     fn insert(&mut self, deadline: Option<(Instant, Duration)>) -> Result<Registration, Error> {
         if let Some(reason) = &self.closed {
             return Err(Error::Closed(reason.clone()));

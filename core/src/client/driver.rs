@@ -68,7 +68,7 @@ pub(crate) async fn drive(
         ) {
             (Some(interval), Some(timeout)) => {
                 let window = timeout + interval;
-                Some((crate::platform::timer::Delay::new(window), window))
+                Some((shared.clock.delay(window), window))
             }
             _ => None,
         };
@@ -89,7 +89,7 @@ pub(crate) async fn drive(
     let mut reader = std::pin::pin!(reader);
     let mut writer = std::pin::pin!(writer);
     let (mut reader_done, mut writer_done) = (false, false);
-    let mut request_deadlines = DeadlineTimer::new();
+    let mut request_deadlines = DeadlineTimer::new(shared.clock);
     poll_fn(|cx| {
         // The reader first, then the writer, in every turn: replies and
         // pongs the reader queued leave in the same turn, without a

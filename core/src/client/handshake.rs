@@ -42,7 +42,7 @@ impl Client {
             options.auth.as_deref(),
         );
         sink.send(hello).await?;
-        let first = with_timeout(options.handshake_timeout, stream.next())
+        let first = with_timeout(options.clock, options.handshake_timeout, stream.next())
             .await
             .ok_or(Error::Timeout(options.handshake_timeout))?
             .transpose()?;
@@ -71,6 +71,7 @@ impl Client {
             seen_addr: welcomed.seen_addr,
             transport: kind,
             handler_queue_len: options.handler_queue_len,
+            clock: options.clock,
             stop: AtomicBool::new(false),
             stop_waker: AtomicWaker::new(),
             close_reason: Mutex::new(None),

@@ -95,6 +95,8 @@ struct Identity {
 
 pub(crate) struct Shared {
     outbox: Arc<Outbox>,
+    /// The timers and clock of this client's deadlines.
+    clock: Clock,
     /// Where this client's small event frames are encoded.
     frame_block: crate::frame::FrameBlock,
     outgoing: crate::stream::OutgoingStreams,
@@ -122,6 +124,7 @@ pub(crate) struct Shared {
 }
 
 use crate::platform::locks::lock;
+use crate::platform::timer::Clock;
 
 /// A connected client. Cheap to clone; all clones share one connection.
 #[derive(Clone)]
@@ -146,11 +149,15 @@ impl Future for Driver {
 }
 
 /// Waits for `fut` at most `timeout`.
-pub(crate) async fn with_timeout<F: Future>(timeout: Duration, fut: F) -> Option<F::Output> {
+pub(crate) async fn with_timeout<F: Future>(
+    clock: Clock,
+    timeout: Duration,
+    fut: F,
+) -> Option<F::Output> {
     // A poll_fn rather than `select`: no `Either` of both outputs to build
     // and take apart (smaller in the browser build).
     let mut fut = std::pin::pin!(fut);
-    let mut delay = crate::platform::timer::Delay::new(timeout);
+    let mut delay = clock.delay(timeout);
     std::future::poll_fn(|cx| {
         if let Poll::Ready(out) = fut.as_mut().poll(cx) {
             return Poll::Ready(Some(out));
@@ -376,9 +383,9 @@ impl Client {
             }
             .encode(),
         ));
-        with_timeout(Duration::from_secs(5), shared.outbox.closed()).await;
+        with_timeout(shared.clock, Duration::from_secs(5), shared.outbox.closed()).await;
         // Give the server a moment to hang up, then stop reading anyway.
-        with_timeout(Duration::from_secs(2), self.closed()).await;
+        with_timeout(shared.clock, Duration::from_secs(2), self.closed()).await;
         shared.stop.store(true, Ordering::Release);
         shared.stop_waker.wake();
         self.closed().await;

@@ -10,6 +10,7 @@ use super::context::ClientEvent;
 use super::reserved;
 use crate::dispatch::{erase, Handler, HandlerTable, On};
 use crate::error::Result;
+use crate::platform::timer::Clock;
 use crate::value;
 
 /// Options for [`Client::handshake`](super::Client::handshake) and the
@@ -26,6 +27,7 @@ pub struct ClientOptions {
     pub(crate) handler_queue_len: usize,
     pub(crate) max_stream_len: u64,
     pub(crate) handlers: HandlerTable<ClientEvent>,
+    pub(crate) clock: Clock,
 }
 
 impl Default for ClientOptions {
@@ -41,6 +43,7 @@ impl Default for ClientOptions {
             handler_queue_len: 1024,
             max_stream_len: crate::stream::DEFAULT_MAX_STREAM_LEN,
             handlers: HandlerTable::new(reserved::ALL),
+            clock: Clock::Own,
         }
     }
 }
@@ -85,6 +88,21 @@ impl ClientOptions {
     /// payloads themselves, like the browser's JS API).
     pub fn auth_raw(mut self, payload: Bytes) -> Self {
         self.auth = Some(payload);
+        self
+    }
+
+    /// Runs this client's timers (request and `recv` timeouts, the
+    /// handshake timeout, noticing a silent server) on the tokio runtime
+    /// the client is created and driven in, instead of a timer thread of
+    /// its own: no extra thread, and a test with a paused tokio clock
+    /// (`#[tokio::test(start_paused = true)]`) then controls every
+    /// deadline of the client as it does the server's. The runtime must
+    /// have its time driver (`#[tokio::main]` and `#[tokio::test]` do;
+    /// a `Builder` needs `enable_time()`), and must keep running while
+    /// the client waits. Default: off (works under any executor).
+    #[cfg(all(feature = "server", not(target_arch = "wasm32")))]
+    pub fn tokio_timers(mut self) -> Self {
+        self.clock = Clock::Tokio;
         self
     }
 

@@ -65,8 +65,8 @@ impl Client {
     ) -> impl Future<Output = Result<Bytes>> + '_ {
         // The connection loop enforces the timeout (one timer for all
         // requests): a request registers no timer of its own.
-        let registered = lock(&self.shared.pending)
-            .register_with_timeout(timeout, crate::platform::timer::now());
+        let registered =
+            lock(&self.shared.pending).register_with_timeout(timeout, self.shared.clock.now());
         let frame = registered
             .as_ref()
             .ok()
@@ -131,7 +131,7 @@ impl Client {
             Ask::Ready(delivery) => return delivery.map_err(Error::Closed),
             Ask::Wait(id, rx) => (id, rx),
         };
-        match with_timeout(timeout, rx).await {
+        match with_timeout(self.shared.clock, timeout, rx).await {
             Some(Ok(delivery)) => delivery.map_err(Error::Closed),
             Some(Err(_)) => Err(Error::Closed(self.close_reason())),
             None => {

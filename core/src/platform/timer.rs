@@ -1,30 +1,47 @@
-//! One timer type and one clock for both targets. Natively: the tokio
-//! runtime's timer and clock when the code runs inside one (hisock's
-//! transports are tokio's, so that is the usual case: no timer thread of
-//! its own, and a test with a paused tokio clock controls every deadline,
-//! the client's included), futures-timer's `Delay` and std's clock
-//! elsewhere. In the browser: gloo-timers' `setTimeout` future, used
-//! directly (futures-timer wraps it in a `SendWrapper`, which brings std's
-//! thread bookkeeping into the `.wasm`), and `Date.now()` (std's `Instant`
-//! panics on wasm32-unknown-unknown).
+//! One timer type and one clock for both targets, chosen per connection by
+//! a [`Clock`]. Natively the default is futures-timer's `Delay` (a timer
+//! thread of its own, so it works under any executor) and std's clock;
+//! [`Clock::Tokio`] uses the tokio runtime's timer wheel and clock instead
+//! (the server always does; a client does when asked, and then a test with
+//! a paused tokio clock controls its deadlines too). In the browser:
+//! gloo-timers' `setTimeout` future, used directly (futures-timer wraps it
+//! in a `SendWrapper`, which brings std's thread bookkeeping into the
+//! `.wasm`), and `Date.now()` (std's `Instant` panics on
+//! wasm32-unknown-unknown).
 
 #[cfg(not(target_arch = "wasm32"))]
 pub(crate) use std::time::Instant;
 
-/// Now, on the clock the timers below run on.
-#[cfg(not(target_arch = "wasm32"))]
-pub(crate) fn now() -> Instant {
-    // tokio's clock is std's unless a test paused it; it needs no runtime.
-    #[cfg(feature = "server")]
-    return tokio::time::Instant::now().into_std();
-    #[cfg(not(feature = "server"))]
-    return Instant::now();
+/// Which timers and clock a connection's deadlines run on.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) enum Clock {
+    /// futures-timer natively (any executor), `setTimeout` in the browser.
+    #[default]
+    Own,
+    /// The current tokio runtime's timer and clock: needs a runtime with
+    /// the time driver, polled while the timer runs.
+    #[cfg(all(feature = "server", not(target_arch = "wasm32")))]
+    Tokio,
 }
 
-/// Now, on the page's clock.
-#[cfg(target_arch = "wasm32")]
-pub(crate) fn now() -> Instant {
-    Instant::now()
+impl Clock {
+    /// Now, on this clock.
+    pub(crate) fn now(self) -> Instant {
+        match self {
+            Clock::Own => Instant::now(),
+            #[cfg(all(feature = "server", not(target_arch = "wasm32")))]
+            Clock::Tokio => tokio::time::Instant::now().into_std(),
+        }
+    }
+
+    /// A delay of `after` on this clock's timers.
+    pub(crate) fn delay(self, after: std::time::Duration) -> Delay {
+        match self {
+            Clock::Own => Delay::new(after),
+            #[cfg(all(feature = "server", not(target_arch = "wasm32")))]
+            Clock::Tokio => Delay(NativeDelay::Tokio(Box::pin(tokio::time::sleep(after)))),
+        }
+    }
 }
 
 /// A future that completes after a duration.
@@ -33,21 +50,17 @@ pub(crate) struct Delay(NativeDelay);
 
 #[cfg(not(target_arch = "wasm32"))]
 enum NativeDelay {
-    /// Inside a tokio runtime: its timer wheel.
+    /// The tokio runtime's timer wheel.
     #[cfg(feature = "server")]
     Tokio(std::pin::Pin<Box<tokio::time::Sleep>>),
-    /// Anywhere else.
+    /// futures-timer's thread.
     Thread(futures_timer::Delay),
 }
 
 #[cfg(not(target_arch = "wasm32"))]
 impl Delay {
-    /// Completes `after` from now.
+    /// Completes `after` from now, on futures-timer's thread.
     pub(crate) fn new(after: std::time::Duration) -> Self {
-        #[cfg(feature = "server")]
-        if tokio::runtime::Handle::try_current().is_ok() {
-            return Self(NativeDelay::Tokio(Box::pin(tokio::time::sleep(after))));
-        }
         Self(NativeDelay::Thread(futures_timer::Delay::new(after)))
     }
 
@@ -139,18 +152,25 @@ impl Instant {
 /// costs nothing. One of these serves all of a connection's requests, so a
 /// request registers no timer of its own.
 pub(crate) struct DeadlineTimer {
+    clock: Clock,
     armed: Option<(Instant, Delay)>,
 }
 
 impl DeadlineTimer {
-    /// A timer that is not armed.
-    pub(crate) fn new() -> Self {
-        Self { armed: None }
+    /// A timer on `clock` that is not armed.
+    pub(crate) fn new(clock: Clock) -> Self {
+        Self { clock, armed: None }
+    }
+
+    /// The clock the timer runs on.
+    pub(crate) fn clock(&self) -> Clock {
+        self.clock
     }
 
     /// Makes sure the timer fires no later than `deadline`.
     pub(crate) fn arm(&mut self, deadline: Instant) {
-        let after = || deadline.saturating_duration_since(now());
+        let clock = self.clock;
+        let after = || deadline.saturating_duration_since(clock.now());
         match &mut self.armed {
             // The usual case: a later deadline costs nothing, not even a
             // clock read.
@@ -159,13 +179,13 @@ impl DeadlineTimer {
                 *at = deadline;
                 delay.reset(after());
             }
-            None => self.armed = Some((deadline, Delay::new(after()))),
+            None => self.armed = Some((deadline, clock.delay(after()))),
         }
     }
 
     /// Ready (once) when the armed delay has run out; then the timer is
     /// disarmed until armed again. Timers may fire a little early: the
-    /// caller expires only what is due by [`Instant::now`] and arms again
+    /// caller expires only what is due by the clock's now and arms again
     /// for the rest.
     pub(crate) fn poll_fired(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
         use futures::FutureExt;

@@ -100,7 +100,7 @@ pub fn check_first(first: FirstFrame) -> Verdict {
                 expected: "hello",
                 got: other.kind_name(),
             }
-            .to_string(),
+            .reason(),
         )),
         Err(err) => {
             let reason = err
@@ -208,6 +208,7 @@ pub struct Welcomed {
 /// Errors: [`Error::Refused`] for a `Refuse`, [`Error::Closed`] for a
 /// `Close` or a transport that ended, [`Error::Protocol`] for any other
 /// frame, and decoding errors.
+#[inline(always)] // one caller, the client's handshake: no result to move
 pub fn read_answer(first: Option<Bytes>) -> Result<Welcomed, Error> {
     let Some(bytes) = first else {
         return Err(Error::Closed(CloseReason::new(

@@ -18,7 +18,7 @@ use crate::info::ClientInfo;
 use crate::outbox::Outbox;
 use crate::pending::{drive_deadlines, PendingRequests};
 use crate::platform::locks::read_lock;
-use crate::platform::timer::DeadlineTimer;
+use crate::platform::timer::{Clock, DeadlineTimer};
 use crate::protocol::handshake::{self, FirstFrame, SessionParams, Verdict};
 use crate::stream::OutgoingStreams;
 use crate::transport::{Connection, FrameStream};
@@ -36,7 +36,7 @@ pub(crate) async fn serve(server: Server, conn: Connection) {
     // Requests the application makes to this client; their deadlines are
     // driven below, beside the session and the writer.
     let pending = Arc::new(Mutex::new(PendingRequests::new()));
-    let mut request_deadlines = DeadlineTimer::new();
+    let mut request_deadlines = DeadlineTimer::new(Clock::Tokio);
     // The writer runs in this task, beside the session, not on a task of its
     // own: a reply is written in the same turn that produced it (no hop to
     // another task, often on another thread), and an idle connection costs
@@ -89,7 +89,13 @@ pub(crate) async fn serve(server: Server, conn: Connection) {
     } else {
         // The transport failed for writing: the session notices (its
         // sends are refused, its reads end) and still says goodbye.
-        session.await;
+        // Requests to this client still time out meanwhile.
+        std::future::poll_fn(|cx| {
+            let ended = session.as_mut().poll(cx);
+            drive_deadlines(&pending, &mut request_deadlines, cx);
+            ended
+        })
+        .await;
     }
 }
 

@@ -13,6 +13,7 @@ use crate::close::{codes, CloseReason};
 use crate::error::{Error, Result};
 use crate::frame::Frame;
 use crate::platform::locks::lock;
+use crate::platform::timer::Clock;
 use crate::value;
 
 impl Server {
@@ -53,7 +54,7 @@ impl Server {
         // The client's connection task enforces the timeout, with one
         // timer for all of its requests (as the client does for its own).
         let (request_id, rx) =
-            lock(&entry.pending).register_with_timeout(timeout, crate::platform::timer::now())?;
+            lock(&entry.pending).register_with_timeout(timeout, Clock::Tokio.now())?;
         let frame = Frame::Event {
             command,
             request_id,

@@ -16,7 +16,7 @@ use super::context::ServerEvent;
 use super::jobs::Jobs;
 use super::peer::Peer;
 use super::{reserved, Server};
-use crate::close::CloseReason;
+use crate::close::{codes, CloseReason};
 use crate::dispatch::{HandlerSnapshot, HandlerTable, Registered};
 use crate::error::{Error, ProtocolFault};
 use crate::frame::Frame;
@@ -24,6 +24,7 @@ use crate::info::{Change, ClientInfo};
 use crate::keepalive::{Keepalive, KeepaliveAction};
 use crate::outbox::Outbox;
 use crate::pending::{route_answer, PendingRequests};
+use crate::platform::locks::lock;
 use crate::protocol::closing::{self, Ending};
 use crate::stream::{route_data_frame, IncomingStreams, OutgoingStreams};
 use crate::transport::FrameStream;
@@ -35,7 +36,7 @@ use crate::value;
 /// each.
 const READ_BATCH: usize = 64;
 
-use crate::platform::timer::now;
+use crate::platform::timer::Clock;
 
 /// A joined client's connection.
 pub(crate) struct Session {
@@ -137,7 +138,7 @@ impl Session {
         let config = self.server.inner.config.clone();
         let mut keepalive = config
             .keepalive_interval
-            .map(|interval| Keepalive::new(interval, config.keepalive_timeout, now()));
+            .map(|interval| Keepalive::new(interval, config.keepalive_timeout, Clock::Tokio.now()));
         // These futures live as long as the loop: making them anew for every
         // frame would register a timer and two waiters each time.
         let wake_at = tokio::time::sleep_until(tokio::time::Instant::now());
@@ -170,10 +171,10 @@ impl Session {
                             // We stopped reading (handlers are behind); the
                             // client's frames are waiting in the socket, so
                             // it is not silent.
-                            ka.heard(now());
+                            ka.heard(Clock::Tokio.now());
                         }
                         loop {
-                            match ka.poll(now()) {
+                            match ka.poll(Clock::Tokio.now()) {
                                 KeepaliveAction::WaitUntil(at) => { wake_at.as_mut().reset(at.into()); break; }
                                 KeepaliveAction::SendPing(nonce) => self.peer.send(Frame::Ping { nonce }.encode()),
                                 KeepaliveAction::Expired => return Ending::Silent(config.keepalive_timeout),
@@ -186,7 +187,7 @@ impl Session {
                         return ending;
                     }
                     if let Some(ka) = keepalive.as_mut() {
-                        ka.heard(now());
+                        ka.heard(Clock::Tokio.now());
                     }
                 }
             }
@@ -285,6 +286,20 @@ impl Session {
             }
         }
         Ok(None)
+    }
+}
+
+/// A session that ends without its goodbye (its task aborted or dropped,
+/// a panic) still leaves the registry, and its pending requests fail at
+/// once rather than waiting for a timer nobody drives any more. After a
+/// goodbye both are no-ops.
+impl Drop for Session {
+    fn drop(&mut self) {
+        self.server.inner.registry.write().remove(self.info.id);
+        lock(&self.pending).close(&CloseReason::new(
+            codes::ABNORMAL,
+            "the connection's task ended",
+        ));
     }
 }
 

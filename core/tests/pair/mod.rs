@@ -3,7 +3,7 @@
 //! transport, on a current-thread tokio runtime whose clock the test
 //! controls (`#[tokio::test(start_paused = true)]`). Every deadline of
 //! both sides (handshake, keepalive, request timeouts, `recv` timeouts)
-//! runs on that clock, so a flow that waits 30 s takes no time and always
+//! runs on that clock (the clients are made with `tokio_timers()`), so a flow that waits 30 s takes no time and always
 //! takes exactly 30 s.
 
 #![allow(dead_code)]
@@ -33,14 +33,22 @@ impl Pair {
 
     /// A fresh in-memory connection whose far end the server serves.
     pub fn open(&self) -> Connection {
-        let (client_side, server_side) = hisock::memory::pair(MAX_FRAME);
-        let server = self.server.clone();
-        tokio::spawn(async move { server.serve_connection(server_side).await });
-        client_side
+        self.open_with_task().0
     }
 
-    /// Connects a client with `options` and spawns its driver.
+    /// Like [`open`](Self::open), with the server's task for the
+    /// connection (to abort it).
+    pub fn open_with_task(&self) -> (Connection, tokio::task::JoinHandle<()>) {
+        let (client_side, server_side) = hisock::memory::pair(MAX_FRAME);
+        let server = self.server.clone();
+        let task = tokio::spawn(async move { server.serve_connection(server_side).await });
+        (client_side, task)
+    }
+
+    /// Connects a client with `options` (its timers on the test's paused
+    /// clock) and spawns its driver.
     pub async fn connect(&self, options: ClientOptions) -> hisock::Result<Client> {
+        let options = options.tokio_timers();
         let (client, driver) = Client::handshake(self.open(), options).await?;
         tokio::spawn(driver);
         Ok(client)
@@ -55,7 +63,14 @@ impl Pair {
 
     /// A raw peer that speaks frames by hand, after sending `Hello`.
     pub async fn raw_joined(&self, name: &str) -> RawPeer {
-        let mut raw = RawPeer { conn: self.open() };
+        self.raw_joined_with_task(name).await.0
+    }
+
+    /// Like [`raw_joined`](Self::raw_joined), with the server's task for
+    /// the connection.
+    pub async fn raw_joined_with_task(&self, name: &str) -> (RawPeer, tokio::task::JoinHandle<()>) {
+        let (conn, task) = self.open_with_task();
+        let mut raw = RawPeer { conn };
         raw.send(Frame::Hello {
             version: hisock::frame::PROTOCOL_VERSION,
             name: Some(name),
@@ -71,7 +86,7 @@ impl Pair {
             ),
             "welcomed"
         );
-        raw
+        (raw, task)
     }
 
     /// A raw peer that has sent nothing yet.
@@ -86,6 +101,21 @@ pub struct RawPeer {
 }
 
 impl RawPeer {
+    /// Stops reading: the server's writes to this peer fail from now on;
+    /// what is returned still sends.
+    pub fn stop_reading(self) -> std::pin::Pin<Box<dyn hisock::transport::FrameSink>> {
+        self.conn.sink
+    }
+
+    /// Sends bytes as one frame, whatever they are.
+    pub async fn send_bytes(&mut self, bytes: Bytes) {
+        self.conn
+            .sink
+            .send(bytes)
+            .await
+            .expect("the server end is open");
+    }
+
     /// Sends one frame.
     pub async fn send(&mut self, frame: Frame<'_>) {
         self.conn
