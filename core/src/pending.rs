@@ -122,10 +122,9 @@ impl PendingRequests {
 
     /// Allocates a request id (never 0, which means "no reply wanted") and
     /// the receiver its answer will arrive on. The request never times
-    /// out by itself.
-    ///
-    /// Errors: [`Error::Closed`] once the connection has ended.
-    pub fn register(&mut self) -> Result<Registration, Error> {
+    /// out by itself. Once the connection has ended, the receiver holds
+    /// [`Error::Closed`] at once.
+    pub fn register(&mut self) -> Registration {
         self.insert(None)
     }
 
@@ -137,9 +136,9 @@ impl PendingRequests {
         &mut self,
         timeout: Duration,
         now: Instant,
-    ) -> Result<Registration, Error> {
+    ) -> Registration {
         let deadline = now.checked_add(timeout);
-        let registered = self.insert(deadline.map(|at| (at, timeout)))?;
+        let registered = self.insert(deadline.map(|at| (at, timeout)));
         if let Some(at) = deadline {
             let earlier = |than: Option<Instant>| than.is_none_or(|t| at < t);
             if earlier(self.armed) && earlier(self.new_deadline) {
@@ -149,25 +148,26 @@ impl PendingRequests {
                 }
             }
         }
-        Ok(registered)
+        registered
     }
 
-    #[inline]
-    fn insert(&mut self, deadline: Option<(Instant, Duration)>) -> Result<Registration, Error> {
-        if let Some(reason) = &self.closed {
-            return Err(Error::Closed(reason.clone()));
-        }
+    fn insert(&mut self, deadline: Option<(Instant, Duration)>) -> Registration {
         self.next_id = self.next_id.wrapping_add(1).max(1);
         while self.waiting.contains_key(&self.next_id) {
             self.next_id = self.next_id.wrapping_add(1).max(1);
         }
         let (tx, rx) = oneshot::channel();
+        if let Some(reason) = &self.closed {
+            // Answered at once: nothing is left to answer it later.
+            let _ = tx.send(Err(Error::Closed(reason.clone())));
+            return (self.next_id, rx);
+        }
         let waiter = Waiter {
             tx: Some(tx),
             deadline,
         };
         self.waiting.insert(self.next_id, waiter);
-        Ok((self.next_id, rx))
+        (self.next_id, rx)
     }
 
     /// Remembers the owner's task, to wake it for an earlier deadline.
@@ -233,9 +233,10 @@ impl PendingRequests {
     }
 
     /// The connection ended with `reason`: every outstanding request fails
-    /// with [`Error::Closed`], and so does every later registration (a
-    /// request made while the connection was ending would otherwise wait
-    /// for an answer that cannot come, with no timer left to end it).
+    /// with [`Error::Closed`], and so does every later registration, at
+    /// once (a request made while the connection was ending would
+    /// otherwise wait for an answer that cannot come, with no timer left
+    /// to end it).
     pub fn close(&mut self, reason: &CloseReason) {
         self.fail_all(|| Error::Closed(reason.clone()));
         self.closed.get_or_insert_with(|| reason.clone());
@@ -264,9 +265,7 @@ mod tests {
     const MS: Duration = Duration::from_millis(1);
 
     fn register(pending: &mut PendingRequests, timeout: Duration, now: Instant) -> Registration {
-        pending
-            .register_with_timeout(timeout, now)
-            .expect("the table is open")
+        pending.register_with_timeout(timeout, now)
     }
 
     #[derive(Default)]
@@ -281,8 +280,8 @@ mod tests {
     #[test]
     fn replies_reach_their_requester_only() {
         let mut pending = PendingRequests::new();
-        let (a, mut rx_a) = pending.register().expect("open");
-        let (b, mut rx_b) = pending.register().expect("open");
+        let (a, mut rx_a) = pending.register();
+        let (b, mut rx_b) = pending.register();
         assert_ne!(a, b);
         assert_ne!(a, 0);
         assert!(pending.resolve(b, Ok(Bytes::from_static(b"b"))));
@@ -295,7 +294,7 @@ mod tests {
     #[test]
     fn cancelled_and_unknown_ids_are_ignored() {
         let mut pending = PendingRequests::new();
-        let (a, _rx) = pending.register().expect("open");
+        let (a, _rx) = pending.register();
         pending.cancel(a);
         assert!(!pending.resolve(a, Ok(Bytes::new())));
         assert!(!pending.resolve(999, Ok(Bytes::new())));
@@ -305,12 +304,12 @@ mod tests {
     #[test]
     fn ids_skip_zero_and_ids_in_use_when_they_wrap() {
         let mut pending = PendingRequests::new();
-        let (first, _keep) = pending.register().expect("open");
+        let (first, _keep) = pending.register();
         assert_eq!(first, 1);
         pending.next_id = u64::MAX - 1;
-        let (last, _a) = pending.register().expect("open");
+        let (last, _a) = pending.register();
         assert_eq!(last, u64::MAX);
-        let (wrapped, _b) = pending.register().expect("open");
+        let (wrapped, _b) = pending.register();
         assert_eq!(wrapped, 2, "0 is never an id, 1 is still in use");
     }
 
@@ -320,7 +319,7 @@ mod tests {
         let mut pending = PendingRequests::new();
         let (_, mut soon) = register(&mut pending, 10 * MS, t0);
         let (_, mut later) = register(&mut pending, 60_000 * MS, t0);
-        let (_, mut never) = pending.register().expect("open");
+        let (_, mut never) = pending.register();
         assert_eq!(pending.take_new_deadline(), Some(t0 + 10 * MS));
         assert!(pending.take_new_deadline().is_none(), "taken once");
         assert_eq!(pending.expire(t0 + 9 * MS), Some(t0 + 10 * MS), "not yet");
@@ -377,16 +376,17 @@ mod tests {
     #[test]
     fn closing_fails_everything_outstanding_and_everything_later() {
         let mut pending = PendingRequests::new();
-        let (_, mut rx) = pending.register().expect("open");
+        let (_, mut rx) = pending.register();
         pending.close(&CloseReason::new(codes::NORMAL, "bye"));
         assert!(matches!(
             rx.try_recv().expect("open"),
             Some(Err(Error::Closed(r))) if r.reason == "bye"
         ));
+        let (_, mut late) = pending.register_with_timeout(MS, Instant::now());
         assert!(matches!(
-            pending.register_with_timeout(MS, Instant::now()),
-            Err(Error::Closed(r)) if r.code == codes::NORMAL
+            late.try_recv().expect("answered"),
+            Some(Err(Error::Closed(r))) if r.code == codes::NORMAL
         ));
-        assert!(pending.is_empty());
+        assert!(pending.is_empty(), "nothing kept for it");
     }
 }

@@ -16,7 +16,6 @@ use super::{lock, with_timeout, Client};
 use crate::error::{Error, Result};
 use crate::frame::{Frame, LookupKey};
 use crate::info::ClientInfo;
-use crate::pending::Registration;
 use crate::value;
 
 impl Client {
@@ -65,27 +64,20 @@ impl Client {
     ) -> impl Future<Output = Result<Bytes>> + '_ {
         // The connection loop enforces the timeout (one timer for all
         // requests): a request registers no timer of its own.
-        let registered =
+        let (request_id, rx) =
             lock(&self.shared.pending).register_with_timeout(timeout, self.shared.clock.now());
-        let frame = registered
-            .as_ref()
-            .ok()
-            .map(|(request_id, _)| make(*request_id));
-        self.await_reply(registered, frame)
+        self.await_reply(request_id, rx, make(request_id))
     }
 
     async fn await_reply(
         &self,
-        registered: Result<Registration>,
-        frame: Option<Bytes>,
+        request_id: u64,
+        rx: futures::channel::oneshot::Receiver<crate::pending::ReplyResult>,
+        frame: Bytes,
     ) -> Result<Bytes> {
-        let (request_id, rx) = registered?;
-        let sent = match frame {
-            Some(frame) => match self.check_frame_len(frame.len()) {
-                Ok(()) => self.push(frame).await,
-                Err(err) => Err(err),
-            },
-            None => Ok(()),
+        let sent = match self.check_frame_len(frame.len()) {
+            Ok(()) => self.push(frame).await,
+            Err(err) => Err(err),
         };
         if let Err(err) = sent {
             lock(&self.shared.pending).cancel(request_id);

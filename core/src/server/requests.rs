@@ -54,7 +54,7 @@ impl Server {
         // The client's connection task enforces the timeout, with one
         // timer for all of its requests (as the client does for its own).
         let (request_id, rx) =
-            lock(&entry.pending).register_with_timeout(timeout, Clock::Tokio.now())?;
+            lock(&entry.pending).register_with_timeout(timeout, Clock::Tokio.now());
         let frame = Frame::Event {
             command,
             request_id,
