@@ -62,6 +62,7 @@ pub(crate) fn route_answer<'a>(
 /// Called in every turn of a connection's task; registers the task's waker
 /// so that a request with an earlier deadline, made on another task, wakes
 /// it to re-arm.
+#[inline]
 pub(crate) fn drive_deadlines(
     pending: &std::sync::Mutex<PendingRequests>,
     timer: &mut DeadlineTimer,
@@ -171,6 +172,7 @@ impl PendingRequests {
     }
 
     /// Remembers the owner's task, to wake it for an earlier deadline.
+    #[inline]
     pub(crate) fn watch(&mut self, waker: &Waker) {
         if !self.owner.as_ref().is_some_and(|w| w.will_wake(waker)) {
             self.owner = Some(waker.clone());

@@ -48,6 +48,7 @@ pub struct EventRoute {
 }
 
 /// The route for an event with these facts.
+#[inline]
 pub fn route_event(facts: EventFacts) -> EventRoute {
     let target = if facts.has_handler {
         Target::Handler

@@ -41,6 +41,7 @@ pub struct StartRequest<'a> {
 
 /// Decides, in this order: no handler (cancel 1), an id still open
 /// (protocol error), an announced length over the limit (cancel 6).
+#[inline]
 pub fn decide(request: StartRequest<'_>) -> StreamStart {
     if !request.has_handler {
         return StreamStart::Refuse {
