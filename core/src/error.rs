@@ -96,11 +96,14 @@ pub enum ProtocolFault {
 
 impl std::fmt::Display for ProtocolFault {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            ProtocolFault::Malformed(what) => write!(f, "malformed frame: {what}"),
-            ProtocolFault::UnknownKind(kind) => write!(f, "unknown frame kind {kind}"),
-            _ => write!(f, "protocol violation: {}", self.reason()),
-        }
+        // The prefix, then the close reason's words: each text is written
+        // once, in `reason`.
+        f.write_str(match self {
+            ProtocolFault::Malformed(_) => "malformed frame: ",
+            ProtocolFault::UnknownKind(_) => "",
+            _ => "protocol violation: ",
+        })?;
+        f.write_str(&self.reason())
     }
 }
 
