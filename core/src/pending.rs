@@ -62,7 +62,6 @@ pub(crate) fn route_answer<'a>(
 /// Called in every turn of a connection's task; registers the task's waker
 /// so that a request with an earlier deadline, made on another task, wakes
 /// it to re-arm.
-#[inline]
 pub(crate) fn drive_deadlines(
     pending: &std::sync::Mutex<PendingRequests>,
     timer: &mut DeadlineTimer,
