@@ -78,6 +78,7 @@ impl ClosePlan {
 }
 
 /// The `Close` frame carrying `reason` (with `run_leave: true`).
+#[inline]
 pub fn close_frame_for(reason: &CloseReason) -> Bytes {
     Frame::Close {
         code: reason.code,

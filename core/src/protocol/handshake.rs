@@ -178,6 +178,7 @@ pub fn welcome_frame(info: &ClientInfo, params: &SessionParams) -> Bytes {
 }
 
 /// The client's `Hello`.
+#[inline]
 pub fn hello_frame(name: Option<&str>, group: Option<&str>, auth: Option<&[u8]>) -> Bytes {
     Frame::Hello {
         version: PROTOCOL_VERSION,
