@@ -76,18 +76,25 @@ async fn requests_time_out_while_the_writer_is_stuck_on_a_peer_that_does_not_rea
     assert_eq!(elapsed(start), SEC);
 }
 
-/// The default client timers need nothing from the runtime: a client in
-/// a tokio runtime without its time driver works.
-#[test]
-fn a_client_in_a_runtime_without_the_time_driver_connects() {
-    let server_rt = tokio::runtime::Builder::new_multi_thread()
+/// A server on a multi-thread runtime of its own (with timers), and the
+/// client end of an in-memory connection it serves.
+fn server_on_a_runtime_of_its_own() -> (tokio::runtime::Runtime, hisock::transport::Connection) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
         .build()
         .expect("a runtime");
     let server = Server::new();
     let (client_side, server_side) = hisock::memory::pair(pair::MAX_FRAME);
-    server_rt.spawn(async move { server.serve_connection(server_side).await });
+    rt.spawn(async move { server.serve_connection(server_side).await });
+    (rt, client_side)
+}
+
+/// The default client timers need nothing from the runtime: a client in
+/// a tokio runtime without its time driver works.
+#[test]
+fn a_client_in_a_runtime_without_the_time_driver_connects() {
+    let (_server_rt, client_side) = server_on_a_runtime_of_its_own();
     let client_rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .expect("a runtime without timers");
@@ -105,14 +112,7 @@ fn a_client_in_a_runtime_without_the_time_driver_connects() {
 /// default timers fire although that runtime cannot run.
 #[test]
 fn a_blocking_recv_on_a_runtime_thread_times_out() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .expect("a runtime");
-    let server = Server::new();
-    let (client_side, server_side) = hisock::memory::pair(pair::MAX_FRAME);
-    rt.spawn(async move { server.serve_connection(server_side).await });
+    let (rt, client_side) = server_on_a_runtime_of_its_own();
     let (client, driver) = rt
         .block_on(hisock::Client::handshake(client_side, ClientOptions::new()))
         .expect("welcomed");

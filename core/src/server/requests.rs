@@ -44,13 +44,7 @@ impl Server {
         payload: &[u8],
         timeout: Duration,
     ) -> Result<Bytes> {
-        let entry = self
-            .inner
-            .registry
-            .read()
-            .get(id)
-            .cloned()
-            .ok_or(Error::NoSuchClient(id))?;
+        let entry = self.entry(id)?;
         // The client's connection task enforces the timeout, with one
         // timer for all of its requests (as the client does for its own).
         let (request_id, rx) =
@@ -93,13 +87,17 @@ impl Server {
         S: futures::Stream<Item = std::result::Result<Bytes, E>>,
         E: std::fmt::Display,
     {
-        let entry = self
-            .inner
+        let entry = self.entry(id)?;
+        crate::stream::send_stream(&entry.outbox, &entry.outgoing, command, source, options).await
+    }
+
+    /// Client `id`'s registry entry.
+    fn entry(&self, id: u64) -> Result<super::registry::ClientEntry> {
+        self.inner
             .registry
             .read()
             .get(id)
             .cloned()
-            .ok_or(Error::NoSuchClient(id))?;
-        crate::stream::send_stream(&entry.outbox, &entry.outgoing, command, source, options).await
+            .ok_or(Error::NoSuchClient(id))
     }
 }
