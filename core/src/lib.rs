@@ -45,13 +45,14 @@ pub mod dispatch;
 pub mod error;
 pub mod frame;
 pub mod info;
-#[cfg(feature = "server")]
-pub mod keepalive;
 pub mod memory;
 pub mod outbox;
 pub mod pending;
 mod platform;
 pub mod protocol;
+/// Keepalive timing (see [`protocol::keepalive`]), at its old path.
+#[cfg(feature = "server")]
+pub use protocol::keepalive;
 #[cfg(feature = "server")]
 pub mod server;
 pub mod stream;

@@ -9,10 +9,12 @@
 //! - [`event_route`]: where an incoming event goes.
 //! - [`stream_start`]: accepting or refusing a stream a peer starts.
 //! - [`closing`]: what ending a connection sends and runs.
-//! - [`keepalive`](crate::keepalive): pings and silence (server side).
+//! - [`keepalive`]: pings and silence (server side).
 //! - request deadlines: [`PendingRequests`](crate::pending::PendingRequests).
 
 pub mod closing;
 pub mod event_route;
 pub mod handshake;
+#[cfg(feature = "server")]
+pub mod keepalive;
 pub mod stream_start;
