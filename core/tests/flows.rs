@@ -350,3 +350,33 @@ async fn a_protocol_violation_closes_only_the_offender_with_1002() {
     let everyone = ada.list_clients(None).await.expect("answered");
     assert_eq!(everyone.len(), 1, "ada is served, mallory is gone");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_client_that_does_not_read_is_dropped_4006_and_the_others_are_served() {
+    let server = Server::builder().outbox_limit(4096).no_keepalive().build();
+    let (tx, mut left) = mpsc::unbounded_channel();
+    server.on("leave", move |who: ClientInfo, why: CloseReason| {
+        let tx = tx.clone();
+        async move {
+            let _ = tx.send((who.name().map(str::to_owned), why.code));
+        }
+    });
+    let pair = Pair::new(server);
+    let ada = pair.client("ada").await;
+    let _deaf = pair.raw_joined("deaf").await;
+    let deaf = pair.server.client_by_name("deaf").expect("joined").id;
+    // The in-memory channel holds 64 frames; the outbox 4 KiB after that.
+    let blob = vec![7u8; 512];
+    for _ in 0..200 {
+        if pair.server.to_client(deaf).emit("blob", &blob).is_err() {
+            break;
+        }
+        settle().await;
+    }
+    assert_eq!(
+        left.recv().await,
+        Some((Some("deaf".into()), codes::SLOW_CONSUMER))
+    );
+    let everyone = ada.list_clients(None).await.expect("ada is served");
+    assert_eq!(everyone.len(), 1);
+}
