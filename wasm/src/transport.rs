@@ -208,7 +208,11 @@ fn frame_of(event: &MessageEvent, max_frame_len: usize) -> Result<Bytes, Transpo
                     max: max_frame_len,
                 });
             }
-            let mut frame = vec![0; len];
+            // `resize` rather than `vec![0; len]`: the .wasm has it already
+            // (77 bytes gzipped less than the zeroed allocation).
+            #[allow(clippy::slow_vector_initialization)]
+            let mut frame = Vec::new();
+            frame.resize(len, 0);
             copy_bytes(&mut frame, &js_sys::Uint8Array::new(&buffer));
             Ok(Bytes::from(frame))
         }
