@@ -2,7 +2,9 @@
 # Builds the npm package "hisock" (the browser client) from the hisock-wasm
 # crate:
 #   1. cargo build --profile wasm-release --target wasm32-unknown-unknown
-#      --features talc (without the reference-types target feature)
+#      --features talc (without the reference-types target feature; the
+#      dependencies' source paths in panic locations relative to cargo's
+#      registry)
 #   2. wasm-bindgen --target web  -> wasm/pkg/hisock.js, hisock_bg.wasm, .d.ts
 #      (without the wasm `name` and `producers` sections)
 #   3. wasm-opt (binaryen from wasm/npm/build-tools, else the system's): a few
@@ -44,6 +46,14 @@ step "cargo build (wasm-release, wasm32)"
 # smaller gzipped (.wasm and glue together), and it runs in every browser.
 # (A RUSTFLAGS of the caller's takes precedence over this.)
 export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="${CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS:-} -C target-feature=-reference-types"
+# Panic locations name their source files: dependencies' as
+# "futures-util-0.3.34/src/…" rather than under this machine's cargo home
+# (shorter, and the package does not depend on where it was built).
+for src in "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/; do
+  if [ -d "$src" ]; then
+    CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS+=" --remap-path-prefix=$src="
+  fi
+done
 cargo build -q --profile wasm-release --target wasm32-unknown-unknown -p hisock-wasm --lib --features talc
 wasm=$target_dir/wasm32-unknown-unknown/wasm-release/hisock_wasm.wasm
 

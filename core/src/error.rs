@@ -126,7 +126,7 @@ impl ProtocolFault {
     pub fn reason(&self) -> String {
         match self {
             ProtocolFault::Malformed(what) => what.text().to_owned(),
-            ProtocolFault::UnknownKind(kind) => format!("unknown frame kind {kind}"),
+            ProtocolFault::UnknownKind(kind) => format!("unknown frame kind {}", u32::from(*kind)),
             ProtocolFault::Expected { expected, got } => format!("expected {expected}, got {got}"),
             ProtocolFault::NotAllowed { sender, kind } => {
                 format!("a {sender} may not send a {kind} frame here")

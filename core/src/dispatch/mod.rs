@@ -12,8 +12,9 @@ mod slot;
 /// need no SipHash (see [`FastMap`](crate::platform::map::FastMap)).
 type Map<K, V> = crate::platform::map::FastMap<K, V>;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
+use crate::platform::locks::ReadMostly;
 use crate::platform::{read_lock, write_lock};
 
 pub use extract::{Command, Data, EventContext, FromEvent, RawPayload};
@@ -187,7 +188,7 @@ impl<C> HandlerTable<C> {
 /// when the version moved. Reading costs one atomic load per event, no
 /// lock and no reference counting.
 pub struct SharedHandlers<C> {
-    table: RwLock<Arc<HandlerTable<C>>>,
+    table: ReadMostly<Arc<HandlerTable<C>>>,
     version: AtomicU64,
 }
 
@@ -202,7 +203,7 @@ impl<C> SharedHandlers<C> {
     /// Shares `table`.
     pub fn new(table: HandlerTable<C>) -> Self {
         Self {
-            table: RwLock::new(Arc::new(table)),
+            table: ReadMostly::new(Arc::new(table)),
             version: AtomicU64::new(0),
         }
     }

@@ -38,7 +38,7 @@ impl std::fmt::Debug for ErrorCode {
             ErrorCode::ShuttingDown => "ShuttingDown",
             ErrorCode::TooLarge => "TooLarge",
             ErrorCode::Cancelled => "Cancelled",
-            ErrorCode::Other(n) => return write!(f, "Other({n})"),
+            ErrorCode::Other(n) => return write!(f, "Other({})", u32::from(*n)),
         })
     }
 }

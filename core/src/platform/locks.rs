@@ -9,7 +9,9 @@
 //! only spread that one panic to every task that touches the same connection
 //! or server; a networking library keeps the other connections going.
 
-use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Mutex, MutexGuard};
+#[cfg(not(target_arch = "wasm32"))]
+use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// Locks `mutex`, poisoned or not (see the module docs for why).
 #[inline]
@@ -19,7 +21,20 @@ pub(crate) fn lock<T: ?Sized>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// The lock of data that is read far more often than it changes (the
+/// handler tables): an `RwLock` where there are threads. In the browser,
+/// which has one thread, a `Mutex`: the same there (a reader never waits,
+/// and no guard is held across a call into other code), and it keeps std's
+/// `RwLock`, whose unlock asserts with integer formatting, out of the
+/// `.wasm`.
+#[cfg(not(target_arch = "wasm32"))]
+pub(crate) type ReadMostly<T> = RwLock<T>;
+/// See the native definition.
+#[cfg(target_arch = "wasm32")]
+pub(crate) type ReadMostly<T> = Mutex<T>;
+
 /// Takes `rwlock` for reading, poisoned or not (see the module docs for why).
+#[cfg(not(target_arch = "wasm32"))]
 #[inline]
 pub(crate) fn read_lock<T: ?Sized>(rwlock: &RwLock<T>) -> RwLockReadGuard<'_, T> {
     rwlock
@@ -28,11 +43,26 @@ pub(crate) fn read_lock<T: ?Sized>(rwlock: &RwLock<T>) -> RwLockReadGuard<'_, T>
 }
 
 /// Takes `rwlock` for writing, poisoned or not (see the module docs for why).
+#[cfg(not(target_arch = "wasm32"))]
 #[inline]
 pub(crate) fn write_lock<T: ?Sized>(rwlock: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
     rwlock
         .write()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// A [`ReadMostly`] lock taken for reading: in the browser, its mutex.
+#[cfg(target_arch = "wasm32")]
+#[inline]
+pub(crate) fn read_lock<T: ?Sized>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    lock(mutex)
+}
+
+/// A [`ReadMostly`] lock taken for writing: in the browser, its mutex.
+#[cfg(target_arch = "wasm32")]
+#[inline]
+pub(crate) fn write_lock<T: ?Sized>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    lock(mutex)
 }
 
 #[cfg(test)]
@@ -56,6 +86,7 @@ mod tests {
         assert_eq!(*lock(&mutex), 2);
     }
 
+    #[cfg(not(target_arch = "wasm32"))]
     #[test]
     fn a_poisoned_rwlock_still_hands_out_its_data() {
         let rwlock = RwLock::new(1);

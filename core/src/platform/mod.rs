@@ -13,7 +13,8 @@
 //! - [`addr_text`]: socket addresses as text without std's parser and
 //!   formatter, which are several kilobytes of the gzipped `.wasm`.
 //! - [`locks`]: taking a `Mutex` or `RwLock` whether or not it is poisoned,
-//!   and why that is right here.
+//!   and why that is right here; the handler tables' read-mostly lock
+//!   (an `RwLock`, a `Mutex` in the browser).
 
 // Natively only its tests use it.
 #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]

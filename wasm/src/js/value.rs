@@ -138,7 +138,7 @@ fn write_bin(out: &mut Vec<u8>, bytes: &Uint8Array) {
     mp::bin_header(out, bytes.length() as usize);
     let start = out.len();
     out.resize(start + bytes.length() as usize, 0);
-    bytes.copy_to(&mut out[start..]);
+    crate::transport::copy_bytes(&mut out[start..], bytes);
 }
 
 /// `object[key]`, or `undefined` when reading it throws.
