@@ -201,13 +201,7 @@ async fn a_server_request_to_a_client_that_leaves_fails_with_its_close_reason() 
 #[tokio::test(start_paused = true)]
 async fn a_silent_client_is_closed_4005_at_the_keepalive_timeout() {
     let server = Server::builder().keepalive(SEC, 3 * SEC).build();
-    let (tx, mut left) = mpsc::unbounded_channel();
-    server.on("leave", move |why: CloseReason| {
-        let tx = tx.clone();
-        async move {
-            let _ = tx.send(why.code);
-        }
-    });
+    let mut left = pair::record_leaves(&server);
     let pair = Pair::new(server);
     let start = Instant::now();
     let mut raw = pair.raw_joined("mute").await;
@@ -228,7 +222,10 @@ async fn a_silent_client_is_closed_4005_at_the_keepalive_timeout() {
     }
     assert_eq!(pings, 2, "pings at 1 s and 2 s, closed at 3 s");
     assert_eq!(elapsed(start), 3 * SEC);
-    assert_eq!(left.recv().await, Some(codes::KEEPALIVE_TIMEOUT));
+    assert_eq!(
+        left.recv().await,
+        Some((Some("mute".into()), codes::KEEPALIVE_TIMEOUT))
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -281,13 +278,7 @@ async fn presence_notices_reach_the_others_in_order() {
 #[tokio::test(start_paused = true)]
 async fn closing_follows_the_plan_on_both_sides() {
     let server = Server::new();
-    let (tx, mut left) = mpsc::unbounded_channel();
-    server.on("leave", move |who: ClientInfo, why: CloseReason| {
-        let tx = tx.clone();
-        async move {
-            let _ = tx.send((who.name().map(str::to_owned), why.code));
-        }
-    });
+    let mut left = pair::record_leaves(&server);
     let pair = Pair::new(server);
 
     // The client closes: the server's leave sees 1000.
@@ -354,13 +345,7 @@ async fn a_protocol_violation_closes_only_the_offender_with_1002() {
 #[tokio::test(start_paused = true)]
 async fn a_client_that_does_not_read_is_dropped_4006_and_the_others_are_served() {
     let server = Server::builder().outbox_limit(4096).no_keepalive().build();
-    let (tx, mut left) = mpsc::unbounded_channel();
-    server.on("leave", move |who: ClientInfo, why: CloseReason| {
-        let tx = tx.clone();
-        async move {
-            let _ = tx.send((who.name().map(str::to_owned), why.code));
-        }
-    });
+    let mut left = pair::record_leaves(&server);
     let pair = Pair::new(server);
     let ada = pair.client("ada").await;
     let _deaf = pair.raw_joined("deaf").await;

@@ -10,8 +10,8 @@
 use hisock::frame::{Frame, FrameKind, FRAME_KINDS, PROTOCOL_VERSION};
 use hisock::{codes, ClientOptions, Command, Data, ErrorCode, Rejection, Server};
 use hisock_test_support::{
-    record_departures, record_leaves, transport_tests, Move, Probe, RawTcpPeer, TestServer,
-    Transport, WAIT,
+    record_departures, record_leaves, transport_tests, Handshake, Move, Probe, RawTcpPeer,
+    TestServer, Transport, WAIT,
 };
 
 /// The largest frame the servers in these tests accept.

@@ -6,7 +6,8 @@ use std::time::Duration;
 use hisock::frame::Frame;
 use hisock::{codes, ClientOptions, Error, Server, TransportError};
 use hisock_test_support::{
-    record_departures, record_leaves, transport_tests, within, RawTcpPeer, TestServer, Transport,
+    record_departures, record_leaves, transport_tests, within, Handshake, RawTcpPeer, TestServer,
+    Transport,
 };
 
 transport_tests! {

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use hisock::frame::{Frame, WireClient};
 use hisock::{ClientInfo, ClientOptions, Server};
 use hisock_test_support::{
-    raw::handshake, transport_tests, within, Probe, RawTcpPeer, TestServer, Transport,
+    raw::handshake, transport_tests, within, Handshake, Probe, RawTcpPeer, TestServer, Transport,
 };
 
 /// How many joins and leaves a watching client heard of while another

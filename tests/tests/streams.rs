@@ -15,7 +15,7 @@ use hisock::{
     ClientOptions, Data, Error, ErrorCode, IncomingStream, Progress, Server, StreamOptions,
 };
 use hisock_test_support::{
-    patterned_bytes, patterned_pieces, transport_tests, within, RawPeer, TestServer,
+    patterned_bytes, patterned_pieces, transport_tests, within, Handshake, RawPeer, TestServer,
 };
 use tokio::sync::{mpsc, oneshot};
 

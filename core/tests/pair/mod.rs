@@ -149,6 +149,24 @@ impl RawPeer {
     }
 }
 
+/// Records every `leave` on `server`: who left (by name) and the close
+/// code.
+pub fn record_leaves(
+    server: &Server,
+) -> tokio::sync::mpsc::UnboundedReceiver<(Option<String>, u16)> {
+    let (tx, left) = tokio::sync::mpsc::unbounded_channel();
+    server.on(
+        "leave",
+        move |who: hisock::ClientInfo, why: hisock::CloseReason| {
+            let tx = tx.clone();
+            async move {
+                let _ = tx.send((who.name().map(str::to_owned), why.code));
+            }
+        },
+    );
+    left
+}
+
 /// Lets every task run until all of them wait (on the paused clock, time
 /// does not move while anything can run).
 pub async fn settle() {

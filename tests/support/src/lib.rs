@@ -49,7 +49,7 @@ mod wait;
 pub use payloads::{patterned_bytes, patterned_pieces, Move};
 pub use probe::Probe;
 pub use program::{http_get, Program};
-pub use raw::{loopback_pair, RawPeer, RawTcpPeer, RawWsPeer, WsClosed};
+pub use raw::{loopback_pair, Handshake, RawPeer, RawTcpPeer, RawWsPeer, WsClosed};
 pub use record::{record_departures, record_joins, record_leaves};
 pub use server::TestServer;
 pub use transport::{listen_ws_with, ws_url, Transport};

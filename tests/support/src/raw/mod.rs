@@ -91,17 +91,41 @@ impl RawPeer {
             RawPeer::Ws(peer) => peer.read_frame().await,
         }
     }
+}
+
+/// The handshake steps every raw peer takes the same way, on top of its
+/// own `send` and `read_frame`.
+#[allow(async_fn_in_trait)] // test code: no Send bound needed
+pub trait Handshake {
+    /// Encodes and sends a frame.
+    async fn send_frame(&mut self, frame: &Frame<'_>);
+    /// The next frame's bytes, or `None` when the other end closed.
+    async fn next_frame(&mut self) -> Option<Bytes>;
 
     /// Sends a valid hello and expects the welcome; returns the client id.
-    pub async fn hello(&mut self, name: Option<&str>) -> u64 {
-        self.send(&handshake::hello(name)).await;
-        handshake::welcomed_client_id(self.read_frame().await)
+    async fn hello(&mut self, name: Option<&str>) -> u64 {
+        self.send_frame(&handshake::hello(name)).await;
+        handshake::welcomed_client_id(self.next_frame().await)
     }
 
     /// As a fake server: expects a hello and answers with
     /// [`handshake::fake_welcome`].
-    pub async fn welcome_the_hello(&mut self) {
-        handshake::expect_hello(self.read_frame().await);
-        self.send(&handshake::fake_welcome()).await;
+    async fn welcome_the_hello(&mut self) {
+        handshake::expect_hello(self.next_frame().await);
+        self.send_frame(&handshake::fake_welcome()).await;
     }
 }
+
+macro_rules! handshake_for {
+    ($($peer:ty),*) => {$(
+        impl Handshake for $peer {
+            async fn send_frame(&mut self, frame: &Frame<'_>) {
+                self.send(frame).await
+            }
+            async fn next_frame(&mut self) -> Option<Bytes> {
+                self.read_frame().await
+            }
+        }
+    )*};
+}
+handshake_for!(RawPeer, RawTcpPeer, RawWsPeer);

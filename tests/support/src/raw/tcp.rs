@@ -9,7 +9,6 @@ use hisock::CloseReason;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::raw::handshake;
 use crate::wait::{within, WAIT};
 
 /// One end of a TCP connection carrying length-prefixed frames (a 4-byte
@@ -91,19 +90,6 @@ impl RawTcpPeer {
             Ok(frame) => frame,
             Err(_) => panic!("raw peer: no frame and no close within {WAIT:?}"),
         }
-    }
-
-    /// Sends a valid hello and expects the welcome; returns the client id.
-    pub async fn hello(&mut self, name: Option<&str>) -> u64 {
-        self.send(&handshake::hello(name)).await;
-        handshake::welcomed_client_id(self.read_frame().await)
-    }
-
-    /// As a fake server: expects a hello and answers with
-    /// [`handshake::fake_welcome`].
-    pub async fn welcome_the_hello(&mut self) {
-        handshake::expect_hello(self.read_frame().await);
-        self.send(&handshake::fake_welcome()).await;
     }
 
     /// Expects the next frame to be a refusal, then the end of the

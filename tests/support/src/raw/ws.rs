@@ -19,7 +19,7 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{Error, Message};
 use tokio_tungstenite::WebSocketStream;
 
-use crate::raw::handshake;
+use crate::raw::Handshake;
 use crate::wait::{within, WAIT};
 
 /// How the other end closed a raw WebSocket connection.
@@ -100,19 +100,6 @@ impl RawWsPeer {
         .await
         .expect("the WebSocket upgrade");
         (Self { ws }, path)
-    }
-
-    /// Sends a valid hello and expects the welcome; returns the client id.
-    pub async fn hello(&mut self, name: Option<&str>) -> u64 {
-        self.send(&handshake::hello(name)).await;
-        handshake::welcomed_client_id(self.read_frame().await)
-    }
-
-    /// As a fake server: expects a hello and answers with
-    /// [`handshake::fake_welcome`].
-    pub async fn welcome_the_hello(&mut self) {
-        handshake::expect_hello(self.read_frame().await);
-        self.send(&handshake::fake_welcome()).await;
     }
 
     /// Encodes and sends a frame as one binary message.
