@@ -667,3 +667,26 @@ fn garbage_and_truncation_are_malformed() {
     let lookup = FrameKind::Lookup.number();
     assert_eq!(malformed(&[lookup, 1, 9]), Malformed::UnknownLookupKey);
 }
+
+/// PROTOCOL.md section 5.3: codes 1–7 have names, and every other number
+/// is kept as it is (an application's own codes).
+#[test]
+fn error_codes_are_as_documented_and_unknown_ones_are_kept() {
+    let named = [
+        (1, ErrorCode::NoHandler),
+        (2, ErrorCode::BadPayload),
+        (3, ErrorCode::HandlerFailed),
+        (4, ErrorCode::Refused),
+        (5, ErrorCode::ShuttingDown),
+        (6, ErrorCode::TooLarge),
+        (7, ErrorCode::Cancelled),
+    ];
+    for (number, code) in named {
+        assert_eq!(ErrorCode::from_wire(number), code);
+        assert_eq!(code.to_wire(), number);
+    }
+    for number in [0, 8, 42, 1000, u16::MAX] {
+        assert_eq!(ErrorCode::from_wire(number), ErrorCode::Other(number));
+        assert_eq!(ErrorCode::from_wire(number).to_wire(), number);
+    }
+}
