@@ -36,8 +36,10 @@ use hisock::transport::BoxFuture;
 use hisock::{Client, ClientOptions, Connection, TransportError, TransportKind};
 use tokio::net::{TcpStream, ToSocketAddrs};
 
+mod bind;
 mod read;
 mod write;
+pub use bind::{bind_listener, DEFAULT_LISTEN_BACKLOG};
 use read::FrameReader;
 use write::FrameWriter;
 
@@ -51,10 +53,18 @@ pub struct TcpListener {
 }
 
 impl TcpListener {
-    /// Binds to `addr` (port 0 picks a free port).
+    /// Binds to `addr` (port 0 picks a free port), with a listen backlog
+    /// of [`DEFAULT_LISTEN_BACKLOG`] so that a burst of connections waits
+    /// to be accepted instead of being dropped and retried.
     pub async fn bind(addr: impl ToSocketAddrs) -> io::Result<Self> {
+        Self::bind_with_backlog(addr, DEFAULT_LISTEN_BACKLOG).await
+    }
+
+    /// Binds like [`bind`](Self::bind) with a listen backlog of `backlog`
+    /// connections (the OS clamps it).
+    pub async fn bind_with_backlog(addr: impl ToSocketAddrs, backlog: u32) -> io::Result<Self> {
         Ok(Self {
-            inner: tokio::net::TcpListener::bind(addr).await?,
+            inner: bind_listener(addr, backlog).await?,
         })
     }
 

@@ -26,9 +26,18 @@ pub struct WsListener {
 
 impl WsListener {
     /// Binds to `addr` (port 0 picks a free port) with the default
-    /// [`WsConfig`].
+    /// [`WsConfig`] and a listen backlog of
+    /// [`DEFAULT_LISTEN_BACKLOG`](hisock_tcp::DEFAULT_LISTEN_BACKLOG).
     pub async fn bind(addr: impl ToSocketAddrs) -> io::Result<Self> {
-        Ok(Self::from_tokio(tokio::net::TcpListener::bind(addr).await?))
+        Self::bind_with_backlog(addr, hisock_tcp::DEFAULT_LISTEN_BACKLOG).await
+    }
+
+    /// Binds like [`bind`](Self::bind) with a listen backlog of `backlog`
+    /// connections (the OS clamps it).
+    pub async fn bind_with_backlog(addr: impl ToSocketAddrs, backlog: u32) -> io::Result<Self> {
+        Ok(Self::from_tokio(
+            hisock_tcp::bind_listener(addr, backlog).await?,
+        ))
     }
 
     /// Wraps an already-bound tokio listener.
