@@ -188,3 +188,57 @@ async fn a_misbehaving_peer_gets_the_documented_code_and_reason() {
         (codes::KEEPALIVE_TIMEOUT, "silent for 3s".to_owned())
     );
 }
+
+/// Lines a test's subscriber wrote, for counting them.
+#[derive(Clone, Default)]
+struct Lines(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Lines {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Lines {
+    fn count(&self, needle: &str) -> usize {
+        let text = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        String::from_utf8_lossy(&text)
+            .lines()
+            .filter(|line| line.contains(needle))
+            .count()
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_slow_client_is_warned_about_once_however_many_frames_do_not_fit() {
+    let lines = Lines::default();
+    let writer = lines.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_max_level(tracing::Level::WARN)
+        .with_ansi(false)
+        .finish();
+    let _logging = tracing::subscriber::set_default(subscriber);
+
+    let pair = Pair::new(Server::builder().outbox_limit(4096).no_keepalive().build());
+    let _deaf = pair.raw_joined("deaf").await;
+    let id = pair.server.clients()[0].id;
+    let blob = vec![7u8; 512];
+    let mut refused = 0;
+    for _ in 0..300 {
+        if pair.server.to_client(id).emit("blob", &blob).is_err() {
+            refused += 1;
+        }
+    }
+    settle().await;
+    assert!(refused > 10, "the queue overflowed many times ({refused})");
+    assert_eq!(lines.count("outgoing queue full"), 1);
+}

@@ -4,9 +4,8 @@
 use bytes::Bytes;
 use serde::Serialize;
 
-use super::registry::{ClientEntry, Kick};
+use super::registry::ClientEntry;
 use super::Server;
-use crate::close::{codes, CloseReason};
 use crate::error::{Error, Result};
 use crate::frame::{Frame, NO_REQUEST};
 use crate::outbox::PushError;
@@ -130,19 +129,7 @@ pub(crate) fn push_or_kick(entry: &ClientEntry, frame: Bytes) -> Result<()> {
     match entry.outbox.try_push(frame) {
         Ok(()) => Ok(()),
         Err(PushError::Full { queued, limit }) => {
-            tracing::warn!(
-                client = entry.info.id,
-                queued,
-                limit,
-                "outgoing queue full; disconnecting slow client"
-            );
-            entry.control.kick(Kick {
-                reason: CloseReason::new(
-                    codes::SLOW_CONSUMER,
-                    format!("outgoing queue over {limit} bytes: reading too slowly"),
-                ),
-                run_leave: true,
-            });
+            entry.control.overflowed(entry.info.id, queued, limit);
             Err(Error::QueueFull { queued, limit })
         }
         Err(PushError::Closed) => Err(Error::NoSuchClient(entry.info.id)),

@@ -4,8 +4,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use super::registry::{ConnControl, Kick};
-use crate::close::{codes, CloseReason};
+use super::registry::ConnControl;
 use crate::dispatch::{outcome_frame, Outcome};
 use crate::outbox::Outbox;
 
@@ -14,6 +13,8 @@ use crate::outbox::Outbox;
 pub(crate) struct Peer {
     pub outbox: Arc<Outbox>,
     pub control: Arc<ConnControl>,
+    /// The client's id, for the log line when its queue overflows.
+    pub client: u64,
 }
 
 impl Peer {
@@ -22,18 +23,7 @@ impl Peer {
         match self.outbox.try_push(frame) {
             Ok(()) => {}
             Err(crate::outbox::PushError::Full { queued, limit }) => {
-                tracing::warn!(
-                    queued,
-                    limit,
-                    "outgoing queue full; disconnecting slow client"
-                );
-                self.control.kick(Kick {
-                    reason: CloseReason::new(
-                        codes::SLOW_CONSUMER,
-                        format!("outgoing queue over {limit} bytes: reading too slowly"),
-                    ),
-                    run_leave: true,
-                });
+                self.control.overflowed(self.client, queued, limit)
             }
             Err(crate::outbox::PushError::Closed) => {}
         }

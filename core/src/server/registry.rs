@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::Notify;
 
-use crate::close::CloseReason;
+use crate::close::{codes, CloseReason};
 use crate::info::ClientInfo;
 use crate::outbox::Outbox;
 use crate::pending::PendingRequests;
@@ -29,6 +29,8 @@ pub(crate) struct ConnControl {
     /// The client said it has no use for presence notices (it has no
     /// handler for them); see [`Frame::PresenceInterest`](crate::frame::Frame::PresenceInterest).
     ignores_presence: AtomicBool,
+    /// The client's outgoing queue overflowed: it is being dropped.
+    overflowed: AtomicBool,
 }
 
 impl ConnControl {
@@ -49,6 +51,30 @@ impl ConnControl {
         }
         drop(slot);
         self.notify.notify_one();
+    }
+
+    /// The client's outgoing queue is over `limit` bytes: disconnects it
+    /// with [`SLOW_CONSUMER`](codes::SLOW_CONSUMER) and logs one warning.
+    /// Only the first overflow of a connection does either: every frame
+    /// that does not fit after it (a broadcast, a reply, a ping) would
+    /// otherwise log a line of its own (65 for one client, once).
+    pub fn overflowed(&self, client: u64, queued: usize, limit: usize) {
+        if self.overflowed.swap(true, Ordering::Relaxed) {
+            return;
+        }
+        tracing::warn!(
+            client,
+            queued,
+            limit,
+            "outgoing queue full; disconnecting slow client"
+        );
+        self.kick(Kick {
+            reason: CloseReason::new(
+                codes::SLOW_CONSUMER,
+                format!("outgoing queue over {limit} bytes: reading too slowly"),
+            ),
+            run_leave: true,
+        });
     }
 
     pub fn take(&self) -> Option<Kick> {

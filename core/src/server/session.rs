@@ -72,6 +72,7 @@ impl Session {
             peer: Peer {
                 outbox,
                 control: joined.control,
+                client: joined.info.id,
             },
             server,
             info: joined.info,
