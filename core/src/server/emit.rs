@@ -66,7 +66,7 @@ impl Emit<'_> {
     /// encoded once and shared. Returns how many clients it was queued for.
     ///
     /// A recipient whose outgoing queue is full is disconnected with
-    /// [`SLOW_CONSUMER`](codes::SLOW_CONSUMER) and not counted; the others
+    /// [`SLOW_CONSUMER`](crate::close::codes::SLOW_CONSUMER) and not counted; the others
     /// still get the event. Errors: [`Error::Encode`] if the payload cannot
     /// be encoded, [`Error::NoSuchClient`] for `to_client` with an unknown id,
     /// [`Error::QueueFull`] when that single client's queue is full.
