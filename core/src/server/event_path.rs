@@ -33,11 +33,12 @@ impl Session {
         let handlers = &self.handlers.table;
         let message = handlers.reserved(reserved::MESSAGE);
         let own = handlers.command_bytes(command);
+        // Looked up only when the command has no handler of its own.
+        let wildcard = own.is_none().then(|| handlers.wildcard()).flatten();
         let route = route_event(EventFacts {
             is_request: request_id != NO_REQUEST,
             has_handler: own.is_some(),
-            // Only asked when the command has no handler of its own.
-            has_wildcard: own.is_none() && handlers.wildcard().is_some(),
+            has_wildcard: wildcard.is_some(),
             has_message_hook: message.is_some(),
             has_recv: false,
         });
@@ -49,7 +50,7 @@ impl Session {
         };
         let registered = match route.target {
             Target::Handler => own,
-            Target::Wildcard => handlers.wildcard(),
+            Target::Wildcard => wildcard,
             Target::NoHandler | Target::Nobody => None,
         };
         let Some(registered) = registered else {

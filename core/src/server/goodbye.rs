@@ -38,6 +38,7 @@ impl Session {
         self.server.inner.registry.write().remove(self.info.id);
         self.tell_others(|this| this.presence_frame(false));
         lock(&self.pending).close(&plan.reason);
+        self.left = true;
         self.incoming.close(&plan.reason);
         self.outgoing.close(&plan.reason);
         self.peer.outbox.close_with(plan.close_frame());

@@ -56,6 +56,9 @@ pub(crate) struct Session {
     /// The context of the last ordinary event, used again for the next one
     /// (handlers whose arguments are extractors only borrow it).
     pub(super) event: Option<ServerEvent>,
+    /// The goodbye removed the client and closed its requests: nothing
+    /// is left for `Drop` to do.
+    pub(super) left: bool,
 }
 
 impl Session {
@@ -82,6 +85,7 @@ impl Session {
             stream,
             jobs: Jobs::default(),
             event: None,
+            left: false,
         }
     }
 
@@ -296,6 +300,9 @@ impl Session {
 /// goodbye both are no-ops.
 impl Drop for Session {
     fn drop(&mut self) {
+        if self.left {
+            return;
+        }
         self.server.inner.registry.write().remove(self.info.id);
         lock(&self.pending).close(&CloseReason::new(
             codes::ABNORMAL,
