@@ -67,6 +67,13 @@ impl ServerBuilder {
         self
     }
 
+    /// Time a closing connection has to send what is queued for it (see
+    /// [`ServerConfig::flush_timeout`]).
+    pub fn flush_timeout(mut self, timeout: Duration) -> Self {
+        self.config.flush_timeout = timeout;
+        self
+    }
+
     /// Largest streamed payload accepted from a client, in bytes.
     pub fn max_stream_len(mut self, bytes: u64) -> Self {
         self.config.max_stream_len = bytes;
@@ -98,6 +105,7 @@ impl ServerBuilder {
                 shutdown: CancellationToken::new(),
                 tasks: TaskTracker::new(),
                 addrs: RwLock::new(Vec::new()),
+                undelivered: Default::default(),
             }),
         }
     }

@@ -22,6 +22,7 @@ mod peer;
 mod registry;
 mod requests;
 mod session;
+mod shutdown;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -39,6 +40,7 @@ pub use config::{ConnectionLimits, ServerConfig};
 pub use context::ServerEvent;
 pub use emit::Emit;
 pub use listener::{Incoming, Listener};
+pub use shutdown::{ShutdownReport, UndeliveredTo};
 
 use crate::close::{codes, CloseReason};
 use crate::dispatch::{erase, Handler, On, SharedHandlers};
@@ -77,6 +79,8 @@ pub(crate) struct Inner {
     pub shutdown: CancellationToken,
     pub tasks: TaskTracker,
     pub addrs: RwLock<Vec<SocketAddr>>,
+    /// Connections cut during shutdown before their queues drained.
+    pub undelivered: std::sync::Mutex<Vec<UndeliveredTo>>,
 }
 
 /// A hisock server. Cheap to clone: all clones are the same server.
@@ -292,31 +296,6 @@ impl Server {
                 run_leave: true,
             });
         }
-    }
-
-    /// Runs until [`shutdown`](Self::shutdown) is called (HiSock's blocking
-    /// `start()`). Listeners already run in the background after
-    /// [`listen`](Self::listen); this only waits.
-    pub async fn run(&self) {
-        self.inner.shutdown.cancelled().await;
-        self.inner.tasks.close();
-        self.inner.tasks.wait().await;
-    }
-
-    /// Closes the server cleanly: stops accepting, lets each connection
-    /// finish the handlers already queued (up to the drain timeout), sends
-    /// every queued frame followed by a close frame with
-    /// [`GOING_AWAY`](codes::GOING_AWAY), runs `leave` handlers, and returns
-    /// when all connections are gone.
-    pub async fn shutdown(&self) {
-        self.inner.shutdown.cancel();
-        self.inner.tasks.close();
-        self.inner.tasks.wait().await;
-    }
-
-    /// True once [`shutdown`](Self::shutdown) has been called.
-    pub fn is_shut_down(&self) -> bool {
-        self.inner.shutdown.is_cancelled()
     }
 
     pub(crate) fn next_client_id(&self) -> u64 {

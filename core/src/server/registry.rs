@@ -2,7 +2,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::Notify;
@@ -31,6 +31,9 @@ pub(crate) struct ConnControl {
     ignores_presence: AtomicBool,
     /// The client's outgoing queue overflowed: it is being dropped.
     overflowed: AtomicBool,
+    /// The client's id, once it joined (0 before): for the log lines of
+    /// hooks that only hold this.
+    client: AtomicU64,
 }
 
 impl ConnControl {
@@ -42,6 +45,16 @@ impl ConnControl {
     /// True unless the client said it ignores presence notices.
     pub fn wants_presence(&self) -> bool {
         !self.ignores_presence.load(Ordering::Relaxed)
+    }
+
+    /// Records the id of the client, once it joined.
+    pub fn set_client(&self, id: u64) {
+        self.client.store(id, Ordering::Relaxed);
+    }
+
+    /// The client's id, or 0 while it has not joined.
+    pub fn client(&self) -> u64 {
+        self.client.load(Ordering::Relaxed)
     }
 
     pub fn kick(&self, kick: Kick) {
