@@ -383,7 +383,12 @@ impl Client {
             }
             .encode(),
         ));
-        with_timeout(shared.clock, driver::CLIENT_FLUSH_TIMEOUT, shared.outbox.closed()).await;
+        with_timeout(
+            shared.clock,
+            driver::CLIENT_FLUSH_TIMEOUT,
+            shared.outbox.closed(),
+        )
+        .await;
         // Give the server a moment to hang up, then stop reading anyway.
         with_timeout(shared.clock, Duration::from_secs(2), self.closed()).await;
         shared.stop.store(true, Ordering::Release);

@@ -35,10 +35,13 @@ pub(crate) async fn serve(server: Server, conn: Connection) {
     let control = Arc::new(ConnControl::default());
     // Control frames (stream acks and cancels) past the queue's headroom
     // end the connection as any other overflow does.
-    let outbox = Arc::new(Outbox::with_overflow_hook(server.inner.config.outbox_limit, {
-        let control = control.clone();
-        Box::new(move |queued, limit| control.overflowed(control.client(), queued, limit))
-    }));
+    let outbox = Arc::new(Outbox::with_overflow_hook(
+        server.inner.config.outbox_limit,
+        {
+            let control = control.clone();
+            Box::new(move |queued, limit| control.overflowed(control.client(), queued, limit))
+        },
+    ));
     // Requests the application makes to this client; their deadlines are
     // driven below, beside the session and the writer.
     let pending = Arc::new(Mutex::new(PendingRequests::new()));
@@ -60,8 +63,16 @@ pub(crate) async fn serve(server: Server, conn: Connection) {
         transport = %kind
     );
     let session = async {
-        let Some(joined) =
-            admit(&server, &mut stream, &outbox, &control, &pending, peer_addr, kind).await
+        let Some(joined) = admit(
+            &server,
+            &mut stream,
+            &outbox,
+            &control,
+            &pending,
+            peer_addr,
+            kind,
+        )
+        .await
         else {
             return;
         };
@@ -94,7 +105,10 @@ pub(crate) async fn serve(server: Server, conn: Connection) {
         // did not get is counted.
         outbox.close_with(None);
         let flush_timeout = server.inner.config.flush_timeout;
-        if tokio::time::timeout(flush_timeout, writer.as_mut()).await.is_err() {
+        if tokio::time::timeout(flush_timeout, writer.as_mut())
+            .await
+            .is_err()
+        {
             server.cut_before_drained(control.client(), outbox.undelivered());
         }
     } else {
