@@ -15,6 +15,7 @@ use crate::dispatch::{HandlerTable, SharedHandlers};
 #[derive(Debug, Default, Clone)]
 pub struct ServerBuilder {
     config: ServerConfig,
+    states: super::state::States,
 }
 
 impl ServerBuilder {
@@ -87,6 +88,13 @@ impl ServerBuilder {
         self
     }
 
+    /// Gives handlers `value` through the [`State<T>`](super::State)
+    /// argument. One value per type; call again for other types.
+    pub fn with_state<T: Send + Sync + 'static>(mut self, value: T) -> Self {
+        self.states.insert(value);
+        self
+    }
+
     /// Replaces all settings at once.
     pub fn config(mut self, config: ServerConfig) -> Self {
         self.config = config;
@@ -106,6 +114,7 @@ impl ServerBuilder {
                 tasks: TaskTracker::new(),
                 addrs: RwLock::new(Vec::new()),
                 undelivered: Default::default(),
+                states: self.states,
             }),
         }
     }

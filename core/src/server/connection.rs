@@ -132,6 +132,7 @@ fn refuse(outbox: &Outbox, reason: &CloseReason) {
 /// A client that passed the handshake and is in the registry.
 pub(super) struct Joined {
     pub info: ClientInfo,
+    pub extensions: super::Extensions,
     pub control: Arc<ConnControl>,
     pub pending: Arc<Mutex<PendingRequests>>,
     pub outgoing: Arc<OutgoingStreams>,
@@ -171,9 +172,11 @@ async fn admit(
         }
     };
 
+    let extensions = super::Extensions::new();
     let hook = read_lock(&server.inner.auth).clone();
     if let Some(hook) = hook {
         let request = AuthRequest {
+            extensions: extensions.clone(),
             name: hello.name.as_deref().map(str::to_owned),
             group: hello.group.as_deref().map(str::to_owned),
             addr: peer_addr,
@@ -214,6 +217,7 @@ async fn admit(
     }
     control.set_client(info.id);
     let joined = Joined {
+        extensions,
         info,
         control: control.clone(),
         pending: pending.clone(),
@@ -221,6 +225,7 @@ async fn admit(
     };
     registry.insert(ClientEntry {
         info: joined.info.clone(),
+        extensions: joined.extensions.clone(),
         outbox: outbox.clone(),
         control: joined.control.clone(),
         pending: joined.pending.clone(),

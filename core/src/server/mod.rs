@@ -23,6 +23,7 @@ mod registry;
 mod requests;
 mod session;
 mod shutdown;
+mod state;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -41,6 +42,7 @@ pub use context::ServerEvent;
 pub use emit::Emit;
 pub use listener::{Incoming, Listener};
 pub use shutdown::{ShutdownReport, UndeliveredTo};
+pub use state::{Ext, Extensions, State};
 
 use crate::close::{codes, CloseReason};
 use crate::dispatch::{erase, Handler, On, SharedHandlers};
@@ -81,6 +83,8 @@ pub(crate) struct Inner {
     pub addrs: RwLock<Vec<SocketAddr>>,
     /// Connections cut during shutdown before their queues drained.
     pub undelivered: std::sync::Mutex<Vec<UndeliveredTo>>,
+    /// What `State<T>` extractors take, by type.
+    pub states: state::States,
 }
 
 /// A hisock server. Cheap to clone: all clones are the same server.
@@ -234,6 +238,16 @@ impl Server {
     /// The client with this id.
     pub fn client(&self, id: u64) -> Option<ClientInfo> {
         self.inner.registry.read().get(id).map(|e| e.info.clone())
+    }
+
+    /// The connection data of client `id` (see [`Extensions`]), while it is
+    /// connected.
+    pub fn extensions(&self, id: u64) -> Option<Extensions> {
+        self.inner
+            .registry
+            .read()
+            .get(id)
+            .map(|e| e.extensions.clone())
     }
 
     /// The first client with this name.

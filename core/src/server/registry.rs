@@ -103,6 +103,7 @@ impl ConnControl {
 #[derive(Clone)]
 pub(crate) struct ClientEntry {
     pub info: ClientInfo,
+    pub extensions: super::Extensions,
     pub outbox: Arc<Outbox>,
     pub control: Arc<ConnControl>,
     pub pending: Arc<Mutex<PendingRequests>>,
