@@ -172,6 +172,12 @@ impl Client {
     /// ("client_connect", "client_disconnect", "client_name_change",
     /// "client_group_change", "force_disconnect", "message", "rejected",
     /// "*"). A handler's return value answers server requests.
+    ///
+    /// The handler runs for events that arrive after this call. Events the
+    /// server sends as soon as the client joins (from its `join` handler,
+    /// say) may arrive before `connect` even returns, and are then kept for
+    /// [`recv`](Self::recv) instead: register such handlers in the options,
+    /// [`ClientOptions::on`], which are in place before the handshake.
     pub fn on<Args: 'static, H: Handler<ClientEvent, Args>>(
         &self,
         command: &str,

@@ -180,6 +180,15 @@ impl Server {
     /// returns its address. Call it once per listener: TCP, WebSocket, TLS
     /// listeners all feed the same server, and names, groups and broadcasts
     /// span them all.
+    ///
+    /// Returns `None` when the listener cannot tell its address (a custom
+    /// [`Listener`] whose `local_addr` gives none); the server listens
+    /// all the same.
+    ///
+    /// The server then serves until [`shutdown`](Self::shutdown): the
+    /// listener's task holds a handle of its own, so dropping every
+    /// `Server` handle does not stop it. Keep one, and call `shutdown` (or
+    /// wait in [`run`](Self::run)).
     pub fn listen<L: Listener>(&self, mut listener: L) -> Option<SocketAddr> {
         let addr = listener.local_addr();
         if let Some(addr) = addr {
