@@ -153,6 +153,33 @@ impl Outbox {
         self.offer(frame).map_err(|(err, _)| err)
     }
 
+    /// Queues a frame only while the queue holds at most `threshold`
+    /// counted bytes (what volatile events do): `Ok(false)` when it was
+    /// dropped for that. Never overflows: past the limit it is dropped too.
+    pub fn try_push_if_below(&self, frame: Bytes, threshold: usize) -> Result<bool, PushError> {
+        {
+            let state = lock(&self.state);
+            if state.closing || state.closed {
+                return Err(PushError::Closed);
+            }
+            if state.bytes > threshold {
+                return Ok(false);
+            }
+        }
+        // Pushed by the usual path, which also drops it when it does not
+        // fit under the limit (never an overflow).
+        match self.offer(frame) {
+            Ok(()) => Ok(true),
+            Err((PushError::Full { .. }, _)) => Ok(false),
+            Err((err, _)) => Err(err),
+        }
+    }
+
+    /// The byte limit.
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
     /// Like `try_push`, handing the frame back when it was not queued.
     pub(crate) fn offer(&self, frame: Bytes) -> Result<(), (PushError, Bytes)> {
         let mut state = lock(&self.state);

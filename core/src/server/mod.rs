@@ -39,7 +39,7 @@ pub use auth::AuthRequest;
 pub use builder::ServerBuilder;
 pub use config::{ConnectionLimits, ServerConfig};
 pub use context::ServerEvent;
-pub use emit::Emit;
+pub use emit::{Emit, EmitReport};
 pub use listener::{Incoming, Listener};
 pub use shutdown::{ShutdownReport, UndeliveredTo};
 pub use state::{Ext, Extensions, State};
