@@ -195,7 +195,7 @@ impl Emit<'_> {
 
     /// The recipients' ids and queues, taken under the registry's lock
     /// and used after it.
-    fn recipients(&self) -> Result<Vec<(u64, Arc<Outbox>)>> {
+    pub(super) fn recipients(&self) -> Result<Vec<(u64, Arc<Outbox>)>> {
         let registry = self.server.inner.registry.read();
         let mut recipients = Vec::new();
         let mut add = |entry: &ClientEntry| {
@@ -212,6 +212,10 @@ impl Emit<'_> {
             },
         }
         Ok(recipients)
+    }
+
+    pub(super) fn server(&self) -> &Server {
+        self.server
     }
 
     fn skips(&self, entry: &ClientEntry) -> bool {

@@ -8,6 +8,7 @@
 //! in batches.
 
 mod auth;
+mod broadcast_request;
 mod builder;
 mod config;
 mod connection;
@@ -36,6 +37,7 @@ use tokio_util::task::TaskTracker;
 
 use auth::AuthHook;
 pub use auth::AuthRequest;
+pub use broadcast_request::Replies;
 pub use builder::ServerBuilder;
 pub use config::{ConnectionLimits, ServerConfig};
 pub use context::ServerEvent;
