@@ -33,6 +33,7 @@ use crate::value;
 enum Target {
     All,
     Group(String),
+    Room(String),
     Client(u64),
 }
 
@@ -106,6 +107,12 @@ impl Server {
             presence: false,
             volatile_above: None,
         }
+    }
+}
+
+impl<'a> Emit<'a> {
+    pub(super) fn to_room(server: &'a Server, room: String) -> Self {
+        server.target(Target::Room(room))
     }
 }
 
@@ -206,6 +213,7 @@ impl Emit<'_> {
         match &self.target {
             Target::All => registry.all().for_each(&mut add),
             Target::Group(group) => registry.group(group).for_each(&mut add),
+            Target::Room(room) => registry.room(room).for_each(&mut add),
             Target::Client(id) => match registry.get(*id) {
                 Some(entry) => add(entry),
                 None => return Err(Error::NoSuchClient(*id)),
@@ -286,6 +294,7 @@ impl Emit<'_> {
         match &self.target {
             Target::All => registry.all().for_each(&mut push),
             Target::Group(group) => registry.group(group).for_each(&mut push),
+            Target::Room(room) => registry.room(room).for_each(&mut push),
             Target::Client(id) => match registry.get(*id) {
                 Some(entry) => push(entry),
                 None => return Err(Error::NoSuchClient(*id)),

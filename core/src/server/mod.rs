@@ -22,6 +22,7 @@ mod membership;
 mod peer;
 mod registry;
 mod requests;
+mod rooms;
 mod session;
 mod shutdown;
 mod state;
