@@ -101,6 +101,13 @@ pub(crate) struct Shared {
     frame_block: crate::frame::FrameBlock,
     outgoing: crate::stream::OutgoingStreams,
     max_stream_len: u64,
+    /// Most streams the server may send this client at once.
+    max_streams: usize,
+    /// Most requests outstanding at the server at once.
+    max_pending_requests: usize,
+    /// Longest name and group this client asks for.
+    max_name_len: usize,
+    max_group_len: usize,
     handlers: SharedHandlers<ClientEvent>,
     inbox: Mutex<Inbox>,
     pending: Mutex<PendingRequests>,

@@ -2,7 +2,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::Notify;
@@ -31,6 +31,10 @@ pub(crate) struct ConnControl {
     ignores_presence: AtomicBool,
     /// The client's outgoing queue overflowed: it is being dropped.
     overflowed: AtomicBool,
+    /// The client's requests whose handler has not answered yet (handlers
+    /// that answer at once never count): threaded handlers answer from
+    /// other tasks, hence an atomic.
+    requests: AtomicUsize,
 }
 
 impl ConnControl {
@@ -42,6 +46,23 @@ impl ConnControl {
     /// True unless the client said it ignores presence notices.
     pub fn wants_presence(&self) -> bool {
         !self.ignores_presence.load(Ordering::Relaxed)
+    }
+
+    /// The client's requests being handled now.
+    #[inline]
+    pub fn requests_outstanding(&self) -> usize {
+        self.requests.load(Ordering::Relaxed)
+    }
+
+    /// A handler for one of the client's requests did not answer at once.
+    pub fn request_started(&self) {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A handler counted by [`request_started`](Self::request_started)
+    /// answered.
+    pub fn request_answered(&self) {
+        self.requests.fetch_sub(1, Ordering::Relaxed);
     }
 
     pub fn kick(&self, kick: Kick) {

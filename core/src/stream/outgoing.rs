@@ -15,6 +15,7 @@ use crate::frame::{ErrorCode, Frame};
 use crate::outbox::{Outbox, PushError};
 use crate::platform::lock;
 use crate::platform::map::Map;
+use crate::protocol::limits;
 
 #[derive(Debug, Default)]
 struct Credit {
@@ -38,10 +39,12 @@ impl Failure {
 }
 
 /// The streams a connection is sending, with what the receiver has acked.
-#[derive(Default)]
 pub(crate) struct OutgoingStreams {
     state: Mutex<OutgoingState>,
     changed: Event,
+    /// Most streams open at once: the receiver closes the connection past
+    /// its own limit, so a sender refuses locally past the same number.
+    max_streams: usize,
 }
 
 #[derive(Default)]
@@ -52,11 +55,22 @@ struct OutgoingState {
 }
 
 impl OutgoingStreams {
+    /// No streams yet; at most `max_streams` open at once.
+    pub fn new(max_streams: usize) -> Self {
+        Self {
+            state: Mutex::default(),
+            changed: Event::new(),
+            max_streams,
+        }
+    }
+
     fn open(&self) -> Result<u64> {
         let mut state = lock(&self.state);
         if let Some(reason) = &state.closed {
             return Err(Error::Closed(reason.clone()));
         }
+        limits::admit_stream(state.streams.len(), self.max_streams)
+            .map_err(Error::LimitExceeded)?;
         state.next_id += 1;
         let id = state.next_id;
         state.streams.insert(id, Credit::default());
@@ -256,7 +270,7 @@ mod tests {
     #[test]
     fn acks_release_waiters_and_cancel_fails_them() {
         futures::executor::block_on(async {
-            let streams = OutgoingStreams::default();
+            let streams = OutgoingStreams::new(4);
             let id = streams.open().expect("open");
             streams.ack(id, 10);
             streams.wait_consumed(id, 10).await.expect("acked");
@@ -273,11 +287,27 @@ mod tests {
 
     #[test]
     fn closing_fails_new_and_open_streams() {
-        let streams = OutgoingStreams::default();
+        let streams = OutgoingStreams::new(4);
         let id = streams.open().expect("open");
         streams.close(&CloseReason::new(1000, "bye"));
         assert!(streams.open().is_err());
         let err = futures::executor::block_on(streams.wait_consumed(id, 1));
         assert!(matches!(err, Err(Error::Closed(_))));
+    }
+
+    #[test]
+    fn past_the_maximum_open_at_once_a_new_stream_is_refused_locally() {
+        let streams = OutgoingStreams::new(2);
+        let first = streams.open().expect("open");
+        streams.open().expect("open");
+        match streams.open() {
+            Err(Error::LimitExceeded(exceeded)) => {
+                assert_eq!(exceeded.limit, crate::Limit::Streams);
+                assert_eq!(exceeded.max, 2);
+            }
+            other => panic!("expected a local refusal, got {other:?}"),
+        }
+        streams.forget(first);
+        streams.open().expect("a finished stream frees its slot");
     }
 }
