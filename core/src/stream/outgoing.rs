@@ -175,22 +175,48 @@ where
     E: Display,
 {
     let id = streams.open()?;
+    let mut open = OpenStream {
+        outbox,
+        streams,
+        id,
+        abort: Some("the sender dropped the stream".to_owned()),
+    };
     let result = send_chunks(outbox, streams, id, command, source, &mut options).await;
-    if let Err(err) = &result {
-        if !matches!(err, Error::Closed(_) | Error::Remote { .. }) {
-            // Tell the receiver why its payload will never be complete.
-            let message = err.to_string();
-            outbox.force_push(
+    open.abort = match &result {
+        // Done, or nothing left to tell: the receiver cancelled it or the
+        // connection is gone.
+        Ok(()) | Err(Error::Closed(_) | Error::Remote { .. }) => None,
+        // Tell the receiver why its payload will never be complete.
+        Err(err) => Some(err.to_string()),
+    };
+    result
+}
+
+/// A stream being sent. However its sending ends (finished, failed, or
+/// its future dropped half-way), the id is forgotten, which frees its
+/// place under the limit of streams open at once; unless it finished or
+/// the receiver already knows why not, the receiver gets
+/// `StreamEnd{error}`, which frees the stream's place on its side too.
+struct OpenStream<'a> {
+    outbox: &'a Outbox,
+    streams: &'a OutgoingStreams,
+    id: u64,
+    abort: Option<String>,
+}
+
+impl Drop for OpenStream<'_> {
+    fn drop(&mut self) {
+        if let Some(message) = &self.abort {
+            self.outbox.force_push(
                 Frame::StreamEnd {
-                    stream_id: id,
-                    error: Some(&message),
+                    stream_id: self.id,
+                    error: Some(message),
                 }
                 .encode(),
             );
         }
+        self.streams.forget(self.id);
     }
-    streams.forget(id);
-    result
 }
 
 async fn send_chunks<S, E>(
