@@ -6,7 +6,7 @@
 
 use bytes::Bytes;
 use hisock::frame::Frame;
-use hisock::{codes, ClientOptions, Error, ErrorCode, IncomingStream, Server};
+use hisock::{codes, ClientOptions, Error, ErrorCode, IncomingStream, Server, StreamOptions};
 use hisock_test_support::{transport_tests, within, Handshake, RawPeer, TestServer};
 use tokio::sync::mpsc;
 
@@ -139,6 +139,36 @@ transport_tests! {
             assert_eq!(peeked, Some(Some(Bytes::copy_from_slice(round))));
         }
         assert_still_open(&mut peer).await;
+    }
+
+    /// The Rust sender keeps its `total_len` promise: a source that gives
+    /// more or fewer bytes than announced fails the call, and the receiving
+    /// handler gets an error (the sender's abort), never a payload of the
+    /// wrong length.
+    async fn a_sender_whose_source_breaks_its_announced_length_fails_on_both_sides(t: Transport) {
+        let server = Server::new();
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        server.on("upload", move |body: IncomingStream| {
+            let tx = tx.clone();
+            async move {
+                let _ = tx.send(body.into_bytes().await);
+            }
+        });
+        let test = TestServer::start(t, server).await;
+        let client = test.connect(ClientOptions::new()).await;
+        for (announced, expected) in [(3, "more than the announced 3 bytes"), (10, "after 5 of the announced 10")] {
+            let options = StreamOptions::new().total_len(announced);
+            let source = futures::stream::iter([Ok::<_, String>(Bytes::from_static(b"12345"))]);
+            let sent = client.send_stream("upload", source, options);
+            let err = within("the send", sent).await.expect_err("a broken promise");
+            assert!(err.to_string().contains(expected), "{err}");
+            let got = within("the handler", rx.recv()).await.expect("the handler ran");
+            assert!(
+                matches!(&got, Err(Error::Remote { code: ErrorCode::Cancelled, .. })),
+                "an error, not a payload: {got:?}"
+            );
+        }
+        assert!(client.is_connected());
     }
 
     /// A client that receives a client-only kind (here `SetName`) from the

@@ -249,6 +249,15 @@ where
         while !piece.is_empty() {
             let chunk = piece.split_to(piece.len().min(options.chunk_size));
             let len = chunk.len() as u64;
+            // The receiver would cancel the stream at the first byte past
+            // the announced length (LengthMismatch): fail here instead.
+            if let Some(total) = options.total_len {
+                if sent + len > total {
+                    return Err(Error::Handler(format!(
+                        "stream source gave more than the announced {total} bytes"
+                    )));
+                }
+            }
             // Keep at most `window` bytes unconsumed by the receiver.
             streams
                 .wait_consumed(id, (sent + len).saturating_sub(window))
@@ -274,6 +283,15 @@ where
             // transfer, and the tasks queued behind it (small events,
             // timers) would wait tens of milliseconds.
             yield_now().await;
+        }
+    }
+    // An end short of the announced length would fail at the receiver
+    // while this call reported success.
+    if let Some(total) = options.total_len {
+        if sent < total {
+            return Err(Error::Handler(format!(
+                "stream source ended after {sent} of the announced {total} bytes"
+            )));
         }
     }
     outbox
