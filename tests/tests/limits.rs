@@ -102,7 +102,9 @@ transport_tests! {
         let err = good.change_group(Some("1234567")).await.expect_err("refused locally");
         assert_eq!(limit_of(&err), Some(Limit::GroupLen), "{err}");
         let options = ClientOptions::new().name(long_name).max_name_len(8);
-        let err = test.try_connect(options).await.err().expect("refused locally");
+        let Err(err) = test.try_connect(options).await else {
+            panic!("a name over the client's own limit is refused locally");
+        };
         assert_eq!(limit_of(&err), Some(Limit::NameLen), "{err}");
 
         assert_still_served(&good).await;

@@ -124,7 +124,7 @@ impl RawPeer {
             match Frame::decode(&bytes).expect("frames decode") {
                 Frame::Close { code, reason, .. } | Frame::Refuse { code, reason } => {
                     let reason = CloseReason::new(code, reason);
-                    while let Some(bytes) = self.read_frame().await {
+                    if let Some(bytes) = self.read_frame().await {
                         let after = Frame::decode(&bytes);
                         panic!("expected the end of the connection after {reason}, got {after:?}");
                     }
