@@ -71,7 +71,8 @@ transport_tests! {
             .name("12345678")
             .group("123456")
             .max_name_len(8)
-            .max_group_len(6);
+            .max_group_len(6)
+            .max_command_len(10);
         let good = test.connect(options).await;
 
         let long_name = "123456789";
@@ -101,6 +102,8 @@ transport_tests! {
         assert_eq!(limit_of(&err), Some(Limit::NameLen), "{err}");
         let err = good.change_group(Some("1234567")).await.expect_err("refused locally");
         assert_eq!(limit_of(&err), Some(Limit::GroupLen), "{err}");
+        let err = good.send("12345678901", &()).await.expect_err("refused locally");
+        assert_eq!(limit_of(&err), Some(Limit::CommandLen), "{err}");
         let options = ClientOptions::new().name(long_name).max_name_len(8);
         let Err(err) = test.try_connect(options).await else {
             panic!("a name over the client's own limit is refused locally");

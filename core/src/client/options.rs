@@ -31,6 +31,7 @@ pub struct ClientOptions {
     pub(crate) max_pending_requests: usize,
     pub(crate) max_name_len: usize,
     pub(crate) max_group_len: usize,
+    pub(crate) max_command_len: usize,
     pub(crate) handlers: HandlerTable<ClientEvent>,
     pub(crate) clock: Clock,
 }
@@ -51,6 +52,7 @@ impl Default for ClientOptions {
             max_pending_requests: limits::DEFAULT_MAX_PENDING_REQUESTS,
             max_name_len: limits::DEFAULT_MAX_NAME_LEN,
             max_group_len: limits::DEFAULT_MAX_GROUP_LEN,
+            max_command_len: limits::DEFAULT_MAX_COMMAND_LEN,
             handlers: HandlerTable::new(reserved::ALL),
             clock: Clock::Own,
         }
@@ -187,6 +189,15 @@ impl ClientOptions {
     /// Default 256.
     pub fn max_group_len(mut self, bytes: usize) -> Self {
         self.max_group_len = bytes;
+        self
+    }
+
+    /// Longest command, in bytes, this client sends events, requests or
+    /// streams under; a longer one fails with
+    /// [`Error::LimitExceeded`](crate::Error::LimitExceeded) and nothing is
+    /// sent. Default 256, the server's default.
+    pub fn max_command_len(mut self, bytes: usize) -> Self {
+        self.max_command_len = bytes;
         self
     }
 

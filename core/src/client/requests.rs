@@ -46,6 +46,7 @@ impl Client {
         payload: &[u8],
         timeout: Duration,
     ) -> Result<Bytes> {
+        self.check_command(command)?;
         self.round_trip(timeout, |request_id| {
             Frame::Event {
                 command,
