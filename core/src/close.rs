@@ -64,6 +64,15 @@ pub mod codes {
     pub const SLOW_CONSUMER: u16 = 4006;
     /// A frame of a kind this side does not know arrived.
     pub const UNKNOWN_FRAME_KIND: u16 = 4007;
+    /// A client name, group name or command was longer than the server's
+    /// limit for it.
+    pub const NAME_TOO_LONG: u16 = 4008;
+    /// The peer had more requests outstanding than the limit.
+    pub const TOO_MANY_REQUESTS: u16 = 4009;
+    /// The peer had more streams open at once than the limit.
+    pub const TOO_MANY_STREAMS: u16 = 4010;
+    /// The client sent events or bytes faster than the server's rate limit.
+    pub const RATE_LIMITED: u16 = 4011;
 
     /// A short name for a code, for logs and error messages.
     pub fn name(code: u16) -> &'static str {
@@ -82,6 +91,10 @@ pub mod codes {
             KEEPALIVE_TIMEOUT => "keepalive timeout",
             SLOW_CONSUMER => "slow consumer",
             UNKNOWN_FRAME_KIND => "unknown frame kind",
+            NAME_TOO_LONG => "name too long",
+            TOO_MANY_REQUESTS => "too many requests",
+            TOO_MANY_STREAMS => "too many streams",
+            RATE_LIMITED => "rate limited",
             _ => "other",
         }
     }

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use crate::close::CloseReason;
 use crate::frame::ErrorCode;
+use crate::protocol::limits::LimitExceeded;
 use crate::transport::TransportError;
 
 /// Everything that can go wrong in hisock's core.
@@ -64,6 +65,10 @@ pub enum Error {
     /// A handler returned an error.
     #[error("handler failed: {0}")]
     Handler(String),
+    /// A local limit refused the call before anything was sent: the peer
+    /// would have closed the connection for it (PROTOCOL.md section 12).
+    #[error("limit exceeded: {0}")]
+    LimitExceeded(LimitExceeded),
 }
 
 /// How a peer broke the wire protocol: typed, so that the close code and a
@@ -92,6 +97,9 @@ pub enum ProtocolFault {
     },
     /// A `StreamStart` for an id that is still open.
     StreamStartedTwice(u64),
+    /// The peer went past one of the limits (names, requests, streams,
+    /// rate); closed with the limit's own code.
+    LimitExceeded(LimitExceeded),
 }
 
 impl std::fmt::Display for ProtocolFault {
@@ -101,6 +109,7 @@ impl std::fmt::Display for ProtocolFault {
         f.write_str(match self {
             ProtocolFault::Malformed(_) => "malformed frame: ",
             ProtocolFault::UnknownKind(_) => "",
+            ProtocolFault::LimitExceeded(_) => "limit exceeded: ",
             _ => "protocol violation: ",
         })?;
         f.write_str(&self.reason())
@@ -111,11 +120,13 @@ impl std::error::Error for ProtocolFault {}
 
 impl ProtocolFault {
     /// The close code for this fault (PROTOCOL.md section 8): 4007 for an
-    /// unknown kind, 1002 for everything else.
+    /// unknown kind, the limit's own code (4008–4011) for a limit, 1002 for
+    /// everything else.
     pub fn close_code(&self) -> u16 {
         use crate::close::codes;
         match self {
             ProtocolFault::UnknownKind(_) => codes::UNKNOWN_FRAME_KIND,
+            ProtocolFault::LimitExceeded(exceeded) => exceeded.limit.close_code(),
             _ => codes::PROTOCOL_ERROR,
         }
     }
@@ -132,6 +143,7 @@ impl ProtocolFault {
                 format!("a {sender} may not send a {kind} frame here")
             }
             ProtocolFault::StreamStartedTwice(id) => format!("stream {id} started twice"),
+            ProtocolFault::LimitExceeded(exceeded) => exceeded.to_string(),
         }
     }
 }
@@ -183,6 +195,12 @@ impl std::fmt::Display for Malformed {
 }
 
 impl std::error::Error for Malformed {}
+
+impl From<LimitExceeded> for ProtocolFault {
+    fn from(exceeded: LimitExceeded) -> Self {
+        ProtocolFault::LimitExceeded(exceeded)
+    }
+}
 
 impl From<Malformed> for Error {
     fn from(malformed: Malformed) -> Self {

@@ -67,6 +67,9 @@ pub use dispatch::{Command, Data, IntoReply, On, RawPayload, Rejection, Reply};
 pub use error::{Error, Malformed, ProtocolFault, Result};
 pub use frame::ErrorCode;
 pub use info::{Change, ClientInfo};
+pub use protocol::limits::{Limit, LimitExceeded};
+#[cfg(feature = "server")]
+pub use protocol::rate_limit::RateLimit;
 #[cfg(feature = "server")]
 pub use server::{Server, ServerBuilder, ServerConfig, ServerEvent};
 pub use stream::{IncomingStream, Progress, StreamOptions};

@@ -85,7 +85,7 @@ pub(crate) async fn drive(
             watchdog,
             handlers: shared.handlers.snapshot(),
             heard: false,
-            incoming: IncomingStreams::new(shared.max_stream_len),
+            incoming: IncomingStreams::new(shared.max_stream_len, shared.max_streams),
         };
         let end = poll_fn(|cx| reader.poll(cx)).await;
         reader.finish(end).await;

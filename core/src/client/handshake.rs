@@ -17,6 +17,7 @@ use crate::error::{Error, Result};
 use crate::outbox::Outbox;
 use crate::pending::PendingRequests;
 use crate::protocol::handshake;
+use crate::protocol::limits::{self, Limit};
 use crate::transport::Connection;
 
 impl Client {
@@ -27,7 +28,9 @@ impl Client {
     ///
     /// Errors: [`Error::Refused`] with the server's code and reason,
     /// [`Error::Timeout`], [`Error::Closed`] if the server hung up,
-    /// [`Error::Transport`], [`Error::Protocol`] for an unexpected answer.
+    /// [`Error::Transport`], [`Error::Protocol`] for an unexpected answer,
+    /// [`Error::LimitExceeded`] for a name or group longer than the
+    /// options allow (nothing is sent).
     pub async fn handshake(conn: Connection, options: ClientOptions) -> Result<(Client, Driver)> {
         let Connection {
             mut stream,
@@ -36,6 +39,21 @@ impl Client {
             local_addr,
             kind,
         } = conn;
+        // A name or group the server would refuse (4008) is refused here,
+        // before anything is sent.
+        limits::check_len(
+            Limit::NameLen,
+            options.name.as_deref(),
+            options.max_name_len,
+        )
+        .and_then(|()| {
+            limits::check_len(
+                Limit::GroupLen,
+                options.group.as_deref(),
+                options.max_group_len,
+            )
+        })
+        .map_err(Error::LimitExceeded)?;
         let hello = handshake::hello_frame(
             options.name.as_deref(),
             options.group.as_deref(),
@@ -58,8 +76,13 @@ impl Client {
         let shared = Arc::new(Shared {
             outbox: Arc::new(Outbox::new(options.outbox_limit)),
             frame_block: Default::default(),
-            outgoing: Default::default(),
+            outgoing: crate::stream::OutgoingStreams::new(options.max_streams),
             max_stream_len: options.max_stream_len,
+            max_streams: options.max_streams,
+            max_pending_requests: options.max_pending_requests,
+            max_name_len: options.max_name_len,
+            max_group_len: options.max_group_len,
+            max_command_len: options.max_command_len,
             handlers: SharedHandlers::new(options.handlers),
             inbox: Mutex::new(Inbox::new(options.unhandled_limit, options.cache_size)),
             pending: Mutex::new(PendingRequests::new()),

@@ -101,6 +101,14 @@ pub(crate) struct Shared {
     frame_block: crate::frame::FrameBlock,
     outgoing: crate::stream::OutgoingStreams,
     max_stream_len: u64,
+    /// Most streams the server may send this client at once.
+    max_streams: usize,
+    /// Most requests outstanding at the server at once.
+    max_pending_requests: usize,
+    /// Longest name and group this client asks for.
+    max_name_len: usize,
+    max_group_len: usize,
+    max_command_len: usize,
     handlers: SharedHandlers<ClientEvent>,
     inbox: Mutex<Inbox>,
     pending: Mutex<PendingRequests>,
@@ -267,6 +275,19 @@ impl Client {
         }
     }
 
+    /// A command the server would close the connection for (4008) is
+    /// refused here, before anything is sent.
+    #[inline]
+    fn check_command(&self, command: &str) -> Result<()> {
+        if command.len() > self.shared.max_command_len {
+            return Err(Error::LimitExceeded(crate::LimitExceeded {
+                limit: crate::Limit::CommandLen,
+                max: self.shared.max_command_len as u64,
+            }));
+        }
+        Ok(())
+    }
+
     fn check_frame_len(&self, len: usize) -> Result<()> {
         let max = self.shared.session.max_frame_len;
         if len > max {
@@ -284,8 +305,11 @@ impl Client {
     ///
     /// Errors: [`Error::Encode`], [`Error::Closed`], and
     /// [`Error::Transport`] with `FrameTooBig` when the frame exceeds the
-    /// server's limit (checked here, so the connection is not lost).
+    /// server's limit, [`Error::LimitExceeded`] for a command longer than
+    /// [`ClientOptions::max_command_len`] (both checked here, so the
+    /// connection is not lost).
     pub async fn send<T: Serialize + ?Sized>(&self, command: &str, payload: &T) -> Result<()> {
+        self.check_command(command)?;
         // The payload is encoded straight into the frame's only buffer.
         let frame = value::with_encoded(payload, |payload| {
             self.shared.frame_block.encode(&Frame::Event {
@@ -300,6 +324,7 @@ impl Client {
 
     /// Like [`send`](Self::send) with an already-encoded MessagePack payload.
     pub async fn send_raw(&self, command: &str, payload: &[u8]) -> Result<()> {
+        self.check_command(command)?;
         let frame = self.shared.frame_block.encode(&Frame::Event {
             command,
             request_id: NO_REQUEST,
@@ -330,6 +355,7 @@ impl Client {
         S: futures::Stream<Item = std::result::Result<Bytes, E>>,
         E: std::fmt::Display,
     {
+        self.check_command(command)?;
         // A chunk frame must fit the server's frame limit.
         let max_chunk = self.shared.session.max_frame_len.saturating_sub(64).max(1);
         let chunk_size = options.chunk_size.min(max_chunk);

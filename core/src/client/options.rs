@@ -11,6 +11,7 @@ use super::reserved;
 use crate::dispatch::{erase, Handler, HandlerTable, On};
 use crate::error::Result;
 use crate::platform::timer::Clock;
+use crate::protocol::limits;
 use crate::value;
 
 /// Options for [`Client::handshake`](super::Client::handshake) and the
@@ -26,6 +27,11 @@ pub struct ClientOptions {
     pub(crate) unhandled_limit: usize,
     pub(crate) handler_queue_len: usize,
     pub(crate) max_stream_len: u64,
+    pub(crate) max_streams: usize,
+    pub(crate) max_pending_requests: usize,
+    pub(crate) max_name_len: usize,
+    pub(crate) max_group_len: usize,
+    pub(crate) max_command_len: usize,
     pub(crate) handlers: HandlerTable<ClientEvent>,
     pub(crate) clock: Clock,
 }
@@ -42,6 +48,11 @@ impl Default for ClientOptions {
             unhandled_limit: 1024,
             handler_queue_len: 1024,
             max_stream_len: crate::stream::DEFAULT_MAX_STREAM_LEN,
+            max_streams: limits::DEFAULT_MAX_STREAMS,
+            max_pending_requests: limits::DEFAULT_MAX_PENDING_REQUESTS,
+            max_name_len: limits::DEFAULT_MAX_NAME_LEN,
+            max_group_len: limits::DEFAULT_MAX_GROUP_LEN,
+            max_command_len: limits::DEFAULT_MAX_COMMAND_LEN,
             handlers: HandlerTable::new(reserved::ALL),
             clock: Clock::Own,
         }
@@ -136,6 +147,57 @@ impl ClientOptions {
     /// Largest streamed payload accepted from the server. Default 1 GiB.
     pub fn max_stream_len(mut self, bytes: u64) -> Self {
         self.max_stream_len = bytes;
+        self
+    }
+
+    /// Most streams open at once, each way: past it
+    /// [`Client::send_stream`](super::Client::send_stream) fails with
+    /// [`Error::LimitExceeded`](crate::Error::LimitExceeded), and a server
+    /// that opens more is closed with
+    /// [`TOO_MANY_STREAMS`](crate::close::codes::TOO_MANY_STREAMS).
+    /// Default 64, the server's default.
+    pub fn max_streams(mut self, streams: usize) -> Self {
+        self.max_streams = streams;
+        self
+    }
+
+    /// Most requests (events with a reply, name and group changes,
+    /// look-ups) outstanding at once; past it a request fails with
+    /// [`Error::LimitExceeded`](crate::Error::LimitExceeded) and nothing is
+    /// sent. Default 1024, the server's default: a server closes a client
+    /// past its own limit with
+    /// [`TOO_MANY_REQUESTS`](crate::close::codes::TOO_MANY_REQUESTS). A
+    /// request that timed out here still counts at the server until its
+    /// handler answers.
+    pub fn max_pending_requests(mut self, requests: usize) -> Self {
+        self.max_pending_requests = requests;
+        self
+    }
+
+    /// Longest name, in bytes, this client joins with or changes to; a
+    /// longer one fails with
+    /// [`Error::LimitExceeded`](crate::Error::LimitExceeded) and nothing is
+    /// sent. Default 256, the server's default (a server closes a client
+    /// past its own limit with
+    /// [`NAME_TOO_LONG`](crate::close::codes::NAME_TOO_LONG)).
+    pub fn max_name_len(mut self, bytes: usize) -> Self {
+        self.max_name_len = bytes;
+        self
+    }
+
+    /// Longest group name, in bytes, as [`max_name_len`](Self::max_name_len).
+    /// Default 256.
+    pub fn max_group_len(mut self, bytes: usize) -> Self {
+        self.max_group_len = bytes;
+        self
+    }
+
+    /// Longest command, in bytes, this client sends events, requests or
+    /// streams under; a longer one fails with
+    /// [`Error::LimitExceeded`](crate::Error::LimitExceeded) and nothing is
+    /// sent. Default 256, the server's default.
+    pub fn max_command_len(mut self, bytes: usize) -> Self {
+        self.max_command_len = bytes;
         self
     }
 

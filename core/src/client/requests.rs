@@ -16,6 +16,7 @@ use super::{lock, with_timeout, Client};
 use crate::error::{Error, Result};
 use crate::frame::{Frame, LookupKey};
 use crate::info::ClientInfo;
+use crate::protocol::limits::{self, Limit, LimitExceeded};
 use crate::value;
 
 impl Client {
@@ -23,7 +24,10 @@ impl Client {
     /// return value, decoded as `R`.
     ///
     /// Errors: [`Error::Timeout`], [`Error::Remote`] (no handler, bad
-    /// payload, handler failed), [`Error::Decode`], [`Error::Closed`].
+    /// payload, handler failed), [`Error::Decode`], [`Error::Closed`],
+    /// [`Error::LimitExceeded`] when
+    /// [`ClientOptions::max_pending_requests`](super::ClientOptions::max_pending_requests)
+    /// requests are outstanding already (nothing is sent).
     pub async fn request<R: DeserializeOwned, T: Serialize + ?Sized>(
         &self,
         command: &str,
@@ -42,6 +46,7 @@ impl Client {
         payload: &[u8],
         timeout: Duration,
     ) -> Result<Bytes> {
+        self.check_command(command)?;
         self.round_trip(timeout, |request_id| {
             Frame::Event {
                 command,
@@ -63,18 +68,30 @@ impl Client {
         make: impl FnOnce(u64) -> Bytes,
     ) -> impl Future<Output = Result<Bytes>> + '_ {
         // The connection loop enforces the timeout (one timer for all
-        // requests): a request registers no timer of its own.
-        let (request_id, rx) =
-            lock(&self.shared.pending).register_with_timeout(timeout, self.shared.clock.now());
-        self.await_reply(request_id, rx, make(request_id))
+        // requests): a request registers no timer of its own. Past the
+        // limit of outstanding requests nothing is sent: the server would
+        // close the connection for it.
+        let registered = {
+            let mut pending = lock(&self.shared.pending);
+            limits::admit_request(pending.len(), self.shared.max_pending_requests)
+                .map(|()| pending.register_with_timeout(timeout, self.shared.clock.now()))
+        };
+        let sending = registered.map(|(request_id, rx)| (request_id, rx, make(request_id)));
+        self.await_reply(sending)
     }
 
     async fn await_reply(
         &self,
-        request_id: u64,
-        rx: futures::channel::oneshot::Receiver<crate::pending::ReplyResult>,
-        frame: Bytes,
+        sending: std::result::Result<
+            (
+                u64,
+                futures::channel::oneshot::Receiver<crate::pending::ReplyResult>,
+                Bytes,
+            ),
+            LimitExceeded,
+        >,
     ) -> Result<Bytes> {
+        let (request_id, rx, frame) = sending.map_err(Error::LimitExceeded)?;
         let sent = match self.check_frame_len(frame.len()) {
             Ok(()) => self.push(frame).await,
             Err(err) => Err(err),
@@ -143,7 +160,13 @@ impl Client {
 
     /// Changes this client's name (`None` clears it). The server and every
     /// other client see the change. Returns once the server confirmed it.
+    ///
+    /// Errors: [`Error::LimitExceeded`] for a name longer than
+    /// [`ClientOptions::max_name_len`](super::ClientOptions::max_name_len)
+    /// (nothing is sent), and those of [`request`](Self::request).
     pub async fn change_name(&self, name: Option<&str>) -> Result<()> {
+        limits::check_len(Limit::NameLen, name, self.shared.max_name_len)
+            .map_err(Error::LimitExceeded)?;
         self.round_trip(Self::ADMIN_TIMEOUT, |request_id| {
             Frame::SetName { request_id, name }.encode()
         })
@@ -153,7 +176,13 @@ impl Client {
     }
 
     /// Changes this client's group (`None` leaves its group).
+    ///
+    /// Errors: [`Error::LimitExceeded`] for a group name longer than
+    /// [`ClientOptions::max_group_len`](super::ClientOptions::max_group_len)
+    /// (nothing is sent), and those of [`request`](Self::request).
     pub async fn change_group(&self, group: Option<&str>) -> Result<()> {
+        limits::check_len(Limit::GroupLen, group, self.shared.max_group_len)
+            .map_err(Error::LimitExceeded)?;
         self.round_trip(Self::ADMIN_TIMEOUT, |request_id| {
             Frame::SetGroup { request_id, group }.encode()
         })

@@ -22,6 +22,10 @@ pub enum ErrorCode {
     TooLarge,
     /// 7 — a stream was dropped by its receiver or aborted by its sender.
     Cancelled,
+    /// 8 — a stream's length disagrees with the `total_len` its sender
+    /// announced: more bytes arrived (the receiver cancels it), or it ended
+    /// with fewer.
+    LengthMismatch,
     /// Any other number.
     Other(u16),
 }
@@ -38,6 +42,7 @@ impl std::fmt::Debug for ErrorCode {
             ErrorCode::ShuttingDown => "ShuttingDown",
             ErrorCode::TooLarge => "TooLarge",
             ErrorCode::Cancelled => "Cancelled",
+            ErrorCode::LengthMismatch => "LengthMismatch",
             ErrorCode::Other(n) => return write!(f, "Other({})", u32::from(*n)),
         })
     }
@@ -54,6 +59,7 @@ impl ErrorCode {
             ErrorCode::ShuttingDown => 5,
             ErrorCode::TooLarge => 6,
             ErrorCode::Cancelled => 7,
+            ErrorCode::LengthMismatch => 8,
             ErrorCode::Other(n) => n,
         }
     }
@@ -68,6 +74,7 @@ impl ErrorCode {
             5 => ErrorCode::ShuttingDown,
             6 => ErrorCode::TooLarge,
             7 => ErrorCode::Cancelled,
+            8 => ErrorCode::LengthMismatch,
             n => ErrorCode::Other(n),
         }
     }

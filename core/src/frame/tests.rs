@@ -498,7 +498,7 @@ fn varint_lengths_match_postcard() {
 
 #[test]
 fn error_code_debug_names_the_variant() {
-    let names: Vec<String> = (0..=8)
+    let names: Vec<String> = (0..=9)
         .map(|n| format!("{:?}", ErrorCode::from_wire(n)))
         .collect();
     assert_eq!(
@@ -512,7 +512,8 @@ fn error_code_debug_names_the_variant() {
             "ShuttingDown",
             "TooLarge",
             "Cancelled",
-            "Other(8)"
+            "LengthMismatch",
+            "Other(9)"
         ]
     );
 }
@@ -668,7 +669,7 @@ fn garbage_and_truncation_are_malformed() {
     assert_eq!(malformed(&[lookup, 1, 9]), Malformed::UnknownLookupKey);
 }
 
-/// PROTOCOL.md section 5.3: codes 1–7 have names, and every other number
+/// PROTOCOL.md section 5.3: codes 1–8 have names, and every other number
 /// is kept as it is (an application's own codes).
 #[test]
 fn error_codes_are_as_documented_and_unknown_ones_are_kept() {
@@ -680,12 +681,13 @@ fn error_codes_are_as_documented_and_unknown_ones_are_kept() {
         (5, ErrorCode::ShuttingDown),
         (6, ErrorCode::TooLarge),
         (7, ErrorCode::Cancelled),
+        (8, ErrorCode::LengthMismatch),
     ];
     for (number, code) in named {
         assert_eq!(ErrorCode::from_wire(number), code);
         assert_eq!(code.to_wire(), number);
     }
-    for number in [0, 8, 42, 1000, u16::MAX] {
+    for number in [0, 9, 42, 1000, u16::MAX] {
         assert_eq!(ErrorCode::from_wire(number), ErrorCode::Other(number));
         assert_eq!(ErrorCode::from_wire(number).to_wire(), number);
     }

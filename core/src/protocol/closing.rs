@@ -225,7 +225,7 @@ mod tests {
 
     #[test]
     fn protocol_faults_are_answered_with_their_close_code() {
-        let cases: [(fn() -> Error, u16); 5] = [
+        let cases: [(fn() -> Error, u16); 6] = [
             (|| Malformed::BadVarint.into(), codes::PROTOCOL_ERROR),
             (
                 || {
@@ -253,6 +253,16 @@ mod tests {
                     )))
                 },
                 codes::UNSUPPORTED_DATA,
+            ),
+            (
+                || {
+                    let exceeded = crate::LimitExceeded {
+                        limit: crate::Limit::Streams,
+                        max: 64,
+                    };
+                    ProtocolFault::LimitExceeded(exceeded).into()
+                },
+                codes::TOO_MANY_STREAMS,
             ),
         ];
         for side in [Side::Server, Side::Client] {

@@ -14,6 +14,7 @@ use crate::close::{codes, CloseReason};
 use crate::error::{Error, ProtocolFault};
 use crate::frame::{Frame, PROTOCOL_VERSION};
 use crate::info::ClientInfo;
+use crate::protocol::limits::{self, Limit};
 use crate::transport::TransportError;
 
 /// What a client asks for in its `Hello`.
@@ -112,6 +113,19 @@ pub fn check_first(first: FirstFrame) -> Verdict {
             ))
         }
     }
+}
+
+/// The name and group a `Hello` asks for against the server's limits, in
+/// bytes: the check after the version, before the auth hook sees them
+/// (4008 name too long).
+pub fn check_names(
+    hello: &Hello,
+    max_name_len: usize,
+    max_group_len: usize,
+) -> Result<(), CloseReason> {
+    limits::check_len(Limit::NameLen, hello.name.as_deref(), max_name_len)
+        .and_then(|()| limits::check_len(Limit::GroupLen, hello.group.as_deref(), max_group_len))
+        .map_err(|exceeded| CloseReason::new(exceeded.limit.close_code(), exceeded.to_string()))
 }
 
 /// The auth hook's answer as a refusal (4003 with the hook's text).
@@ -339,6 +353,27 @@ mod tests {
         assert_eq!(check_auth(Ok(())), Ok(()));
         let reason = check_auth(Err("bad token".into())).expect_err("refused");
         assert_eq!(reason, CloseReason::new(codes::AUTH_REFUSED, "bad token"));
+    }
+
+    #[test]
+    fn a_name_or_group_over_the_limit_is_4008() {
+        let hello = |name: &str, group: &str| Hello {
+            name: Some(Arc::from(name)),
+            group: Some(Arc::from(group)),
+            auth: None,
+        };
+        assert_eq!(check_names(&hello("ada", "lobby"), 3, 5), Ok(()));
+        assert_eq!(check_names(&Hello::default(), 0, 0), Ok(()));
+        let long_name = check_names(&hello("adam", "lobby"), 3, 5).expect_err("long");
+        assert_eq!(
+            long_name,
+            CloseReason::new(codes::NAME_TOO_LONG, "client name longer than 3 bytes")
+        );
+        let long_group = check_names(&hello("ada", "lobby!"), 3, 5).expect_err("long");
+        assert_eq!(
+            long_group,
+            CloseReason::new(codes::NAME_TOO_LONG, "group name longer than 5 bytes")
+        );
     }
 
     #[test]

@@ -8,6 +8,11 @@
 //!   documented order, the `Welcome`, the client's reading of the answer.
 //! - [`event_route`]: where an incoming event goes.
 //! - [`stream_start`]: accepting or refusing a stream a peer starts.
+//! - [`stream_receive`]: what a receiver does with a stream's chunks and
+//!   its end (the length it announced, the maximum).
+//! - [`limits`]: names, requests and streams a peer may have; past a
+//!   limit it is closed with the limit's own code.
+//! - [`rate_limit`]: a token bucket per client for events and bytes.
 //! - [`closing`]: what ending a connection sends and runs.
 //! - [`keepalive`]: pings and silence (server side).
 //! - request deadlines: [`PendingRequests`](crate::pending::PendingRequests).
@@ -17,4 +22,8 @@ pub mod event_route;
 pub mod handshake;
 #[cfg(feature = "server")]
 pub mod keepalive;
+pub mod limits;
+#[cfg(feature = "server")]
+pub mod rate_limit;
+pub mod stream_receive;
 pub mod stream_start;

@@ -88,6 +88,49 @@ impl ServerBuilder {
         self
     }
 
+    /// Longest client name, in bytes (see
+    /// [`ServerConfig::max_name_len`]). Default 256.
+    pub fn max_name_len(mut self, bytes: usize) -> Self {
+        self.config.max_name_len = bytes;
+        self
+    }
+
+    /// Longest group name, in bytes. Default 256.
+    pub fn max_group_len(mut self, bytes: usize) -> Self {
+        self.config.max_group_len = bytes;
+        self
+    }
+
+    /// Longest command of a client's events and streams, in bytes.
+    /// Default 256.
+    pub fn max_command_len(mut self, bytes: usize) -> Self {
+        self.config.max_command_len = bytes;
+        self
+    }
+
+    /// Most requests outstanding at once, each way, per client (see
+    /// [`ServerConfig::max_pending_requests`]). Default 1024.
+    pub fn max_pending_requests(mut self, requests: usize) -> Self {
+        self.config.max_pending_requests = requests;
+        self
+    }
+
+    /// Most streams open at once, each way, per client (see
+    /// [`ServerConfig::max_streams`]). Default 64.
+    pub fn max_streams(mut self, streams: usize) -> Self {
+        self.config.max_streams = streams;
+        self
+    }
+
+    /// Limits how fast each client may send events and bytes (see
+    /// [`RateLimit`](crate::RateLimit)); a client past it is closed with
+    /// [`RATE_LIMITED`](crate::close::codes::RATE_LIMITED). Default: no
+    /// limit.
+    pub fn rate_limit(mut self, limit: crate::RateLimit) -> Self {
+        self.config.rate_limit = limit;
+        self
+    }
+
     /// Gives handlers `value` through the [`State<T>`](super::State)
     /// argument. One value per type; call again for other types.
     pub fn with_state<T: Send + Sync + 'static>(mut self, value: T) -> Self {

@@ -2,6 +2,9 @@
 
 use std::time::Duration;
 
+use crate::protocol::limits;
+use crate::protocol::rate_limit::RateLimit;
+
 /// Settings of a [`Server`](super::Server). Build one with
 /// [`ServerBuilder`](super::ServerBuilder) or start from `Default`.
 #[derive(Debug, Clone)]
@@ -58,6 +61,36 @@ pub struct ServerConfig {
     /// wave of n connections costs n² notices only when every client
     /// listens. Turning this off sends none at all.
     pub presence_notices: bool,
+    /// Longest client name, in bytes, in a `Hello` or `SetName`; a longer
+    /// one closes the connection with
+    /// [`NAME_TOO_LONG`](crate::close::codes::NAME_TOO_LONG) (`Refuse`
+    /// during the handshake). Default 256
+    /// ([`DEFAULT_MAX_NAME_LEN`](crate::protocol::limits::DEFAULT_MAX_NAME_LEN)).
+    pub max_name_len: usize,
+    /// Longest group name, in bytes, in a `Hello` or `SetGroup`; as
+    /// `max_name_len`. Default 256.
+    pub max_group_len: usize,
+    /// Longest command, in bytes, of an event or stream a client sends; as
+    /// `max_name_len`. Default 256.
+    pub max_command_len: usize,
+    /// Most requests one client may have outstanding at the server (events
+    /// with a request id whose handler has not answered yet); one more
+    /// closes it with
+    /// [`TOO_MANY_REQUESTS`](crate::close::codes::TOO_MANY_REQUESTS). Also
+    /// the most [`Server::request`](super::Server::request)s outstanding at
+    /// one client: past it the call fails with
+    /// [`Error::LimitExceeded`](crate::Error::LimitExceeded). Default 1024.
+    pub max_pending_requests: usize,
+    /// Most streams one client may be sending at once; one more closes it
+    /// with [`TOO_MANY_STREAMS`](crate::close::codes::TOO_MANY_STREAMS).
+    /// Also the most streams the server sends one client at once: past it
+    /// [`Server::send_stream`](super::Server::send_stream) fails with
+    /// [`Error::LimitExceeded`](crate::Error::LimitExceeded). Default 64.
+    pub max_streams: usize,
+    /// Events and bytes per second one client may send (token buckets);
+    /// past it the client is closed with
+    /// [`RATE_LIMITED`](crate::close::codes::RATE_LIMITED). Default: off.
+    pub rate_limit: RateLimit,
 }
 
 impl Default for ServerConfig {
@@ -74,6 +107,12 @@ impl Default for ServerConfig {
             flush_timeout: Duration::from_secs(5),
             max_stream_len: crate::stream::DEFAULT_MAX_STREAM_LEN,
             presence_notices: true,
+            max_name_len: limits::DEFAULT_MAX_NAME_LEN,
+            max_group_len: limits::DEFAULT_MAX_GROUP_LEN,
+            max_command_len: limits::DEFAULT_MAX_COMMAND_LEN,
+            max_pending_requests: limits::DEFAULT_MAX_PENDING_REQUESTS,
+            max_streams: limits::DEFAULT_MAX_STREAMS,
+            rate_limit: RateLimit::new(),
         }
     }
 }

@@ -172,6 +172,11 @@ async fn admit(
         }
     };
 
+    if let Err(reason) = handshake::check_names(&hello, config.max_name_len, config.max_group_len) {
+        refuse(outbox, &reason);
+        return None;
+    }
+
     let extensions = super::Extensions::new();
     let hook = read_lock(&server.inner.auth).clone();
     if let Some(hook) = hook {
@@ -221,7 +226,7 @@ async fn admit(
         info,
         control: control.clone(),
         pending: pending.clone(),
-        outgoing: Arc::new(OutgoingStreams::default()),
+        outgoing: Arc::new(OutgoingStreams::new(config.max_streams)),
     };
     registry.insert(ClientEntry {
         info: joined.info.clone(),

@@ -14,9 +14,10 @@ use super::context::Extra;
 use super::reserved;
 use super::session::{event_context, Session};
 use crate::dispatch::Rejection;
-use crate::error::Error;
+use crate::error::{Error, ProtocolFault};
 use crate::frame::{ErrorCode, Frame, NO_REQUEST};
 use crate::protocol::event_route::{route_event, EventFacts, Target};
+use crate::protocol::limits;
 use crate::value;
 
 impl Session {
@@ -25,6 +26,9 @@ impl Session {
         let Some((command, request_id, payload)) = Frame::decode_event_bytes(&frame)? else {
             return Ok(Some(frame));
         };
+        if command.len() > self.limits.max_command_len {
+            return Err(self.limits.command_too_long().into());
+        }
         let payload_at = payload.as_ptr() as usize - frame.as_ptr() as usize;
         // Field by field rather than through `&mut self` methods, so the
         // handler table is borrowed from the snapshot, not shared anew for
@@ -69,6 +73,16 @@ impl Session {
             }
             return Ok(None);
         };
+        // Only a request whose handler does not answer at once stays
+        // outstanding (`Jobs` counts those); one past the limit closes the
+        // connection.
+        if request_id != NO_REQUEST {
+            limits::admit_request(
+                self.peer.control.requests_outstanding(),
+                self.limits.max_pending_requests,
+            )
+            .map_err(ProtocolFault::from)?;
+        }
         // The context of the last event serves again: only its command
         // and payload change.
         let ctx = self.event.get_or_insert_with(|| {
@@ -126,6 +140,9 @@ impl Session {
         command: &str,
         total_len: Option<u64>,
     ) -> Result<(), Error> {
+        if command.len() > self.limits.max_command_len {
+            return Err(self.limits.command_too_long().into());
+        }
         let handlers = self.handlers();
         let opened =
             self.incoming

@@ -16,7 +16,7 @@ use super::context::ServerEvent;
 use super::peer::Peer;
 use super::Server;
 use crate::dispatch::{CallSlot, Outcome, Registered, Rejection};
-use crate::frame::ErrorCode;
+use crate::frame::{ErrorCode, NO_REQUEST};
 
 /// One handler run: the handler's future; its outcome is then sent back
 /// by whoever polls it. A plain struct rather than a boxed `async` block:
@@ -31,7 +31,17 @@ pub(super) struct Job {
 }
 
 impl Job {
-    fn new(registered: &Registered<ServerEvent>, call: CallSlot, request_id: u64) -> Self {
+    /// A run that did not finish at once. A request's run counts as
+    /// outstanding for the client's limit until it answers.
+    fn new(
+        registered: &Registered<ServerEvent>,
+        call: CallSlot,
+        request_id: u64,
+        peer: &Peer,
+    ) -> Self {
+        if request_id != NO_REQUEST {
+            peer.control.request_started();
+        }
         Job {
             call,
             command: registered.name.clone(),
@@ -46,6 +56,9 @@ impl Job {
     }
 
     fn respond(&self, peer: &Peer, outcome: Outcome) {
+        if self.request_id != NO_REQUEST {
+            peer.control.request_answered();
+        }
         peer.respond(&self.command, self.request_id, outcome);
     }
 
@@ -117,14 +130,15 @@ impl Jobs {
     ) {
         if registered.threaded {
             let call = registered.handler.call_reusing(ctx, &mut None);
-            let job = Job::new(registered, call, request_id);
+            let job = Job::new(registered, call, request_id, peer);
             let peer = peer.clone();
             server.inner.tasks.spawn(DetachedJob { job, peer });
             return;
         }
         let mut call = registered.handler.call_reusing(ctx, &mut self.spare);
         if self.current.is_some() {
-            self.queue.push_back(Job::new(registered, call, request_id));
+            self.queue
+                .push_back(Job::new(registered, call, request_id, peer));
             return;
         }
         // Nothing runs ahead of it: it runs now, as far as it gets. Most
@@ -139,7 +153,7 @@ impl Jobs {
                 peer.respond(&registered.name, request_id, outcome);
                 self.keep(call, panicked);
             }
-            Poll::Pending => self.current = Some(Job::new(registered, call, request_id)),
+            Poll::Pending => self.current = Some(Job::new(registered, call, request_id, peer)),
         }
     }
 

@@ -2,7 +2,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::Notify;
@@ -34,6 +34,10 @@ pub(crate) struct ConnControl {
     /// The client's id, once it joined (0 before): for the log lines of
     /// hooks that only hold this.
     client: AtomicU64,
+    /// The client's requests whose handler has not answered yet (handlers
+    /// that answer at once never count): threaded handlers answer from
+    /// other tasks, hence an atomic.
+    requests: AtomicUsize,
 }
 
 impl ConnControl {
@@ -55,6 +59,23 @@ impl ConnControl {
     /// The client's id, or 0 while it has not joined.
     pub fn client(&self) -> u64 {
         self.client.load(Ordering::Relaxed)
+    }
+
+    /// The client's requests being handled now.
+    #[inline]
+    pub fn requests_outstanding(&self) -> usize {
+        self.requests.load(Ordering::Relaxed)
+    }
+
+    /// A handler for one of the client's requests did not answer at once.
+    pub fn request_started(&self) {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A handler counted by [`request_started`](Self::request_started)
+    /// answered.
+    pub fn request_answered(&self) {
+        self.requests.fetch_sub(1, Ordering::Relaxed);
     }
 
     pub fn kick(&self, kick: Kick) {

@@ -14,6 +14,7 @@ use crate::error::{Error, Result};
 use crate::frame::Frame;
 use crate::platform::locks::lock;
 use crate::platform::timer::Clock;
+use crate::protocol::limits;
 use crate::value;
 
 impl Server {
@@ -23,7 +24,9 @@ impl Server {
     /// Errors: [`Error::NoSuchClient`], [`Error::Timeout`],
     /// [`Error::Remote`] when the client's handler failed or has no handler,
     /// [`Error::Decode`] when the reply does not fit `R`, [`Error::Closed`]
-    /// when the client left before answering.
+    /// when the client left before answering, [`Error::LimitExceeded`] when
+    /// [`ServerConfig::max_pending_requests`](super::ServerConfig::max_pending_requests)
+    /// requests to this client are outstanding already (nothing is sent).
     pub async fn request<R: DeserializeOwned, T: Serialize + ?Sized>(
         &self,
         id: u64,
@@ -47,8 +50,13 @@ impl Server {
         let entry = self.entry(id)?;
         // The client's connection task enforces the timeout, with one
         // timer for all of its requests (as the client does for its own).
-        let (request_id, rx) =
-            lock(&entry.pending).register_with_timeout(timeout, Clock::Tokio.now());
+        // Past the limit of outstanding requests nothing is sent.
+        let (request_id, rx) = {
+            let mut pending = lock(&entry.pending);
+            limits::admit_request(pending.len(), self.inner.config.max_pending_requests)
+                .map_err(Error::LimitExceeded)?;
+            pending.register_with_timeout(timeout, Clock::Tokio.now())
+        };
         let frame = Frame::Event {
             command,
             request_id,
@@ -73,7 +81,10 @@ impl Server {
     /// once the client's handler has consumed all of it.
     ///
     /// Errors: [`Error::NoSuchClient`], [`Error::Remote`] when the client has
-    /// no handler, refuses the size or drops the stream, [`Error::Closed`]
+    /// no handler, refuses the size or drops the stream,
+    /// [`Error::LimitExceeded`] when
+    /// [`ServerConfig::max_streams`](super::ServerConfig::max_streams)
+    /// streams to this client are open already, [`Error::Closed`]
     /// when the connection ends first, [`Error::Handler`] when `source`
     /// fails (the client then gets an error, not a short payload).
     pub async fn send_stream<S, E>(

@@ -26,6 +26,8 @@ use crate::outbox::Outbox;
 use crate::pending::{route_answer, PendingRequests};
 use crate::platform::locks::lock;
 use crate::protocol::closing::{self, Ending};
+use crate::protocol::limits::{self, Limit, LimitExceeded};
+use crate::protocol::rate_limit::RateLimiter;
 use crate::stream::{route_data_frame, IncomingStreams, OutgoingStreams};
 use crate::transport::FrameStream;
 use crate::value;
@@ -61,6 +63,31 @@ pub(crate) struct Session {
     pub(super) left: bool,
     /// The client's connection data, kept for its `leave` handler.
     extensions: super::Extensions,
+    /// The limits checked per frame, copied out of the config.
+    pub(super) limits: SessionLimits,
+    /// The client's rate limit: `None` (the default) costs one branch
+    /// per frame.
+    rate: Option<RateLimiter>,
+}
+
+/// The limits the event loop checks for every event or change, copied out
+/// of the server's config so that the hot path reads them without going
+/// through it.
+pub(super) struct SessionLimits {
+    pub max_command_len: usize,
+    pub max_pending_requests: usize,
+    pub max_name_len: usize,
+    pub max_group_len: usize,
+}
+
+impl SessionLimits {
+    /// The fault of a command over the limit (close 4008).
+    pub fn command_too_long(&self) -> ProtocolFault {
+        ProtocolFault::LimitExceeded(LimitExceeded {
+            limit: Limit::CommandLen,
+            max: self.max_command_len as u64,
+        })
+    }
 }
 
 impl Session {
@@ -70,7 +97,15 @@ impl Session {
         outbox: Arc<Outbox>,
         stream: std::pin::Pin<Box<dyn FrameStream>>,
     ) -> Self {
-        let max_stream_len = server.inner.config.max_stream_len;
+        let config = &server.inner.config;
+        let incoming = IncomingStreams::new(config.max_stream_len, config.max_streams);
+        let limits = SessionLimits {
+            max_command_len: config.max_command_len,
+            max_pending_requests: config.max_pending_requests,
+            max_name_len: config.max_name_len,
+            max_group_len: config.max_group_len,
+        };
+        let rate = RateLimiter::new(config.rate_limit, Clock::Tokio.now());
         let handlers = server.inner.handlers.snapshot();
         Session {
             handlers,
@@ -83,12 +118,14 @@ impl Session {
             info: joined.info,
             pending: joined.pending,
             outgoing: joined.outgoing,
-            incoming: IncomingStreams::new(max_stream_len),
+            incoming,
             stream,
             jobs: Jobs::default(),
             event: None,
             left: false,
             extensions: joined.extensions,
+            limits,
+            rate,
         }
     }
 
@@ -218,11 +255,19 @@ impl Session {
             match next {
                 None => return Some(Ending::Eof),
                 Some(Err(err)) => return Some(Ending::Failed(err.into())),
-                Some(Ok(bytes)) => match self.on_frame(bytes) {
-                    Ok(None) => {}
-                    Ok(Some(ending)) => return Some(ending),
-                    Err(err) => return Some(Ending::Failed(err)),
-                },
+                Some(Ok(bytes)) => {
+                    if let Some(rate) = self.rate.as_mut() {
+                        if let Err(exceeded) = rate.admit(&bytes, Clock::Tokio.now()) {
+                            tracing::debug!(%exceeded, "client over its rate limit");
+                            return Some(Ending::Failed(ProtocolFault::from(exceeded).into()));
+                        }
+                    }
+                    match self.on_frame(bytes) {
+                        Ok(None) => {}
+                        Ok(Some(ending)) => return Some(ending),
+                        Err(err) => return Some(Ending::Failed(err)),
+                    }
+                }
             }
             if handled == READ_BATCH || self.jobs.queue.len() >= queue_limit {
                 break;
@@ -264,9 +309,13 @@ impl Session {
                 tracing::warn!(command, code, message, "client rejected an event");
             }
             Frame::SetName { request_id, name } => {
+                limits::check_len(Limit::NameLen, name, self.limits.max_name_len)
+                    .map_err(ProtocolFault::from)?;
                 self.change(request_id, super::membership::Field::Name, name)
             }
             Frame::SetGroup { request_id, group } => {
+                limits::check_len(Limit::GroupLen, group, self.limits.max_group_len)
+                    .map_err(ProtocolFault::from)?;
                 self.change(request_id, super::membership::Field::Group, group)
             }
             Frame::Lookup { request_id, by } => self.lookup(request_id, by),

@@ -16,7 +16,8 @@ use crate::error::{Error, Result};
 use crate::frame::{ErrorCode, Frame};
 use crate::outbox::Outbox;
 use crate::platform::map::Map;
-use crate::protocol::stream_start::{self, StartRequest, StreamStart};
+use crate::protocol::stream_receive;
+use crate::protocol::stream_start::{self, PreviousStream, StartRequest, StreamStart};
 
 /// Sends acknowledgements and cancellations for one stream back to its
 /// sender.
@@ -147,6 +148,10 @@ impl Stream for IncomingStream {
 impl Drop for IncomingStream {
     fn drop(&mut self) {
         if !self.finished {
+            // Closed before the cancel leaves: by the time the sender can
+            // start this id again, the reader sees the stream as cancelled
+            // (PROTOCOL.md section 9.2).
+            self.rx.close();
             self.acker
                 .cancel(ErrorCode::Cancelled, "the receiver dropped the stream");
         }
@@ -160,18 +165,32 @@ struct Entry {
     acker: Acker,
 }
 
+impl Entry {
+    /// The receiving application dropped the stream before it was
+    /// complete (and cancelled it with code 7): it is no longer open.
+    /// A stream whose announced bytes all arrived is complete, not
+    /// cancelled, even once its handler let go of it.
+    fn cancelled(&self) -> bool {
+        self.tx.is_closed() && self.total != Some(self.received)
+    }
+}
+
 /// The streams a connection is receiving. Owned by the connection's reader;
-/// memory is bounded because senders keep at most their window unacked.
+/// memory is bounded because senders keep at most their window unacked,
+/// and at most `max_streams` are open at once.
 pub(crate) struct IncomingStreams {
     entries: Map<u64, Entry>,
     limit: u64,
+    max_streams: usize,
 }
 
 impl IncomingStreams {
-    pub fn new(limit: u64) -> Self {
+    /// Streams of at most `limit` bytes, at most `max_streams` at once.
+    pub fn new(limit: u64, max_streams: usize) -> Self {
         Self {
             entries: Map::new(),
             limit,
+            max_streams,
         }
     }
 
@@ -201,12 +220,22 @@ impl IncomingStreams {
             outbox: outbox.clone(),
             stream_id,
         };
+        let previous = match self.entries.get(&stream_id) {
+            None => PreviousStream::None,
+            Some(entry) if entry.cancelled() => PreviousStream::Cancelled,
+            Some(_) => PreviousStream::Open,
+        };
+        // Streams the application dropped are no longer open: forget
+        // them (their sender may never send another frame for them).
+        self.entries.retain(|_, entry| !entry.cancelled());
         let decision = stream_start::decide(StartRequest {
             stream_id,
             command: &command,
             total_len: total,
             has_handler,
-            already_open: self.entries.contains_key(&stream_id),
+            previous,
+            open: self.entries.len(),
+            max_streams: self.max_streams,
             limit: self.limit,
         });
         match decision {
@@ -274,19 +303,21 @@ impl IncomingStreams {
         }
     }
 
-    /// A chunk arrived. Chunks of unknown (cancelled) streams are dropped.
+    /// A chunk arrived. Chunks of unknown (cancelled) streams are dropped;
+    /// one past the announced length or the maximum cancels its stream
+    /// ([`stream_receive::check_chunk`]).
     pub fn chunk(&mut self, stream_id: u64, data: Bytes) {
         let Some(entry) = self.entries.get_mut(&stream_id) else {
             return;
         };
+        if entry.cancelled() {
+            self.entries.remove(&stream_id);
+            return;
+        }
         entry.received += data.len() as u64;
-        if entry.received > self.limit {
-            let message = format!("stream exceeds the maximum of {} bytes", self.limit);
-            entry.acker.cancel(ErrorCode::TooLarge, &message);
-            let _ = entry.tx.unbounded_send(Err(Error::Remote {
-                code: ErrorCode::TooLarge,
-                message,
-            }));
+        if let Err(fault) = stream_receive::check_chunk(entry.received, entry.total, self.limit) {
+            entry.acker.cancel(fault.code, &fault.message);
+            let _ = entry.tx.unbounded_send(Err(fault.into_error()));
             self.entries.remove(&stream_id);
             return;
         }
@@ -299,20 +330,8 @@ impl IncomingStreams {
     /// The sender finished the stream, or aborted it with `error`.
     pub fn end(&mut self, stream_id: u64, error: Option<&str>) {
         if let Some(entry) = self.entries.remove(&stream_id) {
-            let failure = match (error, entry.total) {
-                (Some(error), _) => Some(format!("sender aborted the stream: {error}")),
-                // Ended short of the announced length: never a payload.
-                (None, Some(total)) if entry.received < total => Some(format!(
-                    "stream ended after {} of the announced {total} bytes",
-                    entry.received
-                )),
-                (None, _) => None,
-            };
-            if let Some(message) = failure {
-                let _ = entry.tx.unbounded_send(Err(Error::Remote {
-                    code: ErrorCode::Cancelled,
-                    message,
-                }));
+            if let Err(fault) = stream_receive::check_end(entry.received, entry.total, error) {
+                let _ = entry.tx.unbounded_send(Err(fault.into_error()));
             }
         }
     }
@@ -331,7 +350,10 @@ mod tests {
     use futures::StreamExt;
 
     fn setup(limit: u64) -> (IncomingStreams, Arc<Outbox>) {
-        (IncomingStreams::new(limit), Arc::new(Outbox::new(1 << 20)))
+        (
+            IncomingStreams::new(limit, 4),
+            Arc::new(Outbox::new(1 << 20)),
+        )
     }
 
     #[test]
@@ -372,7 +394,7 @@ mod tests {
             assert!(matches!(
                 stream.into_bytes().await,
                 Err(Error::Remote {
-                    code: ErrorCode::Cancelled,
+                    code: ErrorCode::LengthMismatch,
                     ..
                 })
             ));
@@ -415,5 +437,126 @@ mod tests {
                 })
             ));
         });
+    }
+
+    fn cancel_len(code: ErrorCode, message: &str) -> usize {
+        Frame::StreamCancel {
+            stream_id: 1,
+            code: code.to_wire(),
+            message,
+        }
+        .encode()
+        .len()
+    }
+
+    fn ack_len(consumed: u64) -> usize {
+        Frame::StreamAck {
+            stream_id: 1,
+            consumed,
+        }
+        .encode()
+        .len()
+    }
+
+    #[test]
+    fn a_chunk_past_the_announced_length_cancels_with_8_and_is_not_delivered() {
+        futures::executor::block_on(async {
+            let (mut table, outbox) = setup(100);
+            let mut stream = table
+                .start(&outbox, 1, Arc::from("f"), Some(3))
+                .expect("ok");
+            table.chunk(1, Bytes::from_static(b"ab"));
+            table.chunk(1, Bytes::from_static(b"cd"));
+            // Frames after the cancel are ignored.
+            table.chunk(1, Bytes::from_static(b"e"));
+            table.end(1, None);
+            assert_eq!(
+                &stream.next().await.expect("a chunk").expect("ok")[..],
+                b"ab"
+            );
+            let over = stream.next().await.expect("an item");
+            assert!(matches!(
+                over,
+                Err(Error::Remote {
+                    code: ErrorCode::LengthMismatch,
+                    ..
+                })
+            ));
+            assert!(stream.next().await.is_none());
+            let cancel = "stream sent 4 bytes, more than the announced 3";
+            assert_eq!(
+                outbox.undelivered().queued_bytes,
+                ack_len(2) + cancel_len(ErrorCode::LengthMismatch, cancel)
+            );
+        });
+    }
+
+    #[test]
+    fn bytes_after_a_complete_stream_are_cancelled_with_8_not_ignored() {
+        futures::executor::block_on(async {
+            let (mut table, outbox) = setup(100);
+            let stream = table
+                .start(&outbox, 1, Arc::from("f"), Some(3))
+                .expect("ok");
+            table.chunk(1, Bytes::from_static(b"abc"));
+            assert_eq!(&stream.into_bytes().await.expect("whole")[..], b"abc");
+            table.chunk(1, Bytes::from_static(b"d"));
+            let cancel = "stream sent 4 bytes, more than the announced 3";
+            assert_eq!(
+                outbox.undelivered().queued_bytes,
+                ack_len(3) + cancel_len(ErrorCode::LengthMismatch, cancel)
+            );
+        });
+    }
+
+    /// PROTOCOL.md section 9.2: once the receiver dropped a stream (cancel
+    /// 7), its id is free; starting it again opens a new stream.
+    #[test]
+    fn an_id_dropped_by_its_handler_starts_again_as_a_new_stream() {
+        futures::executor::block_on(async {
+            let (mut table, outbox) = setup(100);
+            let old = table.start(&outbox, 1, Arc::from("f"), None).expect("ok");
+            table.chunk(1, Bytes::from_static(b"old"));
+            drop(old);
+            // In flight before the sender saw the cancel: ignored.
+            table.chunk(1, Bytes::from_static(b"late"));
+            let new = table
+                .start(&outbox, 1, Arc::from("f"), Some(3))
+                .expect("the id is free again");
+            table.chunk(1, Bytes::from_static(b"new"));
+            assert_eq!(&new.into_bytes().await.expect("whole")[..], b"new");
+        });
+    }
+
+    #[test]
+    fn a_stream_still_open_cannot_start_again() {
+        let (mut table, outbox) = setup(100);
+        let _open = table.start(&outbox, 1, Arc::from("f"), None).expect("ok");
+        let twice = table.start(&outbox, 1, Arc::from("f"), None);
+        assert!(matches!(
+            twice,
+            Err(Error::Protocol(
+                crate::error::ProtocolFault::StreamStartedTwice(1)
+            ))
+        ));
+    }
+
+    #[test]
+    fn one_stream_past_the_maximum_is_a_limit_fault_and_dropped_ones_free_slots() {
+        let (mut table, outbox) = setup(100);
+        let mut open: Vec<_> = (1..=4)
+            .map(|id| table.start(&outbox, id, Arc::from("f"), None).expect("ok"))
+            .collect();
+        let fifth = table.start(&outbox, 5, Arc::from("f"), None);
+        match fifth {
+            Err(Error::Protocol(fault)) => {
+                assert_eq!(fault.close_code(), crate::close::codes::TOO_MANY_STREAMS)
+            }
+            other => panic!("expected a limit fault, got {:?}", other.map(|_| ())),
+        }
+        drop(open.pop());
+        table
+            .start(&outbox, 6, Arc::from("f"), None)
+            .expect("a dropped stream frees its slot");
     }
 }

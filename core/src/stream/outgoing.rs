@@ -15,6 +15,7 @@ use crate::frame::{ErrorCode, Frame};
 use crate::outbox::{Outbox, PushError};
 use crate::platform::lock;
 use crate::platform::map::Map;
+use crate::protocol::limits;
 
 #[derive(Debug, Default)]
 struct Credit {
@@ -38,10 +39,12 @@ impl Failure {
 }
 
 /// The streams a connection is sending, with what the receiver has acked.
-#[derive(Default)]
 pub(crate) struct OutgoingStreams {
     state: Mutex<OutgoingState>,
     changed: Event,
+    /// Most streams open at once: the receiver closes the connection past
+    /// its own limit, so a sender refuses locally past the same number.
+    max_streams: usize,
 }
 
 #[derive(Default)]
@@ -52,11 +55,22 @@ struct OutgoingState {
 }
 
 impl OutgoingStreams {
+    /// No streams yet; at most `max_streams` open at once.
+    pub fn new(max_streams: usize) -> Self {
+        Self {
+            state: Mutex::default(),
+            changed: Event::new(),
+            max_streams,
+        }
+    }
+
     fn open(&self) -> Result<u64> {
         let mut state = lock(&self.state);
         if let Some(reason) = &state.closed {
             return Err(Error::Closed(reason.clone()));
         }
+        limits::admit_stream(state.streams.len(), self.max_streams)
+            .map_err(Error::LimitExceeded)?;
         state.next_id += 1;
         let id = state.next_id;
         state.streams.insert(id, Credit::default());
@@ -161,22 +175,48 @@ where
     E: Display,
 {
     let id = streams.open()?;
+    let mut open = OpenStream {
+        outbox,
+        streams,
+        id,
+        abort: Some("the sender dropped the stream".to_owned()),
+    };
     let result = send_chunks(outbox, streams, id, command, source, &mut options).await;
-    if let Err(err) = &result {
-        if !matches!(err, Error::Closed(_) | Error::Remote { .. }) {
-            // Tell the receiver why its payload will never be complete.
-            let message = err.to_string();
-            outbox.push_control(
+    open.abort = match &result {
+        // Done, or nothing left to tell: the receiver cancelled it or the
+        // connection is gone.
+        Ok(()) | Err(Error::Closed(_) | Error::Remote { .. }) => None,
+        // Tell the receiver why its payload will never be complete.
+        Err(err) => Some(err.to_string()),
+    };
+    result
+}
+
+/// A stream being sent. However its sending ends (finished, failed, or
+/// its future dropped half-way), the id is forgotten, which frees its
+/// place under the limit of streams open at once; unless it finished or
+/// the receiver already knows why not, the receiver gets
+/// `StreamEnd{error}`, which frees the stream's place on its side too.
+struct OpenStream<'a> {
+    outbox: &'a Outbox,
+    streams: &'a OutgoingStreams,
+    id: u64,
+    abort: Option<String>,
+}
+
+impl Drop for OpenStream<'_> {
+    fn drop(&mut self) {
+        if let Some(message) = &self.abort {
+            self.outbox.push_control(
                 Frame::StreamEnd {
-                    stream_id: id,
-                    error: Some(&message),
+                    stream_id: self.id,
+                    error: Some(message),
                 }
                 .encode(),
             );
         }
+        self.streams.forget(self.id);
     }
-    streams.forget(id);
-    result
 }
 
 async fn send_chunks<S, E>(
@@ -209,6 +249,15 @@ where
         while !piece.is_empty() {
             let chunk = piece.split_to(piece.len().min(options.chunk_size));
             let len = chunk.len() as u64;
+            // The receiver would cancel the stream at the first byte past
+            // the announced length (LengthMismatch): fail here instead.
+            if let Some(total) = options.total_len {
+                if sent + len > total {
+                    return Err(Error::Handler(format!(
+                        "stream source gave more than the announced {total} bytes"
+                    )));
+                }
+            }
             // Keep at most `window` bytes unconsumed by the receiver.
             streams
                 .wait_consumed(id, (sent + len).saturating_sub(window))
@@ -236,6 +285,15 @@ where
             yield_now().await;
         }
     }
+    // An end short of the announced length would fail at the receiver
+    // while this call reported success.
+    if let Some(total) = options.total_len {
+        if sent < total {
+            return Err(Error::Handler(format!(
+                "stream source ended after {sent} of the announced {total} bytes"
+            )));
+        }
+    }
     outbox
         .push(
             Frame::StreamEnd {
@@ -256,7 +314,7 @@ mod tests {
     #[test]
     fn acks_release_waiters_and_cancel_fails_them() {
         futures::executor::block_on(async {
-            let streams = OutgoingStreams::default();
+            let streams = OutgoingStreams::new(4);
             let id = streams.open().expect("open");
             streams.ack(id, 10);
             streams.wait_consumed(id, 10).await.expect("acked");
@@ -273,11 +331,27 @@ mod tests {
 
     #[test]
     fn closing_fails_new_and_open_streams() {
-        let streams = OutgoingStreams::default();
+        let streams = OutgoingStreams::new(4);
         let id = streams.open().expect("open");
         streams.close(&CloseReason::new(1000, "bye"));
         assert!(streams.open().is_err());
         let err = futures::executor::block_on(streams.wait_consumed(id, 1));
         assert!(matches!(err, Err(Error::Closed(_))));
+    }
+
+    #[test]
+    fn past_the_maximum_open_at_once_a_new_stream_is_refused_locally() {
+        let streams = OutgoingStreams::new(2);
+        let first = streams.open().expect("open");
+        streams.open().expect("open");
+        match streams.open() {
+            Err(Error::LimitExceeded(exceeded)) => {
+                assert_eq!(exceeded.limit, crate::Limit::Streams);
+                assert_eq!(exceeded.max, 2);
+            }
+            other => panic!("expected a local refusal, got {other:?}"),
+        }
+        streams.forget(first);
+        streams.open().expect("a finished stream frees its slot");
     }
 }

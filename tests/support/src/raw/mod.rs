@@ -17,6 +17,7 @@ use std::net::SocketAddr;
 
 use bytes::Bytes;
 use hisock::frame::Frame;
+use hisock::CloseReason;
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::transport::Transport;
@@ -89,6 +90,48 @@ impl RawPeer {
         match self {
             RawPeer::Tcp(peer) => peer.read_frame().await,
             RawPeer::Ws(peer) => peer.read_frame().await,
+        }
+    }
+
+    /// Sends `frames` in one write (one TCP write, or WebSocket messages
+    /// fed and then flushed once), so the other end reads them as one
+    /// burst.
+    pub async fn send_burst(&mut self, frames: &[Frame<'_>]) {
+        match self {
+            RawPeer::Tcp(peer) => {
+                let mut buf = Vec::new();
+                for frame in frames {
+                    let bytes = frame.encode();
+                    let len = u32::try_from(bytes.len()).expect("frame length fits u32");
+                    buf.extend_from_slice(&len.to_be_bytes());
+                    buf.extend_from_slice(&bytes);
+                }
+                peer.write_raw(&buf).await;
+            }
+            RawPeer::Ws(peer) => peer.send_burst(frames).await,
+        }
+    }
+
+    /// Reads past any other frames until a `Close` or `Refuse`, then
+    /// expects the end of the connection; returns its code and reason.
+    /// Pings are not answered.
+    pub async fn expect_end(&mut self) -> CloseReason {
+        loop {
+            let bytes = self
+                .read_frame()
+                .await
+                .expect("a close or refuse frame, not a hang-up");
+            match Frame::decode(&bytes).expect("frames decode") {
+                Frame::Close { code, reason, .. } | Frame::Refuse { code, reason } => {
+                    let reason = CloseReason::new(code, reason);
+                    if let Some(bytes) = self.read_frame().await {
+                        let after = Frame::decode(&bytes);
+                        panic!("expected the end of the connection after {reason}, got {after:?}");
+                    }
+                    return reason;
+                }
+                _ => continue,
+            }
         }
     }
 }

@@ -107,6 +107,19 @@ impl RawWsPeer {
         self.send_binary(frame.encode()).await;
     }
 
+    /// Sends `frames` as binary messages fed one after the other and
+    /// flushed once, so the other end reads them as one burst.
+    pub async fn send_burst(&mut self, frames: &[Frame<'_>]) {
+        for frame in frames {
+            within("raw feed", self.ws.feed(Message::Binary(frame.encode())))
+                .await
+                .expect("raw feed");
+        }
+        within("raw flush", self.ws.flush())
+            .await
+            .expect("raw flush");
+    }
+
     /// Sends one binary message exactly as given.
     pub async fn send_binary(&mut self, bytes: impl Into<Bytes>) {
         within("raw send", self.ws.send(Message::Binary(bytes.into())))
