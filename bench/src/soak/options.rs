@@ -60,6 +60,10 @@ pub struct Options {
     /// Connections opened at once while the crowd fills up.
     #[arg(long, default_value_t = 128)]
     pub connect_concurrency: usize,
+    /// Fault injection, to show the accounting catches a loss: the server
+    /// numbers every this-many-th broadcast but does not send it (0: off).
+    #[arg(long, default_value_t = 0, hide = true)]
+    pub skip_broadcast_every: u64,
     /// Also write the summary as JSON to this file.
     #[arg(long)]
     pub json: Option<PathBuf>,

@@ -338,11 +338,15 @@ async fn broadcast_loop(soak: Arc<Soak>, options: Options) {
             sender: 0,
             seq: sending.broadcast,
         };
-        let queued = soak
-            .server
-            .to_all()
-            .emit(wire::BROADCAST, &message)
-            .unwrap_or(0);
+        let skip = options.skip_broadcast_every;
+        let queued = if skip > 0 && message.seq % skip == 0 {
+            0
+        } else {
+            soak.server
+                .to_all()
+                .emit(wire::BROADCAST, &message)
+                .unwrap_or(0)
+        };
         drop(sending);
         add(&soak.counters.broadcasts, 1);
         add(&soak.counters.broadcast_queued, queued as u64);
