@@ -7,18 +7,22 @@ use std::process::{Command, ExitStatus};
 
 use serde_json::Value;
 
+/// Runs the soak binary; its printed summary goes through the test
+/// harness's capture (shown when a test fails).
 fn soak(name: &str, args: &[&str]) -> (ExitStatus, Value) {
     let json = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("soak-{name}.json"));
     let _ = std::fs::remove_file(&json);
-    let status = Command::new(env!("CARGO_BIN_EXE_soak"))
+    let output = Command::new(env!("CARGO_BIN_EXE_soak"))
         .args(args)
         .arg("--json")
         .arg(&json)
-        .status()
+        .output()
         .expect("the soak binary runs");
+    println!("{}", String::from_utf8_lossy(&output.stdout));
+    println!("{}", String::from_utf8_lossy(&output.stderr));
     let text = std::fs::read_to_string(&json).expect("the soak wrote its summary");
     (
-        status,
+        output.status,
         serde_json::from_str(&text).expect("the summary parses"),
     )
 }
