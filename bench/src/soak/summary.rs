@@ -39,6 +39,9 @@ pub struct Rss {
     pub end_of_load_bytes: u64,
     /// `end_of_load_bytes - full_bytes`.
     pub growth_bytes: i64,
+    /// The growth over the second half of that span only: warm-up (buffers
+    /// and allocator arenas reaching their working size) is in the first.
+    pub second_half_growth_bytes: i64,
     /// Least-squares slope between those two samples, MiB per minute.
     pub slope_mib_per_min: f64,
 }
@@ -59,6 +62,7 @@ impl Rss {
             .unwrap_or(samples.len() - 1)
             .max(full_at);
         let load = &samples[full_at..=end_at];
+        let half = &load[load.len() / 2];
         Self {
             min_bytes: samples.iter().map(|s| s.rss_bytes).min().unwrap_or(0),
             max_bytes: samples.iter().map(|s| s.rss_bytes).max().unwrap_or(0),
@@ -66,6 +70,7 @@ impl Rss {
             full_bytes: samples[full_at].rss_bytes,
             end_of_load_bytes: samples[end_at].rss_bytes,
             growth_bytes: samples[end_at].rss_bytes as i64 - samples[full_at].rss_bytes as i64,
+            second_half_growth_bytes: samples[end_at].rss_bytes as i64 - half.rss_bytes as i64,
             slope_mib_per_min: slope(load) * 60.0 / MIB,
             samples,
         }
@@ -331,12 +336,13 @@ impl Summary {
         ));
         let r = &self.rss;
         line(format!(
-            "server RSS: min {}, max {}, at full crowd {}, at end of load {} (growth {:+.1} MiB, slope {:+.2} MiB/min), after all left {}",
+            "server RSS: min {}, max {}, at full crowd {}, at end of load {} (growth {:+.1} MiB, {:+.1} MiB in the second half; slope {:+.2} MiB/min), after all left {}",
             mib(r.min_bytes),
             mib(r.max_bytes),
             mib(r.full_bytes),
             mib(r.end_of_load_bytes),
             r.growth_bytes as f64 / MIB,
+            r.second_half_growth_bytes as f64 / MIB,
             r.slope_mib_per_min,
             mib(r.final_bytes),
         ));
