@@ -159,7 +159,7 @@ async fn soak(options: Options) -> BenchResult<bool> {
 
     let samples = std::mem::take(&mut *samples.lock().unwrap_or_else(|p| p.into_inner()));
     let rss = Rss::new(samples, options.seconds, options.clients);
-    let summary = Summary::new(outcome, direct, stats, rss);
+    let summary = Summary::new(ran.as_secs_f64(), outcome, direct, stats, rss);
     print!("{}", summary.text());
     let failures = summary.failures();
     println!(

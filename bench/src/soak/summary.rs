@@ -102,6 +102,8 @@ fn slope(samples: &[Sample]) -> f64 {
 /// Everything the run added up to.
 #[derive(Debug, Default, Serialize)]
 pub struct Summary {
+    /// Seconds from the first connection to the last client's leaving.
+    pub run_seconds: f64,
     /// Client lives over TCP.
     pub tcp_clients: u64,
     /// Client lives over WebSocket.
@@ -150,8 +152,15 @@ pub struct Summary {
 
 impl Summary {
     /// Adds up the crowd's reports, the direct messages and the server.
-    pub fn new(outcome: Outcome, direct: DirectTally, server: ServerStats, rss: Rss) -> Self {
+    pub fn new(
+        run_seconds: f64,
+        outcome: Outcome,
+        direct: DirectTally,
+        server: ServerStats,
+        rss: Rss,
+    ) -> Self {
         let mut sum = Summary {
+            run_seconds,
             stuck: outcome.stuck as u64,
             direct: direct.tally,
             direct_pairs_skipped: direct.pairs_skipped,
@@ -324,11 +333,15 @@ impl Summary {
         ));
         line(String::new());
         line(format!(
-            "server sent {} broadcasts ({} queued deliveries), {} group casts ({} queued), relayed {} direct messages (refused {}: receiver leaving); {} group changes; {} direct pairs left out",
+            "server sent {} broadcasts ({:.1}/s, {} queued deliveries), {} group casts ({:.1}/s, {} queued), {} requests ({:.1}/s), relayed {} direct messages (refused {}: receiver leaving); {} group changes; {} direct pairs left out",
             self.server.broadcasts,
+            self.server.broadcasts as f64 / self.server.uptime_s.max(0.001),
             self.server.broadcast_queued,
             self.server.group_casts,
+            self.server.group_casts as f64 / self.server.uptime_s.max(0.001),
             self.server.group_cast_queued,
+            self.server.asks.sent,
+            self.server.asks.sent as f64 / self.server.uptime_s.max(0.001),
             self.server.relays_queued,
             self.server.relays_refused,
             self.group_changes,
