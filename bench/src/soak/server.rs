@@ -14,18 +14,19 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use hisock::{ClientInfo, Data, Error, Reply, Server};
+use hisock::{ClientInfo, Data, Reply, Server};
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::time::MissedTickBehavior;
 
 use super::options::Options;
 use super::seq::{SeqCheck, Tally};
-use super::wire::{self, Done, GroupSeq, Mark, Relay, Seq, Sync};
-use crate::util::{raise_open_files_limit, rss_bytes, BenchResult};
+use super::wire::{self, Done, Mark, Relay, Seq, Sync};
+use crate::util::{raise_open_files_limit, BenchResult};
 
 /// Hidden subcommand: the server process.
 pub const COMMAND: &str = "__server";
+
+mod load;
 
 /// What the server counted, sent to the soak at the end.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -168,10 +169,14 @@ async fn serve(options: Options) -> BenchResult<()> {
 
     let in_flight = Arc::new(AtomicU64::new(0));
     let tasks = [
-        tokio::spawn(broadcast_loop(soak.clone(), options.clone())),
-        tokio::spawn(group_cast_loop(soak.clone(), options.clone())),
-        tokio::spawn(ask_loop(soak.clone(), options.clone(), in_flight.clone())),
-        tokio::spawn(sample_loop(soak.clone(), options.sample_ms)),
+        tokio::spawn(load::broadcast_loop(soak.clone(), options.clone())),
+        tokio::spawn(load::group_cast_loop(soak.clone(), options.clone())),
+        tokio::spawn(load::ask_loop(
+            soak.clone(),
+            options.clone(),
+            in_flight.clone(),
+        )),
+        tokio::spawn(load::sample_loop(soak.clone(), options.sample_ms)),
     ];
     let mut lines = BufReader::new(tokio::io::stdin()).lines();
     while let Some(line) = lines.next_line().await? {
@@ -326,138 +331,7 @@ impl Soak {
     }
 }
 
-fn interval(ms: u64) -> tokio::time::Interval {
-    let mut interval = tokio::time::interval(Duration::from_millis(ms));
-    // Ticks missed while the machine was busy are caught up at once, so
-    // that the rates asked for are the rates sent (on a loaded machine a
-    // 5 ms interval otherwise becomes 25 ms or more).
-    interval.set_missed_tick_behavior(MissedTickBehavior::Burst);
-    interval
-}
-
-async fn broadcast_loop(soak: Arc<Soak>, options: Options) {
-    let mut tick = interval(options.broadcast_ms);
-    loop {
-        tick.tick().await;
-        let mut sending = lock(&soak.sending);
-        sending.broadcast += 1;
-        let message = Seq {
-            sender: 0,
-            seq: sending.broadcast,
-        };
-        let skip = options.skip_broadcast_every;
-        let queued = if skip > 0 && message.seq % skip == 0 {
-            0
-        } else {
-            soak.server
-                .to_all()
-                .emit(wire::BROADCAST, &message)
-                .unwrap_or(0)
-        };
-        drop(sending);
-        add(&soak.counters.broadcasts, 1);
-        add(&soak.counters.broadcast_queued, queued as u64);
-    }
-}
-
 /// The name of group `index`, on both sides.
 pub fn group_name(index: u32) -> String {
     format!("g{index}")
-}
-
-async fn group_cast_loop(soak: Arc<Soak>, options: Options) {
-    let mut tick = interval(options.group_cast_ms);
-    let mut next = 0;
-    loop {
-        tick.tick().await;
-        let group = group_name(next);
-        next = (next + 1) % options.groups;
-        let mut sending = lock(&soak.sending);
-        let seq = sending.groups.entry(group.clone()).or_insert(0);
-        *seq += 1;
-        let message = GroupSeq { group, seq: *seq };
-        let queued = soak
-            .server
-            .to_group(message.group.clone())
-            .emit(wire::GROUP_CAST, &message)
-            .unwrap_or(0);
-        drop(sending);
-        add(&soak.counters.group_casts, 1);
-        add(&soak.counters.group_cast_queued, queued as u64);
-    }
-}
-
-async fn ask_loop(soak: Arc<Soak>, options: Options, in_flight: Arc<AtomicU64>) {
-    let mut tick = interval(options.ask_ms);
-    let mut ids: Vec<u64> = Vec::new();
-    let mut listed = Instant::now();
-    let mut n: u64 = 0;
-    loop {
-        tick.tick().await;
-        // A fresh list of clients once a second, not once per request.
-        if ids.is_empty() || listed.elapsed() > Duration::from_secs(1) {
-            ids = soak.server.clients().iter().map(|info| info.id).collect();
-            soak.peak_clients
-                .fetch_max(ids.len() as u64, Ordering::Relaxed);
-            listed = Instant::now();
-        }
-        if ids.is_empty() {
-            continue;
-        }
-        let id = ids[fastrand::usize(..ids.len())];
-        if lock(&soak.sending).closing.contains(&id) || soak.server.client(id).is_none() {
-            continue;
-        }
-        n += 1;
-        let soak = soak.clone();
-        let in_flight = in_flight.clone();
-        let timeout = options.request_timeout();
-        add(&soak.counters.asks_sent, 1);
-        in_flight.fetch_add(1, Ordering::Relaxed);
-        tokio::spawn(async move {
-            let answer = soak
-                .server
-                .request::<u64, _>(id, wire::ASK, &n, timeout)
-                .await;
-            let c = &soak.counters;
-            let counter = match answer {
-                Ok(m) if m == n + 1 => &c.asks_ok,
-                Ok(_) => &c.asks_wrong,
-                Err(Error::Timeout(_)) => &c.asks_timeouts,
-                Err(_) if soak.gone_or_leaving(id) => &c.asks_churn,
-                Err(err) => {
-                    tracing::warn!(client = id, "ask failed: {err}");
-                    &c.asks_errors
-                }
-            };
-            add(counter, 1);
-            in_flight.fetch_sub(1, Ordering::Relaxed);
-        });
-    }
-}
-
-impl Soak {
-    fn gone_or_leaving(&self, id: u64) -> bool {
-        lock(&self.sending).closing.contains(&id) || self.server.client(id).is_none()
-    }
-}
-
-async fn sample_loop(soak: Arc<Soak>, sample_ms: u64) {
-    let started = Instant::now();
-    let mut tick = interval(sample_ms);
-    // Samples are readings, not load: none to catch up.
-    tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
-    loop {
-        tick.tick().await;
-        let clients = soak.server.client_count();
-        soak.peak_clients
-            .fetch_max(clients as u64, Ordering::Relaxed);
-        match rss_bytes() {
-            Ok(rss) => say(&format!(
-                "rss {} {rss} {clients}",
-                started.elapsed().as_millis()
-            )),
-            Err(err) => eprintln!("soak server: no RSS reading: {err}"),
-        }
-    }
 }
