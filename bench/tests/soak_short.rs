@@ -50,6 +50,9 @@ fn a_short_soak_with_churn_loses_doubles_and_reorders_nothing() {
             "2",
             "--round-ms",
             "250",
+            // A bound against a hang on a crowded machine, not a timing.
+            "--request-timeout-ms",
+            "30000",
         ],
     );
     let summary = &out["summary"];
