@@ -15,6 +15,7 @@ use crate::dispatch::{HandlerTable, SharedHandlers};
 #[derive(Debug, Default, Clone)]
 pub struct ServerBuilder {
     config: ServerConfig,
+    states: super::state::States,
 }
 
 impl ServerBuilder {
@@ -67,6 +68,13 @@ impl ServerBuilder {
         self
     }
 
+    /// Time a closing connection has to send what is queued for it (see
+    /// [`ServerConfig::flush_timeout`]).
+    pub fn flush_timeout(mut self, timeout: Duration) -> Self {
+        self.config.flush_timeout = timeout;
+        self
+    }
+
     /// Largest streamed payload accepted from a client, in bytes.
     pub fn max_stream_len(mut self, bytes: u64) -> Self {
         self.config.max_stream_len = bytes;
@@ -77,6 +85,13 @@ impl ServerBuilder {
     /// [`ServerConfig::presence_notices`]). Default true.
     pub fn presence_notices(mut self, on: bool) -> Self {
         self.config.presence_notices = on;
+        self
+    }
+
+    /// Gives handlers `value` through the [`State<T>`](super::State)
+    /// argument. One value per type; call again for other types.
+    pub fn with_state<T: Send + Sync + 'static>(mut self, value: T) -> Self {
+        self.states.insert(value);
         self
     }
 
@@ -98,6 +113,8 @@ impl ServerBuilder {
                 shutdown: CancellationToken::new(),
                 tasks: TaskTracker::new(),
                 addrs: RwLock::new(Vec::new()),
+                undelivered: Default::default(),
+                states: self.states,
             }),
         }
     }

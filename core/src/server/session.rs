@@ -59,6 +59,8 @@ pub(crate) struct Session {
     /// The goodbye removed the client and closed its requests: nothing
     /// is left for `Drop` to do.
     pub(super) left: bool,
+    /// The client's connection data, kept for its `leave` handler.
+    extensions: super::Extensions,
 }
 
 impl Session {
@@ -86,6 +88,7 @@ impl Session {
             jobs: Jobs::default(),
             event: None,
             left: false,
+            extensions: joined.extensions,
         }
     }
 
@@ -124,9 +127,13 @@ impl Session {
         if let Some(registered) = handlers.reserved(name) {
             let mut ctx = self.context(registered.name.clone(), Bytes::from_static(value::NIL));
             if change.is_some() || close.is_some() {
+                let leaving = close.is_some();
                 let extra = ctx.extra_mut();
                 extra.change = change;
                 extra.close = close;
+                if leaving {
+                    extra.extensions = Some(self.extensions.clone());
+                }
             }
             self.schedule(registered, ctx, 0);
         }

@@ -28,7 +28,7 @@ pub(crate) struct Acker {
 
 impl Acker {
     fn ack(&self, consumed: u64) {
-        self.outbox.force_push(
+        self.outbox.push_control(
             Frame::StreamAck {
                 stream_id: self.stream_id,
                 consumed,
@@ -38,7 +38,7 @@ impl Acker {
     }
 
     fn cancel(&self, code: ErrorCode, message: &str) {
-        self.outbox.force_push(
+        self.outbox.push_control(
             Frame::StreamCancel {
                 stream_id: self.stream_id,
                 code: code.to_wire(),
@@ -394,7 +394,8 @@ mod tests {
                 consumed: 3,
             }
             .encode();
-            assert_eq!(outbox.queued_bytes(), ack.len());
+            assert_eq!(outbox.undelivered().frames, 1);
+            assert_eq!(outbox.undelivered().queued_bytes, ack.len());
         });
     }
 

@@ -166,7 +166,7 @@ where
         if !matches!(err, Error::Closed(_) | Error::Remote { .. }) {
             // Tell the receiver why its payload will never be complete.
             let message = err.to_string();
-            outbox.force_push(
+            outbox.push_control(
                 Frame::StreamEnd {
                     stream_id: id,
                     error: Some(&message),
