@@ -16,7 +16,7 @@ use super::{lock, with_timeout, Client};
 use crate::error::{Error, Result};
 use crate::frame::{Frame, LookupKey};
 use crate::info::ClientInfo;
-use crate::protocol::limits::{self, Limit, LimitExceeded};
+use crate::protocol::limits::{self, Limit};
 use crate::value;
 
 impl Client {
@@ -28,6 +28,11 @@ impl Client {
     /// [`Error::LimitExceeded`] when
     /// [`ClientOptions::max_pending_requests`](super::ClientOptions::max_pending_requests)
     /// requests are outstanding already (nothing is sent).
+    ///
+    /// A zero `timeout` fails at once with [`Error::Timeout`], and nothing
+    /// is sent: a reply could never be waited for, and the server would
+    /// run the handler for nobody. (To send without waiting for an answer,
+    /// use [`send`](Self::send).)
     pub async fn request<R: DeserializeOwned, T: Serialize + ?Sized>(
         &self,
         command: &str,
@@ -70,11 +75,15 @@ impl Client {
         // The connection loop enforces the timeout (one timer for all
         // requests): a request registers no timer of its own. Past the
         // limit of outstanding requests nothing is sent: the server would
-        // close the connection for it.
-        let registered = {
+        // close the connection for it. Nor with no time to answer: the
+        // server would run the handler for a caller already gone.
+        let registered = if timeout.is_zero() {
+            Err(Error::Timeout(timeout))
+        } else {
             let mut pending = lock(&self.shared.pending);
             limits::admit_request(pending.len(), self.shared.max_pending_requests)
                 .map(|()| pending.register_with_timeout(timeout, self.shared.clock.now()))
+                .map_err(Error::LimitExceeded)
         };
         let sending = registered.map(|(request_id, rx)| (request_id, rx, make(request_id)));
         self.await_reply(sending)
@@ -88,10 +97,10 @@ impl Client {
                 futures::channel::oneshot::Receiver<crate::pending::ReplyResult>,
                 Bytes,
             ),
-            LimitExceeded,
+            Error,
         >,
     ) -> Result<Bytes> {
-        let (request_id, rx, frame) = sending.map_err(Error::LimitExceeded)?;
+        let (request_id, rx, frame) = sending?;
         let sent = match self.check_frame_len(frame.len()) {
             Ok(()) => self.push(frame).await,
             Err(err) => Err(err),
