@@ -30,6 +30,12 @@ pub struct ClientInfo {
 }
 
 impl ClientInfo {
+    /// The id (the same as the `id` field; a method beside `name()` and
+    /// `group()`, so all three read alike).
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
     /// The name, as a `&str`.
     pub fn name(&self) -> Option<&str> {
         self.name.as_deref()

@@ -66,7 +66,7 @@ async fn requests_time_out_while_the_writer_is_stuck_on_a_peer_that_does_not_rea
     let id = pair.server.clients()[0].id;
     // More than the in-memory channel holds: the writer waits for room.
     for n in 0..200u32 {
-        pair.server.to_client(id).emit("fill", &n).expect("queued");
+        pair.server.to_client(id).emit("fill", n).expect("queued");
     }
     let start = Instant::now();
     let answer = tokio::time::timeout(120 * SEC, pair.server.request::<(), _>(id, "x", &(), SEC))

@@ -94,7 +94,7 @@ async fn events_flow_both_ways_in_order() {
     for n in 0..100u32 {
         pair.server
             .to_client(ada.id())
-            .emit("echo", &n)
+            .emit("echo", n)
             .expect("sent");
     }
     for n in 0..100 {

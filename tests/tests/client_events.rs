@@ -18,7 +18,7 @@ fn instant_pong_server() -> Server {
     server.on(
         "ping",
         |who: ClientInfo, srv: Server, Data(n): Data<u32>| async move {
-            srv.to_client(who.id).emit("pong", &n).map(|_| ())
+            srv.to_client(who.id).emit("pong", n).map(|_| ())
         },
     );
     server
@@ -57,7 +57,7 @@ transport_tests! {
         let client = test.connect(gate_options(On::new().threaded(), WAIT, &released)).await;
 
         for command in ["wait", "release"] {
-            test.server.to_client(client.id()).emit(command, &()).expect("emit");
+            test.server.to_client(client.id()).emit(command, ()).expect("emit");
         }
 
         assert!(released.next().await, "the threaded wait saw the release");
@@ -72,7 +72,7 @@ transport_tests! {
         let client = test.connect(gate_options(On::new(), patience, &released)).await;
 
         for command in ["wait", "release"] {
-            test.server.to_client(client.id()).emit(command, &()).expect("emit");
+            test.server.to_client(client.id()).emit(command, ()).expect("emit");
         }
 
         assert!(!released.next().await, "release ran only after the in-order wait gave up");
@@ -105,7 +105,7 @@ transport_tests! {
             async {}
         })).await;
 
-        test.server.to_client(client.id()).emit("move", &Move::new(5, 6, "srv")).expect("emit");
+        test.server.to_client(client.id()).emit("move", Move::new(5, 6, "srv")).expect("emit");
 
         assert_eq!(moves.next().await, Move::new(5, 6, "srv"));
     }
@@ -209,7 +209,7 @@ transport_tests! {
             })).await;
 
         for command in ["a", "b"] {
-            test.server.to_client(client.id()).emit(command, &()).expect("emit");
+            test.server.to_client(client.id()).emit(command, ()).expect("emit");
         }
 
         assert_eq!(
@@ -282,7 +282,7 @@ transport_tests! {
         let test = TestServer::start(t, Server::new()).await;
         let client = test.connect(ClientOptions::new().on("handled", || async {})).await;
         for (n, command) in ["handled", "x", "y", "z"].into_iter().enumerate() {
-            test.server.to_client(client.id()).emit(command, &(n as u32)).expect("emit");
+            test.server.to_client(client.id()).emit(command, n as u32).expect("emit");
         }
 
         assert_eq!(client.recv::<u32>("y", WAIT).await.expect("y"), 2);
@@ -301,7 +301,7 @@ transport_tests! {
         let client = test.connect(ClientOptions::new().cache_size(3)).await;
 
         for n in 0..5u32 {
-            test.server.to_client(client.id()).emit("n", &n).expect("emit");
+            test.server.to_client(client.id()).emit("n", n).expect("emit");
         }
         for n in 0..5u32 {
             assert_eq!(client.recv::<u32>("n", WAIT).await.expect("n"), n);

@@ -99,7 +99,7 @@ transport_tests! {
         let ada = test.connect_named("ada").await;
 
         for n in 0..100u32 {
-            test.server.to_client(ada.id()).emit("n", &n).expect("emit");
+            test.server.to_client(ada.id()).emit("n", n).expect("emit");
         }
         test.server.disconnect(ada.id(), "done").expect("connected");
 

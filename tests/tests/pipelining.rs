@@ -103,7 +103,7 @@ transport_tests! {
                     async move {
                         at_server.add(n);
                         // Echo it back: the client sees a burst too.
-                        let _ = server.to_client(who.id).emit("n", &n);
+                        let _ = server.to_client(who.id).emit("n", n);
                     }
                 },
             );

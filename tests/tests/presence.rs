@@ -141,7 +141,7 @@ async fn presence_interest_turns_notices_off_and_on() {
     handled_so_far(&mut raw, 1).await;
 
     let _first = test.connect(ClientOptions::new().name("first")).await;
-    test.server.to_all().emit("marker", &1).expect("emit");
+    test.server.to_all().emit("marker", 1).expect("emit");
     let frame = next_frame(&mut raw).await;
     match Frame::decode(&frame).expect("decodes") {
         Frame::Event { command, .. } => assert_eq!(command, "marker", "no join notice first"),

@@ -245,4 +245,32 @@ transport_tests! {
         let () = test.server.request(client.id(), "count", &(), WAIT).await.expect("answered");
         assert_eq!(ran.load(std::sync::atomic::Ordering::SeqCst), 2);
     }
+
+    /// Payloads go by value or by reference alike: `()`, a number, a
+    /// struct, or a reference to any of them.
+    async fn payloads_go_by_value_or_by_reference(t: Transport) {
+        let server = Server::new();
+        server.on("add", |Data((a, b)): Data<(i64, i64)>| async move { a + b });
+        server.on("nothing", || async { 7u8 });
+        let test = TestServer::start(t, server).await;
+        let client = test
+            .connect(
+                ClientOptions::new()
+                    .auth("by value")
+                    .expect("auth")
+                    .on("add", |Data((a, b)): Data<(i64, i64)>| async move { a + b }),
+            )
+            .await;
+
+        let by_value: i64 = client.request("add", (2, 3), WAIT).await.expect("by value");
+        let pair = (4, 5);
+        let by_ref: i64 = client.request("add", &pair, WAIT).await.expect("by reference");
+        let unit: u8 = client.request("nothing", (), WAIT).await.expect("unit by value");
+        client.send("nothing", ()).await.expect("send by value");
+        let info = test.server.client(client.id()).expect("connected");
+        let back: i64 = test.server.request(info.id(), "add", (1, 1), WAIT).await.expect("by value");
+        test.server.to_all().emit("tick", 1u32).expect("emit by value");
+
+        assert_eq!((by_value, by_ref, unit, back), (5, 9, 7, 2));
+    }
 }

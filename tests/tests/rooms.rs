@@ -38,10 +38,10 @@ transport_tests! {
         expected.sort();
         assert_eq!(red, expected);
 
-        assert_eq!(server.to_room("red").emit("to_red", &1).expect("emit"), 2);
-        assert_eq!(server.to_room("blue").emit("to_blue", &1).expect("emit"), 1);
-        assert_eq!(server.to_room("red").except(bob.id()).emit("red_but_bob", &1).expect("emit"), 1);
-        server.to_all().emit("marker", &()).expect("emit");
+        assert_eq!(server.to_room("red").emit("to_red", 1).expect("emit"), 2);
+        assert_eq!(server.to_room("blue").emit("to_blue", 1).expect("emit"), 1);
+        assert_eq!(server.to_room("red").except(bob.id()).emit("red_but_bob", 1).expect("emit"), 1);
+        server.to_all().emit("marker", ()).expect("emit");
 
         assert_eq!(next_command(&ada).await, "to_red");
         assert_eq!(next_command(&ada).await, "to_blue");
@@ -81,7 +81,7 @@ transport_tests! {
         assert_eq!(test.server.rooms(), ["lobby"], "solo emptied and went");
         let lobby: Vec<u64> = test.server.room("lobby").iter().map(|c| c.id).collect();
         assert_eq!(lobby, [bob.id()]);
-        assert_eq!(test.server.to_room("lobby").emit("hi", &()).expect("emit"), 1);
+        assert_eq!(test.server.to_room("lobby").emit("hi", ()).expect("emit"), 1);
         assert_eq!(next_command(&bob).await, "hi");
     }
 }

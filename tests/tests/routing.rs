@@ -25,8 +25,8 @@ transport_tests! {
         let ada = test.connect_named("ada").await;
         let bob = test.connect_named("bob").await;
 
-        let sent = test.server.to_client(bob.id()).emit("secret", &42u32).expect("emit");
-        test.server.to_all().emit("marker", &()).expect("emit");
+        let sent = test.server.to_client(bob.id()).emit("secret", 42u32).expect("emit");
+        test.server.to_all().emit("marker", ()).expect("emit");
 
         assert_eq!(sent, 1);
         assert_eq!(bob.recv::<u32>("secret", WAIT).await.expect("secret"), 42);
@@ -43,7 +43,7 @@ transport_tests! {
         let none = test.connect_named("n").await;
 
         let sent = test.server.to_group("red").emit("team", "go").expect("emit");
-        test.server.to_all().emit("marker", &()).expect("emit");
+        test.server.to_all().emit("marker", ()).expect("emit");
 
         assert_eq!(sent, 2);
         for member in [&red1, &red2] {
@@ -52,7 +52,7 @@ transport_tests! {
         for outsider in [&blue, &none] {
             assert_eq!(next_commands(outsider, 1).await, ["marker"]);
         }
-        assert_eq!(test.server.to_group("nobody").emit("x", &()).expect("emit"), 0);
+        assert_eq!(test.server.to_group("nobody").emit("x", ()).expect("emit"), 0);
     }
 
     /// `to_all` reaches everyone; `except` leaves out the named clients.
@@ -62,16 +62,16 @@ transport_tests! {
         let bob = test.connect_named("bob").await;
         let cy = test.connect_named("cy").await;
 
-        assert_eq!(test.server.to_all().emit("all", &()).expect("emit"), 3);
-        assert_eq!(test.server.to_all().except(bob.id()).emit("not-bob", &()).expect("emit"), 2);
+        assert_eq!(test.server.to_all().emit("all", ()).expect("emit"), 3);
+        assert_eq!(test.server.to_all().except(bob.id()).emit("not-bob", ()).expect("emit"), 2);
         let sent = test
             .server
             .to_all()
             .except(ada.id())
             .except(cy.id())
-            .emit("only-bob", &())
+            .emit("only-bob", ())
             .expect("emit");
-        test.server.to_all().emit("marker", &()).expect("emit");
+        test.server.to_all().emit("marker", ()).expect("emit");
 
         assert_eq!(sent, 1);
         assert_eq!(next_commands(&ada, 3).await, ["all", "not-bob", "marker"]);
@@ -92,7 +92,7 @@ transport_tests! {
         ada.send("say", "hi bob").await.expect("send");
         assert_eq!(bob.recv::<String>("said", WAIT).await.expect("relayed"), "hi bob");
         // The relay went out to everyone at once; the marker comes after it.
-        test.server.to_all().emit("marker", &()).expect("emit");
+        test.server.to_all().emit("marker", ()).expect("emit");
 
         assert_eq!(next_commands(&ada, 1).await, ["marker"]);
     }
@@ -100,7 +100,7 @@ transport_tests! {
     /// Sending to a client that is not connected says so.
     async fn to_unknown_client_is_no_such_client(t: Transport) {
         let test = TestServer::start(t, Server::new()).await;
-        let err = test.server.to_client(999).emit("x", &()).expect_err("nobody");
+        let err = test.server.to_client(999).emit("x", ()).expect_err("nobody");
         assert!(matches!(err, Error::NoSuchClient(999)), "{err}");
     }
 }

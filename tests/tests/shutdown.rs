@@ -108,7 +108,7 @@ transport_tests! {
 
         const EVENTS: u32 = 1000;
         for n in 0..EVENTS {
-            test.server.to_all().emit("n", &n).expect("emit");
+            test.server.to_all().emit("n", n).expect("emit");
         }
         test.shutdown().await;
 

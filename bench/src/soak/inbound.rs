@@ -1,6 +1,6 @@
 //! What one soak client receives, checked as it arrives: its handlers feed
 //! this, and the marks from the server open and close its windows (see
-//! [`wire`](super::wire)). Handlers of one client run in the order their
+//! [`wire`]). Handlers of one client run in the order their
 //! events arrived, so the windows here are exactly the server's.
 
 use std::collections::HashMap;

@@ -256,7 +256,7 @@ impl Soak {
             Some(to) if !sending.closing.contains(&to.id) => self
                 .server
                 .to_client(to.id)
-                .emit(wire::DIRECT, &relay.message)
+                .emit(wire::DIRECT, relay.message)
                 .is_ok(),
             _ => false,
         };

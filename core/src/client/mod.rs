@@ -308,10 +308,10 @@ impl Client {
     /// server's limit, [`Error::LimitExceeded`] for a command longer than
     /// [`ClientOptions::max_command_len`] (both checked here, so the
     /// connection is not lost).
-    pub async fn send<T: Serialize + ?Sized>(&self, command: &str, payload: &T) -> Result<()> {
+    pub async fn send<T: Serialize>(&self, command: &str, payload: T) -> Result<()> {
         self.check_command(command)?;
         // The payload is encoded straight into the frame's only buffer.
-        let frame = value::with_encoded(payload, |payload| {
+        let frame = value::with_encoded(&payload, |payload| {
             self.shared.frame_block.encode(&Frame::Event {
                 command,
                 request_id: NO_REQUEST,

@@ -90,8 +90,8 @@ impl ClientOptions {
     }
 
     /// Auth data for the server's auth hook (any `Serialize` value).
-    pub fn auth<T: Serialize + ?Sized>(mut self, data: &T) -> Result<Self> {
-        self.auth = Some(value::encode(data)?);
+    pub fn auth<T: Serialize>(mut self, data: T) -> Result<Self> {
+        self.auth = Some(value::encode(&data)?);
         Ok(self)
     }
 

@@ -33,13 +33,13 @@ impl Client {
     /// is sent: a reply could never be waited for, and the server would
     /// run the handler for nobody. (To send without waiting for an answer,
     /// use [`send`](Self::send).)
-    pub async fn request<R: DeserializeOwned, T: Serialize + ?Sized>(
+    pub async fn request<R: DeserializeOwned, T: Serialize>(
         &self,
         command: &str,
-        payload: &T,
+        payload: T,
         timeout: Duration,
     ) -> Result<R> {
-        let payload = value::encode(payload)?;
+        let payload = value::encode(&payload)?;
         let reply = self.request_raw(command, &payload, timeout).await?;
         value::decode(&reply)
     }

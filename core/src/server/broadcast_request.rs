@@ -78,13 +78,13 @@ impl Emit<'_> {
     /// Errors (of the whole call): [`Error::Encode`], and
     /// [`Error::NoSuchClient`] for `to_client` with an unknown id. Each
     /// recipient's own outcome is in [`Replies::answers`].
-    pub async fn request<R: DeserializeOwned, T: Serialize + ?Sized>(
+    pub async fn request<R: DeserializeOwned, T: Serialize>(
         self,
         command: &str,
-        payload: &T,
+        payload: T,
         timeout: Duration,
     ) -> Result<Replies<R>> {
-        let payload = value::encode(payload)?;
+        let payload = value::encode(&payload)?;
         let recipients = self.recipients()?;
         let server = self.server();
         let asks = recipients.into_iter().map(|(id, _)| {

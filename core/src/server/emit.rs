@@ -148,12 +148,8 @@ impl Emit<'_> {
     /// queued, dropped (volatile), or disconnected as a slow reader.
     /// Errors: [`Error::Encode`], and [`Error::NoSuchClient`] for
     /// `to_client` with an unknown id.
-    pub fn emit_report<T: Serialize + ?Sized>(
-        self,
-        command: &str,
-        payload: &T,
-    ) -> Result<EmitReport> {
-        let frame = value::with_encoded(payload, |payload| event_frame(command, payload))?;
+    pub fn emit_report<T: Serialize>(self, command: &str, payload: T) -> Result<EmitReport> {
+        let frame = value::with_encoded(&payload, |payload| event_frame(command, payload))?;
         let mut report = EmitReport::default();
         self.deliver(frame, |id, delivery| match delivery {
             Delivery::Queued => report.queued.push(id),
@@ -171,13 +167,13 @@ impl Emit<'_> {
     /// [`EmitReport::timed_out`] and stay connected. (Waiting is per
     /// recipient, all at once: one slow client does not hold up the
     /// others.)
-    pub async fn emit_waiting<T: Serialize + ?Sized>(
+    pub async fn emit_waiting<T: Serialize>(
         self,
         command: &str,
-        payload: &T,
+        payload: T,
         timeout: Duration,
     ) -> Result<EmitReport> {
-        let frame = value::with_encoded(payload, |payload| event_frame(command, payload))?;
+        let frame = value::with_encoded(&payload, |payload| event_frame(command, payload))?;
         let recipients = self.recipients()?;
         let deadline = tokio::time::Instant::now() + timeout;
         let waits = recipients.into_iter().map(|(id, outbox)| {
@@ -238,8 +234,8 @@ impl Emit<'_> {
     /// still get the event. Errors: [`Error::Encode`] if the payload cannot
     /// be encoded, [`Error::NoSuchClient`] for `to_client` with an unknown id,
     /// [`Error::QueueFull`] when that single client's queue is full.
-    pub fn emit<T: Serialize + ?Sized>(self, command: &str, payload: &T) -> Result<usize> {
-        value::with_encoded(payload, |payload| self.emit_raw(command, payload))?
+    pub fn emit<T: Serialize>(self, command: &str, payload: T) -> Result<usize> {
+        value::with_encoded(&payload, |payload| self.emit_raw(command, payload))?
     }
 
     /// Like [`emit`](Self::emit) with an already-encoded MessagePack payload.

@@ -30,14 +30,14 @@ impl Server {
     ///
     /// A zero `timeout` fails at once with [`Error::Timeout`], and nothing
     /// is sent.
-    pub async fn request<R: DeserializeOwned, T: Serialize + ?Sized>(
+    pub async fn request<R: DeserializeOwned, T: Serialize>(
         &self,
         id: u64,
         command: &str,
-        payload: &T,
+        payload: T,
         timeout: Duration,
     ) -> Result<R> {
-        let payload = value::encode(payload)?;
+        let payload = value::encode(&payload)?;
         let reply = self.request_raw(id, command, &payload, timeout).await?;
         value::decode(&reply)
     }

@@ -59,7 +59,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 return server.disconnect(player.id, "the game is full");
             };
             tracing::info!(%mark, "seated");
-            server.to_client(player.id).emit("mark", &mark)?;
+            server.to_client(player.id).emit("mark", mark)?;
             server.to_all().emit("board", &state)?;
             Ok(())
         }

@@ -38,7 +38,7 @@ pub(super) async fn broadcast_loop(soak: Arc<Soak>, options: Options) {
         } else {
             soak.server
                 .to_all()
-                .emit(wire::BROADCAST, &message)
+                .emit(wire::BROADCAST, message)
                 .unwrap_or(0)
         };
         drop(sending);
