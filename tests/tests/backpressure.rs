@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use hisock::{ClientOptions, Data, Server};
+use hisock::{ClientOptions, Data, Error, Server, WhenFull};
 use hisock_test_support::{
     transport_tests, within, Handshake, Probe, RawPeer, TestServer, Transport, WAIT,
 };
@@ -141,5 +141,50 @@ transport_tests! {
         assert_eq!(report.queued, [slow_id]);
         assert!(report.all_queued());
         reader.abort();
+    }
+
+    /// A client's `send` meets a full queue (the server stopped reading) by
+    /// waiting, by default, or by failing at once with `QueueFull` when
+    /// its options say so; the queue never grows past its limit either way.
+    async fn a_client_send_waits_or_fails_when_its_queue_is_full(t: Transport) {
+        // The server's one handler never finishes and its queue holds one
+        // event: it stops reading from the client.
+        let server = Server::builder().handler_queue_len(1).build();
+        server.on("stuck", || std::future::pending::<()>());
+        let test = TestServer::start(t, server).await;
+        let payload = big_payload();
+        let limit = 128 * 1024;
+
+        let failing = test
+            .connect(ClientOptions::new().outbox_limit(limit).when_full(WhenFull::Fail))
+            .await;
+        let mut failed = None;
+        for _ in 0..MAX_EVENTS {
+            if let Err(err) = failing.send("stuck", &payload).await {
+                failed = Some(err);
+                break;
+            }
+        }
+        match failed {
+            Some(Error::QueueFull { queued, limit: got }) => {
+                assert_eq!(got, limit);
+                assert!(queued <= limit, "{queued}");
+            }
+            other => panic!("expected QueueFull, got {other:?}"),
+        }
+
+        let waiting = test.connect(ClientOptions::new().outbox_limit(limit)).await;
+        let mut sent = 0;
+        let blocked = loop {
+            match tokio::time::timeout(Duration::from_millis(500), waiting.send("stuck", &payload)).await {
+                Ok(result) => result.expect("send"),
+                Err(_) => break true,
+            }
+            sent += 1;
+            if sent == MAX_EVENTS {
+                break false;
+            }
+        };
+        assert!(blocked, "the waiting client's send never waited");
     }
 }

@@ -83,6 +83,7 @@ impl Client {
             max_name_len: options.max_name_len,
             max_group_len: options.max_group_len,
             max_command_len: options.max_command_len,
+            when_full: options.when_full,
             handlers: SharedHandlers::new(options.handlers),
             inbox: Mutex::new(Inbox::new(options.unhandled_limit, options.cache_size)),
             pending: Mutex::new(PendingRequests::new()),

@@ -30,7 +30,7 @@ use serde::Serialize;
 pub use crate::protocol::handshake::SessionParams;
 pub use context::ClientEvent;
 pub use inbox::Message;
-pub use options::ClientOptions;
+pub use options::{ClientOptions, WhenFull};
 pub(crate) use presence::{wants_presence, PresenceInterest};
 
 use crate::close::{codes, CloseReason};
@@ -109,6 +109,8 @@ pub(crate) struct Shared {
     max_name_len: usize,
     max_group_len: usize,
     max_command_len: usize,
+    /// Wait for room in the outgoing queue, or fail.
+    when_full: WhenFull,
     handlers: SharedHandlers<ClientEvent>,
     inbox: Mutex<Inbox>,
     pending: Mutex<PendingRequests>,
@@ -263,11 +265,16 @@ impl Client {
         // stays small (the browser build keeps the smaller code).
         #[cfg(not(target_arch = "wasm32"))]
         let pushed = match self.shared.outbox.offer(frame) {
-            Err((PushError::Full { .. }, frame)) => Box::pin(self.shared.outbox.push(frame)).await,
+            Err((PushError::Full { .. }, frame)) if self.shared.when_full == WhenFull::Wait => {
+                Box::pin(self.shared.outbox.push(frame)).await
+            }
             other => other.map_err(|(err, _)| err),
         };
         #[cfg(target_arch = "wasm32")]
-        let pushed = self.shared.outbox.push(frame).await;
+        let pushed = match self.shared.when_full {
+            WhenFull::Wait => self.shared.outbox.push(frame).await,
+            WhenFull::Fail => self.shared.outbox.try_push(frame),
+        };
         match pushed {
             Ok(()) => Ok(()),
             Err(PushError::Closed) => Err(Error::Closed(self.close_reason())),

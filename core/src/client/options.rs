@@ -14,6 +14,18 @@ use crate::platform::timer::Clock;
 use crate::protocol::limits;
 use crate::value;
 
+/// What a client's senders do when its outgoing queue is full (see
+/// [`ClientOptions::when_full`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WhenFull {
+    /// Wait until the queue has room: backpressure to the caller.
+    #[default]
+    Wait,
+    /// Fail at once with [`Error::QueueFull`](crate::Error::QueueFull);
+    /// nothing is sent (for data that is stale by the time there is room).
+    Fail,
+}
+
 /// Options for [`Client::handshake`](super::Client::handshake) and the
 /// transports' `connect` functions.
 #[derive(Clone)]
@@ -23,6 +35,7 @@ pub struct ClientOptions {
     pub(crate) auth: Option<Bytes>,
     pub(crate) handshake_timeout: Duration,
     pub(crate) outbox_limit: usize,
+    pub(crate) when_full: WhenFull,
     pub(crate) cache_size: usize,
     pub(crate) unhandled_limit: usize,
     pub(crate) handler_queue_len: usize,
@@ -44,6 +57,7 @@ impl Default for ClientOptions {
             auth: None,
             handshake_timeout: Duration::from_secs(10),
             outbox_limit: 4 * 1024 * 1024,
+            when_full: WhenFull::Wait,
             cache_size: 0,
             unhandled_limit: 1024,
             handler_queue_len: 1024,
@@ -123,9 +137,21 @@ impl ClientOptions {
         self
     }
 
-    /// Bytes queued for sending before `send` waits. Default 4 MiB.
+    /// Bytes queued for sending (each frame counts its length plus
+    /// [`FRAME_OVERHEAD`](crate::outbox::FRAME_OVERHEAD)) before `send`
+    /// and `request` wait or fail, as [`when_full`](Self::when_full) says.
+    /// Default 4 MiB. The queue never grows past it.
     pub fn outbox_limit(mut self, bytes: usize) -> Self {
         self.outbox_limit = bytes;
+        self
+    }
+
+    /// What `send`, `request` and the other senders do when the outgoing
+    /// queue is full (the server reads more slowly than this client
+    /// sends): wait for room (the default) or fail at once with
+    /// [`Error::QueueFull`](crate::Error::QueueFull), sending nothing.
+    pub fn when_full(mut self, when_full: WhenFull) -> Self {
+        self.when_full = when_full;
         self
     }
 
