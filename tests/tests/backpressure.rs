@@ -150,7 +150,7 @@ transport_tests! {
         // The server's one handler never finishes and its queue holds one
         // event: it stops reading from the client.
         let server = Server::builder().handler_queue_len(1).build();
-        server.on("stuck", || std::future::pending::<()>());
+        server.on("stuck", std::future::pending::<()>);
         let test = TestServer::start(t, server).await;
         let payload = big_payload();
         let limit = 128 * 1024;
