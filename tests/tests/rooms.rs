@@ -2,8 +2,10 @@
 //! clients in and out, sends to a room, and a client that leaves leaves
 //! its rooms.
 
-use hisock::{Client, ClientInfo, ClientOptions, Data, Error, Server};
-use hisock_test_support::{transport_tests, TestServer, WAIT};
+use hisock::codes;
+use hisock::frame::Frame;
+use hisock::{Client, ClientInfo, ClientOptions, Data, Error, ErrorCode, Server};
+use hisock_test_support::{transport_tests, Handshake, RawPeer, TestServer, WAIT};
 
 /// The command of the next event `client` got that no handler took.
 async fn next_command(client: &Client) -> String {
@@ -84,4 +86,88 @@ transport_tests! {
         assert_eq!(test.server.to_room("lobby").emit("hi", ()).expect("emit"), 1);
         assert_eq!(next_command(&bob).await, "hi");
     }
+
+    /// A client asks to join and leave rooms; the server's hook decides,
+    /// with what the auth hook stored at hand; without a hook every
+    /// request is refused.
+    async fn clients_ask_for_rooms_and_the_hook_decides(t: Transport) {
+        let server = Server::new();
+        server.auth(|request| async move {
+            request.extensions().insert(Admin(request.name.as_deref() == Some("root")));
+            Ok(())
+        });
+        let test = TestServer::start(t, server).await;
+        let ada = test.connect_named("ada").await;
+        let root = test.connect_named("root").await;
+
+        // No hook yet: refused.
+        match ada.join_room("public/chat").await {
+            Err(Error::Remote { code: ErrorCode::Refused, message }) => {
+                assert!(message.contains("does not let clients choose"), "{message}")
+            }
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+        assert!(test.server.rooms().is_empty());
+
+        test.server.room_requests(|request| {
+            let admin = request.extensions.get::<Admin>().is_some_and(|a| a.0);
+            match request.room.starts_with("public/") || admin {
+                true => Ok(()),
+                false => Err(format!("{} is not public", request.room)),
+            }
+        });
+        assert!(ada.join_room("public/chat").await.expect("public"));
+        assert!(!ada.join_room("public/chat").await.expect("again"), "in it already");
+        match ada.join_room("staff").await {
+            Err(Error::Remote { code: ErrorCode::Refused, message }) => {
+                assert_eq!(message, "staff is not public")
+            }
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+        assert!(root.join_room("staff").await.expect("admins go anywhere"));
+        assert_eq!(test.server.rooms_of(ada.id()).expect("rooms"), ["public/chat"]);
+        assert_eq!(test.server.rooms_of(root.id()).expect("rooms"), ["staff"]);
+
+        test.server.to_room("public/chat").emit("news", 1).expect("emit");
+        assert_eq!(next_command(&ada).await, "news");
+
+        assert!(ada.leave_room("public/chat").await.expect("leave"));
+        assert!(!ada.leave_room("public/chat").await.expect("leave again"));
+        assert_eq!(test.server.rooms(), ["staff"]);
+    }
+
+    /// A room name over the limit is refused by the client before it is
+    /// sent; the server would close the connection for it (4008).
+    async fn a_room_name_too_long_is_refused_locally(t: Transport) {
+        let server = Server::new();
+        server.room_requests(|_| Ok(()));
+        let test = TestServer::start(t, server).await;
+        let ada = test.connect_named("ada").await;
+
+        let long = "r".repeat(257);
+        assert!(matches!(ada.join_room(&long).await, Err(Error::LimitExceeded(_))));
+        assert!(ada.join_room("fine").await.expect("a short name is fine"));
+    }
 }
+
+transport_tests! {
+    /// A peer that sends a room name over the limit anyway is closed with
+    /// 4008, as for a group name; the others go on.
+    async fn a_room_name_too_long_closes_the_sender_with_4008(t: Transport) {
+        let server = Server::new();
+        server.room_requests(|_| Ok(()));
+        let test = TestServer::start(t, server).await;
+        let good = test.connect_named("good").await;
+        let mut raw = RawPeer::connect(t, test.addr).await;
+        raw.hello(Some("raw")).await;
+
+        let long = "r".repeat(257);
+        raw.send(&Frame::RoomRequest { request_id: 1, room: &long, join: true }).await;
+
+        assert_eq!(raw.expect_end().await.code, codes::NAME_TOO_LONG);
+        assert!(good.join_room("fine").await.expect("still served"));
+    }
+}
+
+#[derive(Clone)]
+struct Admin(bool);

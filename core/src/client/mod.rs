@@ -13,6 +13,7 @@ mod inbox;
 mod options;
 mod presence;
 mod requests;
+mod rooms;
 
 use std::future::Future;
 use std::net::SocketAddr;

@@ -67,7 +67,7 @@ impl Client {
     /// Only the framing is generic: the waiting is one function that every
     /// kind of request shares (one copy of its state machine, which keeps
     /// the browser build small).
-    fn round_trip(
+    pub(super) fn round_trip(
         &self,
         timeout: Duration,
         make: impl FnOnce(u64) -> Bytes,
@@ -165,7 +165,7 @@ impl Client {
         lock(&self.shared.inbox).recent()
     }
 
-    const ADMIN_TIMEOUT: Duration = Duration::from_secs(30);
+    pub(super) const ADMIN_TIMEOUT: Duration = Duration::from_secs(30);
 
     /// Changes this client's name (`None` clears it). The server and every
     /// other client see the change. Returns once the server confirmed it.

@@ -18,7 +18,7 @@
 //! `.wasm` small. The kind numbers come from [`FrameKind`].
 //!
 //! Longer than one sitting (about 640 lines): the writer and the reader of
-//! all 23 kinds, one `match` each, stay in one file because they must
+//! all 24 kinds, one `match` each, stay in one file because they must
 //! agree field for field.
 
 use super::{Frame, FrameKind, LookupKey, WireClient};
@@ -350,6 +350,16 @@ impl Frame<'_> {
                 out.kind(FrameKind::PresenceInterest);
                 out.byte(u8::from(*wanted));
             }
+            Frame::RoomRequest {
+                request_id,
+                room,
+                join,
+            } => {
+                out.kind(FrameKind::RoomRequest);
+                out.varint(*request_id);
+                out.bytes(room.as_bytes());
+                out.byte(u8::from(*join));
+            }
         }
     }
 }
@@ -495,7 +505,8 @@ impl<'a> Reader<'a> {
             | FrameKind::SetGroup
             | FrameKind::Lookup
             | FrameKind::ListClients
-            | FrameKind::PresenceInterest => {
+            | FrameKind::PresenceInterest
+            | FrameKind::RoomRequest => {
                 self.rest = &[];
                 match kind {
                     FrameKind::Hello => Frame::Hello {
@@ -637,6 +648,12 @@ impl<'a> Reader<'a> {
             #[cfg(not(target_arch = "wasm32"))]
             FrameKind::PresenceInterest => Frame::PresenceInterest {
                 wanted: self.flag(Fault::BadBool)?,
+            },
+            #[cfg(not(target_arch = "wasm32"))]
+            FrameKind::RoomRequest => Frame::RoomRequest {
+                request_id: self.u64()?,
+                room: self.str()?,
+                join: self.flag(Fault::BadBool)?,
             },
         })
     }

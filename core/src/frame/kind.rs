@@ -120,6 +120,8 @@ frame_kinds! {
     21 StreamCancel "stream_cancel" Both;
     /// 22: whether this client wants presence notices.
     22 PresenceInterest "presence_interest" ClientToServer;
+    /// 23: put me in a room, or take me out of one.
+    23 RoomRequest "room_request" ClientToServer;
 }
 
 impl FrameKind {

@@ -264,6 +264,20 @@ pub enum Frame<'a> {
         /// again.
         wanted: bool,
     },
+    /// 23 — client → server: put me in `room` (`join`), or take me out of
+    /// it. Answered by a [`Frame::Reply`] whose payload is a bool (whether
+    /// that changed anything), or a [`Frame::ReplyError`] with
+    /// [`ErrorCode::Refused`] when the server's room hook (or its absence)
+    /// says no.
+    RoomRequest {
+        /// Request id for the answer.
+        request_id: u64,
+        /// The room.
+        #[serde(borrow)]
+        room: &'a str,
+        /// True: join; false: leave.
+        join: bool,
+    },
 }
 
 /// A client as other peers see it, on the wire.
@@ -405,6 +419,7 @@ impl Frame<'_> {
             Frame::StreamAck { .. } => FrameKind::StreamAck,
             Frame::StreamCancel { .. } => FrameKind::StreamCancel,
             Frame::PresenceInterest { .. } => FrameKind::PresenceInterest,
+            Frame::RoomRequest { .. } => FrameKind::RoomRequest,
         }
     }
 

@@ -173,6 +173,11 @@ fn edge_frames(long: &str) -> Vec<Frame<'_>> {
                 message: text,
             },
             Frame::PresenceInterest { wanted: n % 2 == 1 },
+            Frame::RoomRequest {
+                request_id: n,
+                room: text,
+                join: n % 2 == 0,
+            },
         ]);
     }
     frames
@@ -467,6 +472,11 @@ fn every_kind_round_trips() {
             message: "too big",
         },
         Frame::PresenceInterest { wanted: false },
+        Frame::RoomRequest {
+            request_id: 9,
+            room: "lobby",
+            join: true,
+        },
     ];
     assert_eq!(frames.len(), FRAME_KINDS as usize);
     for (frame, kind) in frames.into_iter().zip(FrameKind::ALL) {

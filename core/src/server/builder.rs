@@ -158,6 +158,7 @@ impl ServerBuilder {
                 addrs: RwLock::new(Vec::new()),
                 undelivered: Default::default(),
                 states: self.states,
+                room_hook: RwLock::new(None),
             }),
         }
     }

@@ -47,7 +47,7 @@ impl Session {
     }
 
     /// Answers a request the server itself handles.
-    fn reply<T: serde::Serialize>(&self, request_id: u64, value: &T) {
+    pub(super) fn reply<T: serde::Serialize>(&self, request_id: u64, value: &T) {
         let outcome = value::encode(value)
             .map_err(|err| Rejection::new(ErrorCode::HandlerFailed, err.to_string()));
         self.peer.respond("", request_id, outcome);

@@ -44,6 +44,7 @@ pub use config::{ConnectionLimits, ServerConfig};
 pub use context::ServerEvent;
 pub use emit::{Emit, EmitReport};
 pub use listener::{Incoming, Listener};
+pub use rooms::RoomRequest;
 pub use shutdown::{ShutdownReport, UndeliveredTo};
 pub use state::{Ext, Extensions, State};
 
@@ -88,6 +89,8 @@ pub(crate) struct Inner {
     pub undelivered: std::sync::Mutex<Vec<UndeliveredTo>>,
     /// What `State<T>` extractors take, by type.
     pub states: state::States,
+    /// Decides clients' requests to join and leave rooms.
+    pub room_hook: RwLock<Option<rooms::RoomHook>>,
 }
 
 /// A hisock server. Cheap to clone: all clones are the same server.

@@ -2,14 +2,40 @@
 //! one group. The server puts clients in and out (in a handler, typically:
 //! `server.join_room(client.id, "match-7")`), sends to a room with
 //! [`to_room`](Server::to_room), and a client leaves all of its rooms when
-//! it leaves. Unlike groups, rooms are the server's business alone: clients
-//! are not told of them and hear no notices about them.
+//! it leaves. Unlike groups, clients hear no notices about rooms.
+//!
+//! A client may also ask to join or leave a room itself
+//! ([`Client::join_room`](crate::Client::join_room), frame `RoomRequest`),
+//! if the server lets it: the hook given to [`Server::room_requests`]
+//! decides each request; without one, every request is refused.
+
+use std::sync::Arc;
 
 use super::emit::Emit;
 use super::registry::Registry;
-use super::Server;
+use super::session::Session;
+use super::{Extensions, Server};
+use crate::dispatch::Rejection;
 use crate::error::{Error, Result};
+use crate::frame::ErrorCode;
 use crate::info::ClientInfo;
+use crate::platform::{read_lock, write_lock};
+
+/// A client asking to join or leave a room, as the room hook sees it.
+#[derive(Debug, Clone)]
+pub struct RoomRequest {
+    /// The client asking.
+    pub client: ClientInfo,
+    /// The room.
+    pub room: String,
+    /// True: it asks to join; false: to leave.
+    pub join: bool,
+    /// The client's connection data (what the auth hook stored, say).
+    pub extensions: Extensions,
+}
+
+pub(super) type RoomHook =
+    Arc<dyn Fn(&RoomRequest) -> std::result::Result<(), String> + Send + Sync>;
 
 impl Server {
     /// Puts client `id` in `room` (made when its first member joins).
@@ -68,5 +94,57 @@ impl Server {
     /// of [`Emit`].
     pub fn to_room(&self, room: impl Into<String>) -> Emit<'_> {
         Emit::to_room(self, room.into())
+    }
+
+    /// Lets clients ask to join and leave rooms themselves: `hook` decides
+    /// each request (`Err(reason)` refuses it; the client gets
+    /// [`ErrorCode::Refused`] with the reason). Without a hook every such
+    /// request is refused.
+    ///
+    /// ```
+    /// use hisock::Server;
+    ///
+    /// let server = Server::new();
+    /// // Anyone may come and go in public rooms, nobody else anywhere.
+    /// server.room_requests(|request| match request.room.starts_with("public/") {
+    ///     true => Ok(()),
+    ///     false => Err(format!("{} is not a public room", request.room)),
+    /// });
+    /// ```
+    pub fn room_requests<F>(&self, hook: F) -> &Self
+    where
+        F: Fn(&RoomRequest) -> std::result::Result<(), String> + Send + Sync + 'static,
+    {
+        *write_lock(&self.inner.room_hook) = Some(Arc::new(hook));
+        self
+    }
+}
+
+impl Session {
+    /// `RoomRequest`: the hook decides, the registry changes, the client
+    /// gets whether anything changed.
+    pub(super) fn room_request(&self, request_id: u64, room: &str, join: bool) {
+        let hook = read_lock(&self.server.inner.room_hook).clone();
+        let verdict = match hook {
+            None => Err("this server does not let clients choose their rooms".to_owned()),
+            Some(hook) => hook(&RoomRequest {
+                client: self.info.clone(),
+                room: room.to_owned(),
+                join,
+                extensions: self.extensions.clone(),
+            }),
+        };
+        if let Err(reason) = verdict {
+            let refused = Rejection::new(ErrorCode::Refused, reason);
+            self.peer.respond("", request_id, Err(refused));
+            return;
+        }
+        let mut registry = self.server.inner.registry.write();
+        let changed = match join {
+            true => registry.join_room(self.info.id, room),
+            false => registry.leave_room(self.info.id, room),
+        };
+        drop(registry);
+        self.reply(request_id, &changed);
     }
 }

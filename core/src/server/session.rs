@@ -62,7 +62,7 @@ pub(crate) struct Session {
     /// is left for `Drop` to do.
     pub(super) left: bool,
     /// The client's connection data, kept for its `leave` handler.
-    extensions: super::Extensions,
+    pub(super) extensions: super::Extensions,
     /// The limits checked per frame, copied out of the config.
     pub(super) limits: SessionLimits,
     /// The client's rate limit: `None` (the default) costs one branch
@@ -323,6 +323,15 @@ impl Session {
             Frame::Ping { nonce } => self.peer.send(Frame::Pong { nonce }.encode()),
             Frame::Pong { .. } => {}
             Frame::PresenceInterest { wanted } => self.peer.control.set_wants_presence(wanted),
+            Frame::RoomRequest {
+                request_id,
+                room,
+                join,
+            } => {
+                limits::check_len(Limit::GroupLen, Some(room), self.limits.max_group_len)
+                    .map_err(ProtocolFault::from)?;
+                self.room_request(request_id, room, join)
+            }
             Frame::StreamStart {
                 stream_id,
                 command,

@@ -1,0 +1,47 @@
+//! A client asking to join or leave a room (PROTOCOL.md section 6.1): the
+//! server's room hook decides (see
+//! [`Server::room_requests`](crate::Server::room_requests)).
+
+use super::Client;
+use crate::error::{Error, Result};
+use crate::frame::Frame;
+use crate::protocol::limits::{self, Limit};
+use crate::value;
+
+impl Client {
+    /// Asks the server to put this client in `room`. Returns whether that
+    /// changed anything (false: it was in it already).
+    ///
+    /// Errors: [`Error::Remote`] with [`ErrorCode::Refused`](crate::ErrorCode::Refused)
+    /// and the server's reason when it does not allow it (a server without
+    /// a room hook refuses every request), [`Error::LimitExceeded`] for a
+    /// room name longer than
+    /// [`ClientOptions::max_group_len`](super::ClientOptions::max_group_len)
+    /// (nothing is sent), and those of [`request`](Self::request).
+    pub async fn join_room(&self, room: &str) -> Result<bool> {
+        self.room_request(room, true).await
+    }
+
+    /// Asks the server to take this client out of `room`. Returns whether
+    /// that changed anything (false: it was not in it). Errors: as
+    /// [`join_room`](Self::join_room).
+    pub async fn leave_room(&self, room: &str) -> Result<bool> {
+        self.room_request(room, false).await
+    }
+
+    async fn room_request(&self, room: &str, join: bool) -> Result<bool> {
+        limits::check_len(Limit::GroupLen, Some(room), self.shared.max_group_len)
+            .map_err(Error::LimitExceeded)?;
+        let reply = self
+            .round_trip(Self::ADMIN_TIMEOUT, |request_id| {
+                Frame::RoomRequest {
+                    request_id,
+                    room,
+                    join,
+                }
+                .encode()
+            })
+            .await?;
+        value::decode(&reply)
+    }
+}
