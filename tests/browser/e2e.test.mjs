@@ -335,3 +335,35 @@ test("the package's TypeScript declarations type-check an application", { timeou
     assert.fail(`tsc failed:\n${err.stdout}${err.stderr}`);
   }
 });
+
+test("a browser client joins and leaves rooms as the server's room hook allows", { timeout: 30_000 }, async () => {
+  const result = await inPage(async (wsUrl) => {
+    const room = h.unique("open/room");
+    const inside = await hisock.connect(wsUrl, { name: h.unique("inside") });
+    const outside = await hisock.connect(wsUrl, { name: h.unique("outside") });
+    const joined = await inside.joinRoom(room);
+    const again = await inside.joinRoom(room);
+    let refused;
+    try {
+      await outside.joinRoom("staff");
+    } catch (err) {
+      refused = { kind: err.kind, code: err.code, message: err.message };
+    }
+    const sent = await outside.request("to_room", { room, command: "news", value: "hi" });
+    const news = await inside.recv("news", { timeoutMs: 10000 });
+    const left = await inside.leaveRoom(room);
+    const sentAfter = await outside.request("to_room", { room, command: "news", value: "again" });
+    await inside.close();
+    await outside.close();
+    return { joined, again, refused, sent, news, left, sentAfter };
+  });
+  assert.equal(result.joined, true);
+  assert.equal(result.again, false, "in the room already");
+  assert.equal(result.refused?.kind, "remote");
+  assert.equal(result.refused?.code, 4);
+  assert.match(result.refused?.message ?? "", /staff is closed/);
+  assert.equal(result.sent, 1);
+  assert.equal(result.news, "hi");
+  assert.equal(result.left, true);
+  assert.equal(result.sentAfter, 0, "nobody is left in the room");
+});

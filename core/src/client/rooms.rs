@@ -30,18 +30,25 @@ impl Client {
     }
 
     async fn room_request(&self, room: &str, join: bool) -> Result<bool> {
+        value::decode(&self.room_request_raw(room, join).await?)
+    }
+
+    /// Asks to join (`join`) or leave `room` and returns the server's
+    /// answer undecoded: a MessagePack bool. For front-ends that decode
+    /// payloads themselves (the browser's JS API, which would otherwise
+    /// carry a second MessagePack decoder). Errors: as
+    /// [`join_room`](Self::join_room).
+    pub async fn room_request_raw(&self, room: &str, join: bool) -> Result<bytes::Bytes> {
         limits::check_len(Limit::GroupLen, Some(room), self.shared.max_group_len)
             .map_err(Error::LimitExceeded)?;
-        let reply = self
-            .round_trip(Self::ADMIN_TIMEOUT, |request_id| {
-                Frame::RoomRequest {
-                    request_id,
-                    room,
-                    join,
-                }
-                .encode()
-            })
-            .await?;
-        value::decode(&reply)
+        self.round_trip(Self::ADMIN_TIMEOUT, |request_id| {
+            Frame::RoomRequest {
+                request_id,
+                room,
+                join,
+            }
+            .encode()
+        })
+        .await
     }
 }

@@ -116,9 +116,13 @@ enum Op {
     RecvAny(Duration),
     ChangeName(Option<String>),
     ChangeGroup(Option<String>),
+    /// Join (true) or leave a room.
+    Room(String, bool),
     Lookup(By),
     ListClients(Option<String>),
-    Close { emit_leave: bool },
+    Close {
+        emit_leave: bool,
+    },
     Closed,
 }
 
@@ -153,6 +157,7 @@ impl HisockClient {
                     client.change_group(group.as_deref()).await?;
                     JsValue::UNDEFINED
                 }
+                Op::Room(room, join) => received(&client.room_request_raw(&room, join).await?)?,
                 Op::Lookup(by) => {
                     // The answer is a ClientInfo map (or nil), which decodes
                     // to the same `{ id, name, group, addr, transport }` as
@@ -292,6 +297,19 @@ impl HisockClient {
     #[wasm_bindgen(js_name = changeGroup, skip_typescript)]
     pub fn change_group(&self, group: Option<String>) -> Promise {
         self.run(Op::ChangeGroup(group))
+    }
+
+    /// Asks the server to put this client in `room`; resolves with whether
+    /// that changed anything.
+    #[wasm_bindgen(js_name = joinRoom, skip_typescript)]
+    pub fn join_room(&self, room: String) -> Promise {
+        self.run(Op::Room(room, true))
+    }
+
+    /// Asks the server to take this client out of `room`.
+    #[wasm_bindgen(js_name = leaveRoom, skip_typescript)]
+    pub fn leave_room(&self, room: String) -> Promise {
+        self.run(Op::Room(room, false))
     }
 
     /// Asks the server about a client: by name (a string), by id (a number

@@ -188,6 +188,10 @@ export interface HisockClient {
   changeName(name: string | null): Promise<void>;
   /** Changes this client's group (`null` leaves it). */
   changeGroup(group: string | null): Promise<void>;
+  /** Asks to join a room (the server's room hook decides; `refused` if not). Resolves with whether that changed anything. */
+  joinRoom(room: string): Promise<boolean>;
+  /** Asks to leave a room. Resolves with whether that changed anything. */
+  leaveRoom(room: string): Promise<boolean>;
   /** Asks the server about a client by name, id or address. */
   getClient(key: string | number | { addr: string }): Promise<ClientInfo | null>;
   /** All clients, or one group's. */

@@ -15,9 +15,11 @@
 //! | `spawn_tcp_peer` | `{name, partner, group?}` | connects a native TCP client (see `peer.rs`) |
 //! | `peer_log` | name | replies what that TCP peer has seen |
 //! | `stop_tcp_peer` | name | closes that TCP peer |
+//! | `to_room` | `{room, command, value}` | sends `command` to the room's members; replies how many |
 //!
 //! The auth hook refuses clients whose auth data is the string `"wrong"`
-//! (code 4003, reason "wrong password").
+//! (code 4003, reason "wrong password"). The room hook lets clients into
+//! rooms whose names start with `open/` and refuses the others.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -60,6 +62,14 @@ impl Move {
 
 #[derive(Debug, Deserialize)]
 struct Emit {
+    command: String,
+    value: Value,
+}
+
+/// The payload of `to_room`.
+#[derive(Debug, Deserialize)]
+struct RoomEmit {
+    room: String,
     command: String,
     value: Value,
 }
@@ -145,6 +155,20 @@ pub fn install(server: &Server, tcp_addr: SocketAddr) {
                 .to_client(target.id)
                 .emit(&relay.command, &relay.value)
                 .map(|_| ())
+                .map_err(|err| err.to_string())
+        },
+    );
+
+    server.room_requests(|request| match request.room.starts_with("open/") {
+        true => Ok(()),
+        false => Err(format!("{} is closed", request.room)),
+    });
+    server.on(
+        "to_room",
+        |server: Server, Data(emit): Data<RoomEmit>| async move {
+            server
+                .to_room(emit.room)
+                .emit(&emit.command, &emit.value)
                 .map_err(|err| err.to_string())
         },
     );
