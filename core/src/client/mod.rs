@@ -271,15 +271,10 @@ impl Client {
 
     /// A command the server would close the connection for (4008) is
     /// refused here, before anything is sent.
-    #[inline]
     fn check_command(&self, command: &str) -> Result<()> {
-        if command.len() > self.shared.max_command_len {
-            return Err(Error::LimitExceeded(crate::LimitExceeded {
-                limit: crate::Limit::CommandLen,
-                max: self.shared.max_command_len as u64,
-            }));
-        }
-        Ok(())
+        let max = self.shared.max_command_len;
+        crate::protocol::limits::check_len(crate::Limit::CommandLen, Some(command), max)
+            .map_err(Error::LimitExceeded)
     }
 
     fn check_frame_len(&self, len: usize) -> Result<()> {

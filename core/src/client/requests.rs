@@ -16,7 +16,7 @@ use super::{lock, with_timeout, Client};
 use crate::error::{Error, Result};
 use crate::frame::{Frame, LookupKey};
 use crate::info::ClientInfo;
-use crate::protocol::limits::{self, Limit, LimitExceeded};
+use crate::protocol::limits::{self, Limit};
 use crate::value;
 
 impl Client {
@@ -67,31 +67,30 @@ impl Client {
         timeout: Duration,
         make: impl FnOnce(u64) -> Bytes,
     ) -> impl Future<Output = Result<Bytes>> + '_ {
-        // The connection loop enforces the timeout (one timer for all
-        // requests): a request registers no timer of its own. Past the
-        // limit of outstanding requests nothing is sent: the server would
-        // close the connection for it.
-        let registered = {
-            let mut pending = lock(&self.shared.pending);
-            limits::admit_request(pending.len(), self.shared.max_pending_requests)
-                .map(|()| pending.register_with_timeout(timeout, self.shared.clock.now()))
-        };
-        let sending = registered.map(|(request_id, rx)| (request_id, rx, make(request_id)));
-        self.await_reply(sending)
+        let registered = self.register_request(timeout);
+        // On a refusal the frame is made (for id 0) but never sent: the
+        // generic part of every kind of request stays this small.
+        let request_id = registered.as_ref().map_or(0, |(id, _)| *id);
+        self.await_reply(registered, make(request_id))
+    }
+
+    /// Registers a request, unless the limit of outstanding requests is
+    /// reached: past it nothing is sent, since the server would close the
+    /// connection for it. The connection loop enforces the timeout (one
+    /// timer for all requests): a request registers no timer of its own.
+    fn register_request(&self, timeout: Duration) -> Result<crate::pending::Registration> {
+        let mut pending = lock(&self.shared.pending);
+        limits::admit_request(pending.len(), self.shared.max_pending_requests)
+            .map_err(Error::LimitExceeded)?;
+        Ok(pending.register_with_timeout(timeout, self.shared.clock.now()))
     }
 
     async fn await_reply(
         &self,
-        sending: std::result::Result<
-            (
-                u64,
-                futures::channel::oneshot::Receiver<crate::pending::ReplyResult>,
-                Bytes,
-            ),
-            LimitExceeded,
-        >,
+        registered: Result<crate::pending::Registration>,
+        frame: Bytes,
     ) -> Result<Bytes> {
-        let (request_id, rx, frame) = sending.map_err(Error::LimitExceeded)?;
+        let (request_id, rx) = registered?;
         let sent = match self.check_frame_len(frame.len()) {
             Ok(()) => self.push(frame).await,
             Err(err) => Err(err),
