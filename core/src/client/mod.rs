@@ -273,8 +273,7 @@ impl Client {
     /// refused here, before anything is sent.
     fn check_command(&self, command: &str) -> Result<()> {
         let max = self.shared.max_command_len;
-        crate::protocol::limits::check_len(crate::Limit::CommandLen, Some(command), max)
-            .map_err(Error::LimitExceeded)
+        crate::protocol::limits::check_local(crate::Limit::CommandLen, Some(command), max)
     }
 
     fn check_frame_len(&self, len: usize) -> Result<()> {

@@ -164,8 +164,7 @@ impl Client {
     /// [`ClientOptions::max_name_len`](super::ClientOptions::max_name_len)
     /// (nothing is sent), and those of [`request`](Self::request).
     pub async fn change_name(&self, name: Option<&str>) -> Result<()> {
-        limits::check_len(Limit::NameLen, name, self.shared.max_name_len)
-            .map_err(Error::LimitExceeded)?;
+        limits::check_local(Limit::NameLen, name, self.shared.max_name_len)?;
         self.round_trip(Self::ADMIN_TIMEOUT, |request_id| {
             Frame::SetName { request_id, name }.encode()
         })
@@ -180,8 +179,7 @@ impl Client {
     /// [`ClientOptions::max_group_len`](super::ClientOptions::max_group_len)
     /// (nothing is sent), and those of [`request`](Self::request).
     pub async fn change_group(&self, group: Option<&str>) -> Result<()> {
-        limits::check_len(Limit::GroupLen, group, self.shared.max_group_len)
-            .map_err(Error::LimitExceeded)?;
+        limits::check_local(Limit::GroupLen, group, self.shared.max_group_len)?;
         self.round_trip(Self::ADMIN_TIMEOUT, |request_id| {
             Frame::SetGroup { request_id, group }.encode()
         })

@@ -101,6 +101,15 @@ pub fn check_len(limit: Limit, value: Option<&str>, max: usize) -> Result<(), Li
     }
 }
 
+/// [`check_len`] for a local call (a name, group or command this side
+/// is about to send): past the limit the call fails with
+/// [`Error::LimitExceeded`](crate::Error::LimitExceeded). Kept out of line:
+/// the browser build calls it from several async functions.
+#[inline(never)]
+pub(crate) fn check_local(limit: Limit, value: Option<&str>, max: usize) -> crate::Result<()> {
+    check_len(limit, value, max).map_err(crate::Error::LimitExceeded)
+}
+
 /// Whether one more request may be outstanding when `outstanding` already
 /// are: at most `max` at once.
 #[inline]
