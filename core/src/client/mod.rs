@@ -332,7 +332,13 @@ impl Client {
     /// Errors: [`Error::Remote`] when the server has no handler, refuses the
     /// size ([`ErrorCode::TooLarge`](crate::ErrorCode::TooLarge)) or drops
     /// the stream; [`Error::Closed`]; [`Error::Handler`] when `source` fails
-    /// (the server then gets an error, never a short payload).
+    /// or gives more or fewer bytes than an announced `total_len` (the
+    /// server then gets an error, never a payload of the wrong length);
+    /// [`Error::LimitExceeded`] when
+    /// [`ClientOptions::max_streams`] streams are open already or the
+    /// command is longer than [`ClientOptions::max_command_len`] (nothing
+    /// is sent). Dropping the returned future half-way aborts the stream
+    /// (the server's handler gets an error).
     pub async fn send_stream<S, E>(
         &self,
         command: &str,
