@@ -8,9 +8,25 @@
 //! queue is full ([`Outbox::try_push`], what the server does, disconnecting
 //! the slow reader with [`SLOW_CONSUMER`](crate::close::codes::SLOW_CONSUMER)).
 //! An idle connection's queue holds no buffer.
+//!
+//! The limit counts memory, not payload bytes: each frame costs its length
+//! plus [`FRAME_OVERHEAD`] (its queue slot and its allocation). Control frames
+//! that answer the peer (pongs, stream acks and cancels, a client's replies)
+//! never wait, but they are bounded too: they may use
+//! [`control_headroom`] past the limit, and the push that would go beyond
+//! it *overflows* the outbox. The owner is told once (the hook given to
+//! [`Outbox::with_overflow_hook`]; [`Outbox::has_overflowed`] for owners that
+//! look), and ends the connection: a peer that sends requests for answers
+//! and never reads them cannot grow the queue without limit.
+//!
+//! Closing: once [`close_with`](Outbox::close_with) is called the writer
+//! flushes after every frame, so that when the connection has to be cut
+//! before its queue is drained, [`undelivered`](Outbox::undelivered) counts
+//! exactly the frames that never reached the transport whole.
 
 use std::collections::VecDeque;
 use std::future::poll_fn;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::task::Poll;
 
@@ -36,6 +52,40 @@ pub enum PushError {
     Closed,
 }
 
+/// What one queued frame costs beside its bytes, counted against the
+/// limit: its 32-byte queue slot (up to twice that while the queue grows)
+/// and the allocator's minimum block for the frame itself. Measured:
+/// 5-byte frames against a 4 MiB limit took 68 MiB when only frame bytes
+/// were counted, about 85 bytes a frame.
+pub const FRAME_OVERHEAD: usize = 80;
+
+/// How far past the limit control frames (pongs, stream acks and cancels, a
+/// client's replies) may go before the outbox overflows: a quarter of the
+/// limit, at least 16 KiB.
+pub fn control_headroom(limit: usize) -> usize {
+    (limit / 4).max(16 * 1024)
+}
+
+/// Told, once, that a control frame did not fit even in the headroom:
+/// `(queued, limit)`, in counted bytes.
+pub type OverflowHook = Box<dyn Fn(usize, usize) + Send + Sync>;
+
+/// What a frame costs against the limit.
+#[inline(always)]
+fn cost(frame: &Bytes) -> usize {
+    frame.len() + FRAME_OVERHEAD
+}
+
+/// Frames a connection was cut with: never sent, or not sent whole.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Undelivered {
+    /// Frames that did not reach the transport whole.
+    pub frames: usize,
+    /// The bytes of those still queued (the one being written is not
+    /// counted).
+    pub queued_bytes: usize,
+}
+
 /// Queue slots an idle connection keeps allocated (each holds one `Bytes`).
 const IDLE_SLOTS: usize = 8;
 
@@ -46,7 +96,11 @@ const SPARE_SLOTS: usize = 16 * 1024;
 #[derive(Default)]
 struct State {
     queue: VecDeque<Bytes>,
+    /// What the queued frames cost: their bytes plus [`FRAME_OVERHEAD`] each.
     bytes: usize,
+    /// Frames the writer took and has not yet seen flushed: lost, with the
+    /// queue, if the writer is stopped now.
+    in_flight: usize,
     /// No more pushes; the writer drains what is queued and closes.
     closing: bool,
     /// The writer is gone (transport failed or closed).
@@ -61,6 +115,11 @@ pub struct Outbox {
     writer: AtomicWaker,
     room: Event,
     drained: Event,
+    /// Set with `State::closing`, read by the writer after every frame
+    /// without taking the lock.
+    closing: AtomicBool,
+    overflowed: AtomicBool,
+    on_overflow: Option<OverflowHook>,
 }
 
 impl Outbox {
@@ -74,6 +133,18 @@ impl Outbox {
             writer: AtomicWaker::new(),
             room: Event::new(),
             drained: Event::new(),
+            closing: AtomicBool::new(false),
+            overflowed: AtomicBool::new(false),
+            on_overflow: None,
+        }
+    }
+
+    /// Like [`new`](Self::new), calling `hook` the first time a control
+    /// frame overflows the queue (see the module's documentation).
+    pub fn with_overflow_hook(limit_bytes: usize, hook: OverflowHook) -> Self {
+        Self {
+            on_overflow: Some(hook),
+            ..Self::new(limit_bytes)
         }
     }
 
@@ -82,13 +153,40 @@ impl Outbox {
         self.offer(frame).map_err(|(err, _)| err)
     }
 
+    /// Queues a frame only while the queue holds at most `threshold`
+    /// counted bytes (what volatile events do): `Ok(false)` when it was
+    /// dropped for that. Never overflows: past the limit it is dropped too.
+    pub fn try_push_if_below(&self, frame: Bytes, threshold: usize) -> Result<bool, PushError> {
+        {
+            let state = lock(&self.state);
+            if state.closing || state.closed {
+                return Err(PushError::Closed);
+            }
+            if state.bytes > threshold {
+                return Ok(false);
+            }
+        }
+        // Pushed by the usual path, which also drops it when it does not
+        // fit under the limit (never an overflow).
+        match self.offer(frame) {
+            Ok(()) => Ok(true),
+            Err((PushError::Full { .. }, _)) => Ok(false),
+            Err((err, _)) => Err(err),
+        }
+    }
+
+    /// The byte limit.
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
     /// Like `try_push`, handing the frame back when it was not queued.
     pub(crate) fn offer(&self, frame: Bytes) -> Result<(), (PushError, Bytes)> {
         let mut state = lock(&self.state);
         if state.closing || state.closed {
             return Err((PushError::Closed, frame));
         }
-        if state.bytes > 0 && state.bytes + frame.len() > self.limit {
+        if state.bytes > 0 && state.bytes + cost(&frame) > self.limit {
             let full = PushError::Full {
                 queued: state.bytes,
                 limit: self.limit,
@@ -96,7 +194,7 @@ impl Outbox {
             return Err((full, frame));
         }
         let writer_woken = !state.queue.is_empty();
-        state.bytes += frame.len();
+        state.bytes += cost(&frame);
         state.queue.push_back(frame);
         drop(state);
         // The push that made the queue non-empty woke the writer, which
@@ -107,17 +205,44 @@ impl Outbox {
         Ok(())
     }
 
-    /// Queues a small control frame (a reply, a pong) even when the queue is
-    /// over its limit; dropped only when the connection is closing.
-    pub fn force_push(&self, frame: Bytes) {
+    /// Queues a control frame (a pong, a stream ack or cancel, a client's
+    /// reply) without waiting: it may use [`control_headroom`] past the
+    /// limit (and travels alone when the queue is empty, however large).
+    /// Past that the frame is dropped and the outbox *overflows*: the
+    /// overflow hook is called once and [`has_overflowed`](Self::has_overflowed)
+    /// turns true; the owner ends the connection. Dropped silently when the
+    /// connection is closing.
+    pub fn push_control(&self, frame: Bytes) {
         let mut state = lock(&self.state);
         if state.closing || state.closed {
             return;
         }
-        state.bytes += frame.len();
+        let cost = cost(&frame);
+        if state.bytes > 0 && state.bytes + cost > self.limit + control_headroom(self.limit) {
+            let queued = state.bytes;
+            drop(state);
+            self.overflow(queued);
+            return;
+        }
+        state.bytes += cost;
         state.queue.push_back(frame);
         drop(state);
         self.writer.wake();
+    }
+
+    fn overflow(&self, queued: usize) {
+        if self.overflowed.swap(true, Ordering::Relaxed) {
+            return;
+        }
+        if let Some(hook) = &self.on_overflow {
+            hook(queued, self.limit);
+        }
+    }
+
+    /// True once a control frame did not fit (see
+    /// [`push_control`](Self::push_control)).
+    pub fn has_overflowed(&self) -> bool {
+        self.overflowed.load(Ordering::Relaxed)
     }
 
     /// Queues a frame, waiting for room when the queue is full.
@@ -150,10 +275,11 @@ impl Outbox {
             return;
         }
         if let Some(frame) = last {
-            state.bytes += frame.len();
+            state.bytes += cost(&frame);
             state.queue.push_back(frame);
         }
         state.closing = true;
+        self.closing.store(true, Ordering::Relaxed);
         drop(state);
         self.writer.wake();
         self.room.notify(usize::MAX);
@@ -173,9 +299,22 @@ impl Outbox {
         drop(self.writer.take());
     }
 
-    /// Bytes currently queued.
+    /// What the queued frames cost against the limit: their bytes plus
+    /// [`FRAME_OVERHEAD`] each.
     pub fn queued_bytes(&self) -> usize {
         lock(&self.state).bytes
+    }
+
+    /// Frames that have not reached the transport whole: those still queued
+    /// and those the writer took but has not flushed. Asked when a
+    /// connection is cut before its queue drained (once it is closing, the
+    /// writer flushes after every frame, so the count is exact).
+    pub fn undelivered(&self) -> Undelivered {
+        let state = lock(&self.state);
+        Undelivered {
+            frames: state.queue.len() + state.in_flight,
+            queued_bytes: state.queue.iter().map(Bytes::len).sum(),
+        }
     }
 
     /// True once the writer has stopped.
@@ -223,6 +362,8 @@ impl Outbox {
         spare: &mut VecDeque<Bytes>,
     ) -> Poll<Option<VecDeque<Bytes>>> {
         let mut state = lock(&self.state);
+        // The last batch, if any, was flushed before the writer asked again.
+        state.in_flight = 0;
         if state.queue.is_empty() {
             if state.closing {
                 return Poll::Ready(None);
@@ -247,10 +388,17 @@ impl Outbox {
             }
         }
         state.bytes = 0;
+        state.in_flight = state.queue.len();
         Poll::Ready(Some(std::mem::replace(
             &mut state.queue,
             std::mem::take(spare),
         )))
+    }
+
+    /// The writer flushed: only the frames of its batch not yet fed are
+    /// still in flight.
+    fn flushed_all_but(&self, left: usize) {
+        lock(&self.state).in_flight = left;
     }
 
     fn finish(&self) {
@@ -259,7 +407,9 @@ impl Outbox {
         state.closing = true;
         state.queue.clear();
         state.bytes = 0;
+        state.in_flight = 0;
         drop(state);
+        self.closing.store(true, Ordering::Relaxed);
         self.room.notify(usize::MAX);
         self.drained.notify(usize::MAX);
     }
@@ -285,8 +435,17 @@ impl Outbox {
             let Some(mut batch) = poll_fn(|cx| self.poll_batch(cx, &mut spare)).await else {
                 return sink.close().await;
             };
+            let mut left = batch.len();
             for frame in batch.drain(..) {
                 sink.feed(frame).await?;
+                left -= 1;
+                // Closing: flush each frame, so that what `undelivered`
+                // counts when the connection is cut is exact. (Checked per
+                // frame: closing may begin in the middle of a batch.)
+                if self.closing.load(Ordering::Relaxed) {
+                    sink.flush().await?;
+                    self.flushed_all_but(left);
+                }
             }
             sink.flush().await?;
             // Swap the (now empty) deque back in for the next batch, so a busy
@@ -307,21 +466,155 @@ mod tests {
     use super::*;
     use futures::channel::mpsc;
     use futures::StreamExt;
+    use std::future::Future;
 
     #[test]
     fn try_push_respects_the_byte_limit() {
-        let outbox = Outbox::new(10);
+        let six = 6 + FRAME_OVERHEAD;
+        let outbox = Outbox::new(six + 4 + FRAME_OVERHEAD);
         outbox.try_push(Bytes::from_static(&[0; 6])).expect("fits");
         assert_eq!(
             outbox.try_push(Bytes::from_static(&[0; 6])),
             Err(PushError::Full {
-                queued: 6,
-                limit: 10
+                queued: six,
+                limit: six + 4 + FRAME_OVERHEAD
             })
         );
         outbox
             .try_push(Bytes::from_static(&[0; 4]))
             .expect("fits exactly");
+    }
+
+    #[test]
+    fn each_frame_costs_its_overhead_too() {
+        // Room for ten 1-byte frames by their cost, not a thousand by their
+        // bytes.
+        let outbox = Outbox::new(10 * (1 + FRAME_OVERHEAD));
+        let accepted = (0..1000)
+            .take_while(|_| outbox.try_push(Bytes::from_static(&[0])).is_ok())
+            .count();
+        assert_eq!(accepted, 10);
+        assert_eq!(outbox.queued_bytes(), 10 * (1 + FRAME_OVERHEAD));
+    }
+
+    #[test]
+    fn control_frames_use_the_headroom_then_overflow_once() {
+        let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let limit = 64 * 1024;
+        let outbox = Outbox::with_overflow_hook(limit, {
+            let calls = calls.clone();
+            Box::new(move |queued, hook_limit| {
+                assert!(queued > limit);
+                assert_eq!(hook_limit, limit);
+                calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            })
+        });
+        let frame = Bytes::from_static(&[0; 20]);
+        while outbox.try_push(frame.clone()).is_ok() {}
+        // Past the limit, control frames still go, up to the headroom.
+        let mut control = 0;
+        while !outbox.has_overflowed() {
+            outbox.push_control(frame.clone());
+            control += 1;
+        }
+        let headroom_frames = control_headroom(limit) / (20 + FRAME_OVERHEAD);
+        assert!(control >= headroom_frames, "{control} < {headroom_frames}");
+        assert!(outbox.queued_bytes() <= limit + control_headroom(limit));
+        // The overflow is reported once; later control frames are dropped.
+        for _ in 0..10 {
+            outbox.push_control(frame.clone());
+        }
+        assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1);
+        assert!(outbox.queued_bytes() <= limit + control_headroom(limit));
+    }
+
+    #[test]
+    fn a_large_control_frame_goes_alone() {
+        let outbox = Outbox::new(10);
+        outbox.push_control(Bytes::from(vec![0; 100_000]));
+        assert!(!outbox.has_overflowed());
+        assert_eq!(outbox.undelivered().frames, 1);
+    }
+
+    /// A sink that takes `room` frames, then never has room again.
+    struct Stalls {
+        room: usize,
+        flushes: usize,
+    }
+
+    impl futures::Sink<Bytes> for Stalls {
+        type Error = TransportError;
+        fn poll_ready(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> Poll<Result<(), TransportError>> {
+            match self.room {
+                0 => Poll::Pending,
+                _ => Poll::Ready(Ok(())),
+            }
+        }
+        fn start_send(mut self: std::pin::Pin<&mut Self>, _: Bytes) -> Result<(), TransportError> {
+            self.room -= 1;
+            Ok(())
+        }
+        fn poll_flush(
+            mut self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> Poll<Result<(), TransportError>> {
+            self.flushes += 1;
+            Poll::Ready(Ok(()))
+        }
+        fn poll_close(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> Poll<Result<(), TransportError>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    #[test]
+    fn a_closing_writer_cut_short_counts_exactly_what_it_did_not_send() {
+        // 100 frames queued and the close called; the peer takes 37 and
+        // stops reading.
+        let outbox = Outbox::new(1 << 20);
+        for i in 0..100u8 {
+            outbox.try_push(Bytes::from(vec![i])).expect("fits");
+        }
+        outbox.close_with(Some(Bytes::from_static(b"close")));
+        let mut sink = Stalls {
+            room: 37,
+            flushes: 0,
+        };
+        {
+            let writer = outbox.run_writer(&mut sink);
+            futures::pin_mut!(writer);
+            let waker = futures::task::noop_waker();
+            let mut cx = std::task::Context::from_waker(&waker);
+            assert!(writer.as_mut().poll(&mut cx).is_pending());
+            // 101 frames (the close too), 37 sent whole: 64 missing.
+            assert_eq!(outbox.undelivered().frames, 64);
+        }
+        assert!(sink.flushes >= 37, "closing flushes every frame");
+    }
+
+    #[test]
+    fn a_writer_cut_mid_batch_before_closing_counts_the_whole_batch() {
+        let outbox = Outbox::new(1 << 20);
+        for i in 0..10u8 {
+            outbox.try_push(Bytes::from(vec![i])).expect("fits");
+        }
+        let mut sink = Stalls {
+            room: 4,
+            flushes: 0,
+        };
+        let writer = outbox.run_writer(&mut sink);
+        futures::pin_mut!(writer);
+        let waker = futures::task::noop_waker();
+        let mut cx = std::task::Context::from_waker(&waker);
+        assert!(writer.as_mut().poll(&mut cx).is_pending());
+        // Not closing: nothing was flushed, so none of the 10 is known sent.
+        outbox.try_push(Bytes::from_static(b"more")).expect("fits");
+        assert_eq!(outbox.undelivered().frames, 11);
     }
 
     #[test]

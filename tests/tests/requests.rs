@@ -211,4 +211,38 @@ transport_tests! {
         let answers = futures::future::join_all(requests).await;
         assert_eq!(answers, (0..20).collect::<Vec<_>>());
     }
+
+    /// A request with a zero timeout fails at once, both ways, and is never
+    /// sent: the handler at the other end does not run.
+    async fn a_zero_timeout_request_is_refused_before_it_is_sent(t: Transport) {
+        let ran = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let server = Server::new();
+        let on_server = ran.clone();
+        server.on("count", move || {
+            on_server.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            async {}
+        });
+        let test = TestServer::start(t, server).await;
+        let on_client = ran.clone();
+        let client = test
+            .connect(ClientOptions::new().on("count", move || {
+                on_client.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                async {}
+            }))
+            .await;
+
+        let to_server = client.request::<(), _>("count", &(), Duration::ZERO).await;
+        assert!(matches!(to_server, Err(Error::Timeout(d)) if d.is_zero()), "{to_server:?}");
+        let to_client = test
+            .server
+            .request::<(), _>(client.id(), "count", &(), Duration::ZERO)
+            .await;
+        assert!(matches!(to_client, Err(Error::Timeout(d)) if d.is_zero()), "{to_client:?}");
+
+        // A real round trip each way after them: had either been sent, its
+        // handler would have run before this one's.
+        let () = client.request("count", &(), WAIT).await.expect("answered");
+        let () = test.server.request(client.id(), "count", &(), WAIT).await.expect("answered");
+        assert_eq!(ran.load(std::sync::atomic::Ordering::SeqCst), 2);
+    }
 }

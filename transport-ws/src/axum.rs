@@ -89,6 +89,12 @@ pub async fn serve_upgrade(server: &Server, config: &WsConfig, request: Request)
     upgrade
         .read_buffer_size(buffers.read_buffer_size)
         .write_buffer_size(buffers.write_buffer_size)
+        // axum sends every message whole, so its write buffer must hold the
+        // largest frame; the cap still bounds the pongs of a ping flood.
+        .max_write_buffer_size(frames::max_write_buffer(
+            buffers.write_buffer_size,
+            max_frame_len,
+        ))
         .max_message_size(max_frame_len)
         .max_frame_size(max_frame_len)
         .on_upgrade(move |socket| async move {

@@ -163,9 +163,12 @@ impl WsConfig {
         WebSocketConfig::default()
             .read_buffer_size(self.read_buffer_size)
             .write_buffer_size(self.write_buffer_size)
-            // tungstenite requires the cap to exceed the write threshold; our
-            // outgoing queue (the outbox) is bounded already.
-            .max_write_buffer_size(usize::MAX)
+            // hisock's own frames are bounded by the outbox; this bounds the
+            // pongs tungstenite queues by itself (see `max_write_buffer`).
+            .max_write_buffer_size(crate::frames::max_write_buffer(
+                self.write_buffer_size,
+                2 * crate::frames::fragment_len(self.write_buffer_size),
+            ))
             .max_message_size(Some(max_frame_len))
             .max_frame_size(Some(max_frame_len))
     }

@@ -139,6 +139,33 @@ pub(crate) struct WsFrames<S, M> {
 /// byte than whole frames.
 const MIN_FRAGMENT_LEN: usize = 64 * 1024;
 
+/// The fragment size for a socket whose write buffer is `write_buffer_len`
+/// bytes: that or [`MIN_FRAGMENT_LEN`], whichever is larger. Frames up to
+/// twice this go whole.
+pub(crate) fn fragment_len(write_buffer_len: usize) -> usize {
+    write_buffer_len.max(MIN_FRAGMENT_LEN)
+}
+
+/// Room in tungstenite's write buffer for the control frames it queues on
+/// its own while reading (a pong per ping, the close frame), beyond the
+/// largest message hisock writes at once.
+const CONTROL_ROOM: usize = 16 * 1024;
+
+/// The cap on tungstenite's write buffer for a socket that writes messages
+/// of at most `largest_message` bytes at once. tungstenite answers every
+/// ping with a pong in that buffer, even while the peer reads nothing: a
+/// peer that floods pings and never reads grew it without limit (400 MiB
+/// of pings, +394 MiB). With the cap, a pong that does not fit waits in
+/// tungstenite's single pending-pong slot (a newer pong replaces it), and
+/// if pongs fill the room a hisock frame needs, that write fails and the
+/// connection ends.
+pub(crate) fn max_write_buffer(write_buffer_len: usize, largest_message: usize) -> usize {
+    // 14: the largest WebSocket frame header.
+    write_buffer_len
+        .saturating_add(largest_message)
+        .saturating_add(14 + CONTROL_ROOM)
+}
+
 impl<S, M: WsMessage> WsFrames<S, M> {
     /// `write_buffer_len`: the socket's write buffer size; the fragment
     /// size is that or [`MIN_FRAGMENT_LEN`], whichever is larger.
@@ -148,7 +175,7 @@ impl<S, M: WsMessage> WsFrames<S, M> {
             message: PhantomData,
             max_frame_len,
             fragment_len: match M::FRAGMENTS {
-                true => write_buffer_len.max(MIN_FRAGMENT_LEN),
+                true => fragment_len(write_buffer_len),
                 false => usize::MAX,
             },
             unsent: Bytes::new(),

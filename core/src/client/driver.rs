@@ -30,6 +30,10 @@ use crate::transport::{BoxFuture, FrameSink, FrameStream};
 
 pub(super) type Job = BoxFuture<'static, ()>;
 
+/// How long the client's last frames and its `Close` may take to leave
+/// once the connection ended (what `close` waits for, too).
+pub(super) const CLIENT_FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// The reading half of the driver: routes what arrives, runs handlers.
 pub(super) struct Reader {
     pub(super) client: Client,
@@ -90,6 +94,10 @@ pub(crate) async fn drive(
     let mut writer = std::pin::pin!(writer);
     let (mut reader_done, mut writer_done) = (false, false);
     let mut request_deadlines = DeadlineTimer::new(shared.clock);
+    // Once the reader is done, the writer has this long to send what is
+    // queued and the `Close`: a server that stopped reading must not keep
+    // the client open for ever.
+    let mut writer_deadline = None;
     poll_fn(|cx| {
         // The reader first, then the writer, in every turn: replies and
         // pongs the reader queued leave in the same turn, without a
@@ -100,6 +108,17 @@ pub(crate) async fn drive(
         }
         if !writer_done {
             writer_done = writer.as_mut().poll(cx).is_ready();
+        }
+        if reader_done && !writer_done {
+            let deadline =
+                writer_deadline.get_or_insert_with(|| shared.clock.delay(CLIENT_FLUSH_TIMEOUT));
+            if deadline.poll_unpin(cx).is_ready() {
+                tracing::debug!(
+                    frames = shared.outbox.undelivered().frames,
+                    "server did not read the client's last frames; cut"
+                );
+                writer_done = true;
+            }
         }
         // After the writer: a request registered while this turn ran has
         // pushed its frame, which the writer saw or will be woken for.
@@ -116,6 +135,21 @@ pub(crate) async fn drive(
     let reason = client.close_reason();
     lock(&shared.pending).close(&reason);
     shared.closed.notify(usize::MAX);
+}
+
+/// The server does not read what it asked for (pongs, replies, stream
+/// acks): past the queue's headroom for them the client ends the
+/// connection with [`SLOW_CONSUMER`](codes::SLOW_CONSUMER), as the server
+/// would with a client.
+fn overflow_ending(outbox: &crate::outbox::Outbox) -> Option<Ending> {
+    outbox.has_overflowed().then(|| Ending::Local {
+        reason: CloseReason::new(
+            codes::SLOW_CONSUMER,
+            "server not reading: the client's outgoing queue is full",
+        ),
+        run_leave: false,
+        close_queued: false,
+    })
 }
 
 impl Reader {
@@ -140,6 +174,10 @@ impl Reader {
             }
             // Threaded handlers, all at once.
             while let Poll::Ready(Some(())) = self.concurrent.poll_next_unpin(cx) {}
+            // Handlers' replies may have overflowed the queue.
+            if let Some(ending) = overflow_ending(&shared.outbox) {
+                return Poll::Ready(ending);
+            }
 
             if let Some((delay, window)) = self.watchdog.as_mut() {
                 if delay.poll_unpin(cx).is_ready() {
@@ -166,6 +204,9 @@ impl Reader {
                             Ok(None) => {}
                             Ok(Some(ending)) => return Poll::Ready(ending),
                             Err(err) => return Poll::Ready(Ending::Failed(err)),
+                        }
+                        if let Some(ending) = overflow_ending(&shared.outbox) {
+                            return Poll::Ready(ending);
                         }
                         // A new job needs its first poll before we sleep.
                         if (!had_current && self.current.is_some())
@@ -246,7 +287,7 @@ impl Reader {
                 }
             }
             Frame::Ping { nonce } => {
-                shared.outbox.force_push(Frame::Pong { nonce }.encode());
+                shared.outbox.push_control(Frame::Pong { nonce }.encode());
             }
             Frame::Pong { .. } => {}
             Frame::StreamStart {

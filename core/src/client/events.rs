@@ -210,5 +210,5 @@ pub(super) fn respond(client: &Client, command: &str, request_id: u64, outcome: 
     };
     // A reply never waits for room: the server is waiting for it, and there
     // is at most one per request the server made.
-    client.shared.outbox.force_push(frame);
+    client.shared.outbox.push_control(frame);
 }

@@ -180,6 +180,12 @@ impl Client {
     /// ("client_connect", "client_disconnect", "client_name_change",
     /// "client_group_change", "force_disconnect", "message", "rejected",
     /// "*"). A handler's return value answers server requests.
+    ///
+    /// The handler runs for events that arrive after this call. Events the
+    /// server sends as soon as the client joins (from its `join` handler,
+    /// say) may arrive before `connect` even returns, and are then kept for
+    /// [`recv`](Self::recv) instead: register such handlers in the options,
+    /// [`ClientOptions::on`], which are in place before the handshake.
     pub fn on<Args: 'static, H: Handler<ClientEvent, Args>>(
         &self,
         command: &str,
@@ -409,7 +415,12 @@ impl Client {
             }
             .encode(),
         ));
-        with_timeout(shared.clock, Duration::from_secs(5), shared.outbox.closed()).await;
+        with_timeout(
+            shared.clock,
+            driver::CLIENT_FLUSH_TIMEOUT,
+            shared.outbox.closed(),
+        )
+        .await;
         // Give the server a moment to hang up, then stop reading anyway.
         with_timeout(shared.clock, Duration::from_secs(2), self.closed()).await;
         shared.stop.store(true, Ordering::Release);

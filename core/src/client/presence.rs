@@ -42,7 +42,7 @@ impl Client {
         if presence.declined && wanted {
             *presence = PresenceInterest::default();
             let frame = Frame::PresenceInterest { wanted: true }.encode();
-            self.shared.outbox.force_push(frame);
+            self.shared.outbox.push_control(frame);
         }
     }
 
@@ -59,7 +59,7 @@ impl Client {
         if presence.unhandled >= PRESENCE_DECLINE_AFTER {
             presence.declined = true;
             let frame = Frame::PresenceInterest { wanted: false }.encode();
-            self.shared.outbox.force_push(frame);
+            self.shared.outbox.push_control(frame);
         }
     }
 }

@@ -28,6 +28,11 @@ impl Client {
     /// [`Error::LimitExceeded`] when
     /// [`ClientOptions::max_pending_requests`](super::ClientOptions::max_pending_requests)
     /// requests are outstanding already (nothing is sent).
+    ///
+    /// A zero `timeout` fails at once with [`Error::Timeout`], and nothing
+    /// is sent: a reply could never be waited for, and the server would
+    /// run the handler for nobody. (To send without waiting for an answer,
+    /// use [`send`](Self::send).)
     pub async fn request<R: DeserializeOwned, T: Serialize + ?Sized>(
         &self,
         command: &str,
@@ -74,11 +79,16 @@ impl Client {
         self.await_reply(registered, make(request_id))
     }
 
-    /// Registers a request, unless the limit of outstanding requests is
-    /// reached: past it nothing is sent, since the server would close the
-    /// connection for it. The connection loop enforces the timeout (one
-    /// timer for all requests): a request registers no timer of its own.
+    /// Registers a request, unless nothing should be sent: with no time to
+    /// answer (the server would run the handler for a caller already
+    /// gone), or past the limit of outstanding requests (the server would
+    /// close the connection for it). The connection loop enforces the
+    /// timeout (one timer for all requests): a request registers no timer
+    /// of its own.
     fn register_request(&self, timeout: Duration) -> Result<crate::pending::Registration> {
+        if timeout.is_zero() {
+            return Err(Error::Timeout(timeout));
+        }
         let mut pending = lock(&self.shared.pending);
         limits::admit_request(pending.len(), self.shared.max_pending_requests)
             .map_err(Error::LimitExceeded)?;

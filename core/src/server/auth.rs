@@ -24,6 +24,7 @@ pub struct AuthRequest {
     /// The client's transport.
     pub transport: TransportKind,
     pub(super) auth: Option<Bytes>,
+    pub(super) extensions: super::Extensions,
 }
 
 impl AuthRequest {
@@ -31,6 +32,13 @@ impl AuthRequest {
     /// none. Errors when it does not fit `T`.
     pub fn data<T: DeserializeOwned>(&self) -> Result<Option<T>> {
         self.auth.as_deref().map(value::decode).transpose()
+    }
+
+    /// The connection's data, for the hook to fill (the user it
+    /// authenticated, say); every handler of this client can read it
+    /// (see [`Extensions`](super::Extensions)).
+    pub fn extensions(&self) -> &super::Extensions {
+        &self.extensions
     }
 }
 

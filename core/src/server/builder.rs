@@ -15,6 +15,7 @@ use crate::dispatch::{HandlerTable, SharedHandlers};
 #[derive(Debug, Default, Clone)]
 pub struct ServerBuilder {
     config: ServerConfig,
+    states: super::state::States,
 }
 
 impl ServerBuilder {
@@ -64,6 +65,13 @@ impl ServerBuilder {
     /// Time queued handlers may still run when a connection ends.
     pub fn drain_timeout(mut self, timeout: Duration) -> Self {
         self.config.drain_timeout = timeout;
+        self
+    }
+
+    /// Time a closing connection has to send what is queued for it (see
+    /// [`ServerConfig::flush_timeout`]).
+    pub fn flush_timeout(mut self, timeout: Duration) -> Self {
+        self.config.flush_timeout = timeout;
         self
     }
 
@@ -123,6 +131,13 @@ impl ServerBuilder {
         self
     }
 
+    /// Gives handlers `value` through the [`State<T>`](super::State)
+    /// argument. One value per type; call again for other types.
+    pub fn with_state<T: Send + Sync + 'static>(mut self, value: T) -> Self {
+        self.states.insert(value);
+        self
+    }
+
     /// Replaces all settings at once.
     pub fn config(mut self, config: ServerConfig) -> Self {
         self.config = config;
@@ -141,6 +156,8 @@ impl ServerBuilder {
                 shutdown: CancellationToken::new(),
                 tasks: TaskTracker::new(),
                 addrs: RwLock::new(Vec::new()),
+                undelivered: Default::default(),
+                states: self.states,
             }),
         }
     }

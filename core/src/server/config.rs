@@ -42,6 +42,13 @@ pub struct ServerConfig {
     /// On shutdown or disconnect, how long queued handlers may still run
     /// before the connection closes anyway. Default 5 s.
     pub drain_timeout: Duration,
+    /// Once a connection is closing (shutdown, disconnect, a slow reader
+    /// dropped), how long the frames queued for it and its `Close` may take
+    /// to leave. A peer that does not read them in time is cut: a warning
+    /// says how many frames it did not get, and during a shutdown
+    /// [`Server::shutdown`](super::Server::shutdown)'s report does too.
+    /// Default 5 s.
+    pub flush_timeout: Duration,
     /// Largest streamed payload accepted from a client (see
     /// [`crate::stream`]); past it the stream is cancelled with
     /// [`ErrorCode::TooLarge`](crate::ErrorCode::TooLarge). Default 1 GiB.
@@ -97,6 +104,7 @@ impl Default for ServerConfig {
             keepalive_timeout: Duration::from_secs(45),
             handshake_timeout: Duration::from_secs(10),
             drain_timeout: Duration::from_secs(5),
+            flush_timeout: Duration::from_secs(5),
             max_stream_len: crate::stream::DEFAULT_MAX_STREAM_LEN,
             presence_notices: true,
             max_name_len: limits::DEFAULT_MAX_NAME_LEN,

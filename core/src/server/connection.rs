@@ -32,7 +32,16 @@ pub(crate) async fn serve(server: Server, conn: Connection) {
         kind,
         ..
     } = conn;
-    let outbox = Arc::new(Outbox::new(server.inner.config.outbox_limit));
+    let control = Arc::new(ConnControl::default());
+    // Control frames (stream acks and cancels) past the queue's headroom
+    // end the connection as any other overflow does.
+    let outbox = Arc::new(Outbox::with_overflow_hook(
+        server.inner.config.outbox_limit,
+        {
+            let control = control.clone();
+            Box::new(move |queued, limit| control.overflowed(control.client(), queued, limit))
+        },
+    ));
     // Requests the application makes to this client; their deadlines are
     // driven below, beside the session and the writer.
     let pending = Arc::new(Mutex::new(PendingRequests::new()));
@@ -54,7 +63,16 @@ pub(crate) async fn serve(server: Server, conn: Connection) {
         transport = %kind
     );
     let session = async {
-        let Some(joined) = admit(&server, &mut stream, &outbox, &pending, peer_addr, kind).await
+        let Some(joined) = admit(
+            &server,
+            &mut stream,
+            &outbox,
+            &control,
+            &pending,
+            peer_addr,
+            kind,
+        )
+        .await
         else {
             return;
         };
@@ -82,10 +100,17 @@ pub(crate) async fn serve(server: Server, conn: Connection) {
     })
     .await;
     if session_ended {
-        // The writer ends once the outbox is closed and drained, or the
-        // peer stops reading; never wait on it forever.
+        // The writer ends once the outbox is closed and drained; a peer
+        // that stops reading gets `flush_timeout`, then is cut, and what it
+        // did not get is counted.
         outbox.close_with(None);
-        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), writer).await;
+        let flush_timeout = server.inner.config.flush_timeout;
+        if tokio::time::timeout(flush_timeout, writer.as_mut())
+            .await
+            .is_err()
+        {
+            server.cut_before_drained(control.client(), outbox.undelivered());
+        }
     } else {
         // The transport failed for writing: the session notices (its
         // sends are refused, its reads end) and still says goodbye.
@@ -107,6 +132,7 @@ fn refuse(outbox: &Outbox, reason: &CloseReason) {
 /// A client that passed the handshake and is in the registry.
 pub(super) struct Joined {
     pub info: ClientInfo,
+    pub extensions: super::Extensions,
     pub control: Arc<ConnControl>,
     pub pending: Arc<Mutex<PendingRequests>>,
     pub outgoing: Arc<OutgoingStreams>,
@@ -120,6 +146,7 @@ async fn admit(
     server: &Server,
     stream: &mut std::pin::Pin<Box<dyn FrameStream>>,
     outbox: &Arc<Outbox>,
+    control: &Arc<ConnControl>,
     pending: &Arc<Mutex<PendingRequests>>,
     peer_addr: Option<SocketAddr>,
     kind: crate::transport::TransportKind,
@@ -150,9 +177,11 @@ async fn admit(
         return None;
     }
 
+    let extensions = super::Extensions::new();
     let hook = read_lock(&server.inner.auth).clone();
     if let Some(hook) = hook {
         let request = AuthRequest {
+            extensions: extensions.clone(),
             name: hello.name.as_deref().map(str::to_owned),
             group: hello.group.as_deref().map(str::to_owned),
             addr: peer_addr,
@@ -191,14 +220,17 @@ async fn admit(
     {
         return None;
     }
+    control.set_client(info.id);
     let joined = Joined {
+        extensions,
         info,
-        control: Arc::new(ConnControl::default()),
+        control: control.clone(),
         pending: pending.clone(),
         outgoing: Arc::new(OutgoingStreams::new(config.max_streams)),
     };
     registry.insert(ClientEntry {
         info: joined.info.clone(),
+        extensions: joined.extensions.clone(),
         outbox: outbox.clone(),
         control: joined.control.clone(),
         pending: joined.pending.clone(),

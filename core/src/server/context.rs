@@ -35,6 +35,8 @@ pub(crate) struct Extra {
     pub(crate) change: Option<Change>,
     pub(crate) close: Option<CloseReason>,
     pub(crate) stream: std::sync::Mutex<Option<IncomingStream>>,
+    /// The client's connection data, in `leave` (it has left the registry).
+    pub(crate) extensions: Option<super::Extensions>,
 }
 
 impl ServerEvent {

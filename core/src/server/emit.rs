@@ -1,5 +1,23 @@
 //! "Send to whom": one builder for every target —
-//! `server.to_group("lobby").except(id).emit("chat", &msg)`.
+//! `server.to_group("lobby").except(id).emit("chat", &msg)` — and how the
+//! sender learns what happened to each recipient.
+//!
+//! Three ways to meet a full queue, chosen per emit:
+//!
+//! - [`emit`](Emit::emit): queue it; a recipient whose queue is full is a
+//!   slow reader and is disconnected (4006), the others get the event.
+//! - [`volatile`](Emit::volatile) then `emit`: drop it for a recipient
+//!   whose queue is already above a threshold (positions, cursors,
+//!   telemetry: the next one supersedes it), never disconnect for it.
+//! - [`emit_waiting`](Emit::emit_waiting): wait, up to a timeout, for room
+//!   in each recipient's queue; a recipient still full then is named, not
+//!   disconnected.
+//!
+//! [`emit_report`](Emit::emit_report) says which recipients got it queued,
+//! which had it dropped, and which were disconnected.
+
+use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use serde::Serialize;
@@ -8,13 +26,14 @@ use super::registry::ClientEntry;
 use super::Server;
 use crate::error::{Error, Result};
 use crate::frame::{Frame, NO_REQUEST};
-use crate::outbox::PushError;
+use crate::outbox::{Outbox, PushError};
 use crate::value;
 
 #[derive(Debug, Clone)]
 enum Target {
     All,
     Group(String),
+    Room(String),
     Client(u64),
 }
 
@@ -26,6 +45,42 @@ pub struct Emit<'a> {
     except: Vec<u64>,
     /// Presence notices: skip clients that said they ignore them.
     presence: bool,
+    /// Volatile: drop for recipients whose queue holds more than this.
+    volatile_above: Option<usize>,
+}
+
+/// What happened to an event for each recipient (see
+/// [`Emit::emit_report`] and [`Emit::emit_waiting`]). Client ids, in no
+/// particular order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EmitReport {
+    /// Queued: the client gets it unless its connection ends first.
+    pub queued: Vec<u64>,
+    /// Not sent: a volatile event, and the client's queue was above the
+    /// threshold.
+    pub dropped: Vec<u64>,
+    /// Not sent: the client's queue was full, and it was disconnected as a
+    /// slow reader (4006).
+    pub kicked: Vec<u64>,
+    /// Not sent: [`emit_waiting`](Emit::emit_waiting) found no room in the
+    /// client's queue before its timeout (the client stays connected).
+    pub timed_out: Vec<u64>,
+}
+
+impl EmitReport {
+    /// True when every recipient got it queued.
+    pub fn all_queued(&self) -> bool {
+        self.dropped.is_empty() && self.kicked.is_empty() && self.timed_out.is_empty()
+    }
+}
+
+/// What happened to the event for one recipient.
+enum Delivery {
+    Queued,
+    Dropped,
+    Kicked(Error),
+    /// Its connection is closing: as if it had left before the emit.
+    Gone(Error),
 }
 
 impl Server {
@@ -50,7 +105,14 @@ impl Server {
             target,
             except: Vec::new(),
             presence: false,
+            volatile_above: None,
         }
+    }
+}
+
+impl<'a> Emit<'a> {
+    pub(super) fn to_room(server: &'a Server, room: String) -> Self {
+        server.target(Target::Room(room))
     }
 }
 
@@ -60,6 +122,112 @@ impl Emit<'_> {
     pub fn except(mut self, id: u64) -> Self {
         self.except.push(id);
         self
+    }
+
+    /// Makes the event *volatile*: a recipient whose outgoing queue already
+    /// holds more than a quarter of
+    /// [`outbox_limit`](super::ServerConfig::outbox_limit) does not get it
+    /// (it is dropped for that client, which stays connected), like
+    /// Socket.IO's `volatile`. For positions, cursors, telemetry: values
+    /// that the next one supersedes.
+    pub fn volatile(self) -> Self {
+        let threshold = self.server.inner.config.outbox_limit / 4;
+        self.volatile_above(threshold)
+    }
+
+    /// Like [`volatile`](Self::volatile) with the threshold in bytes of the
+    /// recipient's queue (as the queue counts them: each frame's length
+    /// plus [`FRAME_OVERHEAD`](crate::outbox::FRAME_OVERHEAD)). `0`: only
+    /// to clients with nothing queued.
+    pub fn volatile_above(mut self, queued_bytes: usize) -> Self {
+        self.volatile_above = Some(queued_bytes);
+        self
+    }
+
+    /// Like [`emit`](Self::emit), saying what happened for each recipient:
+    /// queued, dropped (volatile), or disconnected as a slow reader.
+    /// Errors: [`Error::Encode`], and [`Error::NoSuchClient`] for
+    /// `to_client` with an unknown id.
+    pub fn emit_report<T: Serialize + ?Sized>(
+        self,
+        command: &str,
+        payload: &T,
+    ) -> Result<EmitReport> {
+        let frame = value::with_encoded(payload, |payload| event_frame(command, payload))?;
+        let mut report = EmitReport::default();
+        self.deliver(frame, |id, delivery| match delivery {
+            Delivery::Queued => report.queued.push(id),
+            Delivery::Dropped => report.dropped.push(id),
+            Delivery::Kicked(_) => report.kicked.push(id),
+            Delivery::Gone(_) => {}
+        })?;
+        Ok(report)
+    }
+
+    /// Sends `command` with `payload` to every recipient, waiting up to
+    /// `timeout` for room in each one's outgoing queue instead of
+    /// disconnecting a slow reader: backpressure the server application
+    /// can see. Recipients still without room at the deadline are in
+    /// [`EmitReport::timed_out`] and stay connected. (Waiting is per
+    /// recipient, all at once: one slow client does not hold up the
+    /// others.)
+    pub async fn emit_waiting<T: Serialize + ?Sized>(
+        self,
+        command: &str,
+        payload: &T,
+        timeout: Duration,
+    ) -> Result<EmitReport> {
+        let frame = value::with_encoded(payload, |payload| event_frame(command, payload))?;
+        let recipients = self.recipients()?;
+        let deadline = tokio::time::Instant::now() + timeout;
+        let waits = recipients.into_iter().map(|(id, outbox)| {
+            let frame = frame.clone();
+            async move {
+                let pushed = tokio::time::timeout_at(deadline, outbox.push(frame)).await;
+                (id, pushed)
+            }
+        });
+        let mut report = EmitReport::default();
+        for (id, pushed) in futures::future::join_all(waits).await {
+            match pushed {
+                Ok(Ok(())) => report.queued.push(id),
+                // The connection closed while waiting: gone, as if it had
+                // left before the emit.
+                Ok(Err(_)) => {}
+                Err(_) => report.timed_out.push(id),
+            }
+        }
+        Ok(report)
+    }
+
+    /// The recipients' ids and queues, taken under the registry's lock
+    /// and used after it.
+    pub(super) fn recipients(&self) -> Result<Vec<(u64, Arc<Outbox>)>> {
+        let registry = self.server.inner.registry.read();
+        let mut recipients = Vec::new();
+        let mut add = |entry: &ClientEntry| {
+            if !self.skips(entry) {
+                recipients.push((entry.info.id, entry.outbox.clone()));
+            }
+        };
+        match &self.target {
+            Target::All => registry.all().for_each(&mut add),
+            Target::Group(group) => registry.group(group).for_each(&mut add),
+            Target::Room(room) => registry.room(room).for_each(&mut add),
+            Target::Client(id) => match registry.get(*id) {
+                Some(entry) => add(entry),
+                None => return Err(Error::NoSuchClient(*id)),
+            },
+        }
+        Ok(recipients)
+    }
+
+    pub(super) fn server(&self) -> &Server {
+        self.server
+    }
+
+    fn skips(&self, entry: &ClientEntry) -> bool {
+        self.except.contains(&entry.info.id) || (self.presence && !entry.control.wants_presence())
     }
 
     /// Sends `command` with `payload` to every recipient. The frame is
@@ -76,13 +244,7 @@ impl Emit<'_> {
 
     /// Like [`emit`](Self::emit) with an already-encoded MessagePack payload.
     pub fn emit_raw(self, command: &str, payload: &[u8]) -> Result<usize> {
-        let frame = Frame::Event {
-            command,
-            request_id: NO_REQUEST,
-            payload,
-        }
-        .encode();
-        self.send_frame(frame)
+        self.send_frame(event_frame(command, payload))
     }
 
     /// Marks this as a presence notice: clients that told the server they
@@ -93,33 +255,62 @@ impl Emit<'_> {
     }
 
     pub(crate) fn send_frame(self, frame: Bytes) -> Result<usize> {
-        let registry = self.server.inner.registry.read();
         let mut sent = 0;
         let mut single_error = None;
+        let single = matches!(self.target, Target::Client(_));
+        self.deliver(frame, |_, delivery| match delivery {
+            Delivery::Queued => sent += 1,
+            Delivery::Dropped => {}
+            Delivery::Kicked(err) | Delivery::Gone(err) => single_error = Some(err),
+        })?;
+        match single_error {
+            Some(err) if single => Err(err),
+            _ => Ok(sent),
+        }
+    }
+
+    /// Offers `frame` to every recipient, under the registry's read lock,
+    /// and tells `outcome` what happened for each.
+    fn deliver(self, frame: Bytes, mut outcome: impl FnMut(u64, Delivery)) -> Result<()> {
+        let registry = self.server.inner.registry.read();
         let mut push = |entry: &ClientEntry| {
-            if self.except.contains(&entry.info.id)
-                || (self.presence && !entry.control.wants_presence())
-            {
+            if self.skips(entry) {
                 return;
             }
-            match push_or_kick(entry, frame.clone()) {
-                Ok(()) => sent += 1,
-                Err(err) => single_error = Some(err),
-            }
+            let delivery = match self.volatile_above {
+                None => match push_or_kick(entry, frame.clone()) {
+                    Ok(()) => Delivery::Queued,
+                    Err(err @ Error::QueueFull { .. }) => Delivery::Kicked(err),
+                    Err(err) => Delivery::Gone(err),
+                },
+                Some(threshold) => match entry.outbox.try_push_if_below(frame.clone(), threshold) {
+                    Ok(true) => Delivery::Queued,
+                    Ok(false) => Delivery::Dropped,
+                    Err(_) => Delivery::Gone(Error::NoSuchClient(entry.info.id)),
+                },
+            };
+            outcome(entry.info.id, delivery);
         };
         match &self.target {
             Target::All => registry.all().for_each(&mut push),
             Target::Group(group) => registry.group(group).for_each(&mut push),
+            Target::Room(room) => registry.room(room).for_each(&mut push),
             Target::Client(id) => match registry.get(*id) {
                 Some(entry) => push(entry),
                 None => return Err(Error::NoSuchClient(*id)),
             },
         }
-        match (&self.target, single_error) {
-            (Target::Client(_), Some(err)) => Err(err),
-            _ => Ok(sent),
-        }
+        Ok(())
     }
+}
+
+fn event_frame(command: &str, payload: &[u8]) -> Bytes {
+    Frame::Event {
+        command,
+        request_id: NO_REQUEST,
+        payload,
+    }
+    .encode()
 }
 
 /// Queues a frame for one client; a client too slow to keep its queue under

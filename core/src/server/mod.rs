@@ -8,6 +8,7 @@
 //! in batches.
 
 mod auth;
+mod broadcast_request;
 mod builder;
 mod config;
 mod connection;
@@ -21,7 +22,10 @@ mod membership;
 mod peer;
 mod registry;
 mod requests;
+mod rooms;
 mod session;
+mod shutdown;
+mod state;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -34,11 +38,14 @@ use tokio_util::task::TaskTracker;
 
 use auth::AuthHook;
 pub use auth::AuthRequest;
+pub use broadcast_request::Replies;
 pub use builder::ServerBuilder;
 pub use config::{ConnectionLimits, ServerConfig};
 pub use context::ServerEvent;
-pub use emit::Emit;
+pub use emit::{Emit, EmitReport};
 pub use listener::{Incoming, Listener};
+pub use shutdown::{ShutdownReport, UndeliveredTo};
+pub use state::{Ext, Extensions, State};
 
 use crate::close::{codes, CloseReason};
 use crate::dispatch::{erase, Handler, On, SharedHandlers};
@@ -77,6 +84,10 @@ pub(crate) struct Inner {
     pub shutdown: CancellationToken,
     pub tasks: TaskTracker,
     pub addrs: RwLock<Vec<SocketAddr>>,
+    /// Connections cut during shutdown before their queues drained.
+    pub undelivered: std::sync::Mutex<Vec<UndeliveredTo>>,
+    /// What `State<T>` extractors take, by type.
+    pub states: state::States,
 }
 
 /// A hisock server. Cheap to clone: all clones are the same server.
@@ -172,6 +183,15 @@ impl Server {
     /// returns its address. Call it once per listener: TCP, WebSocket, TLS
     /// listeners all feed the same server, and names, groups and broadcasts
     /// span them all.
+    ///
+    /// Returns `None` when the listener cannot tell its address (a custom
+    /// [`Listener`] whose `local_addr` gives none); the server listens
+    /// all the same.
+    ///
+    /// The server then serves until [`shutdown`](Self::shutdown): the
+    /// listener's task holds a handle of its own, so dropping every
+    /// `Server` handle does not stop it. Keep one, and call `shutdown` (or
+    /// wait in [`run`](Self::run)).
     pub fn listen<L: Listener>(&self, mut listener: L) -> Option<SocketAddr> {
         let addr = listener.local_addr();
         if let Some(addr) = addr {
@@ -230,6 +250,16 @@ impl Server {
     /// The client with this id.
     pub fn client(&self, id: u64) -> Option<ClientInfo> {
         self.inner.registry.read().get(id).map(|e| e.info.clone())
+    }
+
+    /// The connection data of client `id` (see [`Extensions`]), while it is
+    /// connected.
+    pub fn extensions(&self, id: u64) -> Option<Extensions> {
+        self.inner
+            .registry
+            .read()
+            .get(id)
+            .map(|e| e.extensions.clone())
     }
 
     /// The first client with this name.
@@ -292,31 +322,6 @@ impl Server {
                 run_leave: true,
             });
         }
-    }
-
-    /// Runs until [`shutdown`](Self::shutdown) is called (HiSock's blocking
-    /// `start()`). Listeners already run in the background after
-    /// [`listen`](Self::listen); this only waits.
-    pub async fn run(&self) {
-        self.inner.shutdown.cancelled().await;
-        self.inner.tasks.close();
-        self.inner.tasks.wait().await;
-    }
-
-    /// Closes the server cleanly: stops accepting, lets each connection
-    /// finish the handlers already queued (up to the drain timeout), sends
-    /// every queued frame followed by a close frame with
-    /// [`GOING_AWAY`](codes::GOING_AWAY), runs `leave` handlers, and returns
-    /// when all connections are gone.
-    pub async fn shutdown(&self) {
-        self.inner.shutdown.cancel();
-        self.inner.tasks.close();
-        self.inner.tasks.wait().await;
-    }
-
-    /// True once [`shutdown`](Self::shutdown) has been called.
-    pub fn is_shut_down(&self) -> bool {
-        self.inner.shutdown.is_cancelled()
     }
 
     pub(crate) fn next_client_id(&self) -> u64 {

@@ -2,7 +2,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::Notify;
@@ -31,6 +31,9 @@ pub(crate) struct ConnControl {
     ignores_presence: AtomicBool,
     /// The client's outgoing queue overflowed: it is being dropped.
     overflowed: AtomicBool,
+    /// The client's id, once it joined (0 before): for the log lines of
+    /// hooks that only hold this.
+    client: AtomicU64,
     /// The client's requests whose handler has not answered yet (handlers
     /// that answer at once never count): threaded handlers answer from
     /// other tasks, hence an atomic.
@@ -46,6 +49,16 @@ impl ConnControl {
     /// True unless the client said it ignores presence notices.
     pub fn wants_presence(&self) -> bool {
         !self.ignores_presence.load(Ordering::Relaxed)
+    }
+
+    /// Records the id of the client, once it joined.
+    pub fn set_client(&self, id: u64) {
+        self.client.store(id, Ordering::Relaxed);
+    }
+
+    /// The client's id, or 0 while it has not joined.
+    pub fn client(&self) -> u64 {
+        self.client.load(Ordering::Relaxed)
     }
 
     /// The client's requests being handled now.
@@ -111,6 +124,7 @@ impl ConnControl {
 #[derive(Clone)]
 pub(crate) struct ClientEntry {
     pub info: ClientInfo,
+    pub extensions: super::Extensions,
     pub outbox: Arc<Outbox>,
     pub control: Arc<ConnControl>,
     pub pending: Arc<Mutex<PendingRequests>>,
@@ -122,6 +136,10 @@ pub(crate) struct ClientEntry {
 pub(crate) struct Registry {
     clients: HashMap<u64, ClientEntry>,
     groups: HashMap<Arc<str>, HashSet<u64>>,
+    /// Rooms and their members; a room exists while it has one.
+    rooms: HashMap<Arc<str>, HashSet<u64>>,
+    /// The rooms of each client in any (clients in none have no entry).
+    rooms_of: HashMap<u64, Vec<Arc<str>>>,
 }
 
 impl Registry {
@@ -144,16 +162,79 @@ impl Registry {
         if let Some(group) = &entry.info.group {
             self.leave_group(group, id);
         }
+        for room in self.rooms_of.remove(&id).unwrap_or_default() {
+            remove_member(&mut self.rooms, &room, id);
+        }
         Some(entry)
     }
 
-    fn leave_group(&mut self, group: &Arc<str>, id: u64) {
-        if let Some(members) = self.groups.get_mut(group) {
-            members.remove(&id);
-            if members.is_empty() {
-                self.groups.remove(group);
-            }
+    /// Puts a connected client in `room`; false when it was in it already
+    /// (or is not connected: see [`get`](Self::get)).
+    pub fn join_room(&mut self, id: u64, room: &str) -> bool {
+        if !self.clients.contains_key(&id) {
+            return false;
         }
+        let rooms = self.rooms_of.entry(id).or_default();
+        if rooms.iter().any(|r| &**r == room) {
+            return false;
+        }
+        let room: Arc<str> = self
+            .rooms
+            .get_key_value(room)
+            .map(|(name, _)| name.clone())
+            .unwrap_or_else(|| Arc::from(room));
+        rooms.push(room.clone());
+        self.rooms.entry(room).or_default().insert(id);
+        true
+    }
+
+    /// Takes a client out of `room`; false when it was not in it.
+    pub fn leave_room(&mut self, id: u64, room: &str) -> bool {
+        let Some(rooms) = self.rooms_of.get_mut(&id) else {
+            return false;
+        };
+        let Some(at) = rooms.iter().position(|r| &**r == room) else {
+            return false;
+        };
+        let room = rooms.swap_remove(at);
+        if rooms.is_empty() {
+            self.rooms_of.remove(&id);
+        }
+        remove_member(&mut self.rooms, &room, id);
+        true
+    }
+
+    /// The members of `room`.
+    pub fn room(&self, room: &str) -> impl Iterator<Item = &ClientEntry> {
+        self.rooms
+            .get(room)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| self.clients.get(id))
+    }
+
+    /// The rooms client `id` is in, sorted.
+    pub fn rooms_of(&self, id: u64) -> Vec<String> {
+        let mut rooms: Vec<String> = self
+            .rooms_of
+            .get(&id)
+            .into_iter()
+            .flatten()
+            .map(|r| r.to_string())
+            .collect();
+        rooms.sort();
+        rooms
+    }
+
+    /// Every room with a member, sorted.
+    pub fn room_names(&self) -> Vec<String> {
+        let mut rooms: Vec<String> = self.rooms.keys().map(|r| r.to_string()).collect();
+        rooms.sort();
+        rooms
+    }
+
+    fn leave_group(&mut self, group: &Arc<str>, id: u64) {
+        remove_member(&mut self.groups, group, id);
     }
 
     pub fn get(&self, id: u64) -> Option<&ClientEntry> {
@@ -209,6 +290,16 @@ impl Registry {
         let mut infos: Vec<ClientInfo> = entries.map(|e| e.info.clone()).collect();
         infos.sort_by_key(|i| i.id);
         infos
+    }
+}
+
+/// Takes `id` out of the member set `name`, dropping the set once empty.
+fn remove_member(sets: &mut HashMap<Arc<str>, HashSet<u64>>, name: &Arc<str>, id: u64) {
+    if let Some(members) = sets.get_mut(name) {
+        members.remove(&id);
+        if members.is_empty() {
+            sets.remove(name);
+        }
     }
 }
 

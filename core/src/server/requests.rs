@@ -27,6 +27,9 @@ impl Server {
     /// when the client left before answering, [`Error::LimitExceeded`] when
     /// [`ServerConfig::max_pending_requests`](super::ServerConfig::max_pending_requests)
     /// requests to this client are outstanding already (nothing is sent).
+    ///
+    /// A zero `timeout` fails at once with [`Error::Timeout`], and nothing
+    /// is sent.
     pub async fn request<R: DeserializeOwned, T: Serialize + ?Sized>(
         &self,
         id: u64,
@@ -48,6 +51,10 @@ impl Server {
         timeout: Duration,
     ) -> Result<Bytes> {
         let entry = self.entry(id)?;
+        // No time to answer: nothing is sent (see `request`).
+        if timeout.is_zero() {
+            return Err(Error::Timeout(timeout));
+        }
         // The client's connection task enforces the timeout, with one
         // timer for all of its requests (as the client does for its own).
         // Past the limit of outstanding requests nothing is sent.

@@ -61,6 +61,8 @@ pub(crate) struct Session {
     /// The goodbye removed the client and closed its requests: nothing
     /// is left for `Drop` to do.
     pub(super) left: bool,
+    /// The client's connection data, kept for its `leave` handler.
+    extensions: super::Extensions,
     /// The limits checked per frame, copied out of the config.
     pub(super) limits: SessionLimits,
     /// The client's rate limit: `None` (the default) costs one branch
@@ -121,6 +123,7 @@ impl Session {
             jobs: Jobs::default(),
             event: None,
             left: false,
+            extensions: joined.extensions,
             limits,
             rate,
         }
@@ -161,9 +164,13 @@ impl Session {
         if let Some(registered) = handlers.reserved(name) {
             let mut ctx = self.context(registered.name.clone(), Bytes::from_static(value::NIL));
             if change.is_some() || close.is_some() {
+                let leaving = close.is_some();
                 let extra = ctx.extra_mut();
                 extra.change = change;
                 extra.close = close;
+                if leaving {
+                    extra.extensions = Some(self.extensions.clone());
+                }
             }
             self.schedule(registered, ctx, 0);
         }

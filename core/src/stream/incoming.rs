@@ -29,7 +29,7 @@ pub(crate) struct Acker {
 
 impl Acker {
     fn ack(&self, consumed: u64) {
-        self.outbox.force_push(
+        self.outbox.push_control(
             Frame::StreamAck {
                 stream_id: self.stream_id,
                 consumed,
@@ -39,7 +39,7 @@ impl Acker {
     }
 
     fn cancel(&self, code: ErrorCode, message: &str) {
-        self.outbox.force_push(
+        self.outbox.push_control(
             Frame::StreamCancel {
                 stream_id: self.stream_id,
                 code: code.to_wire(),
@@ -416,7 +416,8 @@ mod tests {
                 consumed: 3,
             }
             .encode();
-            assert_eq!(outbox.queued_bytes(), ack.len());
+            assert_eq!(outbox.undelivered().frames, 1);
+            assert_eq!(outbox.undelivered().queued_bytes, ack.len());
         });
     }
 
@@ -484,7 +485,7 @@ mod tests {
             assert!(stream.next().await.is_none());
             let cancel = "stream longer than the announced 3 bytes";
             assert_eq!(
-                outbox.queued_bytes(),
+                outbox.undelivered().queued_bytes,
                 ack_len(2) + cancel_len(ErrorCode::LengthMismatch, cancel)
             );
         });
@@ -502,7 +503,7 @@ mod tests {
             table.chunk(1, Bytes::from_static(b"d"));
             let cancel = "stream longer than the announced 3 bytes";
             assert_eq!(
-                outbox.queued_bytes(),
+                outbox.undelivered().queued_bytes,
                 ack_len(3) + cancel_len(ErrorCode::LengthMismatch, cancel)
             );
         });

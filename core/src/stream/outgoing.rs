@@ -219,7 +219,7 @@ struct OpenStream<'a> {
 impl Drop for OpenStream<'_> {
     fn drop(&mut self) {
         if let Some(message) = &self.abort {
-            self.outbox.force_push(
+            self.outbox.push_control(
                 Frame::StreamEnd {
                     stream_id: self.id,
                     error: Some(message),
