@@ -143,7 +143,7 @@ impl ProtocolFault {
                 format!("a {sender} may not send a {kind} frame here")
             }
             ProtocolFault::StreamStartedTwice(id) => format!("stream {id} started twice"),
-            ProtocolFault::LimitExceeded(exceeded) => exceeded.to_string(),
+            ProtocolFault::LimitExceeded(exceeded) => format!("{exceeded}"),
         }
     }
 }

@@ -73,7 +73,7 @@ transport_tests! {
 
         let (code, message) = expect_cancel(&mut peer, 1).await;
         assert_eq!(ErrorCode::from_wire(code), ErrorCode::LengthMismatch);
-        assert_eq!(message, "stream sent 5 bytes, more than the announced 4");
+        assert_eq!(message, "stream longer than the announced 4 bytes");
         let got = within("the handler", rx.recv()).await.expect("the handler ran");
         assert!(
             matches!(got, Err(Error::Remote { code: ErrorCode::LengthMismatch, .. })),
@@ -107,7 +107,7 @@ transport_tests! {
 
         let (code, message) = expect_cancel(&mut peer, 1).await;
         assert_eq!(ErrorCode::from_wire(code), ErrorCode::LengthMismatch);
-        assert_eq!(message, "stream sent 4 bytes, more than the announced 3");
+        assert_eq!(message, "stream longer than the announced 3 bytes");
         assert_still_open(&mut peer).await;
     }
 
@@ -156,7 +156,7 @@ transport_tests! {
         });
         let test = TestServer::start(t, server).await;
         let client = test.connect(ClientOptions::new()).await;
-        for (announced, expected) in [(3, "more than the announced 3 bytes"), (10, "after 5 of the announced 10")] {
+        for (announced, expected) in [(3, "total_len of 3 bytes"), (10, "total_len of 10 bytes")] {
             let options = StreamOptions::new().total_len(announced);
             let source = futures::stream::iter([Ok::<_, String>(Bytes::from_static(b"12345"))]);
             let sent = client.send_stream("upload", source, options);

@@ -41,19 +41,16 @@ impl Client {
         } = conn;
         // A name or group the server would refuse (4008) is refused here,
         // before anything is sent.
-        limits::check_len(
+        limits::check_local(
             Limit::NameLen,
             options.name.as_deref(),
             options.max_name_len,
-        )
-        .and_then(|()| {
-            limits::check_len(
-                Limit::GroupLen,
-                options.group.as_deref(),
-                options.max_group_len,
-            )
-        })
-        .map_err(Error::LimitExceeded)?;
+        )?;
+        limits::check_local(
+            Limit::GroupLen,
+            options.group.as_deref(),
+            options.max_group_len,
+        )?;
         let hello = handshake::hello_frame(
             options.name.as_deref(),
             options.group.as_deref(),

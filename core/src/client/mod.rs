@@ -285,15 +285,9 @@ impl Client {
 
     /// A command the server would close the connection for (4008) is
     /// refused here, before anything is sent.
-    #[inline]
     fn check_command(&self, command: &str) -> Result<()> {
-        if command.len() > self.shared.max_command_len {
-            return Err(Error::LimitExceeded(crate::LimitExceeded {
-                limit: crate::Limit::CommandLen,
-                max: self.shared.max_command_len as u64,
-            }));
-        }
-        Ok(())
+        let max = self.shared.max_command_len;
+        crate::protocol::limits::check_local(crate::Limit::CommandLen, Some(command), max)
     }
 
     fn check_frame_len(&self, len: usize) -> Result<()> {
@@ -352,7 +346,13 @@ impl Client {
     /// Errors: [`Error::Remote`] when the server has no handler, refuses the
     /// size ([`ErrorCode::TooLarge`](crate::ErrorCode::TooLarge)) or drops
     /// the stream; [`Error::Closed`]; [`Error::Handler`] when `source` fails
-    /// (the server then gets an error, never a short payload).
+    /// or gives more or fewer bytes than an announced `total_len` (the
+    /// server then gets an error, never a payload of the wrong length);
+    /// [`Error::LimitExceeded`] when
+    /// [`ClientOptions::max_streams`] streams are open already or the
+    /// command is longer than [`ClientOptions::max_command_len`] (nothing
+    /// is sent). Dropping the returned future half-way aborts the stream
+    /// (the server's handler gets an error).
     pub async fn send_stream<S, E>(
         &self,
         command: &str,

@@ -72,35 +72,35 @@ impl Client {
         timeout: Duration,
         make: impl FnOnce(u64) -> Bytes,
     ) -> impl Future<Output = Result<Bytes>> + '_ {
-        // The connection loop enforces the timeout (one timer for all
-        // requests): a request registers no timer of its own. Past the
-        // limit of outstanding requests nothing is sent: the server would
-        // close the connection for it. Nor with no time to answer: the
-        // server would run the handler for a caller already gone.
-        let registered = if timeout.is_zero() {
-            Err(Error::Timeout(timeout))
-        } else {
-            let mut pending = lock(&self.shared.pending);
-            limits::admit_request(pending.len(), self.shared.max_pending_requests)
-                .map(|()| pending.register_with_timeout(timeout, self.shared.clock.now()))
-                .map_err(Error::LimitExceeded)
-        };
-        let sending = registered.map(|(request_id, rx)| (request_id, rx, make(request_id)));
-        self.await_reply(sending)
+        let registered = self.register_request(timeout);
+        // On a refusal the frame is made (for id 0) but never sent: the
+        // generic part of every kind of request stays this small.
+        let request_id = registered.as_ref().map_or(0, |(id, _)| *id);
+        self.await_reply(registered, make(request_id))
+    }
+
+    /// Registers a request, unless nothing should be sent: with no time to
+    /// answer (the server would run the handler for a caller already
+    /// gone), or past the limit of outstanding requests (the server would
+    /// close the connection for it). The connection loop enforces the
+    /// timeout (one timer for all requests): a request registers no timer
+    /// of its own.
+    fn register_request(&self, timeout: Duration) -> Result<crate::pending::Registration> {
+        if timeout.is_zero() {
+            return Err(Error::Timeout(timeout));
+        }
+        let mut pending = lock(&self.shared.pending);
+        limits::admit_request(pending.len(), self.shared.max_pending_requests)
+            .map_err(Error::LimitExceeded)?;
+        Ok(pending.register_with_timeout(timeout, self.shared.clock.now()))
     }
 
     async fn await_reply(
         &self,
-        sending: std::result::Result<
-            (
-                u64,
-                futures::channel::oneshot::Receiver<crate::pending::ReplyResult>,
-                Bytes,
-            ),
-            Error,
-        >,
+        registered: Result<crate::pending::Registration>,
+        frame: Bytes,
     ) -> Result<Bytes> {
-        let (request_id, rx, frame) = sending?;
+        let (request_id, rx) = registered?;
         let sent = match self.check_frame_len(frame.len()) {
             Ok(()) => self.push(frame).await,
             Err(err) => Err(err),
@@ -174,8 +174,7 @@ impl Client {
     /// [`ClientOptions::max_name_len`](super::ClientOptions::max_name_len)
     /// (nothing is sent), and those of [`request`](Self::request).
     pub async fn change_name(&self, name: Option<&str>) -> Result<()> {
-        limits::check_len(Limit::NameLen, name, self.shared.max_name_len)
-            .map_err(Error::LimitExceeded)?;
+        limits::check_local(Limit::NameLen, name, self.shared.max_name_len)?;
         self.round_trip(Self::ADMIN_TIMEOUT, |request_id| {
             Frame::SetName { request_id, name }.encode()
         })
@@ -190,8 +189,7 @@ impl Client {
     /// [`ClientOptions::max_group_len`](super::ClientOptions::max_group_len)
     /// (nothing is sent), and those of [`request`](Self::request).
     pub async fn change_group(&self, group: Option<&str>) -> Result<()> {
-        limits::check_len(Limit::GroupLen, group, self.shared.max_group_len)
-            .map_err(Error::LimitExceeded)?;
+        limits::check_local(Limit::GroupLen, group, self.shared.max_group_len)?;
         self.round_trip(Self::ADMIN_TIMEOUT, |request_id| {
             Frame::SetGroup { request_id, group }.encode()
         })

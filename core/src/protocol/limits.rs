@@ -65,18 +65,20 @@ pub struct LimitExceeded {
     pub max: u64,
 }
 
+// One format call and a table of words rather than one call per limit:
+// the browser build pays for every formatting call site.
 impl std::fmt::Display for LimitExceeded {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let max = self.max;
-        match self.limit {
-            Limit::NameLen => write!(f, "client name longer than {max} bytes"),
-            Limit::GroupLen => write!(f, "group name longer than {max} bytes"),
-            Limit::CommandLen => write!(f, "command longer than {max} bytes"),
-            Limit::PendingRequests => write!(f, "more than {max} requests outstanding"),
-            Limit::Streams => write!(f, "more than {max} streams open at once"),
-            Limit::EventRate => write!(f, "more than {max} events per second"),
-            Limit::ByteRate => write!(f, "more than {max} bytes per second"),
-        }
+        let (before, after) = match self.limit {
+            Limit::NameLen => ("client name longer than", "bytes"),
+            Limit::GroupLen => ("group name longer than", "bytes"),
+            Limit::CommandLen => ("command longer than", "bytes"),
+            Limit::PendingRequests => ("more than", "requests outstanding"),
+            Limit::Streams => ("more than", "streams open at once"),
+            Limit::EventRate => ("more than", "events per second"),
+            Limit::ByteRate => ("more than", "bytes per second"),
+        };
+        write!(f, "{before} {} {after}", self.max)
     }
 }
 
@@ -97,6 +99,15 @@ pub fn check_len(limit: Limit, value: Option<&str>, max: usize) -> Result<(), Li
         Some(value) if value.len() > max => Err(exceeded(limit, max)),
         _ => Ok(()),
     }
+}
+
+/// [`check_len`] for a local call (a name, group or command this side
+/// is about to send): past the limit the call fails with
+/// [`Error::LimitExceeded`](crate::Error::LimitExceeded). Kept out of line:
+/// the browser build calls it from several async functions.
+#[inline(never)]
+pub(crate) fn check_local(limit: Limit, value: Option<&str>, max: usize) -> crate::Result<()> {
+    check_len(limit, value, max).map_err(crate::Error::LimitExceeded)
 }
 
 /// Whether one more request may be outstanding when `outstanding` already

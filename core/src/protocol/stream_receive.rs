@@ -31,23 +31,16 @@ impl StreamFault {
 /// past the announced `total_len` it is cancelled with `LengthMismatch`
 /// (8), past the receiver's maximum `limit` with `TooLarge` (6). Either way
 /// the chunk is not delivered.
-#[inline]
 pub fn check_chunk(received: u64, total_len: Option<u64>, limit: u64) -> Result<(), StreamFault> {
-    if let Some(total) = total_len {
-        if received > total {
-            return Err(StreamFault {
-                code: ErrorCode::LengthMismatch,
-                message: format!("stream sent {received} bytes, more than the announced {total}"),
-            });
-        }
-    }
-    if received > limit {
-        return Err(StreamFault {
-            code: ErrorCode::TooLarge,
-            message: format!("stream exceeds the maximum of {limit} bytes"),
-        });
-    }
-    Ok(())
+    let (code, words, max) = match total_len {
+        Some(total) if received > total => (ErrorCode::LengthMismatch, "the announced", total),
+        _ if received > limit => (ErrorCode::TooLarge, "the maximum of", limit),
+        _ => return Ok(()),
+    };
+    Err(StreamFault {
+        code,
+        message: format!("stream longer than {words} {max} bytes"),
+    })
 }
 
 /// Checks a `StreamEnd` after `received` bytes: an abort (`error`) is
@@ -86,17 +79,14 @@ mod tests {
     fn a_byte_past_the_announced_length_is_cancel_8() {
         let fault = check_chunk(7, Some(6), 100).expect_err("over");
         assert_eq!(fault.code, ErrorCode::LengthMismatch);
-        assert_eq!(
-            fault.message,
-            "stream sent 7 bytes, more than the announced 6"
-        );
+        assert_eq!(fault.message, "stream longer than the announced 6 bytes");
     }
 
     #[test]
     fn a_byte_past_the_maximum_is_cancel_6() {
         let fault = check_chunk(101, None, 100).expect_err("over");
         assert_eq!(fault.code, ErrorCode::TooLarge);
-        assert_eq!(fault.message, "stream exceeds the maximum of 100 bytes");
+        assert_eq!(fault.message, "stream longer than the maximum of 100 bytes");
     }
 
     #[test]

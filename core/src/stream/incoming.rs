@@ -483,7 +483,7 @@ mod tests {
                 })
             ));
             assert!(stream.next().await.is_none());
-            let cancel = "stream sent 4 bytes, more than the announced 3";
+            let cancel = "stream longer than the announced 3 bytes";
             assert_eq!(
                 outbox.undelivered().queued_bytes,
                 ack_len(2) + cancel_len(ErrorCode::LengthMismatch, cancel)
@@ -501,7 +501,7 @@ mod tests {
             table.chunk(1, Bytes::from_static(b"abc"));
             assert_eq!(&stream.into_bytes().await.expect("whole")[..], b"abc");
             table.chunk(1, Bytes::from_static(b"d"));
-            let cancel = "stream sent 4 bytes, more than the announced 3";
+            let cancel = "stream longer than the announced 3 bytes";
             assert_eq!(
                 outbox.undelivered().queued_bytes,
                 ack_len(3) + cancel_len(ErrorCode::LengthMismatch, cancel)

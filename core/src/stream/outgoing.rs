@@ -134,6 +134,18 @@ impl OutgoingStreams {
     }
 }
 
+/// Whether `sent` bytes keep the promise of the announced `total_len`:
+/// never more, and (once the source has `ended`) exactly as many. Not
+/// generic, so the send loop's copies per source type share it.
+fn keeps_total_len(sent: u64, total_len: Option<u64>, ended: bool) -> Result<()> {
+    match total_len {
+        Some(total) if sent > total || (ended && sent < total) => Err(Error::Handler(format!(
+            "stream source length differs from the announced total_len of {total} bytes"
+        ))),
+        _ => Ok(()),
+    }
+}
+
 /// Lets the other tasks of the runtime thread run: pending once, with an
 /// immediate wake-up (runtime-agnostic, like the rest of the client).
 async fn yield_now() {
@@ -251,13 +263,7 @@ where
             let len = chunk.len() as u64;
             // The receiver would cancel the stream at the first byte past
             // the announced length (LengthMismatch): fail here instead.
-            if let Some(total) = options.total_len {
-                if sent + len > total {
-                    return Err(Error::Handler(format!(
-                        "stream source gave more than the announced {total} bytes"
-                    )));
-                }
-            }
+            keeps_total_len(sent + len, options.total_len, false)?;
             // Keep at most `window` bytes unconsumed by the receiver.
             streams
                 .wait_consumed(id, (sent + len).saturating_sub(window))
@@ -287,13 +293,7 @@ where
     }
     // An end short of the announced length would fail at the receiver
     // while this call reported success.
-    if let Some(total) = options.total_len {
-        if sent < total {
-            return Err(Error::Handler(format!(
-                "stream source ended after {sent} of the announced {total} bytes"
-            )));
-        }
-    }
+    keeps_total_len(sent, options.total_len, true)?;
     outbox
         .push(
             Frame::StreamEnd {

@@ -1,6 +1,7 @@
 //! hisock errors as JavaScript `Error`s: the message is the Rust error's
 //! text; `name` is `"HisockError"`; `kind` says what went wrong in one word
-//! and `code`, where there is one, is the close code (closed, refused) or
+//! and `code`, where there is one, is the close code (closed, refused; for
+//! a limit refused locally, the code the server would have closed with) or
 //! the remote error code (1 no handler, 2 bad payload, 3 handler failed, 4
 //! refused, 5 shutting down).
 
@@ -19,6 +20,7 @@ pub fn hisock_error(err: &Error) -> JsValue {
         Error::Encode(_) => ("encode", None),
         Error::Decode(_) => ("decode", None),
         Error::QueueFull { .. } => ("queue_full", None),
+        Error::LimitExceeded(exceeded) => ("limit", Some(exceeded.limit.close_code())),
         Error::InvalidAddress { .. } => ("invalid_address", None),
         Error::Transport(TransportError::FrameTooBig { .. }) => ("too_big", None),
         Error::Transport(_) => ("transport", None),

@@ -111,10 +111,14 @@ export interface HisockError extends Error {
     | "queue_full"
     | "invalid_address"
     | "too_big"
+    | "limit"
     | "transport"
     | "protocol"
     | "argument";
-  /** The close code (closed, refused) or the remote error code (remote). */
+  /**
+   * The close code (closed, refused; for limit, the code the server would
+   * have closed with) or the remote error code (remote).
+   */
   code?: number;
 }
 
