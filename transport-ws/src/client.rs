@@ -34,7 +34,7 @@ pub async fn connect(url: &str, options: ClientOptions) -> hisock::Result<Client
 /// a [`WsConfig`] for the buffer sizes and the connect timeout.
 ///
 /// `wss://` URLs (cargo feature `tls`) verify the server's certificate
-/// with the config's [`tls`](WsConfig::tls) settings, or against the
+/// with the config's `tls` settings (`WsConfig::tls`), or against the
 /// webpki roots.
 ///
 /// Errors: [`Error::InvalidAddress`] for a URL that is not `ws://host…` or

@@ -20,7 +20,7 @@ use crate::connection::accept_connection;
 /// the connection's own task under its handshake timeout, so a slow or
 /// silent peer never holds up the accept loop.
 ///
-/// With [`with_tls`](Self::with_tls) (cargo feature `tls`) it serves
+/// With `with_tls` (cargo feature `tls`) it serves
 /// `wss://`: the TLS handshake runs first, in the same `Incoming` future,
 /// and its clients are reported as [`TransportKind::Wss`].
 pub struct WsListener {
