@@ -36,7 +36,6 @@ fn certs() -> &'static TestCerts {
 /// Writes this run's certificate for the helper processes; returns the
 /// folder to name in [`DIR_VAR`].
 pub fn shared_dir() -> BenchResult<PathBuf> {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
     if let Some(dir) = DIR.get() {
         return Ok(dir.clone());
     }
@@ -44,6 +43,16 @@ pub fn shared_dir() -> BenchResult<PathBuf> {
     std::fs::create_dir_all(&dir)?;
     certs().write_to(&dir);
     Ok(DIR.get_or_init(|| dir).clone())
+}
+
+/// The folder [`shared_dir`] wrote, once it has.
+static DIR: OnceLock<PathBuf> = OnceLock::new();
+
+/// Removes the folder [`shared_dir`] wrote, if it did (the end of a run).
+pub fn remove_shared_dir() {
+    if let Some(dir) = DIR.get() {
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }
 
 /// The server side (hisock listeners).
