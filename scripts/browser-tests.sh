@@ -80,12 +80,28 @@ sed -n 's/^READY //p' "$logs/server.out"
 export HISOCK_TEST_WS_URL=$ws_url
 HISOCK_TEST_RAW_WS_URL=$(sed -n 's/^READY .* raw=\([^ ]*\).*/\1/p' "$logs/server.out")
 export HISOCK_TEST_RAW_WS_URL
+# WSS: the server made a test certificate at start; Chromium trusts exactly
+# that one by its key's SPKI hash (never by turning certificate checks off),
+# and must refuse the second listener's.
+HISOCK_TEST_WSS_URL=$(sed -n 's/^READY .* wss=\([^ ]*\).*/\1/p' "$logs/server.out")
+HISOCK_TEST_WSS_UNTRUSTED_URL=$(sed -n 's/^READY .* wss_untrusted=\([^ ]*\).*/\1/p' "$logs/server.out")
+HISOCK_TEST_SPKI=$(sed -n 's/^READY .* spki=\([^ ]*\).*/\1/p' "$logs/server.out")
+export HISOCK_TEST_WSS_URL HISOCK_TEST_WSS_UNTRUSTED_URL HISOCK_TEST_SPKI
+if [ -z "$HISOCK_TEST_WSS_URL" ] || [ -z "$HISOCK_TEST_SPKI" ]; then
+  echo "browser-tests.sh: the test server printed no WSS URL or SPKI hash" >&2
+  exit 1
+fi
+# wasm-bindgen-test-runner's Chromium flags: wasm/webdriver.json plus the
+# SPKI flag, in a copy it is pointed to.
+export WASM_BINDGEN_TEST_WEBDRIVER_JSON=$logs/webdriver.json
+sed "s|\"args\": \[|\"args\": [\n      \"--ignore-certificate-errors-spki-list=$HISOCK_TEST_SPKI\",|" \
+  wasm/webdriver.json >"$WASM_BINDGEN_TEST_WEBDRIVER_JSON"
 
 failed=()
 
 step "(a) Rust client API in Chromium (wasm-bindgen-test)"
-# The runner reads wasm/webdriver.json (Chromium flags) from the package
-# directory, where cargo runs it. Feature talc: the npm package's allocator.
+# The runner reads its Chromium flags from WASM_BINDGEN_TEST_WEBDRIVER_JSON
+# (wasm/webdriver.json plus the SPKI flag, above). Feature talc: the npm package's allocator.
 if ! (cd wasm && CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
   WASM_BINDGEN_TEST_TIMEOUT=300 \
   timeout 1200 cargo test --target wasm32-unknown-unknown -p hisock-wasm --features talc --test browser); then

@@ -4,6 +4,8 @@
 # The page needs the browser client (wasm/pkg): when it is missing, this
 # builds it if the tools are installed (the wasm32 target and the matching
 # wasm-bindgen CLI), and otherwise says how.
+# `bash scripts/demo.sh --tls`: TCP+TLS and WSS with a certificate made at
+# start; the server prints the CA file the clients trust.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,6 +29,19 @@ target and the wasm-bindgen CLI, a few minutes); then open http://127.0.0.1:8080
 fi
 
 cargo build --release -q -p hisock-examples --bins
+if [[ " $* " == *" --tls "* ]]; then
+  ca="${TMPDIR:-/tmp}/hisock-demo-tls/ca.pem"
+  cat <<TXT
+hisock chat server starting over TLS (a certificate is made now; its CA goes
+to $ca, printed below too).
+In another terminal, join the chat over TCP+TLS:
+  cargo run --release -q -p hisock-examples --bin chat_client -- --name alice --tls-ca $ca
+or over WSS:
+  cargo run --release -q -p hisock-examples --bin chat_client -- --name bob --ws wss://localhost:6970/ --tls-ca $ca
+Type /help in a client for commands. Ctrl-C stops the server.
+TXT
+  exec cargo run --release -q -p hisock-examples --bin chat_server -- "$@"
+fi
 cat <<TXT
 hisock chat server starting.
 In another terminal, join the chat:

@@ -2,7 +2,8 @@
 //!
 //! hisock against the raw stack it is built on, in one run on one machine:
 //! tokio TCP with tokio-util's `LengthDelimitedCodec`, and plain
-//! tokio-tungstenite binary messages. Workloads (see `workloads/`):
+//! tokio-tungstenite binary messages, each also inside tokio-rustls (TLS,
+//! WSS). Workloads (see `workloads/`):
 //!
 //! - W1 stream: one client pipelines 1,000,000 events of 64 bytes.
 //! - W2 rpc: 20,000 sequential request/reply round trips, p50 and p99.
@@ -28,6 +29,7 @@ mod raw;
 mod report;
 mod side;
 mod stats;
+mod tls;
 mod util;
 mod workloads;
 
@@ -45,6 +47,12 @@ pub enum Transport {
     Tcp,
     /// Binary WebSocket messages.
     Ws,
+    /// Length-prefixed frames over TLS (raw: tokio-rustls under the same
+    /// codec).
+    Tls,
+    /// Binary WebSocket messages over TLS (raw: tokio-tungstenite over
+    /// tokio-rustls).
+    Wss,
 }
 
 impl Transport {
@@ -53,7 +61,14 @@ impl Transport {
         match self {
             Transport::Tcp => "tcp",
             Transport::Ws => "ws",
+            Transport::Tls => "tls",
+            Transport::Wss => "wss",
         }
+    }
+
+    /// True for the transports inside TLS.
+    pub fn is_tls(self) -> bool {
+        matches!(self, Transport::Tls | Transport::Wss)
     }
 
     /// Parses a name from [`name`](Self::name).
@@ -61,6 +76,8 @@ impl Transport {
         match text {
             "tcp" => Some(Transport::Tcp),
             "ws" => Some(Transport::Ws),
+            "tls" => Some(Transport::Tls),
+            "wss" => Some(Transport::Wss),
             _ => None,
         }
     }
@@ -116,8 +133,11 @@ fn bench_main(options: Options) -> BenchResult<()> {
         let options = options.clone();
         runtime.block_on(async move {
             tokio::spawn(async move { workloads::run_all(&options).await }).await
-        })??
+        })
     };
+    // The M1 helpers' copy of the TLS certificate, whatever the outcome.
+    tls::remove_shared_dir();
+    let rows = rows??;
     let load_after = util::load_average();
     println!("{}", report::markdown(&rows));
     println!(

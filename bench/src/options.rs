@@ -27,8 +27,8 @@ pub struct Options {
     pub out: PathBuf,
     /// Measure the raw stack too (off with `--hisock-only`, for profiling).
     pub raw: bool,
-    /// The transports to measure (`--transport tcp` or `ws` picks one, for
-    /// profiling; W3's mixed run needs both).
+    /// The transports to measure (`--transport tcp,tls` picks some; W3's
+    /// mixed run needs tcp and ws). W3 and L1 run on tcp and ws only.
     pub transports: Vec<Transport>,
     /// W1: events pipelined by one client.
     pub w1_events: u64,
@@ -60,7 +60,7 @@ pub struct Options {
 }
 
 const USAGE: &str =
-    "usage: bench [--quick] [--runs N] [--only W1,W2,W3,M1,L1] [--out DIR] [--hisock-only] [--transport tcp|ws] [--m1-no-presence] [--w1-events N]";
+    "usage: bench [--quick] [--runs N] [--only W1,W2,W3,M1,L1] [--out DIR] [--hisock-only] [--transport tcp,ws,tls,wss] [--m1-no-presence] [--w1-events N]";
 
 impl Options {
     fn full() -> Self {
@@ -70,7 +70,12 @@ impl Options {
             only: WORKLOADS.iter().map(|w| w.to_string()).collect(),
             out: crate::default_out(),
             raw: true,
-            transports: vec![Transport::Tcp, Transport::Ws],
+            transports: vec![
+                Transport::Tcp,
+                Transport::Ws,
+                Transport::Tls,
+                Transport::Wss,
+            ],
             w1_events: 1_000_000,
             w1_payload: 64,
             w2_round_trips: 20_000,
@@ -112,9 +117,11 @@ impl Options {
                 "--hisock-only" => options.raw = false,
                 "--m1-no-presence" => options.m1_presence = false,
                 "--transport" => {
-                    let name = args.next().ok_or(USAGE)?;
-                    let transport = Transport::parse(name).ok_or(USAGE)?;
-                    options.transports = vec![transport];
+                    let names = args.next().ok_or(USAGE)?;
+                    options.transports = names
+                        .split(',')
+                        .map(|name| Transport::parse(name.trim()).ok_or(USAGE))
+                        .collect::<Result<_, _>>()?;
                 }
                 "--runs" => {
                     options.runs = args.next().ok_or(USAGE)?.parse()?;
@@ -138,6 +145,15 @@ impl Options {
             }
         }
         Ok(options)
+    }
+
+    /// The selected transports without TLS (W3 and L1 measure those only).
+    pub fn plain_transports(&self) -> Vec<Transport> {
+        self.transports
+            .iter()
+            .copied()
+            .filter(|t| !t.is_tls())
+            .collect()
     }
 
     /// True when `workload` is selected.

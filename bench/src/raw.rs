@@ -1,6 +1,8 @@
 //! The raw stack hisock is built on, used as the baseline: tokio TCP with
 //! tokio-util's `LengthDelimitedCodec`, and plain tokio-tungstenite binary
-//! messages. No event names, no serialization: a frame is a fixed payload.
+//! messages; for TLS and WSS the same inside tokio-rustls, with the same
+//! rustls configs as hisock's side. No event names, no serialization: a
+//! frame is a fixed payload.
 //!
 //! Both kinds reduce to a boxed sink and stream of `Bytes`, so each workload
 //! is written once for both.
@@ -16,6 +18,8 @@ use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_util::codec::{FramedRead, FramedWrite, LengthDelimitedCodec};
+
+use hisock_tcp::tls::rustls::pki_types::ServerName;
 
 use crate::util::AbortOnDrop;
 use crate::Transport;
@@ -66,6 +70,24 @@ fn ws_config(config: RawConfig) -> WebSocketConfig {
 fn tcp_conn(stream: TcpStream, config: RawConfig) -> RawConn {
     let _ = stream.set_nodelay(true);
     let (read, write) = stream.into_split();
+    framed_conn(read, write, config)
+}
+
+/// `LengthDelimitedCodec` on a TLS stream's halves (tokio's `split`, as
+/// hisock's TLS transport does).
+fn tls_conn<S>(stream: S, config: RawConfig) -> RawConn
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + 'static,
+{
+    let (read, write) = tokio::io::split(stream);
+    framed_conn(read, write, config)
+}
+
+fn framed_conn<R, W>(read: R, write: W, config: RawConfig) -> RawConn
+where
+    R: tokio::io::AsyncRead + Send + 'static,
+    W: tokio::io::AsyncWrite + Send + 'static,
+{
     let codec = || {
         LengthDelimitedCodec::builder()
             .max_frame_length(config.max_frame_len)
@@ -77,6 +99,21 @@ fn tcp_conn(stream: TcpStream, config: RawConfig) -> RawConn {
         sink: Box::pin(sink),
         stream: Box::pin(stream),
     }
+}
+
+/// The client side of raw TLS, for the test certificate's 127.0.0.1.
+async fn tls_connect(stream: TcpStream) -> io::Result<tokio_rustls::client::TlsStream<TcpStream>> {
+    let _ = stream.set_nodelay(true);
+    let connector = tokio_rustls::TlsConnector::from(crate::tls::client_config());
+    let name = ServerName::IpAddress(std::net::Ipv4Addr::LOCALHOST.into());
+    connector.connect(name, stream).await
+}
+
+/// The server side of raw TLS.
+async fn tls_accept(stream: TcpStream) -> io::Result<tokio_rustls::server::TlsStream<TcpStream>> {
+    let _ = stream.set_nodelay(true);
+    let acceptor = tokio_rustls::TlsAcceptor::from(crate::tls::server_config());
+    acceptor.accept(stream).await
 }
 
 fn ws_conn<S>(ws: tokio_tungstenite::WebSocketStream<S>) -> RawConn
@@ -120,6 +157,16 @@ pub async fn connect(
                     .map_err(ws_error)?;
             Ok(ws_conn(ws))
         }
+        Transport::Tls => Ok(tls_conn(tls_connect(stream).await?, config)),
+        Transport::Wss => {
+            let stream = tls_connect(stream).await?;
+            let url = format!("wss://{addr}/");
+            let (ws, _) =
+                tokio_tungstenite::client_async_with_config(url, stream, Some(ws_config(config)))
+                    .await
+                    .map_err(ws_error)?;
+            Ok(ws_conn(ws))
+        }
     }
 }
 
@@ -157,6 +204,17 @@ pub async fn listen(transport: Transport, config: RawConfig) -> io::Result<RawLi
                             .ok()
                             .map(ws_conn)
                     }
+                    Transport::Tls => tls_accept(stream).await.ok().map(|s| tls_conn(s, config)),
+                    Transport::Wss => match tls_accept(stream).await {
+                        Ok(stream) => tokio_tungstenite::accept_async_with_config(
+                            stream,
+                            Some(ws_config(config)),
+                        )
+                        .await
+                        .ok()
+                        .map(ws_conn),
+                        Err(_) => None,
+                    },
                 };
                 if let Some(conn) = conn {
                     let _ = tx.send(conn);

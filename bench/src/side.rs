@@ -1,5 +1,5 @@
-//! The hisock side of every workload: a server with TCP and/or WebSocket
-//! listeners on 127.0.0.1, and clients of either transport.
+//! The hisock side of every workload: a server with TCP, WebSocket, TLS
+//! and/or WSS listeners on 127.0.0.1, and clients of any of them.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -13,37 +13,42 @@ use crate::Transport;
 pub struct HisockServer {
     /// The server.
     pub server: Server,
-    tcp: Option<SocketAddr>,
-    ws: Option<SocketAddr>,
+    addrs: Vec<(Transport, SocketAddr)>,
 }
 
 impl HisockServer {
     /// Starts `server` with one listener per transport in `transports`.
     pub async fn start(server: Server, transports: &[Transport]) -> BenchResult<Self> {
-        let mut tcp = None;
-        let mut ws = None;
-        for transport in transports {
-            match transport {
+        let mut addrs = Vec::new();
+        for &transport in transports {
+            let addr = match transport {
                 Transport::Tcp => {
-                    let listener = hisock_tcp::TcpListener::bind("127.0.0.1:0").await?;
-                    tcp = server.listen(listener);
+                    server.listen(hisock_tcp::TcpListener::bind("127.0.0.1:0").await?)
                 }
-                Transport::Ws => {
+                Transport::Ws => server.listen(hisock_ws::WsListener::bind("127.0.0.1:0").await?),
+                Transport::Tls => {
+                    let tls = crate::tls::server_tls().clone();
+                    server.listen(hisock_tcp::tls::TlsListener::bind("127.0.0.1:0", tls).await?)
+                }
+                Transport::Wss => {
                     let listener = hisock_ws::WsListener::bind("127.0.0.1:0").await?;
-                    ws = server.listen(listener);
+                    server.listen(listener.with_tls(crate::tls::server_tls().clone()))
                 }
+            };
+            if let Some(addr) = addr {
+                addrs.push((transport, addr));
             }
         }
-        Ok(Self { server, tcp, ws })
+        Ok(Self { server, addrs })
     }
 
     /// The address of the listener for `transport`.
     pub fn addr(&self, transport: Transport) -> BenchResult<SocketAddr> {
-        match transport {
-            Transport::Tcp => self.tcp,
-            Transport::Ws => self.ws,
-        }
-        .ok_or_else(|| format!("no {transport} listener").into())
+        self.addrs
+            .iter()
+            .find(|(t, _)| *t == transport)
+            .map(|(_, addr)| *addr)
+            .ok_or_else(|| format!("no {transport} listener").into())
     }
 
     /// Connects a client over `transport`.
@@ -70,6 +75,14 @@ pub async fn connect(
     Ok(match transport {
         Transport::Tcp => hisock_tcp::connect(addr, options).await?,
         Transport::Ws => hisock_ws::connect(&format!("ws://{addr}/"), options).await?,
+        Transport::Tls => {
+            let tls = crate::tls::client_tls();
+            hisock_tcp::tls::connect_tls(&addr.to_string(), options, tls).await?
+        }
+        Transport::Wss => {
+            let config = hisock_ws::WsConfig::new().tls(crate::tls::client_tls().clone());
+            hisock_ws::connect_with(format!("wss://{addr}/").as_str(), options, &config).await?
+        }
     })
 }
 

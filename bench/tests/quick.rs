@@ -18,7 +18,7 @@ fn quick_benchmark_writes_a_report_with_every_workload() {
     assert!(status.success(), "bench --quick failed: {status}");
     // Not a speed assertion: a generous bound so a hang is reported as one.
     assert!(
-        started.elapsed() < Duration::from_secs(300),
+        started.elapsed() < Duration::from_secs(600),
         "bench --quick took {:?}",
         started.elapsed()
     );
@@ -47,6 +47,17 @@ fn quick_benchmark_writes_a_report_with_every_workload() {
         assert!(has("L1", transport, "small_p99_us"), "L1 p99 {transport}");
     }
     assert!(has("W3", "mixed", "deliveries_per_s"), "W3 mixed");
+    // TLS and WSS beside raw tokio-rustls: W1, W2 and M1.
+    for transport in ["tls", "wss"] {
+        assert!(has("W1", transport, "events_per_s"), "W1 {transport}");
+        assert!(has("W2", transport, "p50_us"), "W2 p50 {transport}");
+        assert!(has("W2", transport, "p99_us"), "W2 p99 {transport}");
+        assert!(has("M1", transport, "rss_bytes_per_conn"), "M1 {transport}");
+        assert!(
+            has("M1", transport, "rss_wave3_over_wave1"),
+            "M1 churn {transport}"
+        );
+    }
     for row in &rows {
         for key in ["workload", "transport", "metric", "raw", "hisock", "ratio"] {
             assert!(row.get(key).is_some(), "{key} in {row}");

@@ -17,6 +17,7 @@
 pub mod basic;
 pub mod chat;
 pub mod tictactoe;
+pub mod tls;
 pub mod web;
 
 use tokio::sync::mpsc;

@@ -98,6 +98,110 @@ fn scripted_chat_clients_over_tcp_and_websocket_exchange_room_and_direct_message
 }
 
 #[test]
+fn chat_in_tls_mode_serves_tls_and_wss_clients_that_trust_the_ca_file_it_wrote() {
+    let dir = std::env::temp_dir().join(format!("hisock-chat-tls-{}", std::process::id()));
+    let dir_arg = dir.to_str().expect("a UTF-8 path");
+    let mut server = Program::start(
+        CHAT_SERVER,
+        &[
+            "--tls",
+            "--tls-dir",
+            dir_arg,
+            "--addr",
+            "127.0.0.1:0",
+            "--ws",
+            "127.0.0.1:0",
+            "--http",
+            "127.0.0.1:0",
+        ],
+    );
+    let ca_line = server.wait_for("clients trust the CA in ");
+    let ca = ca_line
+        .split("clients trust the CA in ")
+        .nth(1)
+        .expect("a path")
+        .trim()
+        .to_string();
+    assert_eq!(std::path::Path::new(&ca), dir.join("ca.pem"));
+    let tls_line = server.wait_for("listening on tls://");
+    let tls_addr = tls_line
+        .rsplit("tls://")
+        .next()
+        .expect("an address")
+        .trim()
+        .to_string();
+    let wss_line = server.wait_for("listening on wss://");
+    let wss_url = wss_line.rsplit(' ').next().expect("a url").to_string();
+
+    let mut bob = Program::start(
+        CHAT_CLIENT,
+        &[
+            "--addr",
+            &tls_addr,
+            "--tls-ca",
+            &ca,
+            "--name",
+            "bob",
+            "--script",
+            "",
+            "--exit-after",
+            "60",
+        ],
+    );
+    bob.wait_for("connected as bob");
+    let mut dave = Program::start(
+        CHAT_CLIENT,
+        &[
+            "--ws",
+            &wss_url,
+            "--tls-ca",
+            &ca,
+            "--name",
+            "dave",
+            "--script",
+            "",
+            "--exit-after",
+            "60",
+        ],
+    );
+    dave.wait_for("connected as dave");
+
+    let mut alice = Program::start(
+        CHAT_CLIENT,
+        &[
+            "--addr",
+            &tls_addr,
+            "--tls-ca",
+            &ca,
+            "--name",
+            "alice",
+            "--script",
+            "hello over tls;/who",
+        ],
+    );
+    alice.expect_success();
+    let who = alice.stdout();
+    for expected in ["bob in lobby via tls", "dave in lobby via wss"] {
+        assert!(
+            who.contains(expected),
+            "missing {expected:?} in /who:\n{who}"
+        );
+    }
+    bob.wait_for("[lobby] alice: hello over tls");
+    dave.wait_for("[lobby] alice: hello over tls");
+
+    // Without the CA file the client refuses the server, and says why.
+    let mut stranger = Program::start(
+        CHAT_CLIENT,
+        &["--ws", &wss_url, "--name", "eve", "--script", ""],
+    );
+    stranger.expect_failure();
+    let said = stranger.transcript();
+    assert!(said.contains("not signed by a trusted CA"), "{said}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn chat_server_serves_its_page_the_browser_client_and_the_chat_on_one_http_port() {
     // A stand-in package folder, so that the test does not need a wasm build.
     let pkg = std::env::temp_dir().join(format!("hisock-chat-pkg-{}", std::process::id()));
@@ -220,4 +324,39 @@ fn axum_app_serves_its_page_and_hisock_on_the_same_port() {
     // The app's own route still answers plain HTTP on the same port.
     let response = http_get(&http_addr, "/");
     assert!(response.contains("hisock lives on /ws"), "{response}");
+}
+
+#[test]
+fn axum_app_over_https_serves_hisock_on_wss_with_its_demo_certificate() {
+    let dir = std::env::temp_dir().join(format!("hisock-axum-tls-{}", std::process::id()));
+    let dir_arg = dir.to_str().expect("a UTF-8 path");
+    let mut app = Program::start(
+        env!("CARGO_BIN_EXE_axum_tls"),
+        &["--addr", "127.0.0.1:0", "--tls-dir", dir_arg],
+    );
+    let line = app.wait_for("with hisock at wss://");
+    let url = line.rsplit(' ').next().expect("a url").to_string();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    runtime.block_on(async {
+        let tls =
+            hisock_tcp::tls::ClientTls::with_ca_file(dir.join("ca.pem")).expect("the CA file");
+        let config = hisock_ws::WsConfig::new().tls(tls);
+        let options = hisock::ClientOptions::new().name("ada");
+        let client = within(
+            "connect",
+            hisock_ws::connect_with(url.as_str(), options, &config),
+        )
+        .await
+        .expect("wss through axum-server");
+        let answer: String = client
+            .request("echo", "hi", WAIT)
+            .await
+            .expect("echo answers");
+        assert_eq!(answer, "ada said hi over wss");
+        client.close().await;
+    });
+    let _ = std::fs::remove_dir_all(&dir);
 }

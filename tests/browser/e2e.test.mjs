@@ -19,6 +19,13 @@ import { CHROMIUM, CHROMIUM_ARGS, serve, tarball, unpack } from "./support.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const WS_URL = process.env.HISOCK_TEST_WS_URL;
+// The test server's WSS listeners: one whose certificate Chromium trusts by
+// its key's SPKI hash (HISOCK_TEST_SPKI, given to
+// --ignore-certificate-errors-spki-list), one whose certificate it must
+// refuse. Certificate checks stay on for everything else.
+const WSS_URL = process.env.HISOCK_TEST_WSS_URL;
+const WSS_UNTRUSTED_URL = process.env.HISOCK_TEST_WSS_UNTRUSTED_URL;
+const SPKI = process.env.HISOCK_TEST_SPKI;
 const STEP = 15_000; // every browser-side wait is bounded by this
 
 let unpacked, site, browser, page;
@@ -26,11 +33,12 @@ const pageErrors = [];
 
 before(async () => {
   assert.ok(WS_URL, "HISOCK_TEST_WS_URL is not set: run scripts/browser-tests.sh");
+  assert.ok(WSS_URL && WSS_UNTRUSTED_URL && SPKI, "HISOCK_TEST_WSS_URL, HISOCK_TEST_WSS_UNTRUSTED_URL and HISOCK_TEST_SPKI are not set: run scripts/browser-tests.sh");
   unpacked = unpack(tarball());
   site = await serve(unpacked.pkg);
   browser = await chromium.launch({
     executablePath: CHROMIUM,
-    args: CHROMIUM_ARGS,
+    args: [...CHROMIUM_ARGS, `--ignore-certificate-errors-spki-list=${SPKI}`],
     headless: true,
     timeout: 30_000,
   });
@@ -79,6 +87,36 @@ test("the package connects from a page over WebSocket and the server sees a ws c
   assert.equal(result.me.transport, "ws");
   assert.equal(result.after, false);
   assert.equal(result.closed.code, 1000);
+});
+
+test("the package connects over wss:// with the test certificate, and refuses another certificate", { timeout: 30_000 }, async () => {
+  const result = await page.evaluate(
+    async ([source, wss, untrusted]) => {
+      const fn = new Function("hisock", "h", "wss", "untrusted", `return (${source})(wss, untrusted);`);
+      return fn(window.hisock, window.helpers, wss, untrusted);
+    },
+    [
+      (async (wss, untrusted) => {
+        const name = h.unique("wss");
+        const client = await hisock.connect(wss, { name, timeoutMs: 10000 });
+        const me = await client.request("whoami", null);
+        await client.close();
+        let refused = null;
+        try {
+          const stranger = await hisock.connect(untrusted, { timeoutMs: 10000 });
+          await stranger.close();
+        } catch (err) {
+          refused = String(err);
+        }
+        return { name, me, refused };
+      }).toString(),
+      WSS_URL,
+      WSS_UNTRUSTED_URL,
+    ],
+  );
+  assert.equal(result.me.name, result.name);
+  assert.equal(result.me.transport, "wss");
+  assert.ok(result.refused, "a certificate Chromium was not told to trust is refused");
 });
 
 test("a browser client and a native TCP client see each other join and leave", { timeout: 40_000 }, async () => {

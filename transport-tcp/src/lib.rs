@@ -26,6 +26,9 @@
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! TCP+TLS (rustls) is behind the cargo feature `tls`: see the `tls`
+//! module.
 #![forbid(unsafe_code)]
 
 use std::io;
@@ -38,6 +41,8 @@ use tokio::net::{TcpStream, ToSocketAddrs};
 
 mod bind;
 mod read;
+#[cfg(feature = "tls")]
+pub mod tls;
 mod write;
 pub use bind::{bind_listener, DEFAULT_LISTEN_BACKLOG};
 use read::FrameReader;

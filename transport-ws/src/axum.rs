@@ -8,6 +8,10 @@
 //! The client address comes from axum's [`ConnectInfo`] when the app is
 //! served with `into_make_service_with_connect_info::<SocketAddr>()`.
 //!
+//! Behind TLS: serve the app with `axum-server`'s rustls support (see the
+//! `axum_tls` example) and mount [`route_behind_tls`], which reports its
+//! clients as `wss`.
+//!
 //! ```no_run
 //! use std::net::SocketAddr;
 //! use axum::{routing::get, Router};
@@ -52,10 +56,29 @@ pub fn route_with_config<S>(server: Server, config: WsConfig) -> MethodRouter<S>
 where
     S: Clone + Send + Sync + 'static,
 {
+    route_as(server, config, TransportKind::Ws)
+}
+
+/// Like [`route_with_config`], for an app served over TLS (axum-server with
+/// rustls, or a TLS-terminating proxy in front): its clients are reported
+/// as [`TransportKind::Wss`]. TLS itself is the app's server's business;
+/// the `axum_tls` example serves it with `axum-server` and the certificate
+/// of a `hisock_tcp::tls::ServerTls` (cargo feature `tls`).
+pub fn route_behind_tls<S>(server: Server, config: WsConfig) -> MethodRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    route_as(server, config, TransportKind::Wss)
+}
+
+fn route_as<S>(server: Server, config: WsConfig, kind: TransportKind) -> MethodRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
     let shared = Arc::new((server, config));
     get(move |request: Request| {
         let shared = shared.clone();
-        async move { serve_upgrade(&shared.0, &shared.1, request).await }
+        async move { serve_upgrade_as(&shared.0, &shared.1, request, kind).await }
     })
 }
 
@@ -68,6 +91,17 @@ where
 /// and reason when refused; axum's rejection (400, 405, 426, …) for a
 /// request that is not a WebSocket upgrade.
 pub async fn serve_upgrade(server: &Server, config: &WsConfig, request: Request) -> Response {
+    serve_upgrade_as(server, config, request, TransportKind::Ws).await
+}
+
+/// Like [`serve_upgrade`], reporting the clients as `kind`
+/// ([`TransportKind::Wss`] when the app is served over TLS).
+pub async fn serve_upgrade_as(
+    server: &Server,
+    config: &WsConfig,
+    request: Request,
+    kind: TransportKind,
+) -> Response {
     let (mut parts, _body) = request.into_parts();
     let upgrade = match WebSocketUpgrade::from_request_parts(&mut parts, &()).await {
         Ok(upgrade) => upgrade,
@@ -98,8 +132,8 @@ pub async fn serve_upgrade(server: &Server, config: &WsConfig, request: Request)
         .max_message_size(max_frame_len)
         .max_frame_size(max_frame_len)
         .on_upgrade(move |socket| async move {
-            let conn = frames::connection(socket, max_frame_len, usize::MAX, TransportKind::Ws)
-                .with_addrs(peer, None);
+            let conn =
+                frames::connection(socket, max_frame_len, usize::MAX, kind).with_addrs(peer, None);
             server.serve_connection(conn).await;
         })
 }

@@ -1,7 +1,9 @@
 //! The native WebSocket client: open a TCP connection, upgrade it, run the
 //! hisock handshake, spawn the driver.
 
-use hisock::{codes, Client, ClientOptions, CloseReason, Error, TransportError, TransportKind};
+use hisock::{
+    codes, Client, ClientOptions, CloseReason, Connection, Error, TransportError, TransportKind,
+};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::StatusCode;
@@ -16,7 +18,8 @@ use crate::read_ahead::ReadAhead;
 /// is the server default.
 pub use hisock::frame::DEFAULT_MAX_FRAME_LEN;
 
-/// Connects to the hisock server at `url` (`ws://host:port/path`), performs
+/// Connects to the hisock server at `url` (`ws://host:port/path`, or
+/// `wss://` with the cargo feature `tls`), performs
 /// the WebSocket upgrade and the hisock handshake, and spawns the client's
 /// driver on the current tokio runtime. Uses the default [`WsConfig`].
 ///
@@ -30,8 +33,14 @@ pub async fn connect(url: &str, options: ClientOptions) -> hisock::Result<Client
 /// build it with `"ws://…".into_client_request()` and edit its headers) and
 /// a [`WsConfig`] for the buffer sizes and the connect timeout.
 ///
-/// Errors: [`Error::InvalidAddress`] for a URL that is not `ws://host…`
-/// (`wss://` needs TLS, which this crate does not include yet);
+/// `wss://` URLs (cargo feature `tls`) verify the server's certificate
+/// with the config's `tls` settings (`WsConfig::tls`), or against the
+/// webpki roots.
+///
+/// Errors: [`Error::InvalidAddress`] for a URL that is not `ws://host…` or
+/// `wss://host…` (`wss://` without the `tls` feature);
+/// a `hisock_tcp::tls::TlsError` inside [`Error::Transport`] when TLS
+/// fails (an untrusted CA, a wrong hostname: the text says which);
 /// [`Error::Timeout`] when connecting and upgrading take longer than the
 /// config's connect timeout; [`Error::Refused`] with
 /// [`AUTH_REFUSED`](codes::AUTH_REFUSED) when the server answers the
@@ -52,7 +61,7 @@ where
             input: "websocket request".into(),
             reason: err.to_string(),
         })?;
-    let (host, port) = host_and_port(request.uri())?;
+    let (secure, host, port) = target(request.uri())?;
     let timeout = config.connect_timeout;
     let opened = tokio::time::timeout(timeout, async {
         let stream = TcpStream::connect((host.as_str(), port))
@@ -62,17 +71,12 @@ where
         let _ = stream.set_nodelay(true);
         let peer = stream.peer_addr().ok();
         let local = stream.local_addr().ok();
-        let ws_config = config.websocket_config(DEFAULT_MAX_FRAME_LEN);
-        let (ws, _response) = tokio_tungstenite::client_async_with_config(
-            request,
-            ReadAhead::new(stream),
-            Some(ws_config),
-        )
-        .await
-        .map_err(upgrade_error)?;
-        Ok::<_, Error>(
-            ws_connection(ws, DEFAULT_MAX_FRAME_LEN, TransportKind::Ws).with_addrs(peer, local),
-        )
+        let conn = if secure {
+            connect_tls(request, stream, &host, config).await?
+        } else {
+            upgrade(request, stream, config, TransportKind::Ws).await?
+        };
+        Ok::<_, Error>(conn.with_addrs(peer, local))
     })
     .await
     .map_err(|_| Error::Timeout(timeout))??;
@@ -81,25 +85,76 @@ where
     Ok(client)
 }
 
-/// The host and port to open a TCP connection to, from a `ws://` URL.
-fn host_and_port(uri: &http::Uri) -> hisock::Result<(String, u16)> {
+/// The WebSocket upgrade on a connected stream (plain or TLS).
+async fn upgrade<S>(
+    request: http::Request<()>,
+    stream: S,
+    config: &WsConfig,
+    kind: TransportKind,
+) -> hisock::Result<Connection>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static,
+{
+    let ws_config = config.websocket_config(DEFAULT_MAX_FRAME_LEN);
+    let (ws, _response) = tokio_tungstenite::client_async_with_config(
+        request,
+        ReadAhead::new(stream),
+        Some(ws_config),
+    )
+    .await
+    .map_err(upgrade_error)?;
+    Ok(ws_connection(ws, DEFAULT_MAX_FRAME_LEN, kind))
+}
+
+/// `wss://`: the TLS handshake (the config's [`ClientTls`](hisock_tcp::tls::ClientTls),
+/// or the webpki roots), then the upgrade inside it.
+#[cfg(feature = "tls")]
+async fn connect_tls(
+    request: http::Request<()>,
+    stream: TcpStream,
+    host: &str,
+    config: &WsConfig,
+) -> hisock::Result<Connection> {
+    let tls = config.client_tls.clone().unwrap_or_default();
+    let stream = tls.connect(host, stream).await?;
+    upgrade(request, stream, config, TransportKind::Wss).await
+}
+
+#[cfg(not(feature = "tls"))]
+async fn connect_tls(
+    _request: http::Request<()>,
+    _stream: TcpStream,
+    _host: &str,
+    _config: &WsConfig,
+) -> hisock::Result<Connection> {
+    unreachable!("target() refuses wss:// without the tls feature")
+}
+
+/// Whether the URL is `wss://`, and the host and port to open a TCP
+/// connection to.
+fn target(uri: &http::Uri) -> hisock::Result<(bool, String, u16)> {
     let invalid = |reason: &str| Error::InvalidAddress {
         input: uri.to_string(),
         reason: reason.to_owned(),
     };
-    match uri.scheme_str() {
-        Some("ws") => {}
+    let (secure, default_port) = match uri.scheme_str() {
+        Some("ws") => (false, 80),
+        Some("wss") if cfg!(feature = "tls") => (true, 443),
         Some("wss") => {
             return Err(invalid(
-                "wss:// needs TLS, which hisock-ws does not include yet; use ws://",
+                "wss:// needs the `tls` cargo feature of hisock-ws; use ws:// or enable it",
             ))
         }
-        _ => return Err(invalid("expected a ws:// URL")),
-    }
+        _ => return Err(invalid("expected a ws:// or wss:// URL")),
+    };
     let host = uri.host().ok_or_else(|| invalid("no host in the URL"))?;
     // IPv6 literals come bracketed ("[::1]"); sockets want them bare.
     let host = host.trim_start_matches('[').trim_end_matches(']');
-    Ok((host.to_owned(), uri.port_u16().unwrap_or(80)))
+    Ok((
+        secure,
+        host.to_owned(),
+        uri.port_u16().unwrap_or(default_port),
+    ))
 }
 
 fn upgrade_error(err: tungstenite::Error) -> Error {
@@ -135,21 +190,32 @@ mod tests {
     fn ws_urls_give_host_and_port() {
         let uri: http::Uri = "ws://127.0.0.1:9000/chat".parse().expect("uri");
         assert_eq!(
-            host_and_port(&uri).expect("valid"),
-            ("127.0.0.1".to_string(), 9000)
+            target(&uri).expect("valid"),
+            (false, "127.0.0.1".to_string(), 9000)
         );
         let uri: http::Uri = "ws://[::1]/".parse().expect("uri");
-        assert_eq!(host_and_port(&uri).expect("valid"), ("::1".to_string(), 80));
+        assert_eq!(target(&uri).expect("valid"), (false, "::1".to_string(), 80));
+    }
+
+    #[cfg(feature = "tls")]
+    #[test]
+    fn wss_urls_default_to_port_443() {
+        let uri: http::Uri = "wss://localhost/".parse().expect("uri");
+        assert_eq!(
+            target(&uri).expect("valid"),
+            (true, "localhost".to_string(), 443)
+        );
     }
 
     #[test]
-    fn wss_and_other_schemes_are_refused_clearly() {
-        for url in ["wss://example.invalid/", "http://127.0.0.1/"] {
+    fn other_schemes_are_refused_clearly() {
+        let mut urls = vec!["http://127.0.0.1/"];
+        if !cfg!(feature = "tls") {
+            urls.push("wss://example.invalid/");
+        }
+        for url in urls {
             let uri: http::Uri = url.parse().expect("uri");
-            assert!(matches!(
-                host_and_port(&uri),
-                Err(Error::InvalidAddress { .. })
-            ));
+            assert!(matches!(target(&uri), Err(Error::InvalidAddress { .. })));
         }
     }
 }

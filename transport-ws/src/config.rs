@@ -53,6 +53,8 @@ pub struct WsConfig {
     allowed_origins: Option<Vec<String>>,
     upgrade_check: Option<UpgradeCheck>,
     pub(crate) connect_timeout: Duration,
+    #[cfg(feature = "tls")]
+    pub(crate) client_tls: Option<hisock_tcp::tls::ClientTls>,
 }
 
 impl Default for WsConfig {
@@ -63,6 +65,8 @@ impl Default for WsConfig {
             allowed_origins: None,
             upgrade_check: None,
             connect_timeout: Duration::from_secs(10),
+            #[cfg(feature = "tls")]
+            client_tls: None,
         }
     }
 }
@@ -146,6 +150,16 @@ impl WsConfig {
     /// ([`ClientOptions::handshake_timeout`](hisock::ClientOptions::handshake_timeout)).
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
+        self
+    }
+
+    /// Client side only (cargo feature `tls`): the TLS settings for
+    /// `wss://` URLs, to trust a private CA
+    /// ([`ClientTls::with_ca_pem`](hisock_tcp::tls::ClientTls::with_ca_pem)).
+    /// Without it, `wss://` trusts the webpki roots.
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, tls: hisock_tcp::tls::ClientTls) -> Self {
+        self.client_tls = Some(tls);
         self
     }
 

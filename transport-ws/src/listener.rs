@@ -19,9 +19,15 @@ use crate::connection::accept_connection;
 /// The upgrade runs in the [`Incoming`] future, which the server drives on
 /// the connection's own task under its handshake timeout, so a slow or
 /// silent peer never holds up the accept loop.
+///
+/// With `with_tls` (cargo feature `tls`) it serves
+/// `wss://`: the TLS handshake runs first, in the same `Incoming` future,
+/// and its clients are reported as [`TransportKind::Wss`].
 pub struct WsListener {
     inner: tokio::net::TcpListener,
     config: Arc<WsConfig>,
+    #[cfg(feature = "tls")]
+    tls: Option<hisock_tcp::tls::ServerTls>,
 }
 
 impl WsListener {
@@ -45,7 +51,20 @@ impl WsListener {
         Self {
             inner,
             config: Arc::new(WsConfig::default()),
+            #[cfg(feature = "tls")]
+            tls: None,
         }
+    }
+
+    /// Serves `wss://` with `tls` (cargo feature `tls`): every connection
+    /// completes a TLS handshake (under `tls`'s handshake timeout, off the
+    /// accept loop) before its WebSocket upgrade. A failed handshake drops
+    /// only that connection and is counted in
+    /// [`ServerTls::failed_handshakes`](hisock_tcp::tls::ServerTls::failed_handshakes).
+    #[cfg(feature = "tls")]
+    pub fn with_tls(mut self, tls: hisock_tcp::tls::ServerTls) -> Self {
+        self.tls = Some(tls);
+        self
     }
 
     /// Uses `config` for the connections accepted from now on.
@@ -68,6 +87,12 @@ impl Listener for WsListener {
         Box::pin(async move {
             let (stream, peer) = self.inner.accept().await?;
             let config = self.config.clone();
+            #[cfg(feature = "tls")]
+            if let Some(tls) = self.tls.clone() {
+                let incoming: Incoming =
+                    Box::pin(async move { upgrade_tls(stream, peer, &config, &tls, limits).await });
+                return Ok(incoming);
+            }
             let incoming: Incoming =
                 Box::pin(async move { upgrade(stream, peer, &config, limits).await });
             Ok(incoming)
@@ -89,5 +114,21 @@ async fn upgrade(
     let _ = stream.set_nodelay(true);
     let local = stream.local_addr().ok();
     let conn = accept_connection(stream, config, limits.max_frame_len, TransportKind::Ws).await?;
+    Ok(conn.with_addrs(Some(peer), local))
+}
+
+#[cfg(feature = "tls")]
+async fn upgrade_tls(
+    stream: TcpStream,
+    peer: SocketAddr,
+    config: &WsConfig,
+    tls: &hisock_tcp::tls::ServerTls,
+    limits: ConnectionLimits,
+) -> Result<hisock::Connection, TransportError> {
+    // Small events must not wait for Nagle's algorithm; batching is ours.
+    let _ = stream.set_nodelay(true);
+    let local = stream.local_addr().ok();
+    let stream = tls.accept(stream, Some(peer)).await?;
+    let conn = accept_connection(stream, config, limits.max_frame_len, TransportKind::Wss).await?;
     Ok(conn.with_addrs(Some(peer), local))
 }

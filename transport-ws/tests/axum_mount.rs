@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use axum::routing::get;
 use axum::Router;
 use hisock::{codes, ClientOptions, Data, Server, TransportKind};
-use hisock_test_support::{within, RawWsPeer, WsClosed, WAIT};
+use hisock_test_support::{within, RawWsPeer, TestCerts, WsClosed, WAIT};
 use hisock_ws::http::{header, HeaderValue, StatusCode};
 use hisock_ws::{IntoClientRequest, WsConfig};
 use tokio_tungstenite::tungstenite;
@@ -142,4 +142,64 @@ async fn axum_route_closes_text_and_oversized_messages_with_their_codes() {
         }
     );
     within("shutdown", server.shutdown()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn axum_app_served_over_tls_by_axum_server_serves_wss_clients() {
+    let server = Server::new();
+    server.on("double", |Data(n): Data<i64>| async move { n * 2 });
+    let certs = TestCerts::shared();
+    let app = Router::new()
+        .route("/", get(|| async { "plain https still works" }))
+        .route(
+            "/ws",
+            hisock_ws::axum::route_behind_tls(server.clone(), WsConfig::new()),
+        );
+    // axum-server's rustls acceptor with the config a ServerTls built from
+    // the PEM certificate and key.
+    let rustls =
+        axum_server::tls_rustls::RustlsConfig::from_config(certs.server_tls().config().clone());
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.set_nonblocking(true).expect("nonblocking");
+    let addr = listener.local_addr().expect("address");
+    let handle = axum_server::Handle::new();
+    let serving = tokio::spawn(
+        axum_server::from_tcp_rustls(listener, rustls)
+            .handle(handle.clone())
+            .serve(app.into_make_service_with_connect_info::<SocketAddr>()),
+    );
+
+    let config = WsConfig::new().tls(certs.client_tls());
+    let client = within(
+        "wss client joins through axum-server",
+        hisock_ws::connect_with(
+            format!("wss://localhost:{}/ws", addr.port()).as_str(),
+            ClientOptions::new(),
+            &config,
+        ),
+    )
+    .await
+    .expect("joins over wss");
+    let doubled: i64 = client.request("double", &21, WAIT).await.expect("request");
+    assert_eq!(doubled, 42);
+    let info = server.client(client.id()).expect("listed");
+    assert_eq!(info.transport, TransportKind::Wss);
+    assert!(info.addr.is_some(), "ConnectInfo gives the address");
+
+    // A client that does not trust the test CA is refused by TLS.
+    let err = hisock_ws::connect(
+        &format!("wss://localhost:{}/ws", addr.port()),
+        ClientOptions::new(),
+    )
+    .await
+    .expect_err("the public roots do not trust the test CA");
+    assert!(
+        err.to_string().contains("not signed by a trusted CA"),
+        "{err}"
+    );
+
+    client.close().await;
+    within("shutdown", server.shutdown()).await;
+    handle.shutdown();
+    let _ = within("axum-server stops", serving).await;
 }

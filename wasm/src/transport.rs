@@ -187,12 +187,17 @@ fn wire(ws: WebSocket, max_frame_len: usize) -> (Connection, Shared) {
         _on_message: on_message,
         _on_close: on_close,
     };
+    // The page's TLS is the browser's: a `wss:` socket is encrypted.
+    let kind = match ws.url().starts_with("wss:") {
+        true => TransportKind::Wss,
+        false => TransportKind::Ws,
+    };
     let sink = WsFrameSink {
         ws,
         inbound: inbound.clone(),
         drain_timer: None,
     };
-    (Connection::new(stream, sink, TransportKind::Ws), inbound)
+    (Connection::new(stream, sink, kind), inbound)
 }
 
 /// One message event as a frame: binary data is copied out of the

@@ -35,7 +35,9 @@ struct Figures {
 /// Runs L1 on TCP and WS.
 pub async fn run(options: &Options) -> BenchResult<Vec<Row>> {
     let mut rows = Vec::new();
-    for &transport in &options.transports {
+    // TLS is measured by W1, W2 and M1 (a 256 MiB payload through rustls
+    // measures its cipher).
+    for transport in options.plain_transports() {
         let mut rate = Samples::default();
         let mut p99 = Samples::default();
         for _ in 0..options.runs {

@@ -70,6 +70,7 @@ impl Helper {
     fn spawn(args: &[String]) -> BenchResult<Self> {
         let mut child = Command::new(std::env::current_exe()?)
             .args(args)
+            .env(crate::tls::DIR_VAR, crate::tls::shared_dir()?)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

@@ -4,17 +4,22 @@
 //! ```text
 //! cargo run -p hisock-examples --bin chat_client -- --name ada --room lobby
 //! cargo run -p hisock-examples --bin chat_client -- --name bo --ws ws://127.0.0.1:6970/
+//! # to `chat_server --tls`: trust the CA file it wrote
+//! cargo run -p hisock-examples --bin chat_client -- --name cy --tls-ca /tmp/hisock-demo-tls/ca.pem
 //! # without a terminal (tests, scripts): run lines, stay 3 s, leave
 //! cargo run -p hisock-examples --bin chat_client -- --name bot --script "hi;/who" --exit-after 3
 //! ```
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
 use hisock::{Change, Client, ClientInfo, ClientOptions, CloseReason, Command, Data, Rejection};
 use hisock_examples::chat::{display_name, ChatLine, DirectMessage, Input, DEFAULT_ROOM, HELP};
+use hisock_tcp::tls::{connect_tls, ClientTls};
+use hisock_ws::WsConfig;
 use tokio::sync::mpsc;
 
 /// The hisock chat client.
@@ -40,6 +45,11 @@ struct Args {
     /// instead of over TCP to --addr.
     #[arg(long, value_name = "URL")]
     ws: Option<String>,
+    /// Connect over TLS, trusting the CA certificate in this PEM file (the
+    /// `ca.pem` that `chat_server --tls` writes): TCP+TLS to --addr, or the
+    /// CA for a `wss://` URL given with --ws.
+    #[arg(long, value_name = "FILE")]
+    tls_ca: Option<PathBuf>,
 }
 
 const TIMEOUT: Duration = Duration::from_secs(5);
@@ -101,10 +111,21 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // The transport is chosen here and nowhere else: the client behaves the
     // same over either.
-    let client = match &args.ws {
-        Some(url) => hisock_ws::connect(url, options).await?,
-        None => hisock_tcp::connect(args.addr, options).await?,
+    let tls = match &args.tls_ca {
+        Some(ca) => Some(ClientTls::with_ca_file(ca)?),
+        None => None,
     };
+    let connected = match (&args.ws, tls) {
+        (Some(url), Some(tls)) => {
+            hisock_ws::connect_with(url.as_str(), options, &WsConfig::new().tls(tls)).await
+        }
+        (Some(url), None) => hisock_ws::connect(url, options).await,
+        (None, Some(tls)) => connect_tls(&args.addr.to_string(), options, &tls).await,
+        (None, None) => hisock_tcp::connect(args.addr, options).await,
+    };
+    // The error's own words (an untrusted certificate says so), not its
+    // Debug form.
+    let client = connected.map_err(|err| format!("cannot connect: {err}"))?;
     println!(
         "connected as {} (id {}) in {}",
         args.name,

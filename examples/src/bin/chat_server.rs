@@ -6,6 +6,12 @@
 //! cargo run -p hisock-examples --bin chat_client -- --name ada    # one terminal each
 //! cargo run -p hisock-examples --bin chat_client -- --name grace --ws ws://127.0.0.1:6970/
 //! # and in a browser (after `bash scripts/build-npm.sh`): http://127.0.0.1:8080/
+//!
+//! # over TLS: a certificate is made at start; clients trust its CA file
+//! cargo run -p hisock-examples --bin chat_server -- --tls
+//! cargo run -p hisock-examples --bin chat_client -- --name ada --tls-ca /tmp/hisock-demo-tls/ca.pem
+//! cargo run -p hisock-examples --bin chat_client -- --name bo \
+//!     --ws wss://localhost:6970/ --tls-ca /tmp/hisock-demo-tls/ca.pem
 //! ```
 //!
 //! The server only relays `say` and `dm`. Joins, leaves, renames and room
@@ -19,6 +25,7 @@ use clap::Parser;
 use hisock::{Change, ClientInfo, CloseReason, Data, Server};
 use hisock_examples::chat::{display_name, ChatLine, DirectMessage};
 use hisock_examples::web;
+use hisock_tcp::tls::{ServerTls, TlsListener};
 
 /// The hisock chat server.
 #[derive(Parser)]
@@ -36,6 +43,15 @@ struct Args {
     /// where `scripts/build-npm.sh` builds them].
     #[arg(long, value_name = "DIR")]
     pkg: Option<PathBuf>,
+    /// Serve TCP+TLS on --addr and WSS on --ws, with a certificate made at
+    /// start (for localhost, 127.0.0.1 and ::1). The chat page stays on
+    /// plain HTTP.
+    #[arg(long)]
+    tls: bool,
+    /// With --tls: where the certificate and the CA file clients trust
+    /// (`ca.pem`) are written.
+    #[arg(long, value_name = "DIR", default_value_os_t = hisock_examples::tls::default_dir())]
+    tls_dir: PathBuf,
 }
 
 /// The chat: handlers only, no sockets. Any number of listeners can feed it.
@@ -115,12 +131,30 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // Listeners: one `listen` call each. Names, rooms and broadcasts span
     // all of them, so TCP and WebSocket clients chat together.
-    let tcp = hisock_tcp::TcpListener::bind(args.addr).await?;
-    println!("chat server listening on tcp://{}", tcp.local_addr()?);
-    server.listen(tcp);
-    let ws = hisock_ws::WsListener::bind(args.ws).await?;
-    println!("chat server listening on ws://{}/", ws.local_addr()?);
-    server.listen(ws);
+    if args.tls {
+        let demo = hisock_examples::tls::write_demo_certs(&args.tls_dir)?;
+        println!(
+            "TLS certificate made; clients trust the CA in {}",
+            demo.ca.display()
+        );
+        let tls = ServerTls::from_pem_files(&demo.cert, &demo.key)?;
+        let tcp = TlsListener::bind(args.addr, tls.clone()).await?;
+        println!("chat server listening on tls://{}", tcp.local_addr()?);
+        server.listen(tcp);
+        let ws = hisock_ws::WsListener::bind(args.ws).await?.with_tls(tls);
+        println!(
+            "chat server listening on wss://{}/",
+            localhost(ws.local_addr()?)
+        );
+        server.listen(ws);
+    } else {
+        let tcp = hisock_tcp::TcpListener::bind(args.addr).await?;
+        println!("chat server listening on tcp://{}", tcp.local_addr()?);
+        server.listen(tcp);
+        let ws = hisock_ws::WsListener::bind(args.ws).await?;
+        println!("chat server listening on ws://{}/", ws.local_addr()?);
+        server.listen(ws);
+    }
     // The page, the browser client and the same chat on `/ws`: see web.rs.
     let pkg = args.pkg.unwrap_or_else(web::default_package_dir);
     if !web::package_is_built(&pkg) {
@@ -132,4 +166,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tokio::signal::ctrl_c().await?;
     server.shutdown().await;
     Ok(())
+}
+
+/// A loopback address written with the name the demo certificate carries,
+/// so that the printed `wss://` URL verifies as it is.
+fn localhost(addr: SocketAddr) -> String {
+    match addr.ip().is_loopback() {
+        true => format!("localhost:{}", addr.port()),
+        false => addr.to_string(),
+    }
 }

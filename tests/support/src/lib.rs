@@ -3,7 +3,8 @@
 //! binary `hisock-test-server` is the native server of the browser tests.
 //!
 //! - [`Transport`] and [`transport_tests!`]: the one list of transports;
-//!   every parity test runs once per transport (`name::tcp`, `name::ws`).
+//!   every parity test runs once per transport (`name::tcp`, `name::tls`,
+//!   `name::ws`, `name::wss`).
 //! - [`TestServer`]: a real server listening on `127.0.0.1:0`, and clients
 //!   connected to it with options.
 //! - [`Probe`]: handlers report what they saw; tests await it with a bound.
@@ -17,6 +18,8 @@
 //! - [`Program`]: a binary run as a child process, its output read with
 //!   bounded waits (the examples' smoke tests).
 //! - [`Move`], [`patterned_bytes`]: payloads whose content can be checked.
+//! - [`TestCerts`]: a test CA and a `localhost` certificate it signed,
+//!   generated at run time (rcgen), for the TLS and WSS transports.
 //!
 //! ```no_run
 //! use hisock::{ClientInfo, ClientOptions, Server};
@@ -43,14 +46,16 @@ mod program;
 pub mod raw;
 mod record;
 mod server;
+mod tls;
 mod transport;
 mod wait;
 
 pub use payloads::{patterned_bytes, patterned_pieces, Move};
 pub use probe::Probe;
 pub use program::{http_get, Program};
-pub use raw::{loopback_pair, Handshake, RawPeer, RawTcpPeer, RawWsPeer, WsClosed};
+pub use raw::{loopback_pair, Handshake, RawPeer, RawStream, RawTcpPeer, RawWsPeer, WsClosed};
 pub use record::{record_departures, record_joins, record_leaves};
 pub use server::TestServer;
-pub use transport::{listen_ws_with, ws_url, Transport};
+pub use tls::TestCerts;
+pub use transport::{listen_ws_with, ws_url, wss_url, Transport};
 pub use wait::{init_tracing, within, WAIT};

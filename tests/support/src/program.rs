@@ -130,6 +130,21 @@ impl Program {
         }
     }
 
+    /// Waits for an exit with a failure status; panics with the transcript
+    /// when it succeeds instead.
+    pub fn expect_failure(&mut self) {
+        let status = self.wait_for_exit();
+        if status.success() {
+            self.fail("succeeded where it should have failed");
+        }
+    }
+
+    /// Everything printed so far, stdout and stderr (stderr lines marked),
+    /// one line each.
+    pub fn transcript(&self) -> String {
+        self.transcript.join("\n")
+    }
+
     /// Everything printed on stdout so far, one line each.
     pub fn stdout(&self) -> String {
         self.stdout.join("\n")

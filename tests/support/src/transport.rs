@@ -12,6 +12,8 @@ use std::net::SocketAddr;
 
 use hisock::{Client, ClientOptions, Server, TransportKind};
 
+use crate::tls::TestCerts;
+
 /// Declares the [`Transport`] enum from the list of transports, and the
 /// hidden macro that writes one test per transport for
 /// [`transport_tests!`](crate::transport_tests). The first token is a `$`,
@@ -44,13 +46,18 @@ macro_rules! transports {
     };
 }
 
-// The transport list, one line each: `Variant => name of its tests`. TLS and
-// WSS (`Tls => tls`, `Wss => wss`) go here once hisock has them.
+// The transport list, one line each: `Variant => name of its tests`.
 transports! {$
     /// Length-prefixed frames over TCP (`hisock-tcp`).
     Tcp => tcp,
+    /// Length-prefixed frames over TLS (`hisock-tcp`'s `tls` feature), with
+    /// the [`TestCerts::shared`] certificate.
+    Tls => tls,
     /// One binary WebSocket message per frame (`hisock-ws`).
     Ws => ws,
+    /// WebSocket over TLS (`hisock-ws`'s `tls` feature), with the
+    /// [`TestCerts::shared`] certificate.
+    Wss => wss,
 }
 
 impl Transport {
@@ -66,7 +73,27 @@ impl Transport {
                     .listen(listener)
                     .expect("a TCP listener has an address")
             }
+            Transport::Tls => {
+                let listener = hisock_tcp::tls::TlsListener::bind(
+                    "127.0.0.1:0",
+                    TestCerts::shared().server_tls(),
+                )
+                .await
+                .expect("bind a TLS listener on 127.0.0.1:0");
+                server
+                    .listen(listener)
+                    .expect("a TLS listener has an address")
+            }
             Transport::Ws => listen_ws_with(server, hisock_ws::WsConfig::new()).await,
+            Transport::Wss => {
+                let listener = hisock_ws::WsListener::bind("127.0.0.1:0")
+                    .await
+                    .expect("bind a WSS listener on 127.0.0.1:0")
+                    .with_tls(TestCerts::shared().server_tls());
+                server
+                    .listen(listener)
+                    .expect("a WSS listener has an address")
+            }
         }
     }
 
@@ -74,7 +101,15 @@ impl Transport {
     pub async fn connect(self, addr: SocketAddr, options: ClientOptions) -> hisock::Result<Client> {
         match self {
             Transport::Tcp => hisock_tcp::connect(addr, options).await,
+            Transport::Tls => {
+                let tls = TestCerts::shared().client_tls();
+                hisock_tcp::tls::connect_tls(&addr.to_string(), options, &tls).await
+            }
             Transport::Ws => hisock_ws::connect(&ws_url(addr), options).await,
+            Transport::Wss => {
+                let config = hisock_ws::WsConfig::new().tls(TestCerts::shared().client_tls());
+                hisock_ws::connect_with(wss_url(addr).as_str(), options, &config).await
+            }
         }
     }
 
@@ -82,7 +117,9 @@ impl Transport {
     pub fn kind(self) -> TransportKind {
         match self {
             Transport::Tcp => TransportKind::Tcp,
+            Transport::Tls => TransportKind::Tls,
             Transport::Ws => TransportKind::Ws,
+            Transport::Wss => TransportKind::Wss,
         }
     }
 }
@@ -104,8 +141,14 @@ pub fn ws_url(addr: SocketAddr) -> String {
     format!("ws://{addr}/")
 }
 
+/// The `wss://` URL of a WSS listener at `addr`.
+pub fn wss_url(addr: SocketAddr) -> String {
+    format!("wss://{addr}/")
+}
+
 /// Turns each `async fn name(t: Transport) { … }` into a module `name` with
-/// one `#[tokio::test]` per transport (`name::tcp`, `name::ws`, named as in
+/// one `#[tokio::test]` per transport (`name::tcp`, `name::tls`, `name::ws`,
+/// `name::wss`, named as in
 /// the transport list), each running the body with its transport.
 /// Attributes and doc comments on the function go on the module. The test
 /// file's imports are visible inside (`use super::*`).

@@ -2,7 +2,9 @@
 //! chromedriver), against the native `hisock-test-server`.
 //!
 //! Run by `scripts/browser-tests.sh`, which starts the server and passes its
-//! WebSocket URL at compile time in `HISOCK_TEST_WS_URL`. By hand:
+//! WebSocket URL at compile time in `HISOCK_TEST_WS_URL` (and its WSS URLs
+//! in `HISOCK_TEST_WSS_URL` / `HISOCK_TEST_WSS_UNTRUSTED_URL`, with the
+//! test certificate's SPKI hash added to Chromium's flags). By hand:
 //!
 //! ```text
 //! cargo run -p hisock-test-support --bin hisock-test-server   # prints READY ws=… tcp=… raw=…
@@ -16,5 +18,6 @@ wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
 mod client;
 mod support;
+mod tls;
 mod transport;
 mod values;

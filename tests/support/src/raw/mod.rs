@@ -18,13 +18,43 @@ use std::net::SocketAddr;
 use bytes::Bytes;
 use hisock::frame::Frame;
 use hisock::CloseReason;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 
+use crate::tls::TestCerts;
 use crate::transport::Transport;
 use crate::wait::within;
 
 pub use tcp::RawTcpPeer;
 pub use ws::{RawWsPeer, WsClosed};
+
+/// The byte stream under a raw peer: a TCP stream, or a TLS stream over
+/// one (with the [`TestCerts::shared`] certificate).
+pub type RawStream = Box<dyn Duplex>;
+
+/// What a raw peer's byte stream can do: read and write.
+pub trait Duplex: AsyncRead + AsyncWrite + Send + Unpin {}
+impl<T: AsyncRead + AsyncWrite + Send + Unpin> Duplex for T {}
+
+/// The client side of TLS on a connected stream, trusting the shared test
+/// CA and expecting `127.0.0.1`.
+pub async fn tls_client(stream: TcpStream) -> RawStream {
+    let tls = TestCerts::shared().client_tls();
+    let stream = within("raw TLS connect", tls.connect("127.0.0.1", stream))
+        .await
+        .expect("raw TLS connect");
+    Box::new(stream)
+}
+
+/// The server side of TLS on an accepted stream, with the shared test
+/// certificate.
+pub async fn tls_server(stream: TcpStream) -> RawStream {
+    let tls = TestCerts::shared().server_tls();
+    let stream = within("raw TLS accept", tls.accept(stream, None))
+        .await
+        .expect("raw TLS accept");
+    Box::new(stream)
+}
 
 /// Two ends of one TCP connection on loopback, for tests that put a
 /// transport on one end and read or write raw bytes on the other.
@@ -42,14 +72,15 @@ pub async fn loopback_pair() -> (TcpStream, TcpStream) {
     (connected.expect("connect"), accepted.expect("accept").0)
 }
 
-/// A raw peer over any [`Transport`]: the frame-level operations both
-/// transports share.
+/// A raw peer over any [`Transport`]: the frame-level operations all
+/// transports share (TLS and WSS are the TCP and WebSocket peers over a
+/// TLS stream).
 // A test has a few of them at most: their size does not matter.
 #[allow(clippy::large_enum_variant)]
 pub enum RawPeer {
-    /// Over TCP.
+    /// Over TCP (or TCP+TLS).
     Tcp(RawTcpPeer),
-    /// Over WebSocket.
+    /// Over WebSocket (or WSS).
     Ws(RawWsPeer),
 }
 
@@ -59,7 +90,9 @@ impl RawPeer {
     pub async fn connect(transport: Transport, addr: SocketAddr) -> Self {
         match transport {
             Transport::Tcp => RawPeer::Tcp(RawTcpPeer::connect(addr).await),
+            Transport::Tls => RawPeer::Tcp(RawTcpPeer::connect_tls(addr).await),
             Transport::Ws => RawPeer::Ws(RawWsPeer::connect(addr).await),
+            Transport::Wss => RawPeer::Ws(RawWsPeer::connect_tls(addr).await),
         }
     }
 
@@ -68,10 +101,13 @@ impl RawPeer {
     pub async fn accept(transport: Transport, listener: &TcpListener) -> Self {
         match transport {
             Transport::Tcp => RawPeer::Tcp(RawTcpPeer::accept(listener).await),
-            Transport::Ws => {
-                let (stream, _) = within("raw accept", listener.accept())
-                    .await
-                    .expect("raw accept");
+            Transport::Tls => {
+                let stream = tls_server(raw_accept(listener).await).await;
+                RawPeer::Tcp(RawTcpPeer::from_stream(stream))
+            }
+            Transport::Ws => RawPeer::Ws(RawWsPeer::accept(raw_accept(listener).await).await.0),
+            Transport::Wss => {
+                let stream = tls_server(raw_accept(listener).await).await;
                 RawPeer::Ws(RawWsPeer::accept(stream).await.0)
             }
         }
@@ -134,6 +170,14 @@ impl RawPeer {
             }
         }
     }
+}
+
+async fn raw_accept(listener: &TcpListener) -> TcpStream {
+    let (stream, _) = within("raw accept", listener.accept())
+        .await
+        .expect("raw accept");
+    let _ = stream.set_nodelay(true);
+    stream
 }
 
 /// The handshake steps every raw peer takes the same way, on top of its

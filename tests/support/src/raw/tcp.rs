@@ -9,12 +9,13 @@ use hisock::CloseReason;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
+use crate::raw::{tls_client, RawStream};
 use crate::wait::{within, WAIT};
 
 /// One end of a TCP connection carrying length-prefixed frames (a 4-byte
 /// big-endian length, then the frame), as PROTOCOL.md describes.
 pub struct RawTcpPeer {
-    stream: TcpStream,
+    stream: RawStream,
 }
 
 impl RawTcpPeer {
@@ -23,7 +24,16 @@ impl RawTcpPeer {
         let stream = within("raw TCP connect", TcpStream::connect(addr))
             .await
             .expect("raw TCP connect");
-        Self::from_stream(stream)
+        Self::from_tcp(stream)
+    }
+
+    /// Connects to `addr` over TLS, trusting the shared test CA.
+    pub async fn connect_tls(addr: SocketAddr) -> Self {
+        let stream = within("raw TCP connect", TcpStream::connect(addr))
+            .await
+            .expect("raw TCP connect");
+        let _ = stream.set_nodelay(true);
+        Self::from_stream(tls_client(stream).await)
     }
 
     /// Accepts the next connection on `listener`, as a fake server.
@@ -31,12 +41,17 @@ impl RawTcpPeer {
         let (stream, _) = within("raw TCP accept", listener.accept())
             .await
             .expect("raw TCP accept");
-        Self::from_stream(stream)
+        Self::from_tcp(stream)
     }
 
-    /// Wraps an accepted or connected stream.
-    pub fn from_stream(stream: TcpStream) -> Self {
+    /// Wraps an accepted or connected TCP stream.
+    pub fn from_tcp(stream: TcpStream) -> Self {
         let _ = stream.set_nodelay(true);
+        Self::from_stream(Box::new(stream))
+    }
+
+    /// Wraps any accepted or connected byte stream (a TLS stream, say).
+    pub fn from_stream(stream: RawStream) -> Self {
         Self { stream }
     }
 

@@ -19,7 +19,7 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{Error, Message};
 use tokio_tungstenite::WebSocketStream;
 
-use crate::raw::Handshake;
+use crate::raw::{tls_client, Duplex, Handshake, RawStream};
 use crate::wait::{within, WAIT};
 
 /// How the other end closed a raw WebSocket connection.
@@ -36,7 +36,7 @@ pub struct WsClosed {
 pub struct RawWsPeer {
     /// The WebSocket itself, for what the methods do not cover (pings,
     /// fragments, a close without a code).
-    pub ws: WebSocketStream<TcpStream>,
+    pub ws: WebSocketStream<RawStream>,
 }
 
 impl RawWsPeer {
@@ -61,6 +61,24 @@ impl RawWsPeer {
         let stream = within("raw TCP connect", TcpStream::connect(addr))
             .await
             .expect("raw TCP connect");
+        Self::upgrade(Box::new(stream), request).await
+    }
+
+    /// Opens a WebSocket over TLS to `addr` at `/` (`wss://`), trusting the
+    /// shared test CA, without the hisock handshake.
+    pub async fn connect_tls(addr: SocketAddr) -> Self {
+        let stream = within("raw TCP connect", TcpStream::connect(addr))
+            .await
+            .expect("raw TCP connect");
+        let request = format!("wss://{addr}/")
+            .into_client_request()
+            .expect("a WebSocket request");
+        Self::upgrade(tls_client(stream).await, request)
+            .await
+            .expect("the WebSocket upgrade")
+    }
+
+    async fn upgrade(stream: RawStream, request: Request) -> Result<Self, Error> {
         let (ws, _) = within(
             "the WebSocket upgrade",
             tokio_tungstenite::client_async(request, stream),
@@ -87,7 +105,8 @@ impl RawWsPeer {
     // The upgrade callback's error type is tungstenite's own (an HTTP
     // response).
     #[allow(clippy::result_large_err)]
-    pub async fn accept(stream: TcpStream) -> (Self, String) {
+    pub async fn accept(stream: impl Duplex + 'static) -> (Self, String) {
+        let stream: RawStream = Box::new(stream);
         let mut path = String::new();
         let note_path = |request: &UpgradeRequest, response: UpgradeResponse| {
             path = request.uri().path().to_owned();

@@ -10,8 +10,14 @@
 //!
 //! Both addresses default to `127.0.0.1:0` (a free port). A third port on
 //! 127.0.0.1 serves a misbehaving WebSocket endpoint (`misbehaving.rs`) for
-//! the browser transport's error paths. Once listening it prints one line,
-//! `READY ws=ws://127.0.0.1:PORT/ tcp=127.0.0.1:PORT raw=ws://127.0.0.1:PORT`, and
+//! the browser transport's error paths. Two more serve the same server over
+//! WSS: one with a test certificate made at start (`wss=`), whose key's
+//! SPKI hash (`spki=`, base64 SHA-256) the browser tests give Chromium's
+//! `--ignore-certificate-errors-spki-list` so that it trusts exactly that
+//! certificate; and one with another certificate Chromium must refuse
+//! (`wss_untrusted=`). Once listening it prints one line,
+//! `READY ws=ws://127.0.0.1:PORT/ tcp=127.0.0.1:PORT raw=ws://127.0.0.1:PORT
+//! wss=wss://127.0.0.1:PORT/ wss_untrusted=wss://127.0.0.1:PORT/ spki=HASH`, and
 //! serves until SIGTERM/SIGINT or `--max-seconds` (default 900) have passed,
 //! so a forgotten server never outlives its test run for long.
 
@@ -63,6 +69,25 @@ async fn main() -> std::process::ExitCode {
         eprintln!("hisock-test-server: listeners have no address");
         return std::process::ExitCode::FAILURE;
     };
+    let trusted = hisock_test_support::TestCerts::generate();
+    let untrusted = hisock_test_support::TestCerts::generate();
+    let mut wss_addrs = Vec::new();
+    for certs in [&trusted, &untrusted] {
+        let listener = match hisock_ws::WsListener::bind("127.0.0.1:0").await {
+            Ok(listener) => listener.with_tls(certs.server_tls()),
+            Err(err) => {
+                eprintln!("hisock-test-server: cannot bind WSS: {err}");
+                return std::process::ExitCode::FAILURE;
+            }
+        };
+        match server.listen(listener) {
+            Some(addr) => wss_addrs.push(addr),
+            None => {
+                eprintln!("hisock-test-server: the WSS listener has no address");
+                return std::process::ExitCode::FAILURE;
+            }
+        }
+    }
     handlers::install(&server, tcp_addr);
     let raw = match tokio::net::TcpListener::bind("127.0.0.1:0").await {
         Ok(listener) => listener,
@@ -80,7 +105,10 @@ async fn main() -> std::process::ExitCode {
     };
     tokio::spawn(misbehaving::serve(raw));
 
-    println!("READY ws=ws://{ws_addr}/ tcp={tcp_addr} raw=ws://{raw_addr}");
+    println!(
+        "READY ws=ws://{ws_addr}/ tcp={tcp_addr} raw=ws://{raw_addr} wss=wss://{}/ wss_untrusted=wss://{}/ spki={}",
+        wss_addrs[0], wss_addrs[1], trusted.spki_sha256
+    );
     let _ = std::io::stdout().flush();
 
     let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
