@@ -69,6 +69,54 @@ pub enum Error {
     /// would have closed the connection for it (PROTOCOL.md section 12).
     #[error("limit exceeded: {0}")]
     LimitExceeded(LimitExceeded),
+    /// A native client could not reach a hisock server at `to`: nothing
+    /// listens there, the address does not resolve, the peer is not a
+    /// hisock server of that transport (it never answered the handshake,
+    /// it is an HTTP server or a TCP port where a WebSocket was expected).
+    /// `reason` says which, in words. (Not in the browser build, whose
+    /// connect errors come from the browser.)
+    #[cfg(not(target_arch = "wasm32"))]
+    #[error("cannot connect to {to}: {reason}")]
+    Connect {
+        /// The address or URL the client tried.
+        to: String,
+        /// What went wrong.
+        reason: String,
+    },
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+impl Error {
+    /// For transports' `connect`: an error from
+    /// [`Client::handshake`](crate::Client::handshake) with the peer at
+    /// `to`, said in words where it means the peer is no hisock server of
+    /// this transport (`what`, e.g. "a hisock TCP port"): no answer in
+    /// time, bytes that are no hisock frame, or a hang-up without `Refuse`.
+    /// A server's `Refuse` and other errors are kept as they are.
+    pub fn in_handshake_with(self, to: &str, what: &str) -> Error {
+        let reason = match &self {
+            Error::Timeout(waited) => format!(
+                "no answer to the hisock handshake within {} ms: is it {what}?",
+                waited.as_millis()
+            ),
+            Error::Transport(err) => {
+                format!(
+                    "the answer to the hisock handshake was no hisock frame ({err}): is it {what}?"
+                )
+            }
+            Error::Protocol(fault) => {
+                format!("the answer to the hisock handshake broke the protocol ({fault}): is it {what}?")
+            }
+            Error::Closed(reason) if reason.code == crate::close::codes::ABNORMAL => {
+                format!("the peer hung up without answering the hisock handshake: is it {what}?")
+            }
+            _ => return self,
+        };
+        Error::Connect {
+            to: to.to_owned(),
+            reason,
+        }
+    }
 }
 
 /// How a peer broke the wire protocol: typed, so that the close code and a

@@ -64,3 +64,21 @@ pub fn stdin_lines() -> mpsc::Receiver<String> {
 #[cfg(doctest)]
 #[doc = include_str!("../../README.md")]
 pub struct ReadmeDoctests;
+
+/// What the example programs' `main` returns on failure: any error, shown
+/// with its `Display` text (`cannot connect to 127.0.0.1:6969: nothing
+/// accepts connections there (...)`) rather than the `Debug` form a plain
+/// `Box<dyn Error>` from `main` prints.
+pub struct Failure(Box<dyn std::error::Error + Send + Sync>);
+
+impl<E: Into<Box<dyn std::error::Error + Send + Sync>>> From<E> for Failure {
+    fn from(err: E) -> Self {
+        Failure(err.into())
+    }
+}
+
+impl std::fmt::Debug for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(&self.0, f)
+    }
+}

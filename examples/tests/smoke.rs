@@ -360,3 +360,23 @@ fn axum_app_over_https_serves_hisock_on_wss_with_its_demo_certificate() {
     });
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn chat_client_says_in_words_when_nothing_listens() {
+    let free = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port");
+    let mut client = Program::start(
+        CHAT_CLIENT,
+        &["--addr", &free.to_string(), "--name", "eve", "--script", ""],
+    );
+    client.expect_failure();
+    let said = client.transcript();
+    assert!(
+        said.contains(&format!(
+            "cannot connect to {free}: nothing accepts connections there"
+        )),
+        "{said}"
+    );
+    assert!(!said.contains("Connect {"), "Display, not Debug: {said}");
+}

@@ -36,15 +36,17 @@ use std::net::SocketAddr;
 
 use hisock::server::{ConnectionLimits, Incoming, Listener};
 use hisock::transport::BoxFuture;
-use hisock::{Client, ClientOptions, Connection, TransportError, TransportKind};
+use hisock::{Connection, TransportError, TransportKind};
 use tokio::net::{TcpStream, ToSocketAddrs};
 
 mod bind;
+mod connect;
 mod read;
 #[cfg(feature = "tls")]
 pub mod tls;
 mod write;
 pub use bind::{bind_listener, DEFAULT_LISTEN_BACKLOG};
+pub use connect::connect;
 use read::FrameReader;
 use write::FrameWriter;
 
@@ -128,21 +130,6 @@ where
     let frames_in = FrameReader::new(read, max_frame_len);
     let frames_out = FrameWriter::new(write);
     Connection::new(frames_in, frames_out, kind)
-}
-
-/// Connects to a hisock server over TCP, performs the handshake and spawns
-/// the client's driver on the current tokio runtime.
-///
-/// Errors: I/O errors as [`hisock::Error::Transport`], and everything
-/// [`Client::handshake`] reports (refusal, timeout, …).
-pub async fn connect(addr: impl ToSocketAddrs, options: ClientOptions) -> hisock::Result<Client> {
-    let stream = TcpStream::connect(addr)
-        .await
-        .map_err(|err| hisock::Error::Transport(TransportError::Io(err)))?;
-    let conn = tcp_connection(stream, DEFAULT_MAX_FRAME_LEN, TransportKind::Tcp);
-    let (client, driver) = Client::handshake(conn, options).await?;
-    tokio::spawn(driver);
-    Ok(client)
 }
 
 /// A connected pair of loopback sockets: (connecting side, accepted side).

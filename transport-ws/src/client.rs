@@ -62,11 +62,20 @@ where
             reason: err.to_string(),
         })?;
     let (secure, host, port) = target(request.uri())?;
+    let url = request.uri().to_string();
     let timeout = config.connect_timeout;
     let opened = tokio::time::timeout(timeout, async {
         let stream = TcpStream::connect((host.as_str(), port))
             .await
-            .map_err(|err| Error::Transport(TransportError::Io(err)))?;
+            .map_err(|err| Error::Connect {
+                to: url.clone(),
+                reason: match err.kind() {
+                    std::io::ErrorKind::ConnectionRefused => {
+                        format!("nothing accepts connections at {host}:{port} ({err})")
+                    }
+                    _ => err.to_string(),
+                },
+            })?;
         // Small events must not wait for Nagle's algorithm; batching is ours.
         let _ = stream.set_nodelay(true);
         let peer = stream.peer_addr().ok();
@@ -80,10 +89,41 @@ where
     })
     .await
     .map_err(|_| Error::Timeout(timeout))??;
-    let (client, driver) = Client::handshake(opened, options).await?;
+    let (client, driver) = Client::handshake(opened, options)
+        .await
+        .map_err(|err| err.in_handshake_with(&url, "a hisock WebSocket endpoint"))?;
     tokio::spawn(driver);
     Ok(client)
 }
+
+/// An upgrade that failed because the peer is no WebSocket server (an HTTP
+/// server without the endpoint, a hisock TCP port) becomes an
+/// [`Error::Connect`] that says so; refusals by the server's upgrade
+/// checks (HTTP 401/403) and TLS errors stay as they are.
+fn upgrade_failed(err: Error, url: &str) -> Error {
+    let reason = match &err {
+        Error::Transport(TransportError::Other(text)) if text.starts_with(NOT_UPGRADED) => {
+            format!("{text}: is it a hisock WebSocket endpoint?")
+        }
+        Error::Transport(TransportError::Io(io)) => format!(
+            "the peer hung up during the WebSocket upgrade ({io}): is it a WebSocket endpoint, \
+             not a hisock TCP port?"
+        ),
+        Error::Transport(TransportError::Other(text)) if text.starts_with(UPGRADE_FAILED) => {
+            format!("{text}: is it a WebSocket endpoint, not a hisock TCP port?")
+        }
+        _ => return err,
+    };
+    Error::Connect {
+        to: url.to_owned(),
+        reason,
+    }
+}
+
+/// How `upgrade_error` starts the text of an HTTP answer that was no
+/// upgrade, and of any other failed upgrade.
+const NOT_UPGRADED: &str = "websocket upgrade refused with";
+const UPGRADE_FAILED: &str = "websocket upgrade failed";
 
 /// The WebSocket upgrade on a connected stream (plain or TLS).
 async fn upgrade<S>(
@@ -96,13 +136,14 @@ where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static,
 {
     let ws_config = config.websocket_config(DEFAULT_MAX_FRAME_LEN);
+    let url = request.uri().to_string();
     let (ws, _response) = tokio_tungstenite::client_async_with_config(
         request,
         ReadAhead::new(stream),
         Some(ws_config),
     )
     .await
-    .map_err(upgrade_error)?;
+    .map_err(|err| upgrade_failed(upgrade_error(err), &url))?;
     Ok(ws_connection(ws, DEFAULT_MAX_FRAME_LEN, kind))
 }
 
@@ -171,14 +212,10 @@ fn upgrade_error(err: tungstenite::Error) -> Error {
             if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
                 Error::Refused(CloseReason::new(codes::AUTH_REFUSED, reason))
             } else {
-                Error::Transport(TransportError::Other(format!(
-                    "websocket upgrade refused with {reason}"
-                )))
+                Error::Transport(TransportError::Other(format!("{NOT_UPGRADED} {reason}")))
             }
         }
-        other => Error::Transport(TransportError::Other(format!(
-            "websocket upgrade failed: {other}"
-        ))),
+        other => Error::Transport(TransportError::Other(format!("{UPGRADE_FAILED}: {other}"))),
     }
 }
 

@@ -38,7 +38,7 @@ struct Args {
 }
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> Result<(), hisock_examples::Failure> {
     hisock_examples::init_tracing("info");
     let args = Args::parse();
 

@@ -22,7 +22,7 @@ struct Args {
 }
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> Result<(), hisock_examples::Failure> {
     hisock_examples::init_tracing("info");
     let args = Args::parse();
     let server = Server::new();

@@ -55,7 +55,7 @@ struct Args {
 const TIMEOUT: Duration = Duration::from_secs(5);
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> Result<(), hisock_examples::Failure> {
     hisock_examples::init_tracing("warn");
     let args = Args::parse();
 

@@ -124,7 +124,7 @@ fn chat_server() -> Server {
 }
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> Result<(), hisock_examples::Failure> {
     hisock_examples::init_tracing("info");
     let args = Args::parse();
     let server = chat_server();

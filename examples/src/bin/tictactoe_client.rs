@@ -33,7 +33,7 @@ const TIMEOUT: Duration = Duration::from_secs(5);
 const PATIENCE: Duration = Duration::from_secs(60);
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> Result<(), hisock_examples::Failure> {
     hisock_examples::init_tracing("warn");
     let args = Args::parse();
     let client = hisock_tcp::connect(args.addr, ClientOptions::new().name(&args.name)).await?;

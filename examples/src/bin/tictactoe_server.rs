@@ -36,7 +36,7 @@ impl SharedGame {
 }
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> Result<(), hisock_examples::Failure> {
     hisock_examples::init_tracing("info");
     let args = Args::parse();
 
