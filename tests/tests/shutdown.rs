@@ -203,6 +203,7 @@ transport_tests! {
                 .expect("the client is in the report")
                 .frames;
             let handled = count.load(Ordering::SeqCst);
+            eprintln!("{t:?}: client {} handled {handled} events, report says {lost} frames lost", client.id());
             // Every event queued for it: handled, or counted lost; the one
             // frame more is the `Close`.
             assert_eq!(handled + lost, SLOW_EVENTS + 1, "handled {handled}, lost {lost}");
