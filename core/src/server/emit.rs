@@ -199,23 +199,30 @@ impl Emit<'_> {
     /// The recipients' ids and queues, taken under the registry's lock
     /// and used after it.
     pub(super) fn recipients(&self) -> Result<Vec<(u64, Arc<Outbox>)>> {
-        let registry = self.server.inner.registry.read();
         let mut recipients = Vec::new();
-        let mut add = |entry: &ClientEntry| {
+        self.for_each_recipient(|entry| recipients.push((entry.info.id, entry.outbox.clone())))?;
+        Ok(recipients)
+    }
+
+    /// Calls `visit` for every recipient, under the registry's read lock.
+    /// Errors: [`Error::NoSuchClient`] for `to_client` with an unknown id.
+    fn for_each_recipient(&self, mut visit: impl FnMut(&ClientEntry)) -> Result<()> {
+        let registry = self.server.inner.registry.read();
+        let mut visit = |entry: &ClientEntry| {
             if !self.skips(entry) {
-                recipients.push((entry.info.id, entry.outbox.clone()));
+                visit(entry);
             }
         };
         match &self.target {
-            Target::All => registry.all().for_each(&mut add),
-            Target::Group(group) => registry.group(group).for_each(&mut add),
-            Target::Room(room) => registry.room(room).for_each(&mut add),
+            Target::All => registry.all().for_each(&mut visit),
+            Target::Group(group) => registry.group(group).for_each(&mut visit),
+            Target::Room(room) => registry.room(room).for_each(&mut visit),
             Target::Client(id) => match registry.get(*id) {
-                Some(entry) => add(entry),
+                Some(entry) => visit(entry),
                 None => return Err(Error::NoSuchClient(*id)),
             },
         }
-        Ok(recipients)
+        Ok(())
     }
 
     pub(super) fn server(&self) -> &Server {
@@ -268,12 +275,9 @@ impl Emit<'_> {
     /// Offers `frame` to every recipient, under the registry's read lock,
     /// and tells `outcome` what happened for each.
     fn deliver(self, frame: Bytes, mut outcome: impl FnMut(u64, Delivery)) -> Result<()> {
-        let registry = self.server.inner.registry.read();
-        let mut push = |entry: &ClientEntry| {
-            if self.skips(entry) {
-                return;
-            }
-            let delivery = match self.volatile_above {
+        let volatile_above = self.volatile_above;
+        self.for_each_recipient(|entry| {
+            let delivery = match volatile_above {
                 None => match push_or_kick(entry, frame.clone()) {
                     Ok(()) => Delivery::Queued,
                     Err(err @ Error::QueueFull { .. }) => Delivery::Kicked(err),
@@ -286,17 +290,7 @@ impl Emit<'_> {
                 },
             };
             outcome(entry.info.id, delivery);
-        };
-        match &self.target {
-            Target::All => registry.all().for_each(&mut push),
-            Target::Group(group) => registry.group(group).for_each(&mut push),
-            Target::Room(room) => registry.room(room).for_each(&mut push),
-            Target::Client(id) => match registry.get(*id) {
-                Some(entry) => push(entry),
-                None => return Err(Error::NoSuchClient(*id)),
-            },
-        }
-        Ok(())
+        })
     }
 }
 
