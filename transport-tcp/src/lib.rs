@@ -37,6 +37,9 @@ use hisock::{Client, ClientOptions, Connection, TransportError, TransportKind};
 use tokio::net::{TcpStream, ToSocketAddrs};
 
 mod bind;
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub mod fuzzing;
 mod read;
 mod write;
 pub use bind::{bind_listener, DEFAULT_LISTEN_BACKLOG};

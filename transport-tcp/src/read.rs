@@ -32,7 +32,7 @@ const BUSY_STREAK: u32 = 256;
 /// a stream of small events costs a read syscall per ~1,000 events rather
 /// than per ~50. It goes back to [`READ_BUFFER_BYTES`] once the socket runs
 /// dry, so idle connections keep the small buffer.
-const BUSY_READ_BUFFER_BYTES: usize = 64 * 1024;
+pub(crate) const BUSY_READ_BUFFER_BYTES: usize = 64 * 1024;
 
 /// Bytes of the length prefix: a 4-byte big-endian frame length.
 const HEAD_BYTES: usize = 4;
@@ -98,6 +98,12 @@ impl<R> FrameReader<R> {
             // A read into no room would look like the end of the stream.
             self.buffer.reserve(READ_BUFFER_BYTES);
         }
+    }
+
+    /// Bytes the read buffer holds room for (the fuzz target bounds it).
+    #[cfg(any(test, feature = "fuzzing"))]
+    pub(crate) fn buffer_capacity(&self) -> usize {
+        self.buffer.capacity()
     }
 
     /// The socket ran dry: the connection is no longer busy, and an empty
