@@ -41,8 +41,14 @@ pub fn frame(data: &[u8]) {
         }
         Err(err) => {
             // The kind byte decides only whether postcard can even try.
-            if data.first().is_some_and(|&k| FrameKind::from_number(k).is_some()) {
-                assert!(reference.is_none(), "postcard decodes what we refuse: {err}");
+            if data
+                .first()
+                .is_some_and(|&k| FrameKind::from_number(k).is_some())
+            {
+                assert!(
+                    reference.is_none(),
+                    "postcard decodes what we refuse: {err}"
+                );
             }
             close_reason_of_decode_error(err);
         }

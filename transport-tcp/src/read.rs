@@ -196,6 +196,33 @@ mod tests {
         assert_eq!(&frames[3][..], b"bcd");
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config::with_cases(256))]
+
+        /// However the stream is cut into reads (0: the socket runs dry
+        /// once), the reader yields the frames that were written, in
+        /// order, and then a clean end.
+        #[test]
+        fn any_chunking_of_a_valid_stream_yields_the_same_frames(
+            payloads in proptest::collection::vec(
+                proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300),
+                0..12,
+            ),
+            chunks in proptest::collection::vec(0usize..700, 1..12),
+        ) {
+            use crate::fuzzing::{read_in_chunks, reference, Item};
+            let slices: Vec<&[u8]> = payloads.iter().map(Vec::as_slice).collect();
+            let wire = framed(&slices);
+            let written: Vec<Item> = payloads
+                .iter()
+                .map(|payload| Item::Frame(Bytes::copy_from_slice(payload)))
+                .collect();
+            proptest::prop_assert_eq!(&reference(&wire, 300), &written);
+            let chunks = if chunks.iter().all(|&size| size == 0) { vec![1] } else { chunks };
+            proptest::prop_assert_eq!(read_in_chunks(&wire, &chunks, 300), written);
+        }
+    }
+
     #[tokio::test]
     async fn an_announced_length_over_the_limit_is_refused_before_reading_it() {
         let wire = 1000u32.to_be_bytes();
