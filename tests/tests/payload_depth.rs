@@ -1,8 +1,9 @@
 //! A payload nested too deep is refused like any payload that does not
-//! fit, and the server stays up. Found by fuzzing (fuzz/README.md): before
-//! `hisock::value::MAX_DEPTH`, one event of 1,000 nested arrays (1 KB)
-//! decoded as a `Value` overflowed the handler's worker stack in a debug
-//! build and aborted the whole server process.
+//! fit, and the server stays up. Found while writing the payload fuzz
+//! targets (fuzz/README.md): before `hisock::value::MAX_DEPTH`, one event
+//! of 1,000 nested arrays (1 KB) decoded as a `Value` overflowed the
+//! handler's worker stack in a debug build and aborted the whole server
+//! process.
 
 use hisock::value::MAX_DEPTH;
 use hisock::{ClientOptions, Command, Data, ErrorCode, Rejection, Server, Value};

@@ -27,9 +27,10 @@ pub const NIL: &[u8] = &[0xc0];
 ///
 /// Why: decoding (into a [`Value`] or a recursive type of one's own) goes
 /// one stack frame deeper per level, on the task that runs the handler.
-/// Found by fuzzing: with rmp-serde's own limit of 1,024 levels, a payload
-/// of 1,000 nested one-element arrays (1 KB) overflowed a 2 MiB tokio
-/// worker stack in a debug build, aborting the whole server process.
+/// Found while writing the payload fuzz targets: with rmp-serde's own
+/// limit of 1,024 levels, a payload of 1,000 nested one-element arrays
+/// (1 KB) overflowed a 2 MiB tokio worker stack in a debug build, aborting
+/// the whole server process.
 pub const MAX_DEPTH: usize = 128;
 
 /// Encodes any `Serialize` value as a MessagePack payload.
