@@ -3,7 +3,7 @@
 //! corpus and with the chunking property in `read.rs`'s tests. Not part of
 //! the API.
 //!
-//! The [`FrameReader`] is driven over an in-memory reader that hands out
+//! The `FrameReader` is driven over an in-memory reader that hands out
 //! the stream in chunks of chosen sizes (and "nothing yet" in between),
 //! polled by hand with a no-op waker: no runtime, no socket, and every
 //! split of the stream is reachable.
@@ -79,7 +79,7 @@ impl From<Result<Bytes, TransportError>> for Item {
 }
 
 /// What the reader yields for `wire` delivered in `chunks` (see
-/// [`Chunked`]), up to the end of the stream. Panics if the read buffer
+/// `Chunked`), up to the end of the stream. Panics if the read buffer
 /// ever holds more than the frame limit and the reader's own buffer sizes
 /// explain.
 pub fn read_in_chunks(wire: &[u8], chunks: &[usize], max_frame_len: usize) -> Vec<Item> {

@@ -171,8 +171,8 @@ fn depth(value: &Value) -> usize {
 }
 
 /// What the browser client makes of a received payload `data`: exactly
-/// what [`expected`] says of the native reading, or an error exactly when
-/// that fails. Both refuse values nested deeper than [`MAX_DEPTH`]: the
+/// what `expected` says of the native reading, or an error exactly when
+/// that fails. Both refuse values nested deeper than `MAX_DEPTH`: the
 /// depth is checked here too, in case the native limit changes alone.
 pub fn browser_msgpack(data: &[u8]) {
     let ours = read::<JsLike>(data);
