@@ -7,6 +7,7 @@
 #
 #   fuzz/run.sh                  # all targets, 10 million runs each
 #   RUNS=100000 fuzz/run.sh frame tcp_reader
+#   FUZZ_ARGS=-rss_limit_mb=4096 fuzz/run.sh browser_msgpack   # more libFuzzer flags
 set -euo pipefail
 # From the repository root: libFuzzer's job process (-jobs=1) writes its
 # output to ./fuzz-0.log, which is appended to the target's log.
@@ -23,7 +24,7 @@ for target in "${targets[@]}"; do
     mkdir -p "$CORPUS_ROOT/$target" "fuzz/corpus/$target" "$LOG_ROOT"
     echo "== $target: $RUNS runs or $MAX_TIME s" >&2
     nice -n 19 cargo +nightly fuzz run "$target" "$CORPUS_ROOT/$target" "fuzz/corpus/$target" -- \
-        -runs="$RUNS" -max_total_time="$MAX_TIME" -jobs=1 -workers=1 -print_final_stats=1 \
+        -runs="$RUNS" -max_total_time="$MAX_TIME" -jobs=1 -workers=1 -print_final_stats=1 ${FUZZ_ARGS:-} \
         >"$LOG_ROOT/$target.log" 2>&1 || echo "!! $target failed: see $LOG_ROOT/$target.log" >&2
     if [ -f fuzz-0.log ]; then
         cat fuzz-0.log >>"$LOG_ROOT/$target.log"
