@@ -44,6 +44,9 @@ pub mod close;
 pub mod dispatch;
 pub mod error;
 pub mod frame;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod info;
 pub mod memory;
 pub mod outbox;

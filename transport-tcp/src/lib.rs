@@ -41,6 +41,9 @@ use tokio::net::{TcpStream, ToSocketAddrs};
 
 mod bind;
 mod connect;
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub mod fuzzing;
 mod read;
 #[cfg(feature = "tls")]
 pub mod tls;

@@ -32,7 +32,7 @@ const BUSY_STREAK: u32 = 256;
 /// a stream of small events costs a read syscall per ~1,000 events rather
 /// than per ~50. It goes back to [`READ_BUFFER_BYTES`] once the socket runs
 /// dry, so idle connections keep the small buffer.
-const BUSY_READ_BUFFER_BYTES: usize = 64 * 1024;
+pub(crate) const BUSY_READ_BUFFER_BYTES: usize = 64 * 1024;
 
 /// Bytes of the length prefix: a 4-byte big-endian frame length.
 const HEAD_BYTES: usize = 4;
@@ -98,6 +98,12 @@ impl<R> FrameReader<R> {
             // A read into no room would look like the end of the stream.
             self.buffer.reserve(READ_BUFFER_BYTES);
         }
+    }
+
+    /// Bytes the read buffer holds room for (the fuzz target bounds it).
+    #[cfg(any(test, feature = "fuzzing"))]
+    pub(crate) fn buffer_capacity(&self) -> usize {
+        self.buffer.capacity()
     }
 
     /// The socket ran dry: the connection is no longer busy, and an empty
@@ -188,6 +194,33 @@ mod tests {
         assert!(frames[1].is_empty());
         assert_eq!(frames[2], big);
         assert_eq!(&frames[3][..], b"bcd");
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config::with_cases(256))]
+
+        /// However the stream is cut into reads (0: the socket runs dry
+        /// once), the reader yields the frames that were written, in
+        /// order, and then a clean end.
+        #[test]
+        fn any_chunking_of_a_valid_stream_yields_the_same_frames(
+            payloads in proptest::collection::vec(
+                proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300),
+                0..12,
+            ),
+            chunks in proptest::collection::vec(0usize..700, 1..12),
+        ) {
+            use crate::fuzzing::{read_in_chunks, reference, Item};
+            let slices: Vec<&[u8]> = payloads.iter().map(Vec::as_slice).collect();
+            let wire = framed(&slices);
+            let written: Vec<Item> = payloads
+                .iter()
+                .map(|payload| Item::Frame(Bytes::copy_from_slice(payload)))
+                .collect();
+            proptest::prop_assert_eq!(&reference(&wire, 300), &written);
+            let chunks = if chunks.iter().all(|&size| size == 0) { vec![1] } else { chunks };
+            proptest::prop_assert_eq!(read_in_chunks(&wire, &chunks, 300), written);
+        }
     }
 
     #[tokio::test]

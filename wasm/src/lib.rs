@@ -48,8 +48,18 @@
 
 #[cfg(target_arch = "wasm32")]
 mod connect;
+// Natively only: the fuzz target runs the JS API's payload reader outside
+// the browser.
+#[cfg(all(feature = "fuzzing", not(target_arch = "wasm32")))]
+#[doc(hidden)]
+pub mod fuzzing;
 #[cfg(all(target_arch = "wasm32", feature = "js"))]
 pub mod js;
+#[cfg(any(
+    all(target_arch = "wasm32", feature = "js"),
+    all(feature = "fuzzing", not(target_arch = "wasm32"))
+))]
+mod msgpack_read;
 #[cfg(target_arch = "wasm32")]
 pub mod transport;
 

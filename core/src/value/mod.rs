@@ -21,6 +21,18 @@ pub use rmpv::Value;
 /// The encoding of the nil value, the payload of events sent without data.
 pub const NIL: &[u8] = &[0xc0];
 
+/// The deepest nesting of arrays, maps and ext values a received payload
+/// may have: [`decode`] refuses a payload with more than this many nested
+/// inside each other, as the browser client does.
+///
+/// Why: decoding (into a [`Value`] or a recursive type of one's own) goes
+/// one stack frame deeper per level, on the task that runs the handler.
+/// Found while writing the payload fuzz targets: with rmp-serde's own
+/// limit of 1,024 levels, a payload of 1,000 nested one-element arrays
+/// (1 KB) overflowed a 2 MiB tokio worker stack in a debug build, aborting
+/// the whole server process.
+pub const MAX_DEPTH: usize = 128;
+
 /// Encodes any `Serialize` value as a MessagePack payload.
 ///
 /// Errors with [`Error::Encode`] when the value cannot be represented (a map
@@ -77,8 +89,14 @@ pub fn encode_into<T: Serialize + ?Sized>(buf: &mut Vec<u8>, value: &T) -> Resul
 ///
 /// Errors with [`Error::Decode`] when the bytes are not MessagePack or do not
 /// fit `T` (a string where `T` wants a number, a missing struct field, …).
+/// Errors with [`Error::Decode`] too when the payload is nested deeper
+/// than [`MAX_DEPTH`].
 pub fn decode<T: DeserializeOwned>(payload: &[u8]) -> Result<T> {
-    rmp_serde::from_slice(payload).map_err(|err| Error::Decode(err.to_string()))
+    let mut deserializer = rmp_serde::Deserializer::from_read_ref(payload);
+    // rmp-serde counts the containers it enters and fails on reaching its
+    // limit: a limit of one more lets exactly MAX_DEPTH nest.
+    deserializer.set_max_depth(MAX_DEPTH + 1);
+    T::deserialize(&mut deserializer).map_err(|err| Error::Decode(err.to_string()))
 }
 
 #[cfg(test)]
@@ -129,6 +147,41 @@ mod tests {
         .expect("outer encodes");
         assert_eq!(decode::<String>(&outer.0).expect("decodes"), "outer");
         assert_eq!(decode::<String>(&outer.1).expect("decodes"), "inner");
+    }
+
+    /// `levels` one-element arrays inside each other around a nil.
+    fn nested(levels: usize) -> Vec<u8> {
+        let mut payload = vec![0x91; levels];
+        payload.push(0xc0);
+        payload
+    }
+
+    #[test]
+    fn payloads_nest_up_to_max_depth_and_no_deeper() {
+        assert!(decode::<Value>(&nested(MAX_DEPTH)).is_ok());
+        let deeper = decode::<Value>(&nested(MAX_DEPTH + 1));
+        assert!(matches!(deeper, Err(Error::Decode(_))), "{deeper:?}");
+        // An ext value counts as a level, as in the browser's reader.
+        let mut ext_inside = nested(MAX_DEPTH);
+        ext_inside.pop();
+        ext_inside.extend_from_slice(&[0xd4, 1, 0]);
+        assert!(decode::<Value>(&ext_inside).is_err());
+    }
+
+    #[test]
+    fn a_deeply_nested_payload_fails_on_a_small_stack_instead_of_overflowing_it() {
+        // A tokio worker's stack; before the limit, this payload overflowed
+        // it in a debug build and aborted the process.
+        let decoded = std::thread::Builder::new()
+            .stack_size(2 * 1024 * 1024)
+            .spawn(|| {
+                let payload = nested(1_000);
+                matches!(decode::<Value>(&payload), Err(Error::Decode(_)))
+            })
+            .expect("a thread")
+            .join()
+            .expect("no panic");
+        assert!(decoded, "refused as too deep");
     }
 
     #[test]

@@ -30,17 +30,16 @@
 //! `Uint8Array`; array → Array; map → a plain object when every key is a
 //! string, number or bool (keys become their JS string form, as in JSON),
 //! otherwise a `Map`; ext → `{ extType, data }`. Input nested deeper than
-//! [`MAX_DEPTH`], truncated or malformed is an error.
+//! [`MAX_DEPTH`], truncated or malformed is an error. The reading itself
+//! is `msgpack_read`'s, which is fuzzed natively (fuzz/README.md).
 
 use super::msgpack as mp;
+use crate::msgpack_read::{read, Build, MAX_SAFE};
 use js_sys::{Array, ArrayBuffer, Object, Reflect, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
 
 /// Deepest nesting accepted in either direction.
-pub const MAX_DEPTH: usize = 128;
-
-/// Largest integer a JS number holds exactly (`Number.MAX_SAFE_INTEGER`).
-const MAX_SAFE: f64 = 9_007_199_254_740_991.0;
+pub use crate::msgpack_read::MAX_DEPTH;
 
 const TOO_DEEP: &str = "value nested deeper than 128 levels (is it cyclic?)";
 
@@ -152,140 +151,76 @@ fn get(object: &JsValue, key: &str) -> JsValue {
 /// Errors: truncated or malformed MessagePack, nesting deeper than
 /// [`MAX_DEPTH`].
 pub fn decode(bytes: &[u8]) -> Result<JsValue, String> {
-    Reader { rest: bytes }
-        .value(0)
-        .map(|(value, _)| value)
+    read::<Js>(bytes)
         .ok_or_else(|| "not valid MessagePack (truncated, malformed or too deep)".into())
 }
 
-/// A cursor over the payload. Each read returns `None` at the end of the
-/// input or on a malformed value; [`decode`] turns that into one error.
-struct Reader<'a> {
-    rest: &'a [u8],
-}
+/// Builds JS values as `msgpack_read` reads them.
+struct Js;
 
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
-        if n > self.rest.len() {
-            return None;
-        }
-        let (head, rest) = self.rest.split_at(n);
-        self.rest = rest;
-        Some(head)
+impl Build for Js {
+    type Value = JsValue;
+    type Array = Array;
+    /// Key/value pairs, `[key, value]` arrays, as `Object.fromEntries`
+    /// takes them.
+    type Pairs = Array;
+
+    fn null() -> JsValue {
+        JsValue::NULL
     }
 
-    /// The next `N` bytes, as big-endian bytes for `from_be_bytes`.
-    fn array<const N: usize>(&mut self) -> Option<[u8; N]> {
-        self.take(N)?.try_into().ok()
+    fn bool(b: bool) -> JsValue {
+        JsValue::from_bool(b)
     }
 
-    fn u8(&mut self) -> Option<u8> {
-        Some(self.array::<1>()?[0])
+    fn number(n: f64) -> JsValue {
+        JsValue::from_f64(n)
     }
 
-    /// A length of `width` bytes (1, 2 or 4), as the `8/16/32` forms use.
-    fn len(&mut self, width: u8) -> Option<usize> {
-        Some(match width {
-            1 => self.u8()?.into(),
-            2 => u16::from_be_bytes(self.array()?).into(),
-            _ => u32::from_be_bytes(self.array()?) as usize,
-        })
+    fn big_uint(n: u64) -> JsValue {
+        JsValue::from(n)
     }
 
-    /// The next value, and whether it can be a plain object key (a string,
-    /// a number or a bool).
-    fn value(&mut self, depth: usize) -> Option<(JsValue, bool)> {
-        if depth > MAX_DEPTH {
-            return None;
-        }
-        let marker = self.u8()?;
-        let value = match marker {
-            0x00..=0x7f => JsValue::from(marker),
-            0x80..=0x8f => return Some((self.map(usize::from(marker & 0x0f), depth)?, false)),
-            0x90..=0x9f => return Some((self.array_of(usize::from(marker & 0x0f), depth)?, false)),
-            0xa0..=0xbf => return self.str(usize::from(marker & 0x1f)),
-            0xc0 => return Some((JsValue::NULL, false)),
-            0xc2 => JsValue::FALSE,
-            0xc3 => JsValue::TRUE,
-            0xc4..=0xc6 => {
-                let len = self.len(1 << (marker - 0xc4))?;
-                return Some((Uint8Array::from(self.take(len)?).into(), false));
-            }
-            0xc7..=0xc9 => {
-                let len = self.len(1 << (marker - 0xc7))?;
-                return Some((self.ext(len)?, false));
-            }
-            0xca => JsValue::from(f32::from_be_bytes(self.array()?)),
-            0xcb => JsValue::from(f64::from_be_bytes(self.array()?)),
-            0xcc => JsValue::from(self.u8()?),
-            0xcd => JsValue::from(u16::from_be_bytes(self.array()?)),
-            0xce => JsValue::from(u32::from_be_bytes(self.array()?)),
-            0xcf => uint(u64::from_be_bytes(self.array()?)),
-            0xd0 => JsValue::from(i8::from_be_bytes(self.array()?)),
-            0xd1 => JsValue::from(i16::from_be_bytes(self.array()?)),
-            0xd2 => JsValue::from(i32::from_be_bytes(self.array()?)),
-            0xd3 => sint(i64::from_be_bytes(self.array()?)),
-            0xd4..=0xd8 => return Some((self.ext(1 << (marker - 0xd4))?, false)),
-            0xd9..=0xdb => {
-                let len = self.len(1 << (marker - 0xd9))?;
-                return self.str(len);
-            }
-            0xdc | 0xdd => {
-                let len = self.len(2 << (marker - 0xdc))?;
-                return Some((self.array_of(len, depth)?, false));
-            }
-            0xde | 0xdf => {
-                let len = self.len(2 << (marker - 0xde))?;
-                return Some((self.map(len, depth)?, false));
-            }
-            0xe0..=0xff => JsValue::from(marker as i8),
-            // 0xc1 is never used.
-            _ => return None,
-        };
-        Some((value, true))
+    fn big_int(n: i64) -> JsValue {
+        JsValue::from(n)
     }
 
-    fn str(&mut self, len: usize) -> Option<(JsValue, bool)> {
-        let bytes = self.take(len)?;
-        Some(match std::str::from_utf8(bytes) {
-            Ok(s) => (JsValue::from_str(s), true),
-            Err(_) => (Uint8Array::from(bytes).into(), false),
-        })
+    fn str(s: &str) -> JsValue {
+        JsValue::from_str(s)
     }
 
-    fn ext(&mut self, len: usize) -> Option<JsValue> {
-        let kind = self.u8()? as i8;
-        let data = self.take(len)?;
+    fn bytes(bytes: &[u8]) -> JsValue {
+        Uint8Array::from(bytes).into()
+    }
+
+    fn ext(kind: i8, data: &[u8]) -> JsValue {
         let object = Object::new();
         let _ = Reflect::set(&object, &"extType".into(), &JsValue::from(kind));
         let _ = Reflect::set(&object, &"data".into(), &Uint8Array::from(data));
-        Some(object.into())
+        object.into()
     }
 
-    fn array_of(&mut self, len: usize, depth: usize) -> Option<JsValue> {
-        // Every element takes at least one byte: a bogus length fails here
-        // instead of allocating.
-        if len > self.rest.len() {
-            return None;
-        }
-        let array = Array::new_with_length(len as u32);
-        for i in 0..len {
-            array.set(i as u32, self.value(depth + 1)?.0);
-        }
-        Some(array.into())
+    fn array(len: usize) -> Array {
+        Array::new_with_length(len as u32)
     }
 
-    fn map(&mut self, len: usize, depth: usize) -> Option<JsValue> {
-        if len > self.rest.len() {
-            return None;
-        }
-        let pairs = Array::new_with_length(len as u32);
-        let mut plain = true;
-        for i in 0..len {
-            let (key, plain_key) = self.value(depth + 1)?;
-            plain &= plain_key;
-            pairs.set(i as u32, Array::of2(&key, &self.value(depth + 1)?.0).into());
-        }
+    fn array_set(array: &mut Array, index: usize, item: JsValue) {
+        array.set(index as u32, item);
+    }
+
+    fn array_end(array: Array) -> JsValue {
+        array.into()
+    }
+
+    fn pairs(len: usize) -> Array {
+        Array::new_with_length(len as u32)
+    }
+
+    fn pair_set(pairs: &mut Array, index: usize, key: JsValue, value: JsValue) {
+        pairs.set(index as u32, Array::of2(&key, &value).into());
+    }
+
+    fn map_end(pairs: Array, plain: bool) -> Option<JsValue> {
         if plain {
             // `Object.fromEntries` turns each key into its JS string form
             // (7 → "7", true → "true") and defines own properties, so a key
@@ -299,23 +234,5 @@ impl<'a> Reader<'a> {
             }
             Some(map.into())
         }
-    }
-}
-
-/// A MessagePack uint 64 as a JS number when that is exact, else a bigint.
-fn uint(n: u64) -> JsValue {
-    if n as f64 <= MAX_SAFE {
-        JsValue::from_f64(n as f64)
-    } else {
-        JsValue::from(n)
-    }
-}
-
-/// A MessagePack int 64 as a JS number when that is exact, else a bigint.
-fn sint(n: i64) -> JsValue {
-    if n.unsigned_abs() as f64 <= MAX_SAFE {
-        JsValue::from_f64(n as f64)
-    } else {
-        JsValue::from(n)
     }
 }

@@ -1,0 +1,6 @@
+#![no_main]
+//! See fuzz/README.md; the body is `hisock_wasm::fuzzing::browser_msgpack`,
+//! which the stable test tests/tests/fuzz_corpus.rs replays over this
+//! target's corpus.
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| hisock_wasm::fuzzing::browser_msgpack(data));
