@@ -174,7 +174,9 @@ impl Reader {
             }
             // Threaded handlers, all at once.
             while let Poll::Ready(Some(())) = self.concurrent.poll_next_unpin(cx) {}
-            // Handlers' replies may have overflowed the queue.
+            // Pongs, acks and handlers' replies may have overflowed the
+            // queue (checked once a turn: past the overflow every control
+            // frame is dropped, so memory stays bounded until then).
             if let Some(ending) = overflow_ending(&shared.outbox) {
                 return Poll::Ready(ending);
             }
@@ -205,9 +207,6 @@ impl Reader {
                             Ok(Some(ending)) => return Poll::Ready(ending),
                             Err(err) => return Poll::Ready(Ending::Failed(err)),
                         }
-                        if let Some(ending) = overflow_ending(&shared.outbox) {
-                            return Poll::Ready(ending);
-                        }
                         // A new job needs its first poll before we sleep.
                         if (!had_current && self.current.is_some())
                             || self.concurrent.len() > concurrent
@@ -219,7 +218,10 @@ impl Reader {
                 }
             }
             if !progressed {
-                return Poll::Pending;
+                return match overflow_ending(&shared.outbox) {
+                    Some(ending) => Poll::Ready(ending),
+                    None => Poll::Pending,
+                };
             }
         }
     }

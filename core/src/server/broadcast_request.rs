@@ -85,9 +85,10 @@ impl Emit<'_> {
         timeout: Duration,
     ) -> Result<Replies<R>> {
         let payload = value::encode(&payload)?;
-        let recipients = self.recipients()?;
+        let mut recipients = Vec::new();
+        self.for_each_recipient(|entry| recipients.push(entry.info.id))?;
         let server = self.server();
-        let asks = recipients.into_iter().map(|(id, _)| {
+        let asks = recipients.into_iter().map(|id| {
             let payload = &payload;
             async move {
                 let answer = server

@@ -206,7 +206,7 @@ impl Emit<'_> {
 
     /// Calls `visit` for every recipient, under the registry's read lock.
     /// Errors: [`Error::NoSuchClient`] for `to_client` with an unknown id.
-    fn for_each_recipient(&self, mut visit: impl FnMut(&ClientEntry)) -> Result<()> {
+    pub(super) fn for_each_recipient(&self, mut visit: impl FnMut(&ClientEntry)) -> Result<()> {
         let registry = self.server.inner.registry.read();
         let mut visit = |entry: &ClientEntry| {
             if !self.skips(entry) {
