@@ -104,6 +104,9 @@ use crate::transport::{MaybeSend, MaybeSync};
 pub trait Event: Copy + MaybeSend + MaybeSync + 'static {
     /// The command name on the wire.
     const NAME: &'static str;
+    /// Its doc comment, one line per line (empty when it has none); the
+    /// generated TypeScript carries it.
+    const DOCS: &'static str = "";
     /// What the event carries.
     type Payload: Serialize + DeserializeOwned + MaybeSend + 'static;
     /// What a request of this event is answered with (`()` for events that
@@ -135,6 +138,8 @@ pub trait ToClient: Event {}
 pub trait EventMap {
     /// The set's name (the TypeScript interface's name).
     const NAME: &'static str;
+    /// Its doc comment (empty when it has none).
+    const DOCS: &'static str = "";
     /// The events clients send, as a list `(A, (B, ()))`.
     type ToServer: EventList;
     /// The events the server sends, as a list.
@@ -197,43 +202,44 @@ pub fn names<M: EventMap>() -> (Vec<&'static str>, Vec<&'static str>) {
 /// Each entry is `Name("wire name"): Payload` or `Name("wire name"):
 /// Payload => Reply`; the reply is `()` when left out. An event that goes
 /// both ways is two entries (one per section; the wire names may be the
-/// same). Doc comments on the set and on each event are kept, and carried
-/// into the generated TypeScript.
+/// same). Attributes and doc comments on the set and on each event are
+/// kept; the doc comments are carried into the generated TypeScript.
 #[macro_export]
 macro_rules! events {
     (
-        $(#[$map_meta:meta])*
+        $(#[$($map_attr:tt)*])*
         $vis:vis $map:ident {
             to_server {
                 $(
-                    $(#[$server_meta:meta])*
+                    $(#[$($server_attr:tt)*])*
                     $server_event:ident ( $server_name:literal ) : $server_payload:ty $(=> $server_reply:ty)?
                 ),* $(,)?
             }
             to_client {
                 $(
-                    $(#[$client_meta:meta])*
+                    $(#[$($client_attr:tt)*])*
                     $client_event:ident ( $client_name:literal ) : $client_payload:ty $(=> $client_reply:ty)?
                 ),* $(,)?
             }
         }
     ) => {
-        $(#[$map_meta])*
+        $(#[$($map_attr)*])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
         $vis struct $map;
 
         impl $crate::event::EventMap for $map {
             const NAME: &'static str = stringify!($map);
+            const DOCS: &'static str = $crate::__event_docs!($(#[$($map_attr)*])*);
             type ToServer = $crate::events!(@list $($server_event),*);
             type ToClient = $crate::events!(@list $($client_event),*);
         }
 
         $(
-            $crate::events!(@event $(#[$server_meta])* $vis $server_event, $server_name,
+            $crate::events!(@event [$(#[$($server_attr)*])*] $vis $server_event, $server_name,
                 $server_payload, ($($server_reply)?), ToServer);
         )*
         $(
-            $crate::events!(@event $(#[$client_meta])* $vis $client_event, $client_name,
+            $crate::events!(@event [$(#[$($client_attr)*])*] $vis $client_event, $client_name,
                 $client_payload, ($($client_reply)?), ToClient);
         )*
     };
@@ -244,19 +250,32 @@ macro_rules! events {
     (@reply ()) => { () };
     (@reply ($reply:ty)) => { $reply };
 
-    (@event $(#[$meta:meta])* $vis:vis $event:ident, $name:literal, $payload:ty, ($($reply:ty)?), $direction:ident) => {
-        $(#[$meta])*
+    (@event [$($attrs:tt)*] $vis:vis $event:ident, $name:literal, $payload:ty, ($($reply:ty)?), $direction:ident) => {
+        $($attrs)*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
         $vis struct $event;
 
         impl $crate::event::Event for $event {
             const NAME: &'static str = $name;
+            const DOCS: &'static str = $crate::__event_docs!($($attrs)*);
             type Payload = $payload;
             type Reply = $crate::events!(@reply ($($reply)?));
         }
 
         impl $crate::event::$direction for $event {}
     };
+}
+
+/// The doc comments among attributes, one line each (for
+/// [`Event::DOCS`]); other attributes are skipped.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __event_docs {
+    () => { "" };
+    (#[doc = $doc:literal] $($rest:tt)*) => {
+        concat!($doc, "\n", $crate::__event_docs!($($rest)*))
+    };
+    (#[$($other:tt)*] $($rest:tt)*) => { $crate::__event_docs!($($rest)*) };
 }
 
 #[cfg(test)]
@@ -288,6 +307,9 @@ mod tests {
         assert_eq!(reply_of(Sum), "i64");
         assert_eq!(reply_of(Ping), "bool");
         assert_eq!(<TestEvents as EventMap>::NAME, "TestEvents");
+        assert_eq!(<TestEvents as EventMap>::DOCS, " Test events.\n");
+        assert_eq!(Hello::DOCS, " Sent.\n");
+        assert_eq!(Sum::DOCS, "");
         let (to_server, to_client) = names::<TestEvents>();
         assert_eq!(to_server, ["hello", "sum"]);
         // The same wire name may go both ways, as two events.

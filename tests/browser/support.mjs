@@ -1,7 +1,7 @@
 // Helpers of the end-to-end tests: unpack the npm package, serve it with a
 // test page on loopback, launch Debian's Chromium through playwright-core.
 
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, statSync, rmSync } from "node:fs";
 import { createServer } from "node:http";
 import { tmpdir } from "node:os";
@@ -113,4 +113,50 @@ export function serve(pkgDir) {
       });
     });
   });
+}
+
+/**
+ * Runs the pinned TypeScript compiler on a tsconfig. Returns { status,
+ * output } (status 0 when it type-checks; output is what tsc printed).
+ */
+export function tsc(tsconfig) {
+  const bin = join(here, "node_modules", "typescript", "bin", "tsc");
+  const run = spawnSync(process.execPath, [bin, "-p", tsconfig], { encoding: "utf8", timeout: 120_000 });
+  return { status: run.status, output: `${run.stdout ?? ""}${run.stderr ?? ""}` };
+}
+
+/**
+ * Serves the package in `pkgDir` with the test page, launches Chromium and
+ * opens the page once the package has loaded. `args` are extra Chromium
+ * flags. Resolves to { page, pageErrors, close }.
+ */
+export async function openTestPage(pkgDir, { args = [] } = {}) {
+  const { chromium } = await import("playwright-core");
+  const site = await serve(pkgDir);
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: [...CHROMIUM_ARGS, ...args],
+    headless: true,
+    timeout: 30_000,
+  });
+  const page = await browser.newPage();
+  page.setDefaultTimeout(15_000);
+  const pageErrors = [];
+  page.on("pageerror", (err) => pageErrors.push(String(err)));
+  page.on("console", (msg) => {
+    if (msg.type() === "error") process.stderr.write(`[page console] ${msg.text()}\n`);
+  });
+  await page.goto(site.url);
+  await page.waitForFunction(() => window.ready !== undefined);
+  if ((await page.evaluate(() => window.ready)) !== "ok") {
+    throw new Error("the package did not load in the test page");
+  }
+  return {
+    page,
+    pageErrors,
+    close: async () => {
+      await browser.close();
+      await site.close();
+    },
+  };
 }
