@@ -6,7 +6,7 @@
 //! server relays a line to the sender's group.
 //!
 //! The events are declared once, in [`ChatEvents`]; the page's
-//! `web/chat-events.ts` is generated from it
+//! `web/chat-events.d.ts` is generated from it
 //! (`cargo run -p hisock-examples --bin chat_typescript`), and a test
 //! fails when the file is out of date.
 
@@ -40,9 +40,9 @@ hisock::events! {
 }
 
 /// Where the chat page's generated event types live
-/// (`examples/web/chat-events.ts`).
+/// (`examples/web/chat-events.d.ts`).
 pub fn typescript_path() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("web/chat-events.ts")
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("web/chat-events.d.ts")
 }
 
 /// A line of chat, as the server relays it (`chat` and `dm` events).
@@ -148,14 +148,14 @@ impl Input {
 mod tests {
     use super::*;
 
-    /// The page's `chat-events.ts` is what the declaration generates today
+    /// The page's `chat-events.d.ts` is what the declaration generates today
     /// (`cargo run -p hisock-examples --bin chat_typescript` rewrites it).
     #[test]
     fn chat_events_typescript_is_up_to_date() {
         let committed = std::fs::read_to_string(typescript_path()).unwrap_or_default();
         assert!(
             committed == hisock::typescript::declarations::<ChatEvents>(),
-            "examples/web/chat-events.ts is out of date: run \
+            "examples/web/chat-events.d.ts is out of date: run \
              `cargo run -p hisock-examples --bin chat_typescript`"
         );
     }

@@ -1,4 +1,4 @@
-//! Writes the chat's event types for its web page: `examples/web/chat-events.ts`,
+//! Writes the chat's event types for its web page: `examples/web/chat-events.d.ts`,
 //! generated from [`ChatEvents`](hisock_examples::chat::ChatEvents), which
 //! `chat.ts` imports (`connect<ChatEvents>(url)`).
 //!
