@@ -26,8 +26,8 @@
 
 use std::collections::VecDeque;
 use std::future::poll_fn;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::task::Poll;
 
 use bytes::Bytes;
@@ -86,6 +86,35 @@ pub struct Undelivered {
     pub queued_bytes: usize,
 }
 
+/// What writers sent, added once per flushed batch (a server's figures
+/// for its operators; shared by all its connections' outboxes).
+#[derive(Debug, Default)]
+pub struct Sent {
+    /// Frames written.
+    pub frames: AtomicU64,
+    /// Of those, events (the first byte is the event kind).
+    pub events: AtomicU64,
+    /// Their bytes, without the transport's framing.
+    pub bytes: AtomicU64,
+}
+
+/// Adds a batch the writer took to `sent` (before writing it: a batch cut
+/// short by a failed write still counts, as the outbox's own accounting
+/// does until the connection ends).
+fn count_sent(sent: &Sent, batch: &VecDeque<Bytes>) {
+    let (mut bytes, mut events) = (0, 0);
+    for frame in batch {
+        bytes += frame.len() as u64;
+        events += u64::from(frame.first() == Some(&EVENT_KIND));
+    }
+    sent.frames.fetch_add(batch.len() as u64, Ordering::Relaxed);
+    sent.events.fetch_add(events, Ordering::Relaxed);
+    sent.bytes.fetch_add(bytes, Ordering::Relaxed);
+}
+
+/// The first byte of an event frame.
+const EVENT_KIND: u8 = crate::frame::FrameKind::Event.number();
+
 /// Queue slots an idle connection keeps allocated (each holds one `Bytes`).
 const IDLE_SLOTS: usize = 8;
 
@@ -120,6 +149,8 @@ pub struct Outbox {
     closing: AtomicBool,
     overflowed: AtomicBool,
     on_overflow: Option<OverflowHook>,
+    /// Where the writer adds what it sent, if anyone counts.
+    sent: Option<Arc<Sent>>,
 }
 
 impl Outbox {
@@ -136,7 +167,14 @@ impl Outbox {
             closing: AtomicBool::new(false),
             overflowed: AtomicBool::new(false),
             on_overflow: None,
+            sent: None,
         }
+    }
+
+    /// Has the writer add what it sends to `sent`, once per batch.
+    pub fn counting_into(mut self, sent: Arc<Sent>) -> Self {
+        self.sent = Some(sent);
+        self
     }
 
     /// Like [`new`](Self::new), calling `hook` the first time a control
@@ -426,6 +464,9 @@ impl Outbox {
             let Some(mut batch) = poll_fn(|cx| self.poll_batch(cx, &mut spare)).await else {
                 return sink.close().await;
             };
+            if let Some(sent) = &self.sent {
+                count_sent(sent, &batch);
+            }
             let mut left = batch.len();
             for frame in batch.drain(..) {
                 sink.feed(frame).await?;

@@ -19,6 +19,8 @@ mod goodbye;
 mod jobs;
 mod listener;
 mod membership;
+#[cfg(feature = "metrics")]
+mod metrics;
 mod peer;
 mod registry;
 mod requests;
@@ -26,6 +28,7 @@ mod rooms;
 mod session;
 mod shutdown;
 mod state;
+mod stats;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -47,6 +50,7 @@ pub use listener::{Incoming, Listener};
 pub use rooms::RoomRequest;
 pub use shutdown::{ShutdownReport, UndeliveredTo};
 pub use state::{Ext, Extensions, State};
+pub use stats::{ByTransport, ServerStats};
 
 use crate::close::{codes, CloseReason};
 use crate::dispatch::{erase, Handler, On, SharedHandlers};
@@ -91,6 +95,11 @@ pub(crate) struct Inner {
     pub states: state::States,
     /// Decides clients' requests to join and leave rooms.
     pub room_hook: RwLock<Option<rooms::RoomHook>>,
+    /// What the server has done, for [`Server::stats`].
+    pub counters: stats::Counters,
+    /// The task that hands the figures to the `metrics` facade runs.
+    #[cfg(feature = "metrics")]
+    pub publishing: std::sync::atomic::AtomicBool,
 }
 
 /// A hisock server. Cheap to clone: all clones are the same server.
@@ -196,6 +205,8 @@ impl Server {
     /// `Server` handle does not stop it. Keep one, and call `shutdown` (or
     /// wait in [`run`](Self::run)).
     pub fn listen<L: Listener>(&self, mut listener: L) -> Option<SocketAddr> {
+        #[cfg(feature = "metrics")]
+        metrics::start_publishing(self);
         let addr = listener.local_addr();
         if let Some(addr) = addr {
             write_lock(&self.inner.addrs).push(addr);
@@ -247,6 +258,8 @@ impl Server {
             return;
         }
         let _guard = self.inner.tasks.token();
+        #[cfg(feature = "metrics")]
+        metrics::start_publishing(self);
         connection::serve(self.clone(), conn).await
     }
 
@@ -293,6 +306,15 @@ impl Server {
     pub fn group(&self, group: &str) -> Vec<ClientInfo> {
         let registry = self.inner.registry.read();
         registry::Registry::infos(registry.group(group))
+    }
+
+    /// A snapshot of what the server is doing and has done: connections by
+    /// transport, refused handshakes, events and bytes in and out, request
+    /// times, queued bytes, slow-client kicks, keepalive drops, streams.
+    /// The same figures go to the `metrics` facade with the `metrics`
+    /// feature (README, "Watching a server"); this needs no recorder.
+    pub fn stats(&self) -> ServerStats {
+        self.inner.counters.snapshot(&self.inner.registry.read())
     }
 
     /// Number of connected clients.
