@@ -7,9 +7,9 @@
 //! [`PUBLISH_EVERY`]: counters with `absolute`, gauges with `set`. Only
 //! the request-time histogram is recorded as it happens, since a
 //! histogram cannot be rebuilt from a sum. Without a recorder all of this
-//! costs one snapshot a second. The figures are the server's since it was
-//! built, so a process with two servers should give each its own recorder
-//! labels (or use [`Server::stats`](super::Server::stats)).
+//! costs one snapshot a second. The figures are one server's since it was
+//! built: in a process that runs two servers they overwrite each other
+//! here (call [`Server::stats`](super::Server::stats) on each instead).
 //!
 //! Labels are bounded: `transport` (five values) and `code` (the close
 //! codes the server refuses handshakes with). There is no per-command
