@@ -23,10 +23,14 @@
 //! flushes after every frame, so that when the connection has to be cut
 //! before its queue is drained, [`undelivered`](Outbox::undelivered) counts
 //! exactly the frames that never reached the transport whole.
+//!
+//! (Past 450 lines: the queue, its byte limits and the writer that drains
+//! it are one concept; the unit tests and the server's send counters live
+//! in sibling files.)
 
 use std::collections::VecDeque;
 use std::future::poll_fn;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::Poll;
 
@@ -37,6 +41,11 @@ use futures::SinkExt;
 
 use crate::platform::lock;
 use crate::transport::{FrameSink, TransportError};
+
+#[path = "outbox_sent.rs"]
+mod sent;
+use sent::count_sent;
+pub use sent::Sent;
 
 /// Why a push was not accepted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,35 +94,6 @@ pub struct Undelivered {
     /// counted).
     pub queued_bytes: usize,
 }
-
-/// What writers sent, added once per flushed batch (a server's figures
-/// for its operators; shared by all its connections' outboxes).
-#[derive(Debug, Default)]
-pub struct Sent {
-    /// Frames written.
-    pub frames: AtomicU64,
-    /// Of those, events (the first byte is the event kind).
-    pub events: AtomicU64,
-    /// Their bytes, without the transport's framing.
-    pub bytes: AtomicU64,
-}
-
-/// Adds a batch the writer took to `sent` (before writing it: a batch cut
-/// short by a failed write still counts, as the outbox's own accounting
-/// does until the connection ends).
-fn count_sent(sent: &Sent, batch: &VecDeque<Bytes>) {
-    let (mut bytes, mut events) = (0, 0);
-    for frame in batch {
-        bytes += frame.len() as u64;
-        events += u64::from(frame.first() == Some(&EVENT_KIND));
-    }
-    sent.frames.fetch_add(batch.len() as u64, Ordering::Relaxed);
-    sent.events.fetch_add(events, Ordering::Relaxed);
-    sent.bytes.fetch_add(bytes, Ordering::Relaxed);
-}
-
-/// The first byte of an event frame.
-const EVENT_KIND: u8 = crate::frame::FrameKind::Event.number();
 
 /// Queue slots an idle connection keeps allocated (each holds one `Bytes`).
 const IDLE_SLOTS: usize = 8;
