@@ -8,6 +8,8 @@ import { tmpdir } from "node:os";
 import { dirname, extname, join, normalize, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
+import { chromium } from "playwright-core";
+
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, "../..");
 
@@ -71,12 +73,15 @@ const TYPES = {
 
 /**
  * Serves the test page at / and the package under /hisock/ on a free
- * loopback port. Resolves to { url, close }.
+ * loopback port. Resolves to { url, close, requests } (`requests`: the
+ * path of every request, in order).
  */
 export function serve(pkgDir) {
   const page = readFileSync(join(here, "page.html"));
+  const requests = [];
   const server = createServer((req, res) => {
     const path = decodeURIComponent(new URL(req.url, "http://x").pathname);
+    requests.push(path);
     if (path === "/" || path === "/index.html") {
       res.writeHead(200, { "content-type": TYPES[".html"] });
       res.end(page);
@@ -109,8 +114,66 @@ export function serve(pkgDir) {
       const { port } = server.address();
       resolveServe({
         url: `http://127.0.0.1:${port}/`,
+        requests,
         close: () => new Promise((done) => server.close(done)),
       });
     });
   });
+}
+
+/**
+ * The unpacked package served with the test page, open in Chromium:
+ * resolves to { page, site, unpacked, pageErrors, messages, close }.
+ * `messages` collects the page's console messages as { type, text };
+ * `pageErrors` its uncaught errors. `args`: more Chromium flags.
+ */
+export async function openTestPage({ args = [], step = 15_000 } = {}) {
+  const unpacked = unpack(tarball());
+  const site = await serve(unpacked.pkg);
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: [...CHROMIUM_ARGS, ...args],
+    headless: true,
+    timeout: 30_000,
+  });
+  const page = await browser.newPage();
+  page.setDefaultTimeout(step);
+  const pageErrors = [];
+  const messages = [];
+  page.on("pageerror", (err) => pageErrors.push(String(err)));
+  page.on("console", (msg) => {
+    messages.push({ type: msg.type(), text: msg.text() });
+    if (msg.type() === "error") process.stderr.write(`[page console] ${msg.text()}\n`);
+  });
+  await page.goto(site.url);
+  await page.waitForFunction(() => window.ready !== undefined);
+  const ready = await page.evaluate(() => window.ready);
+  if (ready !== "ok") throw new Error(`the package does not load: ${ready}`);
+  return {
+    page,
+    site,
+    unpacked,
+    pageErrors,
+    messages,
+    close: async () => {
+      await browser.close();
+      await site.close();
+      unpacked.cleanup();
+    },
+  };
+}
+
+/**
+ * Runs `scenario(...args)` in the page, with `hisock` (the package's
+ * exports) and `h` (the page's helpers) in scope; `scenario` must not
+ * close over anything else.
+ */
+export function inPage(page, scenario, ...args) {
+  return page.evaluate(
+    async ([source, args]) => {
+      const fn = new Function("hisock", "h", "args", `return (${source})(...args);`);
+      return fn(window.hisock, window.helpers, args);
+    },
+    [scenario.toString(), args],
+  );
 }
