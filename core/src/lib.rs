@@ -43,6 +43,7 @@ pub mod client;
 pub mod close;
 pub mod dispatch;
 pub mod error;
+pub mod event;
 pub mod frame;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
@@ -60,6 +61,8 @@ pub use protocol::keepalive;
 pub mod server;
 pub mod stream;
 pub mod transport;
+#[cfg(feature = "typescript")]
+pub mod typescript;
 pub mod value;
 
 #[cfg(not(target_arch = "wasm32"))]
@@ -68,6 +71,7 @@ pub use client::{Client, ClientEvent, ClientOptions, WhenFull};
 pub use close::{codes, CloseReason};
 pub use dispatch::{Command, Data, IntoReply, On, RawPayload, Rejection, Reply};
 pub use error::{Error, Malformed, ProtocolFault, Result};
+pub use event::{Event, EventMap, ToClient, ToServer};
 pub use frame::ErrorCode;
 pub use info::{Change, ClientInfo};
 pub use protocol::limits::{Limit, LimitExceeded};

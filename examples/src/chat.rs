@@ -1,8 +1,14 @@
-//! Payloads and input parsing of `chat_server` / `chat_client`.
+//! The chat's events, payloads and input parsing, shared by `chat_server`,
+//! `chat_client` and (through generated TypeScript) the chat page.
 //!
 //! Rooms are hisock groups: a client joins one with its handshake
 //! (`ClientOptions::group`) and moves with `Client::change_group`; the
 //! server relays a line to the sender's group.
+//!
+//! The events are declared once, in [`ChatEvents`]; the page's
+//! `web/chat-events.d.ts` is generated from it
+//! (`cargo run -p hisock-examples --bin chat_typescript`), and a test
+//! fails when the file is out of date.
 
 use hisock::ClientInfo;
 use serde::{Deserialize, Serialize};
@@ -10,8 +16,37 @@ use serde::{Deserialize, Serialize};
 /// The room a client joins unless told otherwise.
 pub const DEFAULT_ROOM: &str = "lobby";
 
+hisock::events! {
+    /// The chat's events. Joins, leaves, renames and room changes are not
+    /// here: hisock announces them itself (`client_connect`, …).
+    pub ChatEvents {
+        to_server {
+            /// A line for the sender's room (sent, not answered; a failure
+            /// comes back as a `rejected` event).
+            Say("say"): String,
+            /// A direct message: a request, answered once it is delivered
+            /// (or refused, when nobody has that name).
+            SendDm("dm"): DirectMessage,
+        }
+        to_client {
+            /// A line someone said in your room.
+            Chat("chat"): ChatLine,
+            /// A direct message to you.
+            Dm("dm"): ChatLine,
+            /// A line from the server itself.
+            Notice("notice"): String,
+        }
+    }
+}
+
+/// Where the chat page's generated event types live
+/// (`examples/web/chat-events.d.ts`).
+pub fn typescript_path() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("web/chat-events.d.ts")
+}
+
 /// A line of chat, as the server relays it (`chat` and `dm` events).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct ChatLine {
     /// Who wrote it.
     pub from: String,
@@ -22,7 +57,7 @@ pub struct ChatLine {
 }
 
 /// A direct message, as a client sends it (`dm` request).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct DirectMessage {
     /// The recipient's name.
     pub to: String,
@@ -112,6 +147,18 @@ impl Input {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The page's `chat-events.d.ts` is what the declaration generates today
+    /// (`cargo run -p hisock-examples --bin chat_typescript` rewrites it).
+    #[test]
+    fn chat_events_typescript_is_up_to_date() {
+        let committed = std::fs::read_to_string(typescript_path()).unwrap_or_default();
+        assert!(
+            committed == hisock::typescript::declarations::<ChatEvents>(),
+            "examples/web/chat-events.d.ts is out of date: run \
+             `cargo run -p hisock-examples --bin chat_typescript`"
+        );
+    }
 
     #[test]
     fn plain_text_is_said_to_the_room_and_blank_lines_are_skipped() {

@@ -11,20 +11,22 @@ import { createServer as createTcpServer } from "node:net";
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 
-import { inPage, openTestPage } from "./support.mjs";
+import { inPage, openTestPage, tarball, unpack } from "./support.mjs";
 
 const TCP_ADDR = process.env.HISOCK_TEST_TCP_ADDR;
 
-let tab;
+let unpacked, tab;
 const servers = [];
 
 before(async () => {
   assert.ok(TCP_ADDR, "HISOCK_TEST_TCP_ADDR is not set: run scripts/browser-tests.sh");
-  tab = await openTestPage();
+  unpacked = unpack(tarball());
+  tab = await openTestPage(unpacked.pkg);
 });
 
 after(async () => {
   await tab?.close();
+  unpacked?.cleanup();
   for (const server of servers) server.close();
   assert.deepEqual(tab?.pageErrors ?? [], [], "no uncaught errors in the page");
 });

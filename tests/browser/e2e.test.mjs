@@ -13,7 +13,7 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 
-import { inPage as inPageOf, openTestPage } from "./support.mjs";
+import { inPage as inPageOf, openTestPage, tarball, unpack } from "./support.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const WS_URL = process.env.HISOCK_TEST_WS_URL;
@@ -26,17 +26,19 @@ const WSS_UNTRUSTED_URL = process.env.HISOCK_TEST_WSS_UNTRUSTED_URL;
 const SPKI = process.env.HISOCK_TEST_SPKI;
 const STEP = 15_000; // every browser-side wait is bounded by this
 
-let tab, page;
+let unpacked, tab, page;
 
 before(async () => {
   assert.ok(WS_URL, "HISOCK_TEST_WS_URL is not set: run scripts/browser-tests.sh");
   assert.ok(WSS_URL && WSS_UNTRUSTED_URL && SPKI, "HISOCK_TEST_WSS_URL, HISOCK_TEST_WSS_UNTRUSTED_URL and HISOCK_TEST_SPKI are not set: run scripts/browser-tests.sh");
-  tab = await openTestPage({ args: [`--ignore-certificate-errors-spki-list=${SPKI}`], step: STEP });
+  unpacked = unpack(tarball());
+  tab = await openTestPage(unpacked.pkg, { args: [`--ignore-certificate-errors-spki-list=${SPKI}`], step: STEP });
   page = tab.page;
 });
 
 after(async () => {
   await tab?.close();
+  unpacked?.cleanup();
   assert.deepEqual(tab?.pageErrors ?? [], [], "no uncaught errors in the page");
 });
 
@@ -363,9 +365,9 @@ test("an event the server rejects is logged with console.warn unless a rejected 
 test("the package's TypeScript declarations type-check an application", { timeout: 120_000 }, () => {
   // The unpacked package sits in <tmp>/node_modules/hisock, so the check
   // resolves "hisock" the way an application's compiler would.
-  copyFileSync(join(here, "types-check.ts"), join(tab.unpacked.dir, "app.ts"));
+  copyFileSync(join(here, "types-check.ts"), join(unpacked.dir, "app.ts"));
   writeFileSync(
-    join(tab.unpacked.dir, "tsconfig.json"),
+    join(unpacked.dir, "tsconfig.json"),
     JSON.stringify({
       compilerOptions: {
         strict: true,
@@ -381,7 +383,7 @@ test("the package's TypeScript declarations type-check an application", { timeou
   );
   const tsc = join(here, "node_modules", "typescript", "bin", "tsc");
   try {
-    execFileSync(process.execPath, [tsc, "-p", join(tab.unpacked.dir, "tsconfig.json")], {
+    execFileSync(process.execPath, [tsc, "-p", join(unpacked.dir, "tsconfig.json")], {
       encoding: "utf8",
       stdio: "pipe",
     });

@@ -1,14 +1,12 @@
 // Helpers of the end-to-end tests: unpack the npm package, serve it with a
 // test page on loopback, launch Debian's Chromium through playwright-core.
 
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, statSync, rmSync } from "node:fs";
 import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { dirname, extname, join, normalize, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-
-import { chromium } from "playwright-core";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, "../..");
@@ -122,14 +120,26 @@ export function serve(pkgDir) {
 }
 
 /**
- * The unpacked package served with the test page, open in Chromium:
- * resolves to { page, site, unpacked, pageErrors, messages, close }.
- * `messages` collects the page's console messages as { type, text };
- * `pageErrors` its uncaught errors. `args`: more Chromium flags.
+ * Runs the pinned TypeScript compiler on a tsconfig. Returns { status,
+ * output } (status 0 when it type-checks; output is what tsc printed).
  */
-export async function openTestPage({ args = [], step = 15_000 } = {}) {
-  const unpacked = unpack(tarball());
-  const site = await serve(unpacked.pkg);
+export function tsc(tsconfig) {
+  const bin = join(here, "node_modules", "typescript", "bin", "tsc");
+  const run = spawnSync(process.execPath, [bin, "-p", tsconfig], { encoding: "utf8", timeout: 120_000 });
+  return { status: run.status, output: `${run.stdout ?? ""}${run.stderr ?? ""}` };
+}
+
+/**
+ * Serves the package in `pkgDir` with the test page, launches Chromium and
+ * opens the page once the package has loaded. `args` are extra Chromium
+ * flags; `step` bounds every wait of the page. Resolves to { page, site,
+ * pageErrors, messages, close }: `site.requests` lists the paths the page's
+ * server was asked for, `messages` the page's console messages as
+ * { type, text }, `pageErrors` its uncaught errors.
+ */
+export async function openTestPage(pkgDir, { args = [], step = 15_000 } = {}) {
+  const { chromium } = await import("playwright-core");
+  const site = await serve(pkgDir);
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: [...CHROMIUM_ARGS, ...args],
@@ -148,17 +158,15 @@ export async function openTestPage({ args = [], step = 15_000 } = {}) {
   await page.goto(site.url);
   await page.waitForFunction(() => window.ready !== undefined);
   const ready = await page.evaluate(() => window.ready);
-  if (ready !== "ok") throw new Error(`the package does not load: ${ready}`);
+  if (ready !== "ok") throw new Error(`the package did not load in the test page: ${ready}`);
   return {
     page,
     site,
-    unpacked,
     pageErrors,
     messages,
     close: async () => {
       await browser.close();
       await site.close();
-      unpacked.cleanup();
     },
   };
 }

@@ -14,6 +14,7 @@ mod options;
 mod presence;
 mod requests;
 mod rooms;
+mod typed;
 
 use std::future::Future;
 use std::net::SocketAddr;

@@ -25,6 +25,12 @@ pub type Outcome = Result<Bytes, Rejection>;
 
 /// A function usable as a handler for events with context `C`. `Args` is the
 /// tuple of its argument types; you never name it.
+#[diagnostic::on_unimplemented(
+    message = "this function is not a handler of this event",
+    label = "not a handler",
+    note = "a handler is an `async` function or closure whose arguments are extractors (`Data<T>`, `ClientInfo`, `Server`, …) and whose value is a reply (`()`, a `Serialize` type, a `Result`)",
+    note = "for a typed event (`on_event`), the first argument is the declared payload type and the value is the declared reply type (or a `Result` of it)"
+)]
 pub trait Handler<C, Args>: MaybeSend + MaybeSync + 'static {
     /// Extracts the arguments from `ctx` and runs the handler.
     fn call(&self, ctx: C) -> BoxFuture<'static, Outcome>;

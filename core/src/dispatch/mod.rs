@@ -7,6 +7,7 @@ mod handler;
 mod reply;
 #[cfg(feature = "server")]
 mod slot;
+mod typed;
 
 /// The handler maps: their keys are registered by the application, so they
 /// need no SipHash (see [`FastMap`](crate::platform::map::FastMap)).
@@ -22,6 +23,7 @@ pub use handler::{erase, ErasedHandler, Handler, Outcome};
 pub use reply::{IntoReply, Rejection, Reply};
 #[cfg(feature = "server")]
 pub use slot::{CallSlot, ReusableCall};
+pub use typed::{ForEvent, IntoRejection, TypedReply};
 
 /// The wildcard command: its handler gets every event that has no handler of
 /// its own.

@@ -26,6 +26,7 @@ mod rooms;
 mod session;
 mod shutdown;
 mod state;
+mod typed;
 
 use std::future::Future;
 use std::net::SocketAddr;

@@ -16,8 +16,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
-use hisock::{Change, Client, ClientInfo, ClientOptions, CloseReason, Command, Data, Rejection};
-use hisock_examples::chat::{display_name, ChatLine, DirectMessage, Input, DEFAULT_ROOM, HELP};
+use hisock::{Change, Client, ClientInfo, ClientOptions, CloseReason, Command, Rejection};
+use hisock_examples::chat::{
+    display_name, Chat, ChatLine, DirectMessage, Dm, Input, Notice, Say, SendDm, DEFAULT_ROOM, HELP,
+};
 use hisock_tcp::tls::{connect_tls, ClientTls};
 use hisock_ws::WsConfig;
 use tokio::sync::mpsc;
@@ -63,14 +65,15 @@ async fn main() -> Result<(), hisock_examples::Failure> {
         .name(&args.name)
         // A group is a room: the server relays our lines to it.
         .group(&args.room)
-        .on("chat", |Data(line): Data<ChatLine>| async move {
+        // The chat's own events, typed (see `ChatEvents`).
+        .on_event(Chat, |line: ChatLine| async move {
             let room = line.room.as_deref().unwrap_or("?");
             println!("[{room}] {}: {}", line.from, line.text);
         })
-        .on("dm", |Data(line): Data<ChatLine>| async move {
+        .on_event(Dm, |line: ChatLine| async move {
             println!("[dm] {}: {}", line.from, line.text);
         })
-        .on("notice", |Data(text): Data<String>| async move {
+        .on_event(Notice, |text: String| async move {
             println!("* {text}");
         })
         // Reserved events: hisock tells every client about the others.
@@ -177,10 +180,10 @@ async fn run_line(client: &Client, line: &str) -> bool {
         return true;
     };
     let done = match input {
-        Input::Say(text) => client.send("say", &text).await,
+        Input::Say(text) => client.send_event(Say, text).await,
         Input::Msg { to, text } => {
             let dm = DirectMessage { to, text };
-            client.request::<(), _>("dm", &dm, TIMEOUT).await
+            client.request_event(SendDm, dm, TIMEOUT).await
         }
         Input::Name(name) => client.change_name(Some(&name)).await.map(|()| {
             println!("* you are now {name}");

@@ -22,8 +22,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::Parser;
-use hisock::{Change, ClientInfo, CloseReason, Data, Server};
-use hisock_examples::chat::{display_name, ChatLine, DirectMessage};
+use hisock::{Change, ClientInfo, CloseReason, Server};
+use hisock_examples::chat::{display_name, Chat, ChatLine, DirectMessage, Dm, Notice, Say, SendDm};
 use hisock_examples::web;
 use hisock_tcp::tls::{ServerTls, TlsListener};
 
@@ -65,7 +65,7 @@ fn chat_server() -> Server {
             "welcome {}! you are in {room}; /help lists the commands",
             display_name(&client)
         );
-        if let Err(err) = server.to_client(client.id).emit("notice", &notice) {
+        if let Err(err) = server.to_client(client.id).emit_event(Notice, notice) {
             tracing::warn!(%err, "could not welcome");
         }
     });
@@ -82,9 +82,11 @@ fn chat_server() -> Server {
     // Plain text: relay to everyone in the sender's room but the sender. An
     // `Err` goes back to the sender (its `rejected` event, since `say` is
     // sent without waiting for a reply).
-    server.on(
-        "say",
-        |server: Server, from: ClientInfo, Data(text): Data<String>| async move {
+    // The events are typed (see `ChatEvents`): the compiler checks each
+    // handler's payload and reply against the declaration.
+    server.on_event(
+        Say,
+        |text: String, server: Server, from: ClientInfo| async move {
             let room = from.group().ok_or("join a room first: /join ROOM")?;
             let line = ChatLine {
                 from: display_name(&from),
@@ -94,16 +96,16 @@ fn chat_server() -> Server {
             server
                 .to_group(room)
                 .except(from.id)
-                .emit("chat", &line)
+                .emit_event(Chat, line)
                 .map_err(|err| err.to_string())?;
             Ok::<_, String>(())
         },
     );
 
     // A direct message is a request: the sender learns whether it arrived.
-    server.on(
-        "dm",
-        |server: Server, from: ClientInfo, Data(dm): Data<DirectMessage>| async move {
+    server.on_event(
+        SendDm,
+        |dm: DirectMessage, server: Server, from: ClientInfo| async move {
             let to = server
                 .client_by_name(&dm.to)
                 .ok_or_else(|| format!("nobody here is called {}", dm.to))?;
@@ -114,7 +116,7 @@ fn chat_server() -> Server {
             };
             server
                 .to_client(to.id)
-                .emit("dm", &line)
+                .emit_event(Dm, line)
                 .map_err(|err| err.to_string())?;
             Ok::<_, String>(())
         },

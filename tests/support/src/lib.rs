@@ -40,6 +40,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod mapping;
 mod payloads;
 mod probe;
 mod program;

@@ -139,12 +139,62 @@ export class HisockError extends Error {
 export type Reply = Value | void | Promise<Value | void>;
 
 /**
- * Listens to a command; the value is the decoded payload. When the server
- * made a request, the first listener's return value (awaited if a promise)
- * is the reply, so it should be a `Reply`. For plain events it is ignored,
- * except that a value that cannot be encoded counts as a failed listener.
+ * One event of an event map: what it carries, and what answers a request
+ * of it (`null` for events that are only sent).
  */
-export type Listener = (value: any) => unknown;
+export interface EventSpec {
+  payload: unknown;
+  reply: unknown;
+}
+
+/**
+ * Typed events by direction: `toServer` (sent with `send`/`request`),
+ * `toClient` (heard with `on`/`recv`). Rust writes it for you:
+ * `hisock::typescript::declarations::<ChatEvents>()` generates an
+ * interface of this shape from the events declared with `hisock::events!`;
+ * then `connect<ChatEvents>(url)`.
+ */
+export interface EventMap {
+  toServer: { [command: string]: EventSpec };
+  toClient: { [command: string]: EventSpec };
+}
+
+/**
+ * The event map of a client with none declared: any command; what it
+ * sends is a `Value`, what it hears is `unknown` (narrow it, or declare the
+ * events).
+ */
+export interface Untyped {
+  toServer: { [command: string]: { payload: Value; reply: unknown } };
+  toClient: { [command: string]: { payload: unknown; reply: unknown } };
+}
+
+/** The commands clients send, in map `E`. */
+export type ToServerCommand<E extends EventMap> = keyof E["toServer"] & string;
+/** The commands the server sends, in map `E`. */
+export type ToClientCommand<E extends EventMap> = keyof E["toClient"] & string;
+/** True for a map that declares no names (`Untyped`). */
+type IsUntyped<E extends EventMap> = string extends keyof E["toServer"] ? true : false;
+/** A payload argument: optional when the payload may be `null`. */
+type PayloadArgs<P, Rest extends unknown[] = []> = null extends P
+  ? [value?: P, ...rest: Rest]
+  : [value: P, ...rest: Rest];
+
+/**
+ * A listener of a command whose payload is `P` and whose requests are
+ * answered with `R`: the first listener's return value (awaited if a
+ * promise) is the reply. For events without a reply (`null`) it is
+ * ignored, except that a value that cannot be encoded counts as a failed
+ * listener. Undeclared payloads (`unknown`) accept any annotation.
+ */
+export type Listener<P = unknown, R = unknown> = unknown extends P
+  ? { bivariant(value: P): unknown }["bivariant"]
+  : (value: P) => null extends R ? unknown : R | Promise<R>;
+
+/** An event as `recvAny` returns it: for a typed map, a union by command. */
+export type AnyEvent<E extends EventMap = Untyped> = {
+  [C in ToClientCommand<E>]: { command: C; value: E["toClient"][C]["payload"] };
+}[ToClientCommand<E>];
 
 /** Event names with their own listener signatures (see `on`). */
 export type ReservedEvent =
@@ -157,7 +207,13 @@ export type ReservedEvent =
   | "message"
   | "*";
 
-export interface HisockClient {
+/**
+ * A connected client. `E` is its event map (see `EventMap`): with one,
+ * `send`, `request`, `on` and `recv` check command names, payloads and
+ * replies; without one (`Untyped`) any command goes and what arrives is
+ * `unknown`.
+ */
+export interface HisockClient<E extends EventMap = Untyped> {
   /** This client's id on the server. */
   readonly id: number;
   /** This client's current name. */
@@ -180,26 +236,46 @@ export interface HisockClient {
   /** The server could not handle an event this client sent. */
   on(event: "rejected", listener: (rejection: RejectionInfo) => unknown): void;
   /** Every event, before its own listener (same as `onAny`). */
-  on(event: "message", listener: (command: string, value: any) => unknown): void;
+  on(event: "message", listener: (command: string, value: unknown) => unknown): void;
   /** Events no listener takes; the return value answers requests. */
-  on(event: "*", listener: (command: string, value: any) => unknown): void;
+  on(event: "*", listener: (command: string, value: unknown) => unknown): void;
   /** A command from the server; the return value answers requests. */
-  on<C extends string>(command: C extends ReservedEvent ? never : C, listener: Listener): void;
+  on<C extends ToClientCommand<E>>(
+    command: C extends ReservedEvent ? never : C,
+    listener: Listener<E["toClient"][C]["payload"], E["toClient"][C]["reply"]>,
+  ): void;
   /** Removes one listener, or every listener of the event. */
-  off(event: string, listener?: (...args: any[]) => unknown): void;
+  off(event: string, listener?: (...args: never[]) => unknown): void;
   /** Listens to every event (before its own listener). */
-  onAny(listener: (command: string, value: any) => unknown): void;
+  onAny(listener: (command: string, value: unknown) => unknown): void;
   /** Removes one `onAny` listener, or all of them. */
-  offAny(listener?: (command: string, value: any) => unknown): void;
+  offAny(listener?: (command: string, value: unknown) => unknown): void;
 
   /** Sends an event; resolves once it is queued. */
-  send(command: string, value?: Value): Promise<void>;
+  send<C extends ToServerCommand<E>>(
+    command: C,
+    ...value: PayloadArgs<E["toServer"][C]["payload"]>
+  ): Promise<void>;
   /** Asks the server; resolves with its handler's reply. */
-  request<T = any>(command: string, value?: Value, options?: TimeoutOptions): Promise<T>;
+  request<C extends ToServerCommand<E>>(
+    command: C,
+    ...args: PayloadArgs<E["toServer"][C]["payload"], [options?: TimeoutOptions]>
+  ): Promise<E["toServer"][C]["reply"]>;
+  /** Untyped clients only: asks the server; the reply is taken to be a `T`. */
+  request<T>(
+    command: IsUntyped<E> extends true ? string : never,
+    value?: Value,
+    options?: TimeoutOptions,
+  ): Promise<T>;
   /** The next value of `command` that no listener took (HiSock's `recv`). */
-  recv<T = any>(command: string, options?: TimeoutOptions): Promise<T>;
+  recv<C extends ToClientCommand<E>>(
+    command: C,
+    options?: TimeoutOptions,
+  ): Promise<E["toClient"][C]["payload"]>;
+  /** Untyped clients only: the next value of `command`, taken to be a `T`. */
+  recv<T>(command: IsUntyped<E> extends true ? string : never, options?: TimeoutOptions): Promise<T>;
   /** The next event of any command that no listener took. */
-  recvAny<T = any>(options?: TimeoutOptions): Promise<{ command: string; value: T }>;
+  recvAny(options?: TimeoutOptions): Promise<AnyEvent<E>>;
 
   /** Changes this client's name (`null` clears it). */
   changeName(name: string | null): Promise<void>;
@@ -222,6 +298,13 @@ export interface HisockClient {
   free(): void;
 }
 
-/** Connects to a hisock server's WebSocket endpoint ("ws://host:port/"). */
-export function connect(url: string, options?: ConnectOptions): Promise<HisockClient>;
+/**
+ * Connects to a hisock server's WebSocket endpoint ("ws://host:port/").
+ * `E`, optional, is the event map the client and server agree on (see
+ * `EventMap`): `connect<ChatEvents>(url)`.
+ */
+export function connect<E extends EventMap = Untyped>(
+  url: string,
+  options?: ConnectOptions,
+): Promise<HisockClient<E>>;
 "#;

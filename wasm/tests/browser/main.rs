@@ -20,4 +20,5 @@ mod client;
 mod support;
 mod tls;
 mod transport;
+mod typed;
 mod values;

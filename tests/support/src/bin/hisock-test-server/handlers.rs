@@ -16,6 +16,8 @@
 //! | `peer_log` | name | replies what that TCP peer has seen |
 //! | `stop_tcp_peer` | name | closes that TCP peer |
 //! | `to_room` | `{room, command, value}` | sends `command` to the room's members; replies how many |
+//! | `mapping_sample` | row name | replies the row's Rust sample (see `hisock_test_support::mapping`) |
+//! | `mapping_check` | `[row, value]` | replies `null` when `value` decodes as the row's type and equals its sample, else why not |
 //!
 //! The auth hook refuses clients whose auth data is the string `"wrong"`
 //! (code 4003, reason "wrong password"). The room hook lets clients into
@@ -26,6 +28,8 @@ use std::time::Duration;
 
 use hisock::{ClientInfo, Data, Reply, Server, Value};
 use serde::{Deserialize, Serialize};
+
+use hisock_test_support::mapping;
 
 use crate::peer::Peers;
 
@@ -107,6 +111,17 @@ pub fn install(server: &Server, tcp_addr: SocketAddr) {
     server.on("add", |Data((a, b)): Data<(i64, i64)>| async move { a + b });
     server.on("move", |Data(m): Data<Move>| async move { Reply(m.next()) });
     server.on("whoami", |who: ClientInfo| async move { who });
+    server.on("mapping_sample", |Data(row): Data<String>| async move {
+        let sample = mapping::sample(&row).ok_or_else(|| format!("no row {row:?}"))?;
+        hisock::value::decode::<Value>(&sample).map_err(|err| err.to_string())
+    });
+    server.on(
+        "mapping_check",
+        |Data((row, value)): Data<(String, Value)>| async move {
+            let payload = hisock::value::encode(&value).map_err(|err| err.to_string())?;
+            Ok::<_, String>(mapping::check(&row, &payload).err())
+        },
+    );
 
     server.on(
         "emit_to_me",

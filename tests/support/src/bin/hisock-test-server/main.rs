@@ -6,7 +6,11 @@
 //!
 //! ```text
 //! hisock-test-server [--ws ADDR] [--tcp ADDR] [--max-seconds N]
+//! hisock-test-server --write-typescript FILE
 //! ```
+//!
+//! The second form writes the TypeScript declarations of the typed-event
+//! mapping rows (`hisock_test_support::mapping`) to FILE and exits.
 //!
 //! Both addresses default to `127.0.0.1:0` (a free port). A third port on
 //! 127.0.0.1 serves a misbehaving WebSocket endpoint (`misbehaving.rs`) for
@@ -35,10 +39,19 @@ async fn main() -> std::process::ExitCode {
     let args = match Args::parse(std::env::args().skip(1)) {
         Ok(args) => args,
         Err(err) => {
-            eprintln!("hisock-test-server: {err}\nusage: hisock-test-server [--ws ADDR] [--tcp ADDR] [--max-seconds N]");
+            eprintln!("hisock-test-server: {err}\nusage: hisock-test-server [--ws ADDR] [--tcp ADDR] [--max-seconds N]\n       hisock-test-server --write-typescript FILE");
             return std::process::ExitCode::from(2);
         }
     };
+    if let Some(path) = &args.write_typescript {
+        return match std::fs::write(path, hisock_test_support::mapping::typescript()) {
+            Ok(()) => std::process::ExitCode::SUCCESS,
+            Err(err) => {
+                eprintln!("hisock-test-server: cannot write {path}: {err}");
+                std::process::ExitCode::FAILURE
+            }
+        };
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -134,6 +147,7 @@ struct Args {
     ws: String,
     tcp: String,
     max_seconds: u64,
+    write_typescript: Option<String>,
 }
 
 impl Args {
@@ -142,12 +156,14 @@ impl Args {
             ws: "127.0.0.1:0".into(),
             tcp: "127.0.0.1:0".into(),
             max_seconds: 900,
+            write_typescript: None,
         };
         while let Some(flag) = args.next() {
             let mut value = || args.next().ok_or_else(|| format!("{flag} needs a value"));
             match flag.as_str() {
                 "--ws" => parsed.ws = value()?,
                 "--tcp" => parsed.tcp = value()?,
+                "--write-typescript" => parsed.write_typescript = Some(value()?),
                 "--max-seconds" => {
                     parsed.max_seconds = value()?
                         .parse()
