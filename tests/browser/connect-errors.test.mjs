@@ -111,15 +111,14 @@ test("nothing listening is unreachable", { timeout: 30_000 }, async () => {
   assert.match(err.message, /nothing accepts connections there/);
 });
 
-test("a hisock TCP port is unreachable, and the message says it may be one", { timeout: 30_000 }, async () => {
-  // The browser cannot tell it from nothing listening: the port answers
-  // the upgrade and the HTTP probe with bytes that are no HTTP, and a
-  // script learns no more than "failed" either way (see errors.js).
+test("a hisock TCP port is tcp_port", { timeout: 30_000 }, async () => {
+  // hisock-tcp answers the browser's HTTP (the upgrade, then the probe)
+  // with a 400 that any page may read, marked X-Hisock: tcp.
   const url = `ws://${TCP_ADDR}/`;
   const err = await connectError(url);
   assertWellFormed(err, url);
-  assert.equal(err.kind, "unreachable");
-  assert.match(err.message, /a hisock TCP port, not a WebSocket endpoint/);
+  assert.equal(err.kind, "tcp_port");
+  assert.match(err.message, /it is a hisock TCP port, not a WebSocket endpoint/);
 });
 
 test("an HTTP server that refuses the upgrade is not_websocket", { timeout: 30_000 }, async () => {

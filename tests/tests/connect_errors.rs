@@ -125,6 +125,48 @@ async fn ws_connect_to_a_hisock_tcp_port_says_so() {
     let (to, reason) =
         connect_error(within("connect", hisock_ws::connect(&url, ClientOptions::new())).await);
     assert_eq!(to, url);
-    assert!(reason.contains("not a hisock TCP port"), "{reason}");
+    assert!(
+        reason.contains("is a hisock TCP port, not a WebSocket endpoint"),
+        "{reason}"
+    );
+    let _ = server.shutdown().await;
+}
+
+/// An HTTP client at a hisock TCP port gets an HTTP answer that says what
+/// the port is (readable by any page: CORS), and the port goes on serving
+/// hisock clients.
+#[tokio::test]
+async fn an_http_request_at_a_tcp_port_is_answered_in_words() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = Server::new();
+    let addr = Transport::Tcp.listen(&server).await;
+    let mut http = tokio::net::TcpStream::connect(addr)
+        .await
+        .expect("connects");
+    http.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .expect("writes");
+    let mut answer = String::new();
+    within("the answer", http.read_to_string(&mut answer))
+        .await
+        .expect("reads to the end");
+    assert!(
+        answer.starts_with("HTTP/1.1 400 Bad Request\r\n"),
+        "{answer}"
+    );
+    assert!(
+        answer.contains("\r\nAccess-Control-Allow-Origin: *\r\n"),
+        "{answer}"
+    );
+    assert!(answer.contains("\r\nX-Hisock: tcp\r\n"), "{answer}");
+    assert!(
+        answer.ends_with(&format!("{}\n", hisock_tcp::TCP_PORT_NOTICE)),
+        "{answer}"
+    );
+    let client = Transport::Tcp
+        .connect(addr, ClientOptions::new())
+        .await
+        .expect("a hisock client still connects");
+    client.close().await;
     let _ = server.shutdown().await;
 }

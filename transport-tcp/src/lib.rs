@@ -44,12 +44,14 @@ mod connect;
 #[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
 pub mod fuzzing;
+mod http_answer;
 mod read;
 #[cfg(feature = "tls")]
 pub mod tls;
 mod write;
 pub use bind::{bind_listener, DEFAULT_LISTEN_BACKLOG};
 pub use connect::connect;
+pub use http_answer::TCP_PORT_NOTICE;
 use read::FrameReader;
 use write::FrameWriter;
 
@@ -96,8 +98,22 @@ impl Listener for TcpListener {
     ) -> BoxFuture<'_, Result<Incoming, TransportError>> {
         Box::pin(async move {
             let (stream, _) = self.inner.accept().await?;
-            let conn = tcp_connection(stream, limits.max_frame_len, TransportKind::Tcp);
-            let incoming: Incoming = Box::pin(async move { Ok(conn) });
+            // The first bytes are read off the accept loop, in the
+            // connection's own task (bounded by the handshake timeout):
+            // an HTTP request gets its answer there (see http_answer.rs).
+            let incoming: Incoming = Box::pin(async move {
+                let _ = stream.set_nodelay(true);
+                let peer = stream.peer_addr().ok();
+                let local = stream.local_addr().ok();
+                let (mut read, mut write) = stream.into_split();
+                let max = limits.max_frame_len;
+                let head = http_answer::first_bytes(&mut read, &mut write, max).await?;
+                let frames_in = FrameReader::starting_with(read, max, head);
+                Ok(
+                    Connection::new(frames_in, FrameWriter::new(write), TransportKind::Tcp)
+                        .with_addrs(peer, local),
+                )
+            });
             Ok(incoming)
         })
     }

@@ -63,6 +63,14 @@ impl<R> FrameReader<R> {
         }
     }
 
+    /// Like [`new`](Self::new), for a stream whose first bytes (`head`)
+    /// were read already.
+    pub(crate) fn starting_with(read: R, max_frame_len: usize, head: [u8; 4]) -> Self {
+        let mut reader = Self::new(read, max_frame_len);
+        reader.buffer.extend_from_slice(&head);
+        reader
+    }
+
     /// The next whole frame in the buffer, if there is one. Otherwise makes
     /// room for the rest of a partly read frame.
     fn next_frame(&mut self) -> Result<Option<Bytes>, TransportError> {

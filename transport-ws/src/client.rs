@@ -102,6 +102,7 @@ where
 /// checks (HTTP 401/403) and TLS errors stay as they are.
 fn upgrade_failed(err: Error, url: &str) -> Error {
     let reason = match &err {
+        Error::Transport(TransportError::Other(text)) if text == A_TCP_PORT => text.clone(),
         Error::Transport(TransportError::Other(text)) if text.starts_with(NOT_UPGRADED) => {
             format!("{text}: is it a hisock WebSocket endpoint?")
         }
@@ -198,9 +199,23 @@ fn target(uri: &http::Uri) -> hisock::Result<(bool, String, u16)> {
     ))
 }
 
+/// What the client says of a hisock TCP port it reached.
+const A_TCP_PORT: &str = "the peer is a hisock TCP port, not a WebSocket endpoint: connect to \
+     it with a hisock TCP client (hisock_tcp::connect), or to the server's WebSocket listener";
+
 fn upgrade_error(err: tungstenite::Error) -> Error {
     match err {
         tungstenite::Error::Io(err) => Error::Transport(TransportError::Io(err)),
+        // A hisock TCP port answers HTTP with a 400 that says so (its
+        // `X-Hisock: tcp` header; see hisock-tcp's `TCP_PORT_NOTICE`).
+        tungstenite::Error::Http(response)
+            if response
+                .headers()
+                .get("x-hisock")
+                .is_some_and(|v| v == "tcp") =>
+        {
+            Error::Transport(TransportError::Other(A_TCP_PORT.to_owned()))
+        }
         tungstenite::Error::Http(response) => {
             let status = response.status();
             let body = response

@@ -18,13 +18,14 @@ export class HisockError extends Error {
 /**
  * The error of a connect whose WebSocket to `url` did not open. Browsers
  * tell scripts nothing about a failed WebSocket (always code 1006, no
- * reason), so when it closed before opening (`waited` is 0) one plain
- * HTTP(S) request to the same URL finds out whether an HTTP server is
- * there: one that answers refused the upgrade (`not_websocket`); no answer
- * within `probeMs` means nothing accepts connections there, or the peer
- * speaks no HTTP, like a hisock TCP port (`unreachable`). `waited` > 0:
- * the socket neither opened nor failed within that many milliseconds.
- * Rejects with that HisockError.
+ * reason), so when it closed before opening (`waited` is 0) a plain
+ * HTTP(S) request to the same URL finds out what is there: a hisock TCP
+ * port answers HTTP with a 400 that a page may read (CORS) and that says
+ * what it is (`X-Hisock: tcp`: `tcp_port`); another HTTP server that
+ * answers refused the upgrade (`not_websocket`); no answer within
+ * `probeMs` means nothing accepts connections there, or the peer speaks no
+ * HTTP (`unreachable`). `waited` > 0: the socket neither opened nor failed
+ * within that many milliseconds. Rejects with that HisockError.
  */
 export async function connectError(url, waited, probeMs) {
   const at = `cannot connect to ${url}: `;
@@ -36,17 +37,34 @@ export async function connectError(url, waited, probeMs) {
   }
   // ws: -> http:, wss: -> https: (the scheme is checked before connecting)
   const http = `http${url.slice(2)}`;
+  const probe = (mode) =>
+    fetch(http, { mode, credentials: "omit", cache: "no-store", signal: AbortSignal.timeout(probeMs) });
+  // A readable answer first: only servers that allow any page (CORS), as a
+  // hisock TCP port does, give one; the others fail it at once.
+  let readable = null;
   try {
-    await fetch(http, {
-      mode: "no-cors",
-      credentials: "omit",
-      cache: "no-store",
-      signal: AbortSignal.timeout(probeMs),
-    });
+    readable = await probe("cors");
+  } catch {
+    // not readable: ask again below, for an opaque answer
+  }
+  if (readable?.headers.get("x-hisock") === "tcp") {
+    throw new HisockError(
+      `${at}it is a hisock TCP port, not a WebSocket endpoint: browsers connect to the server's WebSocket listener (ws:// or wss://, its own port or path)`,
+      "tcp_port",
+    );
+  }
+  if (readable) {
+    throw new HisockError(
+      `${at}an HTTP server answered there (HTTP ${readable.status}) but refused the WebSocket upgrade: is this the path of a hisock WebSocket endpoint, and does it accept this page (allowed origins, upgrade check)?`,
+      "not_websocket",
+    );
+  }
+  try {
+    await probe("no-cors");
   } catch {
     const tls = /^wss/i.test(url) ? ", its TLS certificate is not trusted" : "";
     throw new HisockError(
-      `${at}no answer there, neither to the WebSocket upgrade nor over HTTP: nothing accepts connections there${tls}, or it is no web server (a hisock TCP port, not a WebSocket endpoint?), or a hisock WebSocket endpoint refused this page (allowed origins, upgrade check)`,
+      `${at}no answer there, neither to the WebSocket upgrade nor over HTTP: nothing accepts connections there${tls}, or it is no web server, or a hisock WebSocket endpoint refused this page (allowed origins, upgrade check)`,
       "unreachable",
     );
   }

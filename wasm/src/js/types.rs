@@ -101,10 +101,11 @@ export interface RejectionInfo {
 /**
  * What went wrong, in one word (the `kind` of a `HisockError`). A failed
  * `connect`: `invalid_address` (not a `ws://`/`wss://` URL, or one the
- * browser refuses; nothing was sent), `unreachable` (no answer to the
- * WebSocket upgrade nor to an HTTP request: nothing listens there, or no
- * web server does, like a hisock TCP port), `not_websocket` (an HTTP
- * server answered but refused the upgrade), `timeout` (no answer in time).
+ * browser refuses; nothing was sent), `tcp_port` (a hisock TCP port, not
+ * a WebSocket endpoint), `unreachable` (no answer to the WebSocket upgrade
+ * nor to an HTTP request: nothing listens there, or no web server does),
+ * `not_websocket` (an HTTP server answered but refused the upgrade),
+ * `timeout` (no answer in time).
  */
 export type ErrorKind =
   | "timeout"
@@ -116,6 +117,7 @@ export type ErrorKind =
   | "queue_full"
   | "invalid_address"
   | "unreachable"
+  | "tcp_port"
   | "not_websocket"
   | "too_big"
   | "limit"
