@@ -179,6 +179,9 @@ struct Shared {
     first: Mutex<Option<redis::aio::MultiplexedConnection>>,
     /// The link task, once attached.
     task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// The runtime `connect` ran on, where the link task runs (the server
+    /// may be built outside of it).
+    runtime: tokio::runtime::Handle,
 }
 
 /// A node's link to the cluster through Redis. Give it to
@@ -234,6 +237,7 @@ impl RedisAdapter {
                 stopping: AtomicBool::new(false),
                 first: Mutex::new(Some(conn)),
                 task: Mutex::new(None),
+                runtime: tokio::runtime::Handle::current(),
             }),
         })
     }
@@ -263,7 +267,7 @@ impl Adapter for RedisAdapter {
     fn attach(&self, node: ClusterNode) {
         let first = queue::lock(&self.shared.first).take();
         let shared = self.shared.clone();
-        let task = tokio::spawn(link::run(shared, node, first));
+        let task = self.shared.runtime.spawn(link::run(shared, node, first));
         *queue::lock(&self.shared.task) = Some(task);
     }
 

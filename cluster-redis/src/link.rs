@@ -229,7 +229,11 @@ async fn check_nodes(
     let alive: Vec<bool> = pipe.query_async(conn).await?;
     for (other, alive) in others.into_iter().zip(alive) {
         if alive {
-            watch.lost.remove(&other);
+            if watch.lost.remove(&other) {
+                // It was slow, not dead: get its clients back.
+                tracing::info!(node = other, "cluster node back");
+                node.resync();
+            }
         } else if watch.lost.insert(other) {
             node.node_lost(other);
         }

@@ -15,6 +15,11 @@
 //!
 //! [`emit_report`](Emit::emit_report) says which recipients got it queued,
 //! which had it dropped, and which were disconnected.
+//!
+//! In a [cluster](super::cluster), a broadcast also goes once to the other
+//! nodes, which deliver it to their own clients by the same rules; counts
+//! and reports cover this node's clients only. `to_client` of a client on
+//! another node counts it once the event is queued toward its node.
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -31,6 +31,9 @@ impl ClusterNode {
         let Some(cluster) = server.inner.cluster.as_ref() else {
             return;
         };
+        if message::sender(bytes) == Some(cluster.node) {
+            return;
+        }
         let Some(envelope) = message::decode(bytes) else {
             return;
         };
@@ -49,8 +52,7 @@ impl ClusterNode {
             return;
         };
         let was_up = cluster.up.swap(true, Ordering::AcqRel);
-        let _ = cluster.publish(Route::All, Message::Hello);
-        server.publish_snapshot(cluster, Route::All);
+        self.resync();
         if !was_up {
             tracing::info!(node = cluster.node, "cluster link up");
             // The first link up is no restoration.
@@ -58,6 +60,18 @@ impl ClusterNode {
                 tell_status(cluster, &ClusterStatus::Restored);
             }
         }
+    }
+
+    /// Asks every node for a snapshot of its clients and sends this
+    /// node's: for an adapter that finds a node it had reported lost alive
+    /// again (it was slow, not dead), so that its clients come back.
+    pub fn resync(&self) {
+        let Some(server) = self.server() else { return };
+        let Some(cluster) = server.inner.cluster.as_ref() else {
+            return;
+        };
+        let _ = cluster.publish(Route::All, Message::Hello);
+        server.publish_snapshot(cluster, Route::All);
     }
 
     /// The link to the cluster is lost: local delivery goes on; requests
@@ -93,7 +107,11 @@ impl ClusterNode {
         };
         let left = write_lock(&cluster.directory).drop_node(node);
         lock(&cluster.requests).fail(Some(node), "the client's node left the cluster");
-        tracing::warn!(node, clients = left.len(), "cluster node lost");
+        if left.is_empty() {
+            tracing::debug!(node, "cluster node lost (no clients)");
+        } else {
+            tracing::warn!(node, clients = left.len(), "cluster node lost");
+        }
         tell_presence(
             &server,
             Diff {

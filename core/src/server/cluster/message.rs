@@ -171,6 +171,22 @@ pub(crate) fn encode(from: NodeId, message: Message) -> Option<Bytes> {
     }
 }
 
+/// The sender of an encoded envelope, read without decoding the rest: a
+/// node gets its own broadcasts back from most engines (Redis pub/sub
+/// does), and skips them without copying their frames. `None` when the
+/// bytes do not start as [`encode`] starts them.
+pub(crate) fn sender(bytes: &[u8]) -> Option<NodeId> {
+    // fixmap of 2, fixstr "from", then the number as MessagePack writes
+    // an unsigned integer in its smallest form.
+    let rest = bytes.strip_prefix(b"\x82\xa4from")?;
+    match *rest {
+        [n, ..] if n < 0x80 => Some(NodeId::from(n)),
+        [0xcc, n, ..] => Some(NodeId::from(n)),
+        [0xcd, hi, lo, ..] => Some(NodeId::from_be_bytes([hi, lo])),
+        _ => None,
+    }
+}
+
 pub(crate) fn decode(bytes: &[u8]) -> Option<Envelope> {
     match rmp_serde::from_slice(bytes) {
         Ok(envelope) => Some(envelope),
@@ -249,6 +265,15 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn the_sender_is_read_without_decoding() {
+        for node in [1, 127, 128, 255, 256, super::super::MAX_NODE_ID] {
+            let bytes = encode(node, Message::Hello).expect("encodes");
+            assert_eq!(sender(&bytes), Some(node), "node {node}");
+        }
+        assert_eq!(sender(b"\x81"), None);
     }
 
     #[test]
