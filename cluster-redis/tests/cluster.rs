@@ -156,6 +156,17 @@ async fn broadcasts_reach_every_node_exactly_once_over_tcp_and_ws() {
     assert_eq!(news["b-ws"], expect(&["all but a", "group g", "room r"]));
     assert_eq!(news["c-tcp"], expect(&["all but a", "direct"]));
     assert_eq!(news["c-ws"], expect(&["all but a", "group g", "room r"]));
+
+    // Taken out of the room by another node: its own node agrees.
+    assert!(b.server.leave_room(c_ws.id(), "r").expect("known"));
+    eventually("node c took c-ws out of the room", || {
+        c.server.room("r").len() == 1
+    })
+    .await;
+    assert_eq!(
+        c.server.rooms_of(c_ws.id()).expect("local"),
+        Vec::<String>::new()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -343,7 +354,16 @@ async fn requests_and_disconnects_reach_clients_of_other_nodes() {
         a.server.client(c_ws.id()).is_none()
     })
     .await;
-    drop(a_ws);
+
+    // Everyone, on every node.
+    c.server.disconnect_all("closing time");
+    let reason = within("kicked", a_ws.closed()).await;
+    assert_eq!(reason.code, codes::KICKED);
+    // (b's `closed` would wait for its sleeping `never` handler.)
+    eventually("no node has clients left", || {
+        !b_tcp.is_connected() && c.server.client_count() == 0
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
