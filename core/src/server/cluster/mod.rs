@@ -26,7 +26,10 @@
 //!   leaves and changes, so every client hears of each exactly once.
 //!
 //! A server without an adapter has `None` here and pays one branch per
-//! broadcast.
+//! broadcast. Measured with callgrind on W1 over TCP (the bench's event
+//! stream, where no cluster code runs): 2,550 instructions per event before
+//! the seam, 2,565 after (the residue is the compiler inlining the event
+//! path differently).
 //!
 //! Session resumption across nodes (not built yet) fits the same seam: the
 //! replay state would live in the engine (Redis Streams, bounded as on one
