@@ -5,7 +5,7 @@
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 /// A `redis-server` of this test. Stopped when dropped.
@@ -123,9 +123,11 @@ fn free_port() -> u16 {
 }
 
 fn alive(pid: u32) -> bool {
+    // Quiet: once it is gone, kill says "No such process".
     Command::new("kill")
         .arg("-0")
         .arg(pid.to_string())
+        .stderr(Stdio::null())
         .status()
         .is_ok_and(|s| s.success())
 }
