@@ -11,6 +11,9 @@
 //! - M1 memory: server RSS per idle connection at 10,000 connections (the
 //!   clients in another process), then three churn waves.
 //! - L1 large payload: 256 MiB streamed while small events flow beside it.
+//! - C1 cluster: nodes joined through a local redis-server: a broadcast's
+//!   propagation from one node to another's client (Redis's own PUBLISH
+//!   round trip as raw), and W3's fanout over 3 nodes (one node as raw).
 //!
 //! ```text
 //! cargo run --release -p hisock-bench -- [--quick] [--only W1,W3] [--out DIR]

@@ -11,7 +11,7 @@ use crate::Transport;
 pub const M1_RUNS: usize = 3;
 
 /// The workloads, in the order they run.
-pub const WORKLOADS: &[&str] = &["W1", "W2", "W3", "M1", "L1"];
+pub const WORKLOADS: &[&str] = &["W1", "W2", "W3", "M1", "L1", "C1"];
 
 /// What to run and how big.
 #[derive(Debug, Clone)]
@@ -60,7 +60,7 @@ pub struct Options {
 }
 
 const USAGE: &str =
-    "usage: bench [--quick] [--runs N] [--only W1,W2,W3,M1,L1] [--out DIR] [--hisock-only] [--transport tcp,ws,tls,wss] [--m1-no-presence] [--w1-events N]";
+    "usage: bench [--quick] [--runs N] [--only W1,W2,W3,M1,L1,C1] [--out DIR] [--hisock-only] [--transport tcp,ws,tls,wss] [--m1-no-presence] [--w1-events N]";
 
 impl Options {
     fn full() -> Self {

@@ -1,6 +1,7 @@
 //! The workloads. Each one measures raw and hisock on each transport,
 //! `runs` times, and reports medians.
 
+mod cluster;
 mod fanout;
 mod large;
 mod memory;
@@ -27,6 +28,7 @@ pub async fn run_all(options: &Options) -> BenchResult<Vec<Row>> {
             "W3" => fanout::run(options).await?,
             "M1" => memory::run(options).await?,
             "L1" => large::run(options).await?,
+            "C1" => cluster::run(options).await?,
             _ => Vec::new(),
         };
         eprintln!(

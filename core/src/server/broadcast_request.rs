@@ -85,8 +85,15 @@ impl Emit<'_> {
         timeout: Duration,
     ) -> Result<Replies<R>> {
         let payload = value::encode(&payload)?;
+        // Other nodes' clients are asked through their nodes.
+        let remote = self.remote_recipients();
         let mut recipients = Vec::new();
-        self.for_each_recipient(|entry| recipients.push(entry.info.id))?;
+        match self.for_each_recipient(|entry| recipients.push(entry.info.id)) {
+            // `to_client` of a client on another node.
+            Err(_) if !remote.is_empty() => {}
+            other => other?,
+        }
+        recipients.extend(remote);
         let server = self.server();
         let asks = recipients.into_iter().map(|id| {
             let payload = &payload;

@@ -7,6 +7,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::cluster::{client_id_base, Adapter, Cluster, ClusterNode};
 use super::registry::SharedRegistry;
 use super::{reserved, Inner, Server, ServerConfig};
 use crate::dispatch::{HandlerTable, SharedHandlers};
@@ -16,6 +17,21 @@ use crate::dispatch::{HandlerTable, SharedHandlers};
 pub struct ServerBuilder {
     config: ServerConfig,
     states: super::state::States,
+    adapter: AdapterSlot,
+}
+
+/// The adapter a builder was given, if any (a slot of its own, to be
+/// `Debug`).
+#[derive(Default, Clone)]
+struct AdapterSlot(Option<Arc<dyn Adapter>>);
+
+impl std::fmt::Debug for AdapterSlot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.0 {
+            Some(adapter) => write!(f, "Adapter(node {})", adapter.node_id()),
+            None => f.write_str("None"),
+        }
+    }
 }
 
 impl ServerBuilder {
@@ -138,6 +154,15 @@ impl ServerBuilder {
         self
     }
 
+    /// Joins a cluster through `adapter` (the Redis adapter in
+    /// `hisock-redis`, for example): broadcasts, look-ups, presence,
+    /// requests and disconnects then span every node, and client ids carry
+    /// this node's number (see [`cluster`](super::cluster)).
+    pub fn adapter(mut self, adapter: impl Adapter) -> Self {
+        self.adapter = AdapterSlot(Some(Arc::new(adapter)));
+        self
+    }
+
     /// Replaces all settings at once.
     pub fn config(mut self, config: ServerConfig) -> Self {
         self.config = config;
@@ -146,13 +171,15 @@ impl ServerBuilder {
 
     /// The server.
     pub fn build(self) -> Server {
-        Server {
+        let cluster = self.adapter.0.clone().map(Cluster::new);
+        let first_id = cluster.as_ref().map_or(1, |c| client_id_base(c.node));
+        let server = Server {
             inner: Arc::new(Inner {
                 config: self.config,
                 handlers: SharedHandlers::new(HandlerTable::new(reserved::ALL)),
                 registry: SharedRegistry::default(),
                 auth: RwLock::new(None),
-                next_id: AtomicU64::new(1),
+                next_id: AtomicU64::new(first_id),
                 shutdown: CancellationToken::new(),
                 tasks: TaskTracker::new(),
                 addrs: RwLock::new(Vec::new()),
@@ -162,7 +189,14 @@ impl ServerBuilder {
                 counters: Default::default(),
                 #[cfg(feature = "metrics")]
                 publishing: Default::default(),
+                cluster,
             }),
+        };
+        if let Some(adapter) = self.adapter.0 {
+            adapter.attach(ClusterNode {
+                server: Arc::downgrade(&server.inner),
+            });
         }
+        server
     }
 }

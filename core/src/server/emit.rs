@@ -15,6 +15,11 @@
 //!
 //! [`emit_report`](Emit::emit_report) says which recipients got it queued,
 //! which had it dropped, and which were disconnected.
+//!
+//! In a [cluster](super::cluster), a broadcast also goes once to the other
+//! nodes, which deliver it to their own clients by the same rules; counts
+//! and reports cover this node's clients only. `to_client` of a client on
+//! another node counts it once the event is queued toward its node.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,6 +27,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use serde::Serialize;
 
+use super::cluster::{Cluster, Message, Route, WireTarget};
 use super::registry::ClientEntry;
 use super::Server;
 use crate::error::{Error, Result};
@@ -47,6 +53,9 @@ pub struct Emit<'a> {
     presence: bool,
     /// Volatile: drop for recipients whose queue holds more than this.
     volatile_above: Option<usize>,
+    /// This node's clients only (what another node asked for, or a
+    /// presence notice that the directory carries to the others).
+    local: bool,
 }
 
 /// What happened to an event for each recipient (see
@@ -106,6 +115,7 @@ impl Server {
             except: Vec::new(),
             presence: false,
             volatile_above: None,
+            local: false,
         }
     }
 }
@@ -113,6 +123,32 @@ impl Server {
 impl<'a> Emit<'a> {
     pub(super) fn to_room(server: &'a Server, room: String) -> Self {
         server.target(Target::Room(room))
+    }
+
+    /// A broadcast another node published, for this node's clients.
+    pub(super) fn from_node(
+        server: &'a Server,
+        target: WireTarget,
+        except: Vec<u64>,
+        presence: bool,
+        volatile_above: Option<u64>,
+    ) -> Self {
+        let target = match target {
+            WireTarget::All => Target::All,
+            WireTarget::Group(group) => Target::Group(group),
+            WireTarget::Room(room) => Target::Room(room),
+        };
+        Emit {
+            except,
+            presence,
+            volatile_above: volatile_above.map(|v| usize::try_from(v).unwrap_or(usize::MAX)),
+            ..server.target(target).local()
+        }
+    }
+
+    /// An event another node sent to one of this node's clients.
+    pub(super) fn from_node_to(server: &'a Server, client: u64) -> Self {
+        server.target(Target::Client(client)).local()
     }
 }
 
@@ -174,6 +210,17 @@ impl Emit<'_> {
         timeout: Duration,
     ) -> Result<EmitReport> {
         let frame = value::with_encoded(&payload, |payload| event_frame(command, payload))?;
+        // Other nodes' recipients get it without waiting: their nodes
+        // queue it as `emit` would.
+        if let Some(cluster) = self.cluster() {
+            if let Some((id, failed)) = self.forward(cluster, &frame) {
+                let mut report = EmitReport::default();
+                if failed.is_none() {
+                    report.queued.push(id);
+                }
+                return Ok(report);
+            }
+        }
         let recipients = self.recipients()?;
         let deadline = tokio::time::Instant::now() + timeout;
         let waits = recipients.into_iter().map(|(id, outbox)| {
@@ -257,6 +304,72 @@ impl Emit<'_> {
         self
     }
 
+    /// To this node's clients only, whatever the cluster.
+    pub(crate) fn local(mut self) -> Self {
+        self.local = true;
+        self
+    }
+
+    /// The cluster this emit also goes to, if any.
+    fn cluster(&self) -> Option<&Cluster> {
+        match self.local {
+            true => None,
+            false => self.server.inner.cluster.as_ref(),
+        }
+    }
+
+    /// Publishes `frame` for the other nodes' recipients. Returns the
+    /// remote client's id for `to_client` of a client on another node
+    /// (nothing is left to do here), with the error when the link is down.
+    fn forward(&self, cluster: &Cluster, frame: &Bytes) -> Option<(u64, Option<Error>)> {
+        let target = match &self.target {
+            Target::All => WireTarget::All,
+            Target::Group(group) => WireTarget::Group(group.clone()),
+            Target::Room(room) => WireTarget::Room(room.clone()),
+            Target::Client(id) => {
+                if !cluster.is_remote(*id) {
+                    return None;
+                }
+                let message = Message::Deliver {
+                    client: *id,
+                    frame: frame.clone(),
+                };
+                let sent = self.server.to_node_of(*id, message).err();
+                return Some((*id, sent));
+            }
+        };
+        // Dropped when the link is down or the queue full: the adapter
+        // says so once, and local delivery goes on.
+        let _ = cluster.publish(
+            Route::All,
+            Message::Broadcast {
+                target,
+                except: self.except.clone(),
+                presence: self.presence,
+                volatile_above: self.volatile_above.map(|v| v as u64),
+                frame: frame.clone(),
+            },
+        );
+        None
+    }
+
+    /// The other nodes' recipients, from the directory (for broadcast
+    /// requests).
+    pub(super) fn remote_recipients(&self) -> Vec<u64> {
+        if self.cluster().is_none() {
+            return Vec::new();
+        }
+        let mut ids = Vec::new();
+        self.server.remote(|dir| match &self.target {
+            Target::All => ids.extend(dir.infos().map(|i| i.id)),
+            Target::Group(group) => ids.extend(dir.group(group).map(|i| i.id)),
+            Target::Room(room) => ids.extend(dir.room(room).map(|i| i.id)),
+            Target::Client(id) => ids.extend(dir.get(*id).map(|i| i.id)),
+        });
+        ids.retain(|id| !self.except.contains(id));
+        ids
+    }
+
     pub(crate) fn send_frame(self, frame: Bytes) -> Result<usize> {
         let mut sent = 0;
         let mut single_error = None;
@@ -275,6 +388,12 @@ impl Emit<'_> {
     /// Offers `frame` to every recipient, under the registry's read lock,
     /// and tells `outcome` what happened for each.
     fn deliver(self, frame: Bytes, mut outcome: impl FnMut(u64, Delivery)) -> Result<()> {
+        if let Some(cluster) = self.cluster() {
+            if let Some((id, failed)) = self.forward(cluster, &frame) {
+                outcome(id, failed.map_or(Delivery::Queued, Delivery::Gone));
+                return Ok(());
+            }
+        }
         let volatile_above = self.volatile_above;
         self.for_each_recipient(|entry| {
             let delivery = match volatile_above {

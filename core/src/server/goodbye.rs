@@ -38,6 +38,9 @@ impl Session {
 
         self.server.inner.registry.write().remove(self.info.id);
         self.tell_others(|this| this.presence_frame(false));
+        let id = self.info.id;
+        self.server
+            .announce(|| super::cluster::Message::Left { client: id });
         lock(&self.pending).close(&plan.reason);
         self.left = true;
         self.incoming.close(&plan.reason);

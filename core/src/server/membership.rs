@@ -6,11 +6,12 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
+use super::cluster::Message;
 use super::reserved;
 use super::session::Session;
 use crate::dispatch::Rejection;
 use crate::frame::{ErrorCode, Frame, LookupKey};
-use crate::info::Change;
+use crate::info::{Change, ClientInfo};
 use crate::value;
 
 /// What a client may change about itself.
@@ -21,13 +22,15 @@ pub(super) enum Field {
 }
 
 impl Session {
-    /// Sends a presence notice about this client to every other client
-    /// that wants them, unless the server is configured without presence
-    /// notices.
+    /// Sends a presence notice about this client to every other client of
+    /// this node that wants them, unless the server is configured without
+    /// presence notices. (Other nodes tell their own clients, from the
+    /// announcement this node publishes: see [`cluster`](super::cluster).)
     pub(super) fn tell_others(&self, notice: impl FnOnce(&Self) -> Bytes) {
         if self.server.inner.config.presence_notices {
             self.server
                 .to_all()
+                .local()
                 .except(self.info.id)
                 .presence_notice()
                 .send_frame(notice(self))
@@ -37,13 +40,7 @@ impl Session {
 
     /// The frame telling other clients that this one joined or left.
     pub(super) fn presence_frame(&self, joined: bool) -> Bytes {
-        let addr = self.info.addr.map(|a| a.to_string());
-        let client = self.info.to_wire(&addr);
-        if joined {
-            Frame::ClientJoined(client).encode()
-        } else {
-            Frame::ClientLeft(client).encode()
-        }
+        presence_frame(&self.info, joined)
     }
 
     /// Answers a request the server itself handles.
@@ -53,16 +50,16 @@ impl Session {
         self.peer.respond("", request_id, outcome);
     }
 
-    /// `Lookup`: one client's info, or nil.
+    /// `Lookup`: one client's info (on any node), or nil.
     pub(super) fn lookup(&self, request_id: u64, by: LookupKey<'_>) {
-        let found = {
-            let registry = self.server.inner.registry.read();
-            match by {
-                LookupKey::Id(id) => registry.get(id),
-                LookupKey::Name(name) => registry.by_name(name),
-                LookupKey::Addr(addr) => addr.parse().ok().and_then(|addr| registry.by_addr(addr)),
-            }
-            .map(|entry| entry.info.clone())
+        let server = &self.server;
+        let found = match by {
+            LookupKey::Id(id) => server.client(id),
+            LookupKey::Name(name) => server.client_by_name(name),
+            LookupKey::Addr(addr) => addr
+                .parse()
+                .ok()
+                .and_then(|addr| server.client_by_addr(addr)),
         };
         self.reply(request_id, &found);
     }
@@ -104,13 +101,12 @@ impl Session {
         }
         self.reply(request_id, &());
         self.tell_others(|this| {
-            let addr = this.info.addr.map(|a| a.to_string());
-            Frame::ClientChanged {
-                client: this.info.to_wire(&addr),
-                old_name: old_name.as_deref(),
-                old_group: old_group.as_deref(),
-            }
-            .encode()
+            changed_frame(&this.info, old_name.as_deref(), old_group.as_deref())
+        });
+        self.server.announce(|| Message::Changed {
+            client: self.info.clone(),
+            old_name: old_name.clone(),
+            old_group: old_group.clone(),
         });
         let event = match field {
             Field::Name => reserved::NAME_CHANGE,
@@ -118,4 +114,30 @@ impl Session {
         };
         self.reserved_event(event, Some(Change { old, new }), None);
     }
+}
+
+/// The frame telling clients that `info` joined or left.
+pub(super) fn presence_frame(info: &ClientInfo, joined: bool) -> Bytes {
+    let addr = info.addr.map(|a| a.to_string());
+    let client = info.to_wire(&addr);
+    if joined {
+        Frame::ClientJoined(client).encode()
+    } else {
+        Frame::ClientLeft(client).encode()
+    }
+}
+
+/// The frame telling clients that `info` changed its name or group.
+pub(super) fn changed_frame(
+    info: &ClientInfo,
+    old_name: Option<&str>,
+    old_group: Option<&str>,
+) -> Bytes {
+    let addr = info.addr.map(|a| a.to_string());
+    Frame::ClientChanged {
+        client: info.to_wire(&addr),
+        old_name,
+        old_group,
+    }
+    .encode()
 }

@@ -10,6 +10,7 @@
 mod auth;
 mod broadcast_request;
 mod builder;
+pub mod cluster;
 mod config;
 mod connection;
 mod context;
@@ -101,6 +102,8 @@ pub(crate) struct Inner {
     /// The task that hands the figures to the `metrics` facade runs.
     #[cfg(feature = "metrics")]
     pub publishing: std::sync::atomic::AtomicBool,
+    /// The other nodes, when built with an adapter (see [`cluster`]).
+    pub cluster: Option<cluster::Cluster>,
 }
 
 /// A hisock server. Cheap to clone: all clones are the same server.
@@ -264,13 +267,14 @@ impl Server {
         connection::serve(self.clone(), conn).await
     }
 
-    /// The client with this id.
+    /// The client with this id (on any node of the cluster).
     pub fn client(&self, id: u64) -> Option<ClientInfo> {
-        self.inner.registry.read().get(id).map(|e| e.info.clone())
+        let local = self.inner.registry.read().get(id).map(|e| e.info.clone());
+        local.or_else(|| self.remote(|dir| dir.get(id).cloned()).flatten())
     }
 
     /// The connection data of client `id` (see [`Extensions`]), while it is
-    /// connected.
+    /// connected (to this node: extensions do not cross nodes).
     pub fn extensions(&self, id: u64) -> Option<Extensions> {
         self.inner
             .registry
@@ -279,34 +283,48 @@ impl Server {
             .map(|e| e.extensions.clone())
     }
 
-    /// The first client with this name.
+    /// The client with this name and the lowest id (on any node).
     pub fn client_by_name(&self, name: &str) -> Option<ClientInfo> {
-        self.inner
+        let local = self
+            .inner
             .registry
             .read()
             .by_name(name)
-            .map(|e| e.info.clone())
+            .map(|e| e.info.clone());
+        let remote = self.remote(|dir| dir.by_name(name).cloned()).flatten();
+        match (local, remote) {
+            (Some(l), Some(r)) => Some(if r.id < l.id { r } else { l }),
+            (l, r) => l.or(r),
+        }
     }
 
-    /// The client connected from this address.
+    /// The client connected from this address (to any node).
     pub fn client_by_addr(&self, addr: SocketAddr) -> Option<ClientInfo> {
-        self.inner
+        let local = self
+            .inner
             .registry
             .read()
             .by_addr(addr)
-            .map(|e| e.info.clone())
+            .map(|e| e.info.clone());
+        local.or_else(|| self.remote(|dir| dir.by_addr(addr).cloned()).flatten())
     }
 
-    /// All connected clients, by id.
+    /// All connected clients (of every node), by id.
     pub fn clients(&self) -> Vec<ClientInfo> {
         let registry = self.inner.registry.read();
-        registry::Registry::infos(registry.all())
+        let mut infos = registry::Registry::infos(registry.all());
+        drop(registry);
+        self.merge_remote(&mut infos, |dir, out| out.extend(dir.infos().cloned()));
+        infos
     }
 
-    /// The clients of one group, by id.
+    /// The clients of one group (on every node), by id.
     pub fn group(&self, group: &str) -> Vec<ClientInfo> {
         let registry = self.inner.registry.read();
-        registry::Registry::infos(registry.group(group))
+        let mut infos = registry::Registry::infos(registry.group(group));
+        drop(registry);
+        self.merge_remote(&mut infos, |dir, out| out.extend(dir.group(group).cloned()));
+        infos
     }
 
     /// A snapshot of what the server is doing and has done: connections by
@@ -318,9 +336,20 @@ impl Server {
         self.inner.counters.snapshot(&self.inner.registry.read())
     }
 
-    /// Number of connected clients.
+    /// Number of connected clients (of every node).
     pub fn client_count(&self) -> usize {
-        self.inner.registry.read().len()
+        self.inner.registry.read().len() + self.remote(|dir| dir.len()).unwrap_or(0)
+    }
+
+    /// Adds the remote clients `pick` chooses to `infos`, sorted by id.
+    fn merge_remote(
+        &self,
+        infos: &mut Vec<ClientInfo>,
+        pick: impl FnOnce(&cluster::Directory, &mut Vec<ClientInfo>),
+    ) {
+        if self.remote(|dir| pick(dir, infos)).is_some() {
+            infos.sort_by_key(|i| i.id);
+        }
     }
 
     /// Disconnects client `id` with [`KICKED`](codes::KICKED) and `reason`;
@@ -331,23 +360,80 @@ impl Server {
 
     /// Disconnects client `id` with any close reason, choosing whether its
     /// `leave` handler runs. Frames already queued for it are still sent
-    /// before the close frame.
+    /// before the close frame. A client of another node is disconnected
+    /// by its node (the call returns once that is asked).
     pub fn disconnect_with(&self, id: u64, reason: CloseReason, run_leave: bool) -> Result<()> {
+        match self.disconnect_local(id, reason.clone(), run_leave) {
+            Err(Error::NoSuchClient(_)) if self.inner.cluster.is_some() => self.to_node_of(
+                id,
+                cluster::Message::Disconnect {
+                    client: id,
+                    code: reason.code,
+                    reason: reason.reason,
+                    run_leave,
+                },
+            ),
+            done => done,
+        }
+    }
+
+    pub(crate) fn disconnect_local(
+        &self,
+        id: u64,
+        reason: CloseReason,
+        run_leave: bool,
+    ) -> Result<()> {
         let registry = self.inner.registry.read();
         let entry = registry.get(id).ok_or(Error::NoSuchClient(id))?;
         entry.control.kick(Kick { reason, run_leave });
         Ok(())
     }
 
-    /// Disconnects every client with [`KICKED`](codes::KICKED); their
-    /// `leave` handlers run. The server keeps accepting new clients.
+    /// Disconnects every client (of every node) with
+    /// [`KICKED`](codes::KICKED); their `leave` handlers run. The server
+    /// keeps accepting new clients.
     pub fn disconnect_all(&self, reason: &str) {
+        let reason = CloseReason::new(codes::KICKED, reason);
+        self.disconnect_all_local(reason.clone());
+        if let Some(cluster) = &self.inner.cluster {
+            let _ = cluster.publish(
+                cluster::Route::All,
+                cluster::Message::DisconnectAll {
+                    code: reason.code,
+                    reason: reason.reason,
+                },
+            );
+        }
+    }
+
+    pub(crate) fn disconnect_all_local(&self, reason: CloseReason) {
         for entry in self.inner.registry.read().all() {
             entry.control.kick(Kick {
-                reason: CloseReason::new(codes::KICKED, reason),
+                reason: reason.clone(),
                 run_leave: true,
             });
         }
+    }
+
+    /// This node's number in its cluster; `None` for a server built
+    /// without an adapter.
+    pub fn cluster_node(&self) -> Option<cluster::NodeId> {
+        self.inner.cluster.as_ref().map(|c| c.node)
+    }
+
+    /// Installs the hook told when the link to the cluster is lost
+    /// ([`ClusterStatus::Degraded`](cluster::ClusterStatus::Degraded)) and
+    /// when it returns. Local delivery goes on meanwhile; a `tracing`
+    /// warning is logged either way. Does nothing on a server without an
+    /// adapter.
+    pub fn on_cluster_status<F>(&self, hook: F) -> &Self
+    where
+        F: Fn(&cluster::ClusterStatus) + Send + Sync + 'static,
+    {
+        if let Some(cluster) = &self.inner.cluster {
+            *write_lock(&cluster.status_hook) = Some(Arc::new(hook));
+        }
+        self
     }
 
     pub(crate) fn next_client_id(&self) -> u64 {

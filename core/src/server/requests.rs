@@ -43,7 +43,27 @@ impl Server {
     }
 
     /// Like [`request`](Self::request) with raw MessagePack in and out.
+    ///
+    /// A client of another node is asked through its node, with the same
+    /// outcomes; and [`Error::Closed`] at once when the cluster link is
+    /// down, or when the link or the client's node is lost while waiting.
     pub async fn request_raw(
+        &self,
+        id: u64,
+        command: &str,
+        payload: &[u8],
+        timeout: Duration,
+    ) -> Result<Bytes> {
+        if let Some(cluster) = &self.inner.cluster {
+            if !timeout.is_zero() && cluster.is_remote(id) {
+                return cluster.request(id, command, payload, timeout).await;
+            }
+        }
+        self.request_local(id, command, payload, timeout).await
+    }
+
+    /// A request to a client of this node.
+    pub(crate) async fn request_local(
         &self,
         id: u64,
         command: &str,

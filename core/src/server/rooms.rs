@@ -11,6 +11,7 @@
 
 use std::sync::Arc;
 
+use super::cluster::Message;
 use super::emit::Emit;
 use super::registry::Registry;
 use super::session::Session;
@@ -52,42 +53,109 @@ impl Server {
     /// ```
     ///
     /// Errors: [`Error::NoSuchClient`].
+    ///
+    /// A client of another node is put in the room by its node; the
+    /// answer comes from this node's directory.
     pub fn join_room(&self, id: u64, room: &str) -> Result<bool> {
-        let mut registry = self.inner.registry.write();
-        if registry.get(id).is_none() {
-            return Err(Error::NoSuchClient(id));
-        }
-        Ok(registry.join_room(id, room))
+        self.change_room(id, room, true)
     }
 
     /// Takes client `id` out of `room` (gone once empty). Returns false when
     /// it was not in it. Errors: [`Error::NoSuchClient`].
     pub fn leave_room(&self, id: u64, room: &str) -> Result<bool> {
+        self.change_room(id, room, false)
+    }
+
+    fn change_room(&self, id: u64, room: &str, join: bool) -> Result<bool> {
         let mut registry = self.inner.registry.write();
         if registry.get(id).is_none() {
-            return Err(Error::NoSuchClient(id));
+            drop(registry);
+            return self.change_remote_room(id, room, join);
         }
-        Ok(registry.leave_room(id, room))
+        let changed = match join {
+            true => registry.join_room(id, room),
+            false => registry.leave_room(id, room),
+        };
+        drop(registry);
+        if changed {
+            self.announce_room(id, room, join);
+        }
+        Ok(changed)
     }
 
-    /// The members of `room`, by id.
+    /// Asks a remote client's node to change its rooms, and records the
+    /// change in the directory at once (the node's announcement confirms
+    /// it), so that the next look-up here sees it.
+    fn change_remote_room(&self, id: u64, room: &str, join: bool) -> Result<bool> {
+        let changed = self
+            .inner
+            .cluster
+            .as_ref()
+            .filter(|c| c.is_remote(id))
+            .map(|c| write_lock(&c.directory).set_room(id, room, join))
+            .ok_or(Error::NoSuchClient(id))?;
+        if changed {
+            let order = Message::RoomOrder {
+                client: id,
+                room: room.to_owned(),
+                join,
+            };
+            self.to_node_of(id, order)?;
+        }
+        Ok(changed)
+    }
+
+    fn announce_room(&self, id: u64, room: &str, joined: bool) {
+        self.announce(|| Message::Room {
+            client: id,
+            room: Arc::from(room),
+            joined,
+        });
+    }
+
+    /// The members of `room` (on every node), by id.
     pub fn room(&self, room: &str) -> Vec<ClientInfo> {
         let registry = self.inner.registry.read();
-        Registry::infos(registry.room(room))
+        let mut infos = Registry::infos(registry.room(room));
+        drop(registry);
+        if self
+            .remote(|dir| infos.extend(dir.room(room).cloned()))
+            .is_some()
+        {
+            infos.sort_by_key(|i| i.id);
+        }
+        infos
     }
 
-    /// The rooms client `id` is in, sorted. Errors: [`Error::NoSuchClient`].
+    /// The rooms client `id` (of any node) is in, sorted. Errors:
+    /// [`Error::NoSuchClient`].
     pub fn rooms_of(&self, id: u64) -> Result<Vec<String>> {
         let registry = self.inner.registry.read();
-        if registry.get(id).is_none() {
-            return Err(Error::NoSuchClient(id));
+        if registry.get(id).is_some() {
+            return Ok(registry.rooms_of(id));
         }
-        Ok(registry.rooms_of(id))
+        drop(registry);
+        let remote = self.remote(|dir| {
+            dir.rooms_of(id).map(|rooms| {
+                let mut rooms: Vec<String> = rooms.iter().map(|r| r.to_string()).collect();
+                rooms.sort();
+                rooms
+            })
+        });
+        remote.flatten().ok_or(Error::NoSuchClient(id))
     }
 
-    /// Every room that has a member, sorted.
+    /// Every room that has a member (on any node), sorted.
     pub fn rooms(&self) -> Vec<String> {
-        self.inner.registry.read().room_names()
+        let mut rooms = self.inner.registry.read().room_names();
+        if self
+            .remote(|dir| rooms.extend(dir.room_names().map(|r| r.to_string())))
+            .is_some()
+        {
+            rooms.sort();
+            rooms.dedup();
+        }
+        rooms
     }
 
     /// Every client in `room`: finish with `emit`, `request` and the rest
@@ -145,6 +213,9 @@ impl Session {
             false => registry.leave_room(self.info.id, room),
         };
         drop(registry);
+        if changed {
+            self.server.announce_room(self.info.id, room, join);
+        }
         self.reply(request_id, &changed);
     }
 }

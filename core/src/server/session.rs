@@ -138,6 +138,9 @@ impl Session {
 
     pub(crate) async fn run(&mut self) {
         self.tell_others(|this| this.presence_frame(true));
+        self.server.announce(|| super::cluster::Message::Joined {
+            client: self.info.clone(),
+        });
         self.reserved_event(reserved::JOIN, None, None);
         let ending = self.event_loop().await;
         self.finish(ending).await;
@@ -398,6 +401,9 @@ impl Drop for Session {
             return;
         }
         self.server.inner.registry.write().remove(self.info.id);
+        let id = self.info.id;
+        self.server
+            .announce(|| super::cluster::Message::Left { client: id });
         lock(&self.pending).close(&CloseReason::new(
             codes::ABNORMAL,
             "the connection's task ended",

@@ -62,7 +62,9 @@ impl Server {
     /// [`drain_timeout`](super::ServerConfig::drain_timeout)), sends every
     /// queued frame followed by a close frame with
     /// [`GOING_AWAY`](crate::close::codes::GOING_AWAY), runs `leave`
-    /// handlers, and returns when all connections are gone.
+    /// handlers, and returns when all connections are gone. In a cluster,
+    /// the node then leaves it (its adapter sends what is queued and
+    /// stops).
     ///
     /// A client that does not read all of that within
     /// [`flush_timeout`](super::ServerConfig::flush_timeout) is cut (it
@@ -72,6 +74,10 @@ impl Server {
         self.inner.shutdown.cancel();
         self.inner.tasks.close();
         self.inner.tasks.wait().await;
+        // Every client's leave is published by now.
+        if let Some(cluster) = &self.inner.cluster {
+            cluster.adapter.shutdown().await;
+        }
         ShutdownReport {
             undelivered: std::mem::take(&mut *lock(&self.inner.undelivered)),
         }

@@ -18,6 +18,8 @@
 //! - [`Program`]: a binary run as a child process, its output read with
 //!   bounded waits (the examples' smoke tests).
 //! - [`Move`], [`patterned_bytes`]: payloads whose content can be checked.
+//! - [`RedisServer`]: a real `redis-server` on a loopback port, for the
+//!   cluster tests.
 //! - [`TestCerts`]: a test CA and a `localhost` certificate it signed,
 //!   generated at run time (rcgen), for the TLS and WSS transports.
 //!
@@ -46,6 +48,7 @@ mod probe;
 mod program;
 pub mod raw;
 mod record;
+mod redis;
 mod server;
 mod tls;
 mod transport;
@@ -56,6 +59,7 @@ pub use probe::Probe;
 pub use program::{http_get, Program};
 pub use raw::{loopback_pair, Handshake, RawPeer, RawStream, RawTcpPeer, RawWsPeer, WsClosed};
 pub use record::{record_departures, record_joins, record_leaves};
+pub use redis::RedisServer;
 pub use server::TestServer;
 pub use tls::TestCerts;
 pub use transport::{listen_ws_with, ws_url, wss_url, Transport};

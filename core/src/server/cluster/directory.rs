@@ -1,0 +1,239 @@
+//! The replica of the other nodes' clients: who they are and which rooms
+//! they are in, kept from the joins, leaves, changes and snapshots other
+//! nodes publish. Look-ups that miss this node's registry read it.
+//!
+//! Remote look-ups scan (no name or group index): they are not on any hot
+//! path, and one index less is one thing less to keep right across
+//! snapshots.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use super::message::Member;
+use super::{node_of, NodeId};
+use crate::info::ClientInfo;
+
+/// Other nodes' clients, by id (a client's node is in its id).
+#[derive(Default)]
+pub(crate) struct Directory {
+    clients: HashMap<u64, Member>,
+}
+
+/// What a snapshot changed, for the presence notices.
+#[derive(Debug, Default)]
+pub(crate) struct Diff {
+    pub joined: Vec<ClientInfo>,
+    pub left: Vec<ClientInfo>,
+    pub changed: Vec<Changed>,
+}
+
+/// A client after a change, with its name and group before.
+pub(crate) type Changed = (ClientInfo, Option<Arc<str>>, Option<Arc<str>>);
+
+impl Directory {
+    pub fn len(&self) -> usize {
+        self.clients.len()
+    }
+
+    pub fn get(&self, id: u64) -> Option<&ClientInfo> {
+        self.clients.get(&id).map(|m| &m.info)
+    }
+
+    /// The lowest id with this name (as the registry's `by_name`).
+    pub fn by_name(&self, name: &str) -> Option<&ClientInfo> {
+        self.infos()
+            .filter(|i| i.name() == Some(name))
+            .min_by_key(|i| i.id)
+    }
+
+    pub fn by_addr(&self, addr: SocketAddr) -> Option<&ClientInfo> {
+        self.infos().find(|i| i.addr == Some(addr))
+    }
+
+    pub fn infos(&self) -> impl Iterator<Item = &ClientInfo> {
+        self.clients.values().map(|m| &m.info)
+    }
+
+    pub fn group<'a>(&'a self, group: &'a str) -> impl Iterator<Item = &'a ClientInfo> {
+        self.infos().filter(move |i| i.group() == Some(group))
+    }
+
+    pub fn room<'a>(&'a self, room: &'a str) -> impl Iterator<Item = &'a ClientInfo> {
+        self.clients
+            .values()
+            .filter(move |m| m.rooms.iter().any(|r| &**r == room))
+            .map(|m| &m.info)
+    }
+
+    pub fn rooms_of(&self, id: u64) -> Option<&[Arc<str>]> {
+        self.clients.get(&id).map(|m| &m.rooms[..])
+    }
+
+    pub fn room_names(&self) -> impl Iterator<Item = &Arc<str>> {
+        self.clients.values().flat_map(|m| m.rooms.iter())
+    }
+
+    /// A client joined; the one it replaces, if it was known already.
+    pub fn insert(&mut self, info: ClientInfo) -> Option<ClientInfo> {
+        let member = Member {
+            info,
+            rooms: Vec::new(),
+        };
+        self.clients
+            .insert(member.info.id, member)
+            .map(|old| old.info)
+    }
+
+    pub fn remove(&mut self, id: u64) -> Option<ClientInfo> {
+        self.clients.remove(&id).map(|m| m.info)
+    }
+
+    /// A client's new name or group; false when it is unknown or was
+    /// known so already (a snapshot can bring a change before its
+    /// announcement).
+    pub fn update(&mut self, info: ClientInfo) -> bool {
+        match self.clients.get_mut(&info.id) {
+            Some(member) if member.info != info => {
+                member.info = info;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Puts a client in a room or takes it out; true when that changed
+    /// anything.
+    pub fn set_room(&mut self, id: u64, room: &str, joined: bool) -> bool {
+        let Some(member) = self.clients.get_mut(&id) else {
+            return false;
+        };
+        let at = member.rooms.iter().position(|r| &**r == room);
+        match (joined, at) {
+            (true, None) => member.rooms.push(Arc::from(room)),
+            (false, Some(at)) => {
+                member.rooms.swap_remove(at);
+            }
+            _ => return false,
+        }
+        true
+    }
+
+    /// Replaces everything known of `node`'s clients with `clients`.
+    pub fn replace_node(&mut self, node: NodeId, clients: Vec<Member>) -> Diff {
+        let mut diff = Diff::default();
+        let mut before = self.take_node(node);
+        for member in clients {
+            if node_of(member.info.id) != node {
+                // A node speaks for its own clients only.
+                continue;
+            }
+            match before.remove(&member.info.id) {
+                None => diff.joined.push(member.info.clone()),
+                Some(old) if old.info != member.info => diff.changed.push((
+                    member.info.clone(),
+                    old.info.name.clone(),
+                    old.info.group.clone(),
+                )),
+                Some(_) => {}
+            }
+            self.clients.insert(member.info.id, member);
+        }
+        diff.left = before.into_values().map(|m| m.info).collect();
+        diff
+    }
+
+    /// Forgets every client of `node`, returning them.
+    pub fn drop_node(&mut self, node: NodeId) -> Vec<ClientInfo> {
+        let mut left: Vec<ClientInfo> =
+            self.take_node(node).into_values().map(|m| m.info).collect();
+        left.sort_by_key(|i| i.id);
+        left
+    }
+
+    fn take_node(&mut self, node: NodeId) -> HashMap<u64, Member> {
+        let ids: Vec<u64> = self
+            .clients
+            .keys()
+            .copied()
+            .filter(|id| node_of(*id) == node)
+            .collect();
+        ids.into_iter()
+            .filter_map(|id| self.clients.remove(&id).map(|m| (id, m)))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::client_id_base;
+    use super::*;
+    use crate::transport::TransportKind;
+
+    fn info(node: NodeId, n: u64, name: &str, group: Option<&str>) -> ClientInfo {
+        ClientInfo {
+            id: client_id_base(node) + n,
+            name: Some(name.into()),
+            group: group.map(Into::into),
+            addr: None,
+            transport: TransportKind::Tcp,
+        }
+    }
+
+    #[test]
+    fn look_ups_find_remote_clients() {
+        let mut dir = Directory::default();
+        dir.insert(info(2, 5, "bob", Some("g")));
+        dir.insert(info(2, 1, "bob", None));
+        dir.insert(info(3, 0, "cy", Some("g")));
+        assert_eq!(
+            dir.by_name("bob").map(|i| i.id),
+            Some(client_id_base(2) + 1)
+        );
+        assert_eq!(dir.group("g").count(), 2);
+        assert!(dir.set_room(client_id_base(3), "r", true));
+        assert!(!dir.set_room(client_id_base(3), "r", true), "already in it");
+        assert_eq!(dir.room("r").count(), 1);
+        assert!(dir.set_room(client_id_base(3), "r", false));
+        assert_eq!(dir.room("r").count(), 0);
+    }
+
+    #[test]
+    fn a_snapshot_replaces_its_node_and_says_what_changed() {
+        let mut dir = Directory::default();
+        dir.insert(info(2, 0, "stays", None));
+        dir.insert(info(2, 1, "goes", None));
+        dir.insert(info(2, 2, "renamed", None));
+        dir.insert(info(3, 0, "other node", None));
+        let snapshot = vec![
+            Member {
+                info: info(2, 0, "stays", None),
+                rooms: vec![],
+            },
+            Member {
+                info: info(2, 2, "new name", None),
+                rooms: vec!["r".into()],
+            },
+            Member {
+                info: info(2, 3, "new", None),
+                rooms: vec![],
+            },
+            // Not node 2's to tell.
+            Member {
+                info: info(4, 0, "stranger", None),
+                rooms: vec![],
+            },
+        ];
+        let diff = dir.replace_node(2, snapshot);
+        assert_eq!(diff.joined.len(), 1);
+        assert_eq!(diff.joined[0].name(), Some("new"));
+        assert_eq!(diff.left.len(), 1);
+        assert_eq!(diff.left[0].name(), Some("goes"));
+        assert_eq!(diff.changed.len(), 1);
+        assert_eq!(diff.changed[0].1.as_deref(), Some("renamed"));
+        assert_eq!(dir.len(), 4, "3 of node 2, 1 of node 3");
+        assert_eq!(dir.room("r").count(), 1);
+        assert_eq!(dir.drop_node(2).len(), 3);
+        assert_eq!(dir.len(), 1);
+    }
+}

@@ -1,0 +1,283 @@
+//! What nodes tell each other, and its encoding (MessagePack with field
+//! names, so that nodes of neighbouring versions can read each other's
+//! messages as long as fields are only added).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+
+use super::NodeId;
+use crate::close::CloseReason;
+use crate::error::Error;
+use crate::frame::ErrorCode;
+use crate::info::ClientInfo;
+
+/// One message between nodes, with its sender.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct Envelope {
+    pub from: NodeId,
+    pub message: Message,
+}
+
+/// Who a broadcast is for (each node picks its own clients).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) enum WireTarget {
+    All,
+    Group(String),
+    Room(String),
+}
+
+/// A client with its rooms, as a snapshot lists it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Member {
+    pub info: ClientInfo,
+    pub rooms: Vec<Arc<str>>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) enum Message {
+    /// Deliver `frame` to this node's clients that match.
+    Broadcast {
+        target: WireTarget,
+        except: Vec<u64>,
+        presence: bool,
+        volatile_above: Option<u64>,
+        frame: Bytes,
+    },
+    /// Deliver `frame` to one client of the receiving node.
+    Deliver { client: u64, frame: Bytes },
+    /// A client of the sender joined.
+    Joined { client: ClientInfo },
+    /// A client of the sender left.
+    Left { client: u64 },
+    /// A client of the sender changed its name or group.
+    Changed {
+        client: ClientInfo,
+        old_name: Option<Arc<str>>,
+        old_group: Option<Arc<str>>,
+    },
+    /// A client of the sender joined or left a room.
+    Room {
+        client: u64,
+        room: Arc<str>,
+        joined: bool,
+    },
+    /// Put a client of the receiving node in a room or take it out.
+    RoomOrder {
+        client: u64,
+        room: String,
+        join: bool,
+    },
+    /// All of the sender's clients: replaces what the receiver knew of
+    /// them.
+    Snapshot { clients: Vec<Member> },
+    /// The sender (re)joined: every receiver answers with its snapshot.
+    Hello,
+    /// Disconnect a client of the receiving node.
+    Disconnect {
+        client: u64,
+        code: u16,
+        reason: String,
+        run_leave: bool,
+    },
+    /// Disconnect every client of the receiving node.
+    DisconnectAll { code: u16, reason: String },
+    /// Ask a client of the receiving node, answer with `Reply`.
+    Request {
+        id: u64,
+        client: u64,
+        command: String,
+        payload: Bytes,
+        timeout_ms: u64,
+    },
+    /// The answer to the sender's `Request` number `id`.
+    Reply {
+        id: u64,
+        outcome: Result<Bytes, WireError>,
+    },
+}
+
+/// A request's failure, as it crosses nodes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) enum WireError {
+    Timeout,
+    Remote {
+        code: u16,
+        message: String,
+    },
+    Closed {
+        code: u16,
+        reason: String,
+    },
+    NoSuchClient(u64),
+    QueueFull {
+        queued: u64,
+        limit: u64,
+    },
+    /// Anything else, in words (the requester gets `Error::Handler`).
+    Other(String),
+}
+
+impl WireError {
+    pub fn from_error(err: &Error) -> Self {
+        match err {
+            Error::Timeout(_) => WireError::Timeout,
+            Error::Remote { code, message } => WireError::Remote {
+                code: code.to_wire(),
+                message: message.clone(),
+            },
+            Error::Closed(reason) => WireError::Closed {
+                code: reason.code,
+                reason: reason.reason.clone(),
+            },
+            Error::NoSuchClient(id) => WireError::NoSuchClient(*id),
+            Error::QueueFull { queued, limit } => WireError::QueueFull {
+                queued: *queued as u64,
+                limit: *limit as u64,
+            },
+            other => WireError::Other(other.to_string()),
+        }
+    }
+
+    /// The error the requester sees; `timeout` is the one it asked with.
+    pub fn into_error(self, timeout: Duration) -> Error {
+        match self {
+            WireError::Timeout => Error::Timeout(timeout),
+            WireError::Remote { code, message } => Error::Remote {
+                code: ErrorCode::from_wire(code),
+                message,
+            },
+            WireError::Closed { code, reason } => Error::Closed(CloseReason::new(code, reason)),
+            WireError::NoSuchClient(id) => Error::NoSuchClient(id),
+            WireError::QueueFull { queued, limit } => Error::QueueFull {
+                queued: queued as usize,
+                limit: limit as usize,
+            },
+            WireError::Other(text) => Error::Handler(text),
+        }
+    }
+}
+
+pub(crate) fn encode(from: NodeId, message: Message) -> Option<Bytes> {
+    let envelope = Envelope { from, message };
+    match rmp_serde::to_vec_named(&envelope) {
+        Ok(bytes) => Some(Bytes::from(bytes)),
+        Err(err) => {
+            tracing::error!(%err, "cluster message could not be encoded");
+            None
+        }
+    }
+}
+
+/// The sender of an encoded envelope, read without decoding the rest: a
+/// node gets its own broadcasts back from most engines (Redis pub/sub
+/// does), and skips them without copying their frames. `None` when the
+/// bytes do not start as [`encode`] starts them.
+pub(crate) fn sender(bytes: &[u8]) -> Option<NodeId> {
+    // fixmap of 2, fixstr "from", then the number as MessagePack writes
+    // an unsigned integer in its smallest form.
+    let rest = bytes.strip_prefix(b"\x82\xa4from")?;
+    match *rest {
+        [n, ..] if n < 0x80 => Some(NodeId::from(n)),
+        [0xcc, n, ..] => Some(NodeId::from(n)),
+        [0xcd, hi, lo, ..] => Some(NodeId::from_be_bytes([hi, lo])),
+        _ => None,
+    }
+}
+
+pub(crate) fn decode(bytes: &[u8]) -> Option<Envelope> {
+    match rmp_serde::from_slice(bytes) {
+        Ok(envelope) => Some(envelope),
+        Err(err) => {
+            tracing::warn!(%err, len = bytes.len(), "undecodable cluster message ignored");
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transport::TransportKind;
+
+    #[test]
+    fn messages_round_trip() {
+        let info = ClientInfo {
+            id: super::super::client_id_base(3),
+            name: Some("ada".into()),
+            group: None,
+            addr: "127.0.0.1:9".parse().ok(),
+            transport: TransportKind::Ws,
+        };
+        let bytes = encode(
+            3,
+            Message::Snapshot {
+                clients: vec![Member {
+                    info: info.clone(),
+                    rooms: vec!["r".into()],
+                }],
+            },
+        )
+        .expect("encodes");
+        let envelope = decode(&bytes).expect("decodes");
+        assert_eq!(envelope.from, 3);
+        match envelope.message {
+            Message::Snapshot { clients } => {
+                assert_eq!(clients[0].info, info);
+                assert_eq!(&*clients[0].rooms[0], "r");
+            }
+            other => panic!("got {other:?}"),
+        }
+        let reply = encode(
+            1,
+            Message::Reply {
+                id: 7,
+                outcome: Ok(Bytes::from_static(b"\x01\x02")),
+            },
+        )
+        .expect("encodes");
+        match decode(&reply).map(|e| e.message) {
+            Some(Message::Reply { id: 7, outcome }) => {
+                assert_eq!(outcome.ok().as_deref(), Some(&b"\x01\x02"[..]))
+            }
+            other => panic!("got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn request_errors_cross_nodes_typed() {
+        let timeout = Duration::from_millis(250);
+        let err = WireError::from_error(&Error::Timeout(timeout)).into_error(timeout);
+        assert!(matches!(err, Error::Timeout(t) if t == timeout));
+        let err = WireError::from_error(&Error::NoSuchClient(5)).into_error(timeout);
+        assert!(matches!(err, Error::NoSuchClient(5)));
+        let remote = Error::Remote {
+            code: ErrorCode::NoHandler,
+            message: "x".into(),
+        };
+        let err = WireError::from_error(&remote).into_error(timeout);
+        assert!(matches!(
+            err,
+            Error::Remote {
+                code: ErrorCode::NoHandler,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn the_sender_is_read_without_decoding() {
+        for node in [1, 127, 128, 255, 256, super::super::MAX_NODE_ID] {
+            let bytes = encode(node, Message::Hello).expect("encodes");
+            assert_eq!(sender(&bytes), Some(node), "node {node}");
+        }
+        assert_eq!(sender(b"\x81"), None);
+    }
+
+    #[test]
+    fn garbage_is_ignored() {
+        assert!(decode(b"\xc1garbage").is_none());
+    }
+}
