@@ -15,6 +15,9 @@
 //! - [`rate_limit`]: a token bucket per client for events and bytes.
 //! - [`closing`]: what ending a connection sends and runs.
 //! - [`keepalive`]: pings and silence (server side).
+//! - [`resume`]: resumable sessions: counted frames, acknowledgements, the
+//!   replay buffer, the checks of a resume.
+//! - [`reconnect`]: the client's backoff and which ends it retries.
 //! - request deadlines: [`PendingRequests`](crate::pending::PendingRequests).
 
 pub mod closing;
@@ -25,5 +28,7 @@ pub mod keepalive;
 pub mod limits;
 #[cfg(feature = "server")]
 pub mod rate_limit;
+pub mod reconnect;
+pub mod resume;
 pub mod stream_receive;
 pub mod stream_start;
