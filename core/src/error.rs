@@ -32,6 +32,15 @@ pub enum Error {
     /// The connection is closed; the reason says who closed it and why.
     #[error("connection closed: {0}")]
     Closed(CloseReason),
+    /// The connection broke while this request was on its way or waiting
+    /// for its answer, and the client reconnected to a new session, not
+    /// the old one (PROTOCOL.md section 13.6): the server may or may not
+    /// have handled it. `outcome` says why the session was not resumed.
+    #[error("connection broke and the session was not resumed ({outcome:?}): the request may or may not have been handled")]
+    SessionLost {
+        /// Why the server did not resume the session.
+        outcome: crate::protocol::resume::ResumeOutcome,
+    },
     /// An operation did not finish in time.
     #[error("timed out after {} ms", .0.as_millis() as u64)]
     Timeout(Duration),

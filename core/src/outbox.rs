@@ -419,6 +419,58 @@ impl Outbox {
         result
     }
 
+    /// One connection's writer for a client that reconnects: as
+    /// [`run_writer`](Self::run_writer), but a failed write leaves the
+    /// queue open, with what was still queued, for the next connection's
+    /// writer; the caller ends the queue with
+    /// [`finish_writer`](Self::finish_writer) when there is none. Frames
+    /// of the batch being written when the connection broke are gone
+    /// (what the peer had of them is unknowable without a resumed session).
+    pub(crate) async fn write_connection<S: FrameSink + ?Sized>(
+        &self,
+        sink: &mut S,
+    ) -> Result<(), TransportError> {
+        self.write_all(sink).await
+    }
+
+    /// The writer stopped for good: see [`run_writer`](Self::run_writer).
+    pub(crate) fn finish_writer(&self) {
+        self.finish();
+    }
+
+    /// A connection broke and its writer was dropped: nothing is in
+    /// flight any more; what is queued waits for the next writer.
+    pub(crate) fn writer_dropped(&self) {
+        lock(&self.state).in_flight = 0;
+    }
+
+    /// Queues `frames` ahead of everything queued, in their order,
+    /// regardless of the limit (a reconnecting client's restored state:
+    /// a handful of small frames that must precede what waited).
+    pub(crate) fn push_first(&self, frames: Vec<Bytes>) {
+        if frames.is_empty() {
+            return;
+        }
+        let mut state = lock(&self.state);
+        if state.closing || state.closed {
+            return;
+        }
+        for frame in frames.into_iter().rev() {
+            state.bytes += cost(&frame);
+            state.queue.push_front(frame);
+        }
+        drop(state);
+        self.writer.wake();
+    }
+
+    /// Looks at every queued frame, oldest first (a client reconnecting
+    /// to a new session reads which requests are still unsent).
+    pub(crate) fn for_each_queued(&self, mut look: impl FnMut(&Bytes)) {
+        for frame in &lock(&self.state).queue {
+            look(frame);
+        }
+    }
+
     async fn write_all<S: FrameSink + ?Sized>(&self, sink: &mut S) -> Result<(), TransportError> {
         // Reused between batches so a busy connection allocates no deque.
         let mut spare: VecDeque<Bytes> = VecDeque::new();

@@ -10,6 +10,7 @@ use super::driver::Reader;
 use super::events::Extras;
 use super::{lock, reserved};
 use crate::protocol::closing::{self, Ending, Side};
+use crate::protocol::reconnect::ConnectionState;
 
 impl Reader {
     pub(super) async fn finish(&mut self, ending: Ending) {
@@ -23,6 +24,8 @@ impl Reader {
             }
         }
         tracing::debug!(%reason, "client connection ended");
+        self.client.set_state(ConnectionState::Closed);
+        self.final_disconnect(&reason);
         lock(&shared.pending).close(&reason);
         lock(&shared.inbox).close(&reason);
         self.incoming.close(&reason);

@@ -2,8 +2,12 @@
 //! (the rules are [`protocol::handshake`](crate::protocol::handshake),
 //! shared with the server), and set up the client and its driver.
 
-use std::sync::atomic::AtomicBool;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
 
 use event_listener::Event;
 use futures::task::AtomicWaker;
@@ -11,14 +15,19 @@ use futures::{SinkExt, StreamExt};
 
 use super::inbox::Inbox;
 use super::presence::PresenceInterest;
-use super::{driver, with_timeout, Client, ClientOptions, Driver, Identity, Shared};
+use super::reconnect::{state_number, Connector, Reconnecting};
+use super::{driver, with_timeout, Client, ClientOptions, Driver, Identity, Link, Shared};
+use crate::close::{codes, CloseReason};
 use crate::dispatch::SharedHandlers;
-use crate::error::{Error, Result};
+use crate::error::{Error, ProtocolFault, Result};
+use crate::frame::Frame;
 use crate::outbox::Outbox;
 use crate::pending::PendingRequests;
 use crate::protocol::handshake;
 use crate::protocol::limits::{self, Limit};
-use crate::transport::Connection;
+use crate::protocol::reconnect::ConnectionState;
+use crate::protocol::resume::ResumeOutcome;
+use crate::transport::{Connection, FrameSink, FrameStream};
 
 impl Client {
     /// Performs the handshake over an established connection: sends the
@@ -26,19 +35,44 @@ impl Client {
     /// spawn. Register handlers on the client before spawning the driver (or
     /// in the options) to be sure to see the very first events.
     ///
+    /// The client has this one connection: it does not reconnect, whatever
+    /// [`ClientOptions::reconnect`] says (see
+    /// [`connect_with`](Self::connect_with)).
+    ///
     /// Errors: [`Error::Refused`] with the server's code and reason,
     /// [`Error::Timeout`], [`Error::Closed`] if the server hung up,
     /// [`Error::Transport`], [`Error::Protocol`] for an unexpected answer,
     /// [`Error::LimitExceeded`] for a name or group longer than the
     /// options allow (nothing is sent).
     pub async fn handshake(conn: Connection, options: ClientOptions) -> Result<(Client, Driver)> {
-        let Connection {
-            mut stream,
-            mut sink,
-            peer_addr,
-            local_addr,
-            kind,
-        } = conn;
+        Self::handshake_with(conn, options, None).await
+    }
+
+    /// Connects with `connector` and performs the handshake; with
+    /// [`ClientOptions::reconnect`], the client connects again with the
+    /// same `connector` when the connection breaks (PROTOCOL.md section
+    /// 13.8). The first connection is not retried: its failure is this
+    /// call's error. Errors: the connector's, and those of
+    /// [`handshake`](Self::handshake).
+    pub async fn connect_with(
+        connector: Connector,
+        options: ClientOptions,
+    ) -> Result<(Client, Driver)> {
+        let conn = connector().await?;
+        Self::handshake_with(conn, options, Some(connector)).await
+    }
+
+    /// [`handshake`](Self::handshake) over `conn`, a connection that
+    /// `connector` opened: with [`ClientOptions::reconnect`] the client
+    /// connects again with `connector` when the connection breaks. (What
+    /// the transports' `connect` functions call, after opening the first
+    /// connection themselves to report its errors in their own words.)
+    /// Errors: those of [`handshake`](Self::handshake).
+    pub async fn handshake_with(
+        conn: Connection,
+        options: ClientOptions,
+        connector: Option<Connector>,
+    ) -> Result<(Client, Driver)> {
         // A name or group the server would refuse (4008) is refused here,
         // before anything is sent.
         limits::check_local(
@@ -51,17 +85,23 @@ impl Client {
             options.group.as_deref(),
             options.max_group_len,
         )?;
-        let hello = handshake::hello_frame(
-            options.name.as_deref(),
-            options.group.as_deref(),
-            options.auth.as_deref(),
-        );
-        sink.send(hello).await?;
-        let first = with_timeout(options.clock, options.handshake_timeout, stream.next())
-            .await
-            .ok_or(Error::Timeout(options.handshake_timeout))?
-            .transpose()?;
-        let welcomed = handshake::read_answer(first)?;
+        let reconnect = match (options.reconnect.clone(), connector) {
+            (Some(policy), Some(connector)) => Some(Reconnecting {
+                policy,
+                connector,
+                auth: options.auth.clone(),
+                handshake_timeout: options.handshake_timeout,
+            }),
+            _ => None,
+        };
+        let hello = Greeting {
+            name: options.name.as_deref(),
+            group: options.group.as_deref(),
+            auth: options.auth.as_deref(),
+            ask_for_session: reconnect.is_some(),
+        };
+        let (stream, sink, link, welcomed, _session) =
+            exchange(conn, &hello, options.clock, options.handshake_timeout).await?;
         let identity = Identity {
             id: welcomed.client_id,
             name: welcomed.name,
@@ -86,12 +126,12 @@ impl Client {
             pending: Mutex::new(PendingRequests::new()),
             presence: Mutex::new(PresenceInterest::default()),
             identity: Mutex::new(identity),
-            session: welcomed.params,
-            local_addr,
-            server_addr: peer_addr,
-            seen_addr: welcomed.seen_addr,
-            transport: kind,
+            max_frame_len: AtomicUsize::new(link.session.max_frame_len),
+            link: Mutex::new(link),
             handler_queue_len: options.handler_queue_len,
+            reconnect,
+            state: AtomicU8::new(state_number(ConnectionState::Connected)),
+            rooms: Mutex::new(Default::default()),
             clock: options.clock,
             stop: AtomicBool::new(false),
             stop_waker: AtomicWaker::new(),
@@ -104,5 +144,104 @@ impl Client {
             fut: Box::pin(driver::drive(client.clone(), stream, sink)),
         };
         Ok((client, driver))
+    }
+}
+
+/// What a client says in its handshake.
+pub(super) struct Greeting<'a> {
+    pub(super) name: Option<&'a str>,
+    pub(super) group: Option<&'a str>,
+    pub(super) auth: Option<&'a [u8]>,
+    /// Send `Resume` (a new session) before the `Hello` (PROTOCOL.md
+    /// section 13.1).
+    pub(super) ask_for_session: bool,
+}
+
+/// The answer to a `Resume`, from the server's `Session` frame.
+#[derive(Debug, Clone)]
+pub(super) struct SessionAnswer {
+    pub(super) outcome: ResumeOutcome,
+    /// How long the server keeps the session after a break (zero: it
+    /// keeps none).
+    pub(super) window: Duration,
+}
+
+/// The handshake's exchange on a fresh connection, the first one or a
+/// reconnect: `Resume` (when asked) and `Hello` out, `Welcome` (and
+/// `Session` after a `Resume`) in, all within `timeout`.
+pub(super) async fn exchange(
+    conn: Connection,
+    greeting: &Greeting<'_>,
+    clock: crate::platform::timer::Clock,
+    timeout: Duration,
+) -> Result<(
+    Pin<Box<dyn FrameStream>>,
+    Pin<Box<dyn FrameSink>>,
+    Link,
+    handshake::Welcomed,
+    Option<SessionAnswer>,
+)> {
+    let Connection {
+        mut stream,
+        mut sink,
+        peer_addr,
+        local_addr,
+        kind,
+    } = conn;
+    let answer = async {
+        if greeting.ask_for_session {
+            // A new session each time for now: this client keeps no
+            // replay buffer yet, so it has nothing to resume with.
+            sink.feed(
+                Frame::Resume {
+                    token: &[],
+                    received: 0,
+                }
+                .encode(),
+            )
+            .await?;
+        }
+        let hello = handshake::hello_frame(greeting.name, greeting.group, greeting.auth);
+        sink.send(hello).await?;
+        let welcomed = handshake::read_answer(stream.next().await.transpose()?)?;
+        let session = match greeting.ask_for_session {
+            false => None,
+            true => Some(read_session(stream.next().await.transpose()?)?),
+        };
+        Ok::<_, Error>((welcomed, session))
+    };
+    let (welcomed, session) = with_timeout(clock, timeout, answer)
+        .await
+        .ok_or(Error::Timeout(timeout))??;
+    let link = Link {
+        session: welcomed.params,
+        local_addr,
+        server_addr: peer_addr,
+        seen_addr: welcomed.seen_addr,
+        transport: kind,
+    };
+    Ok((stream, sink, link, welcomed, session))
+}
+
+/// Reads the `Session` frame that follows `Welcome` after a `Resume`.
+fn read_session(next: Option<Bytes>) -> Result<SessionAnswer> {
+    let Some(bytes) = next else {
+        return Err(Error::Closed(CloseReason::new(
+            codes::ABNORMAL,
+            "server closed the connection during the handshake",
+        )));
+    };
+    match Frame::decode(&bytes)? {
+        Frame::Session {
+            outcome, window_ms, ..
+        } => Ok(SessionAnswer {
+            outcome: ResumeOutcome::from_wire(outcome),
+            window: Duration::from_millis(window_ms.into()),
+        }),
+        other => Err(ProtocolFault::Expected {
+            expected: "session",
+            got: other.kind_name(),
+        }
+        .into()),
     }
 }

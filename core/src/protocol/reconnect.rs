@@ -10,6 +10,9 @@
 use std::time::Duration;
 
 use crate::close::codes;
+use crate::error::Error;
+use crate::protocol::closing::Ending;
+use crate::transport::TransportError;
 
 /// Where a client's connection stands ([`Client::state`](crate::Client::state)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -64,6 +67,30 @@ pub enum EndCause {
     Broken,
     /// A `Close` or `Refuse` with this code, from either side.
     Code(u16),
+}
+
+impl EndCause {
+    /// What ended a connection whose loop stopped with `ending`.
+    pub fn of(ending: &Ending) -> EndCause {
+        match ending {
+            Ending::PeerClosed { reason, .. } => EndCause::Code(reason.code),
+            Ending::Eof | Ending::Silent(_) => EndCause::Broken,
+            // A WebSocket close frame with a code, and no hisock `Close`.
+            Ending::Failed(Error::Transport(TransportError::Closed(reason))) => {
+                EndCause::Code(reason.code)
+            }
+            // This side closes for the peer's fault (a protocol error, an
+            // oversized frame) with that code; anything else broke.
+            Ending::Failed(err) => match err.close_reason() {
+                Some(reason) => EndCause::Code(reason.code),
+                None => EndCause::Broken,
+            },
+            Ending::Local { reason, .. } if reason.code == codes::NORMAL => {
+                EndCause::ClosedByApplication
+            }
+            Ending::Local { reason, .. } => EndCause::Code(reason.code),
+        }
+    }
 }
 
 impl Reconnect {
@@ -207,6 +234,44 @@ mod tests {
         let kicked_too = Reconnect::new().retry_code(codes::KICKED);
         assert!(kicked_too.retries(EndCause::Code(codes::KICKED)));
         assert!(!kicked_too.retries(EndCause::ClosedByApplication));
+    }
+
+    #[test]
+    fn endings_map_to_their_causes() {
+        use crate::close::CloseReason;
+        use crate::error::ProtocolFault;
+        let peer = |code| Ending::PeerClosed {
+            reason: CloseReason::new(code, ""),
+            run_leave: true,
+        };
+        assert_eq!(EndCause::of(&peer(codes::GOING_AWAY)), EndCause::Code(1001));
+        assert_eq!(EndCause::of(&Ending::Eof), EndCause::Broken);
+        assert_eq!(EndCause::of(&Ending::Silent(MS)), EndCause::Broken);
+        let io = Error::Transport(TransportError::Truncated);
+        assert_eq!(EndCause::of(&Ending::Failed(io)), EndCause::Broken);
+        let ws_close = Error::Transport(TransportError::Closed(CloseReason::new(4000, "")));
+        assert_eq!(
+            EndCause::of(&Ending::Failed(ws_close)),
+            EndCause::Code(4000)
+        );
+        let fault = Error::Protocol(ProtocolFault::UnknownKind(200));
+        assert_eq!(
+            EndCause::of(&Ending::Failed(fault)),
+            EndCause::Code(codes::UNKNOWN_FRAME_KIND)
+        );
+        let local = |code| Ending::Local {
+            reason: CloseReason::new(code, ""),
+            run_leave: true,
+            close_queued: true,
+        };
+        assert_eq!(
+            EndCause::of(&local(codes::NORMAL)),
+            EndCause::ClosedByApplication
+        );
+        assert_eq!(
+            EndCause::of(&local(codes::SLOW_CONSUMER)),
+            EndCause::Code(codes::SLOW_CONSUMER)
+        );
     }
 
     /// PROTOCOL.md section 13.8's table says the same: every code it puts
