@@ -64,7 +64,9 @@ pub mod value;
 
 #[cfg(not(target_arch = "wasm32"))]
 pub use addr::{local_ip, parse_addr};
-pub use client::{Client, ClientEvent, ClientOptions, ConnectionChange, Connector, WhenFull};
+pub use client::{
+    Client, ClientEvent, ClientOptions, ConnectionChange, Connector, OfflineQueue, WhenFull,
+};
 pub use close::{codes, CloseReason};
 pub use dispatch::{Command, Data, IntoReply, On, RawPayload, Rejection, Reply};
 pub use error::{Error, Malformed, ProtocolFault, Result};

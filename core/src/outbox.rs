@@ -463,6 +463,30 @@ impl Outbox {
         self.writer.wake();
     }
 
+    /// Frames queued, and what they cost against the limit.
+    pub(crate) fn queued(&self) -> (usize, usize) {
+        let state = lock(&self.state);
+        (state.queue.len(), state.bytes)
+    }
+
+    /// Takes the queued frames `drop_it` picks out of the queue, in order.
+    pub(crate) fn remove_queued(&self, mut drop_it: impl FnMut(&Bytes) -> bool) -> Vec<Bytes> {
+        let mut state = lock(&self.state);
+        let mut removed = Vec::new();
+        let mut kept = VecDeque::with_capacity(state.queue.len());
+        for frame in state.queue.drain(..) {
+            match drop_it(&frame) {
+                true => removed.push(frame),
+                false => kept.push_back(frame),
+            }
+        }
+        state.queue = kept;
+        state.bytes -= removed.iter().map(cost).sum::<usize>();
+        drop(state);
+        self.room.notify(usize::MAX);
+        removed
+    }
+
     /// Looks at every queued frame, oldest first (a client reconnecting
     /// to a new session reads which requests are still unsent).
     pub(crate) fn for_each_queued(&self, mut look: impl FnMut(&Bytes)) {

@@ -11,7 +11,7 @@ use std::time::Duration;
 use hisock::protocol::resume::ResumeOutcome;
 use hisock::{
     codes, Client, ClientInfo, ClientOptions, ConnectionChange, ConnectionState, Data, Error,
-    Reconnect, Server,
+    OfflineQueue, Reconnect, Server,
 };
 use hisock_test_support::{transport_tests, within, FaultProxy, Probe, TestServer, Transport};
 
@@ -102,7 +102,11 @@ transport_tests! {
         }
         assert_eq!(
             next_change(&changes).await,
-            ConnectionChange::Reconnected { resumed: false, outcome: ResumeOutcome::Disabled }
+            ConnectionChange::Reconnected {
+                resumed: false,
+                outcome: ResumeOutcome::Disabled,
+                expired: 0,
+            }
         );
         let (second_id, name, group) = joins.next().await;
         assert_ne!(second_id, first_id, "a new session is a new client");
@@ -180,7 +184,11 @@ transport_tests! {
 
         assert_eq!(
             next_change(&changes).await,
-            ConnectionChange::Reconnected { resumed: false, outcome: ResumeOutcome::Disabled }
+            ConnectionChange::Reconnected {
+                resumed: false,
+                outcome: ResumeOutcome::Disabled,
+                expired: 0,
+            }
         );
         let (id, name, group) = joins.next().await;
         assert_eq!((name.as_deref(), group.as_deref()), (Some("ada"), Some("crew")));
@@ -254,6 +262,87 @@ transport_tests! {
         within("close while reconnecting", client.close()).await;
         assert_eq!(client.state(), ConnectionState::Closed);
         assert_eq!(within("closed", client.closed()).await.code, codes::NORMAL);
+    }
+
+    /// Past the offline queue's bound in frames or bytes, a send or a
+    /// request fails at once with `OfflineQueueFull`; what fitted leaves
+    /// after the reconnect, and nothing else.
+    async fn past_the_offline_bound_a_send_fails_at_once(t: Transport) {
+        let (server, _joins) = echo_server();
+        let got = Probe::new("numbers");
+        let seen = got.clone();
+        server.on("number", move |Data(n): Data<u32>| {
+            seen.push(n);
+            async {}
+        });
+        let test = TestServer::start(t, server).await;
+        let proxy = FaultProxy::start(test.addr).await;
+        let (options, changes) = recording("ada", quick());
+        let options = options.offline_queue(OfflineQueue::new().max_frames(5));
+        let client = connect_through(t, &proxy, options).await;
+
+        proxy.refuse(true);
+        proxy.cut_all();
+        assert!(matches!(next_change(&changes).await, ConnectionChange::Disconnected { .. }));
+        for n in 0..5u32 {
+            client.send("number", n).await.expect("within the bound");
+        }
+        let full = client.send("number", 5u32).await;
+        assert!(
+            matches!(full, Err(Error::OfflineQueueFull { frames: 5, max_frames: 5, .. })),
+            "{full:?}"
+        );
+        let asked = client.request::<u32, _>("echo", 1u32, SHORT).await;
+        assert!(matches!(asked, Err(Error::OfflineQueueFull { .. })), "{asked:?}");
+        proxy.refuse(false);
+        assert!(matches!(next_change(&changes).await, ConnectionChange::Reconnected { .. }));
+        assert_eq!(got.take(5).await, vec![0, 1, 2, 3, 4]);
+        // Connected again: no offline bound.
+        for n in 10..20u32 {
+            client.send("number", n).await.expect("connected");
+        }
+        assert_eq!(got.take(10).await, (10..20).collect::<Vec<u32>>());
+        within("close", client.close()).await;
+    }
+
+    /// With a time-to-live, what waited offline longer is dropped at the
+    /// reconnect: a request fails with `Expired`, `reconnected` counts the
+    /// frames, and what came later still leaves.
+    async fn what_waits_offline_past_its_ttl_is_dropped_and_counted(t: Transport) {
+        let (server, _joins) = echo_server();
+        let got = Probe::new("numbers");
+        let seen = got.clone();
+        server.on("number", move |Data(n): Data<u32>| {
+            seen.push(n);
+            async {}
+        });
+        let test = TestServer::start(t, server).await;
+        let proxy = FaultProxy::start(test.addr).await;
+        let (options, changes) = recording("ada", quick());
+        let ttl = Duration::from_millis(100);
+        let options = options.offline_queue(OfflineQueue::new().ttl(ttl));
+        let client = connect_through(t, &proxy, options).await;
+
+        proxy.refuse(true);
+        proxy.cut_all();
+        assert!(matches!(next_change(&changes).await, ConnectionChange::Disconnected { .. }));
+        client.send("number", 1u32).await.expect("queued");
+        let asker = client.clone();
+        let stale = tokio::spawn(async move { asker.request::<u32, _>("echo", 2u32, SHORT).await });
+        // Both are past their time-to-live once this sleep is over; no
+        // assertion depends on how much longer it takes.
+        tokio::time::sleep(ttl * 3).await;
+        proxy.refuse(false);
+        let reconnected = next_change(&changes).await;
+        assert!(
+            matches!(reconnected, ConnectionChange::Reconnected { expired: 2, .. }),
+            "{reconnected:?}"
+        );
+        let failed = within("the stale request", stale).await.expect("joined");
+        assert!(matches!(failed, Err(Error::Expired(d)) if d == ttl), "{failed:?}");
+        client.send("number", 3u32).await.expect("connected");
+        assert_eq!(got.next().await, 3, "the expired event was not sent");
+        within("close", client.close()).await;
     }
 
     /// A request already sent when the connection broke cannot be known

@@ -132,6 +132,8 @@ impl Client {
             reconnect,
             state: AtomicU8::new(state_number(ConnectionState::Connected)),
             rooms: Mutex::new(Default::default()),
+            offline: options.offline,
+            offline_stamps: Mutex::new(Default::default()),
             clock: options.clock,
             stop: AtomicBool::new(false),
             stop_waker: AtomicWaker::new(),

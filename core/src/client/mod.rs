@@ -10,6 +10,7 @@ mod events;
 mod goodbye;
 mod handshake;
 mod inbox;
+mod offline;
 mod options;
 mod presence;
 mod reconnect;
@@ -32,6 +33,7 @@ use serde::Serialize;
 pub use crate::protocol::handshake::SessionParams;
 pub use context::ClientEvent;
 pub use inbox::Message;
+pub use offline::OfflineQueue;
 pub use options::{ClientOptions, WhenFull};
 pub(crate) use presence::{wants_presence, PresenceInterest};
 pub use reconnect::{ConnectionChange, Connector};
@@ -156,6 +158,9 @@ pub(crate) struct Shared {
     reconnect: Option<reconnect::Reconnecting>,
     /// Where the connection stands ([`ConnectionState`] as a number).
     state: AtomicU8,
+    /// The bound and time-to-live of what waits while reconnecting.
+    offline: OfflineQueue,
+    offline_stamps: Mutex<offline::OfflineStamps>,
     /// Rooms the server put this client in at its request, asked for again
     /// on a new session.
     rooms: Mutex<std::collections::BTreeSet<String>>,
@@ -301,6 +306,9 @@ impl Client {
     }
 
     async fn push(&self, frame: Bytes) -> Result<()> {
+        if self.shared.reconnect.is_some() && self.state() == ConnectionState::Reconnecting {
+            return self.push_offline(frame);
+        }
         // Usually there is room at once. Natively, waiting for room is
         // boxed, so that this future, created and moved for every event,
         // stays small (the browser build keeps the smaller code).

@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use super::context::ClientEvent;
 use super::reserved;
+use super::OfflineQueue;
 use crate::dispatch::{erase, Handler, HandlerTable, On};
 use crate::error::Result;
 use crate::platform::timer::Clock;
@@ -49,6 +50,7 @@ pub struct ClientOptions {
     pub(crate) handlers: HandlerTable<ClientEvent>,
     pub(crate) clock: Clock,
     pub(crate) reconnect: Option<Reconnect>,
+    pub(crate) offline: OfflineQueue,
 }
 
 impl Default for ClientOptions {
@@ -72,6 +74,7 @@ impl Default for ClientOptions {
             handlers: HandlerTable::new(reserved::ALL),
             clock: Clock::Own,
             reconnect: None,
+            offline: OfflineQueue::default(),
         }
     }
 }
@@ -246,6 +249,16 @@ impl ClientOptions {
     /// and leaves in order once connected again.
     pub fn reconnect(mut self, policy: Reconnect) -> Self {
         self.reconnect = Some(policy);
+        self
+    }
+
+    /// The bound (bytes and frames) and optional time-to-live of what a
+    /// reconnecting client queues between connections (see
+    /// [`OfflineQueue`]; default 1 MiB, 1024 frames, no time-to-live). Past
+    /// the bound, sends and requests fail at once with
+    /// [`Error::OfflineQueueFull`](crate::Error::OfflineQueueFull).
+    pub fn offline_queue(mut self, queue: OfflineQueue) -> Self {
+        self.offline = queue;
         self
     }
 

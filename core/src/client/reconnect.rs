@@ -88,6 +88,10 @@ pub enum ConnectionChange {
         resumed: bool,
         /// What the server said about resuming.
         outcome: ResumeOutcome,
+        /// Frames dropped from the offline queue past their time-to-live
+        /// (requests among them failed with
+        /// [`Error::Expired`](crate::Error::Expired)).
+        expired: usize,
     },
 }
 
@@ -175,7 +179,7 @@ fn attempt_failed(err: &Error) -> (EndCause, CloseReason) {
 }
 
 /// The request id a queued client frame carries, if it is a request.
-fn request_id(frame: &[u8]) -> Option<u64> {
+pub(super) fn request_id(frame: &[u8]) -> Option<u64> {
     let id = match Frame::decode(frame).ok()? {
         Frame::Event { request_id, .. }
         | Frame::SetName { request_id, .. }
@@ -314,6 +318,9 @@ impl Reader {
                     self.stream = stream;
                     self.heard = false;
                     self.incoming = IncomingStreams::new(shared.max_stream_len, shared.max_streams);
+                    // Expired first: a request dropped here fails as expired,
+                    // not as lost with the old session.
+                    let expired = self.client.expire_offline();
                     if !outcome.resumed() {
                         self.client.new_session(outcome);
                     }
@@ -324,6 +331,7 @@ impl Reader {
                         ConnectionChange::Reconnected {
                             resumed: outcome.resumed(),
                             outcome,
+                            expired,
                         },
                     );
                     return Ok(sink);

@@ -18,6 +18,8 @@
 //! - [`resume`]: resumable sessions: counted frames, acknowledgements, the
 //!   replay buffer, the checks of a resume.
 //! - [`reconnect`]: the client's backoff and which ends it retries.
+//! - `session_table` (server): which token names which session, its
+//!   window, what a `Resume` finds, expiry.
 //! - request deadlines: [`PendingRequests`](crate::pending::PendingRequests).
 
 pub mod closing;
@@ -30,5 +32,7 @@ pub mod limits;
 pub mod rate_limit;
 pub mod reconnect;
 pub mod resume;
+#[cfg(feature = "server")]
+pub mod session_table;
 pub mod stream_receive;
 pub mod stream_start;
