@@ -9,10 +9,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use hisock::codes;
+use hisock::frame::{Frame, PROTOCOL_VERSION};
 use hisock::{
     Client, ClientOptions, ConnectionChange, ConnectionState, Connector, Error, Reconnect, Server,
 };
-use pair::MAX_FRAME;
+use pair::{Pair, MAX_FRAME};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
@@ -65,13 +67,7 @@ async fn connect(
     (client, changes)
 }
 
-/// Lets the client and the server run until nothing is left to do at this
-/// instant of the paused clock.
-async fn settle() {
-    for _ in 0..50 {
-        tokio::task::yield_now().await;
-    }
-}
+use pair::settle;
 
 fn cut(current: &Mutex<Option<JoinHandle<()>>>) {
     if let Some(task) = current.lock().expect("slot").take() {
@@ -183,4 +179,95 @@ async fn out_of_attempts_the_client_closes_and_says_so() {
     );
     assert_eq!(client.state(), ConnectionState::Closed);
     assert!(!client.is_connected());
+}
+
+fn hello(name: &str) -> Frame<'_> {
+    Frame::Hello {
+        version: PROTOCOL_VERSION,
+        name: Some(name),
+        group: None,
+        auth: None,
+    }
+}
+
+/// PROTOCOL.md section 13.1 on the wire: `Resume` then `Hello` gets
+/// `Welcome` then `Session`; this server keeps no sessions yet, so the
+/// outcome is 6 (disabled) with window 0 and no token; then the connection
+/// is a plain one.
+#[tokio::test(start_paused = true)]
+async fn a_resume_before_the_hello_is_answered_with_a_session_frame() {
+    let pair = Pair::new(Server::new());
+    let mut raw = pair.raw();
+    raw.send(Frame::Resume {
+        token: &[],
+        received: 0,
+    })
+    .await;
+    raw.send(hello("ada")).await;
+    let welcome = raw.recv().await.expect("welcome");
+    assert!(matches!(
+        Frame::decode(&welcome).expect("decodes"),
+        Frame::Welcome {
+            name: Some("ada"),
+            ..
+        }
+    ));
+    let session = raw.recv().await.expect("session");
+    assert_eq!(
+        Frame::decode(&session).expect("decodes"),
+        Frame::Session {
+            token: &[],
+            outcome: 6,
+            received: 0,
+            window_ms: 0,
+        }
+    );
+    raw.send(Frame::Ping { nonce: 5 }).await;
+    let pong = raw.recv().await.expect("pong");
+    assert_eq!(
+        Frame::decode(&pong).expect("decodes"),
+        Frame::Pong { nonce: 5 }
+    );
+}
+
+/// A client that sends no `Resume` gets no `Session` frame: the next
+/// frame after its `Welcome` is the answer to its own ping.
+#[tokio::test(start_paused = true)]
+async fn a_client_without_resume_sees_the_handshake_unchanged() {
+    let pair = Pair::new(Server::new());
+    let mut raw = pair.raw_joined("bob").await;
+    raw.send(Frame::Ping { nonce: 9 }).await;
+    let next = raw.recv().await.expect("pong");
+    assert_eq!(
+        Frame::decode(&next).expect("decodes"),
+        Frame::Pong { nonce: 9 }
+    );
+}
+
+/// `Resume` twice, or `Resume` and then anything but `Hello`, is refused
+/// with 1002; a `Resume` alone runs into the handshake timeout (4004).
+#[tokio::test(start_paused = true)]
+async fn a_resume_must_be_followed_by_the_hello() {
+    let pair = Pair::new(Server::new());
+    let resume = Frame::Resume {
+        token: &[1; 16],
+        received: 3,
+    };
+    let mut twice = pair.raw();
+    twice.send(resume.clone()).await;
+    twice.send(resume.clone()).await;
+    let (code, reason) = twice.closed_with().await;
+    assert_eq!(
+        (code, reason.as_str()),
+        (codes::PROTOCOL_ERROR, "expected hello, got resume")
+    );
+
+    let mut ping = pair.raw();
+    ping.send(resume.clone()).await;
+    ping.send(Frame::Ping { nonce: 1 }).await;
+    assert_eq!(ping.closed_with().await.0, codes::PROTOCOL_ERROR);
+
+    let mut alone = pair.raw();
+    alone.send(resume).await;
+    assert_eq!(alone.closed_with().await.0, codes::HANDSHAKE_TIMEOUT);
 }
