@@ -36,7 +36,7 @@ pub enum Error {
     /// for its answer, and the client reconnected to a new session, not
     /// the old one (PROTOCOL.md section 13.6): the server may or may not
     /// have handled it. `outcome` says why the session was not resumed.
-    #[error("connection broke and the session was not resumed ({outcome:?}): the request may or may not have been handled")]
+    #[error("connection broke and the session was not resumed ({outcome}): the request may or may not have been handled")]
     SessionLost {
         /// Why the server did not resume the session.
         outcome: crate::protocol::resume::ResumeOutcome,

@@ -13,7 +13,7 @@ use crate::protocol::closing::{self, Ending, Side};
 use crate::protocol::reconnect::ConnectionState;
 
 impl Reader {
-    pub(super) async fn finish(&mut self, ending: Ending) {
+    pub(super) async fn finish<R: super::driver::Reconnects>(&mut self, ending: Ending) {
         let shared = self.client.shared.clone();
         let plan = closing::plan(Side::Client, ending);
         let reason = plan.reason.clone();
@@ -25,7 +25,7 @@ impl Reader {
         }
         tracing::debug!(%reason, "client connection ended");
         self.client.set_state(ConnectionState::Closed);
-        self.final_disconnect(&reason);
+        R::closed_for_good(self, &reason);
         lock(&shared.pending).close(&reason);
         lock(&shared.inbox).close(&reason);
         self.incoming.close(&reason);

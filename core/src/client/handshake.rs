@@ -13,6 +13,7 @@ use event_listener::Event;
 use futures::task::AtomicWaker;
 use futures::{SinkExt, StreamExt};
 
+use super::driver::{OneConnection, Reconnects, WithReconnect};
 use super::inbox::Inbox;
 use super::presence::PresenceInterest;
 use super::reconnect::{state_number, Connector, Reconnecting};
@@ -45,7 +46,17 @@ impl Client {
     /// [`Error::LimitExceeded`] for a name or group longer than the
     /// options allow (nothing is sent).
     pub async fn handshake(conn: Connection, options: ClientOptions) -> Result<(Client, Driver)> {
-        Self::handshake_with(conn, options, None).await
+        // The driver that cannot reconnect: the browser's JS client comes
+        // this way, and its package carries none of the reconnecting code.
+        let (client, stream, sink) = establish::<OneConnection>(conn, options, None).await?;
+        let driver = Driver {
+            fut: Box::pin(driver::drive::<driver::OneConnection>(
+                client.clone(),
+                stream,
+                sink,
+            )),
+        };
+        Ok((client, driver))
     }
 
     /// Connects with `connector` and performs the handshake; with
@@ -73,80 +84,110 @@ impl Client {
         options: ClientOptions,
         connector: Option<Connector>,
     ) -> Result<(Client, Driver)> {
-        // A name or group the server would refuse (4008) is refused here,
-        // before anything is sent.
-        limits::check_local(
-            Limit::NameLen,
-            options.name.as_deref(),
-            options.max_name_len,
-        )?;
-        limits::check_local(
-            Limit::GroupLen,
-            options.group.as_deref(),
-            options.max_group_len,
-        )?;
+        // Built here, not in `establish`: `handshake` (the browser's way)
+        // must not reach the reconnecting code, even through a pointer.
         let reconnect = match (options.reconnect.clone(), connector) {
             (Some(policy), Some(connector)) => Some(Reconnecting {
                 policy,
                 connector,
                 auth: options.auth.clone(),
                 handshake_timeout: options.handshake_timeout,
+                push_offline: Client::push_offline,
             }),
             _ => None,
         };
-        let hello = Greeting {
-            name: options.name.as_deref(),
-            group: options.group.as_deref(),
-            auth: options.auth.as_deref(),
-            ask_for_session: reconnect.is_some(),
-        };
-        let (stream, sink, link, welcomed, _session) =
-            exchange(conn, &hello, options.clock, options.handshake_timeout).await?;
-        let identity = Identity {
-            id: welcomed.client_id,
-            name: welcomed.name,
-            group: welcomed.group,
-        };
-        // In the browser nothing is Send and there is one thread; the Arc is
-        // for sharing between the handle and the driver, not across threads.
-        #[cfg_attr(target_arch = "wasm32", allow(clippy::arc_with_non_send_sync))]
-        let shared = Arc::new(Shared {
-            outbox: Arc::new(Outbox::new(options.outbox_limit)),
-            frame_block: Default::default(),
-            outgoing: crate::stream::OutgoingStreams::new(options.max_streams),
-            max_stream_len: options.max_stream_len,
-            max_streams: options.max_streams,
-            max_pending_requests: options.max_pending_requests,
-            max_name_len: options.max_name_len,
-            max_group_len: options.max_group_len,
-            max_command_len: options.max_command_len,
-            when_full: options.when_full,
-            handlers: SharedHandlers::new(options.handlers),
-            inbox: Mutex::new(Inbox::new(options.unhandled_limit, options.cache_size)),
-            pending: Mutex::new(PendingRequests::new()),
-            presence: Mutex::new(PresenceInterest::default()),
-            identity: Mutex::new(identity),
-            max_frame_len: AtomicUsize::new(link.session.max_frame_len),
-            link: Mutex::new(link),
-            handler_queue_len: options.handler_queue_len,
-            reconnect,
-            state: AtomicU8::new(state_number(ConnectionState::Connected)),
-            rooms: Mutex::new(Default::default()),
-            offline: options.offline,
-            offline_stamps: Mutex::new(Default::default()),
-            clock: options.clock,
-            stop: AtomicBool::new(false),
-            stop_waker: AtomicWaker::new(),
-            close_reason: Mutex::new(None),
-            finished: AtomicBool::new(false),
-            closed: Event::new(),
-        });
-        let client = Client { shared };
-        let driver = Driver {
-            fut: Box::pin(driver::drive(client.clone(), stream, sink)),
-        };
-        Ok((client, driver))
+        match reconnect {
+            Some(reconnect) => {
+                let (client, stream, sink) =
+                    establish::<WithReconnect>(conn, options, Some(reconnect)).await?;
+                let driver = driver::drive::<WithReconnect>(client.clone(), stream, sink);
+                Ok((
+                    client,
+                    Driver {
+                        fut: Box::pin(driver),
+                    },
+                ))
+            }
+            None => {
+                let (client, stream, sink) =
+                    establish::<OneConnection>(conn, options, None).await?;
+                let driver = driver::drive::<OneConnection>(client.clone(), stream, sink);
+                Ok((
+                    client,
+                    Driver {
+                        fut: Box::pin(driver),
+                    },
+                ))
+            }
+        }
     }
+}
+
+/// The handshake and the client it makes; the caller picks the driver.
+async fn establish<R: Reconnects>(
+    conn: Connection,
+    options: ClientOptions,
+    reconnect: Option<Reconnecting>,
+) -> Result<(Client, Pin<Box<dyn FrameStream>>, Pin<Box<dyn FrameSink>>)> {
+    // A name or group the server would refuse (4008) is refused here,
+    // before anything is sent.
+    limits::check_local(
+        Limit::NameLen,
+        options.name.as_deref(),
+        options.max_name_len,
+    )?;
+    limits::check_local(
+        Limit::GroupLen,
+        options.group.as_deref(),
+        options.max_group_len,
+    )?;
+    let hello = Greeting {
+        name: options.name.as_deref(),
+        group: options.group.as_deref(),
+        auth: options.auth.as_deref(),
+    };
+    let (stream, sink, link, welcomed, _session) =
+        exchange::<R>(conn, &hello, options.clock, options.handshake_timeout).await?;
+    let identity = Identity {
+        id: welcomed.client_id,
+        name: welcomed.name,
+        group: welcomed.group,
+    };
+    // In the browser nothing is Send and there is one thread; the Arc is
+    // for sharing between the handle and the driver, not across threads.
+    #[cfg_attr(target_arch = "wasm32", allow(clippy::arc_with_non_send_sync))]
+    let shared = Arc::new(Shared {
+        outbox: Arc::new(Outbox::new(options.outbox_limit)),
+        frame_block: Default::default(),
+        outgoing: crate::stream::OutgoingStreams::new(options.max_streams),
+        max_stream_len: options.max_stream_len,
+        max_streams: options.max_streams,
+        max_pending_requests: options.max_pending_requests,
+        max_name_len: options.max_name_len,
+        max_group_len: options.max_group_len,
+        max_command_len: options.max_command_len,
+        when_full: options.when_full,
+        handlers: SharedHandlers::new(options.handlers),
+        inbox: Mutex::new(Inbox::new(options.unhandled_limit, options.cache_size)),
+        pending: Mutex::new(PendingRequests::new()),
+        presence: Mutex::new(PresenceInterest::default()),
+        identity: Mutex::new(identity),
+        max_frame_len: AtomicUsize::new(link.session.max_frame_len),
+        link: Mutex::new(link),
+        handler_queue_len: options.handler_queue_len,
+        reconnect,
+        state: AtomicU8::new(state_number(ConnectionState::Connected)),
+        rooms: Mutex::new(Default::default()),
+        offline: options.offline,
+        offline_stamps: Mutex::new(Default::default()),
+        clock: options.clock,
+        stop: AtomicBool::new(false),
+        stop_waker: AtomicWaker::new(),
+        close_reason: Mutex::new(None),
+        finished: AtomicBool::new(false),
+        closed: Event::new(),
+    });
+    Ok((Client { shared }, stream, sink))
 }
 
 /// What a client says in its handshake.
@@ -154,9 +195,6 @@ pub(super) struct Greeting<'a> {
     pub(super) name: Option<&'a str>,
     pub(super) group: Option<&'a str>,
     pub(super) auth: Option<&'a [u8]>,
-    /// Send `Resume` (a new session) before the `Hello` (PROTOCOL.md
-    /// section 13.1).
-    pub(super) ask_for_session: bool,
 }
 
 /// The answer to a `Resume`, from the server's `Session` frame.
@@ -169,9 +207,9 @@ pub(super) struct SessionAnswer {
 }
 
 /// The handshake's exchange on a fresh connection, the first one or a
-/// reconnect: `Resume` (when asked) and `Hello` out, `Welcome` (and
-/// `Session` after a `Resume`) in, all within `timeout`.
-pub(super) async fn exchange(
+/// reconnect: `Resume` (a reconnecting client's) and `Hello` out, `Welcome`
+/// (and `Session` after a `Resume`) in, all within `timeout`.
+pub(super) async fn exchange<R: Reconnects>(
     conn: Connection,
     greeting: &Greeting<'_>,
     clock: crate::platform::timer::Clock,
@@ -191,24 +229,15 @@ pub(super) async fn exchange(
         kind,
     } = conn;
     let answer = async {
-        if greeting.ask_for_session {
-            // A new session each time for now: this client keeps no
-            // replay buffer yet, so it has nothing to resume with.
-            sink.feed(
-                Frame::Resume {
-                    token: &[],
-                    received: 0,
-                }
-                .encode(),
-            )
-            .await?;
+        if let Some(resume) = R::resume_frame() {
+            sink.feed(resume).await?;
         }
         let hello = handshake::hello_frame(greeting.name, greeting.group, greeting.auth);
         sink.send(hello).await?;
         let welcomed = handshake::read_answer(stream.next().await.transpose()?)?;
-        let session = match greeting.ask_for_session {
+        let session = match R::RESUMES {
             false => None,
-            true => Some(read_session(stream.next().await.transpose()?)?),
+            true => R::read_session(stream.next().await.transpose()?)?,
         };
         Ok::<_, Error>((welcomed, session))
     };
@@ -226,7 +255,7 @@ pub(super) async fn exchange(
 }
 
 /// Reads the `Session` frame that follows `Welcome` after a `Resume`.
-fn read_session(next: Option<Bytes>) -> Result<SessionAnswer> {
+pub(super) fn read_session(next: Option<Bytes>) -> Result<SessionAnswer> {
     let Some(bytes) = next else {
         return Err(Error::Closed(CloseReason::new(
             codes::ABNORMAL,

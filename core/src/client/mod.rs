@@ -163,7 +163,7 @@ pub(crate) struct Shared {
     offline_stamps: Mutex<offline::OfflineStamps>,
     /// Rooms the server put this client in at its request, asked for again
     /// on a new session.
-    rooms: Mutex<std::collections::BTreeSet<String>>,
+    rooms: Mutex<Vec<String>>,
     /// Set by `close` to end the reader.
     stop: AtomicBool,
     stop_waker: AtomicWaker,
@@ -306,8 +306,10 @@ impl Client {
     }
 
     async fn push(&self, frame: Bytes) -> Result<()> {
-        if self.shared.reconnect.is_some() && self.state() == ConnectionState::Reconnecting {
-            return self.push_offline(frame);
+        if let Some(how) = &self.shared.reconnect {
+            if self.state() == ConnectionState::Reconnecting {
+                return (how.push_offline)(self, frame);
+            }
         }
         // Usually there is room at once. Natively, waiting for room is
         // boxed, so that this future, created and moved for every event,

@@ -56,6 +56,9 @@ pub(crate) struct Reconnecting {
     /// The auth data of every `Hello`.
     pub(crate) auth: Option<Bytes>,
     pub(crate) handshake_timeout: Duration,
+    /// [`Client::push_offline`], called through this pointer so that a
+    /// client that cannot reconnect (the browser's) does not carry it.
+    pub(crate) push_offline: fn(&Client, Bytes) -> Result<()>,
 }
 
 /// A change of the client's connection: the context of the reserved events
@@ -291,11 +294,16 @@ impl Reader {
                 name: name.as_deref(),
                 group: group.as_deref(),
                 auth: how.auth.as_deref(),
-                ask_for_session: true,
             };
             let connect = async {
                 let conn = (how.connector)().await?;
-                exchange(conn, &greeting, shared.clock, how.handshake_timeout).await
+                exchange::<super::driver::WithReconnect>(
+                    conn,
+                    &greeting,
+                    shared.clock,
+                    how.handshake_timeout,
+                )
+                .await
             };
             match self.while_waiting(deadlines, connect).await {
                 Err(Stopped) => return Err(closed_by_client()),

@@ -53,11 +53,13 @@ impl Client {
             .await?;
         // Allowed: the client is in the room now, or out of it. A client
         // that reconnects to a new session asks for its rooms again.
+        // (A Vec, not a set: a client is in few rooms, and a set's code
+        // would grow the browser build.)
         let mut rooms = crate::platform::locks::lock(&self.shared.rooms);
-        match join {
-            true => rooms.insert(room.to_owned()),
-            false => rooms.remove(room),
-        };
+        rooms.retain(|kept| kept != room);
+        if join {
+            rooms.push(room.to_owned());
+        }
         Ok(answer)
     }
 }

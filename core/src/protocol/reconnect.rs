@@ -149,7 +149,12 @@ impl Reconnect {
             .initial_delay
             .saturating_mul(1 << doublings)
             .min(self.max_delay);
-        Some(ceiling.mul_f64(unit.clamp(0.0, 1.0)))
+        // In whole milliseconds through an f64: no `Duration::mul_f64`
+        // (its panics and u128 arithmetic would grow the browser build).
+        let ceiling_ms =
+            ceiling.as_secs().saturating_mul(1000) + u64::from(ceiling.subsec_millis());
+        let ms = (ceiling_ms as f64 * unit.clamp(0.0, 1.0)) as u64;
+        Some(Duration::from_millis(ms.min(ceiling_ms)))
     }
 }
 
