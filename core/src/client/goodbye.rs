@@ -13,7 +13,7 @@ use crate::protocol::closing::{self, Ending, Side};
 use crate::protocol::reconnect::ConnectionState;
 
 impl Reader {
-    pub(super) async fn finish<R: super::driver::Reconnects>(&mut self, ending: Ending) {
+    pub(super) async fn finish<R: super::lifecycle::Reconnects>(&mut self, ending: Ending) {
         let shared = self.client.shared.clone();
         let plan = closing::plan(Side::Client, ending);
         let reason = plan.reason.clone();

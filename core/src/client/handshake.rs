@@ -13,8 +13,8 @@ use event_listener::Event;
 use futures::task::AtomicWaker;
 use futures::{SinkExt, StreamExt};
 
-use super::driver::{OneConnection, Reconnects, WithReconnect};
 use super::inbox::Inbox;
+use super::lifecycle::{OneConnection, Reconnects, WithReconnect};
 use super::presence::PresenceInterest;
 use super::reconnect::{state_number, Connector, Reconnecting};
 use super::{driver, with_timeout, Client, ClientOptions, Driver, Identity, Link, Shared};
@@ -50,11 +50,7 @@ impl Client {
         // this way, and its package carries none of the reconnecting code.
         let (client, stream, sink) = establish::<OneConnection>(conn, options, None).await?;
         let driver = Driver {
-            fut: Box::pin(driver::drive::<driver::OneConnection>(
-                client.clone(),
-                stream,
-                sink,
-            )),
+            fut: Box::pin(driver::drive::<OneConnection>(client.clone(), stream, sink)),
         };
         Ok((client, driver))
     }

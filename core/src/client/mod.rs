@@ -10,6 +10,7 @@ mod events;
 mod goodbye;
 mod handshake;
 mod inbox;
+mod lifecycle;
 mod offline;
 mod options;
 mod presence;
@@ -501,7 +502,10 @@ impl Client {
         !self.shared.outbox.is_closing() && self.state() != ConnectionState::Reconnecting
     }
 
-    /// Waits until the connection has ended and says why.
+    /// Waits until the connection has ended and says why. A client with
+    /// [`ClientOptions::reconnect`] ends only for good: closed by the
+    /// application, by an end its policy does not retry, or out of
+    /// attempts.
     pub async fn closed(&self) -> CloseReason {
         loop {
             let listener = self.shared.closed.listen();

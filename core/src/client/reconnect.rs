@@ -297,7 +297,7 @@ impl Reader {
             };
             let connect = async {
                 let conn = (how.connector)().await?;
-                exchange::<super::driver::WithReconnect>(
+                exchange::<super::lifecycle::WithReconnect>(
                     conn,
                     &greeting,
                     shared.clock,
