@@ -78,6 +78,12 @@ pub mod codes {
     pub const TOO_MANY_STREAMS: u16 = 4010;
     /// The client sent events or bytes faster than the server's rate limit.
     pub const RATE_LIMITED: u16 = 4011;
+    /// A resumable session's replay buffer went past its bound: the peer
+    /// did not acknowledge what it received (PROTOCOL.md section 13.4).
+    pub const SESSION_OVERFLOW: u16 = 4012;
+    /// The session was resumed on another connection (PROTOCOL.md section
+    /// 13.5).
+    pub const SESSION_MOVED: u16 = 4013;
 
     /// A short name for a code, for logs and error messages.
     pub fn name(code: u16) -> &'static str {
@@ -100,6 +106,8 @@ pub mod codes {
             TOO_MANY_REQUESTS => "too many requests",
             TOO_MANY_STREAMS => "too many streams",
             RATE_LIMITED => "rate limited",
+            SESSION_OVERFLOW => "session overflow",
+            SESSION_MOVED => "session moved",
             _ => "other",
         }
     }

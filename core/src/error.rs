@@ -32,6 +32,33 @@ pub enum Error {
     /// The connection is closed; the reason says who closed it and why.
     #[error("connection closed: {0}")]
     Closed(CloseReason),
+    /// The connection broke while this request was on its way or waiting
+    /// for its answer, and the client reconnected to a new session, not
+    /// the old one (PROTOCOL.md section 13.6): the server may or may not
+    /// have handled it. `outcome` says why the session was not resumed.
+    #[error("connection broke and the session was not resumed ({outcome}): the request may or may not have been handled")]
+    SessionLost {
+        /// Why the server did not resume the session.
+        outcome: crate::protocol::resume::ResumeOutcome,
+    },
+    /// A reconnecting client is between connections and its offline queue
+    /// is full ([`ClientOptions::offline_queue`](crate::ClientOptions::offline_queue)):
+    /// nothing was queued.
+    #[error("offline queue full ({frames} frames, {bytes} bytes queued; bound {max_frames} frames, {max_bytes} bytes)")]
+    OfflineQueueFull {
+        /// Frames queued.
+        frames: usize,
+        /// What they cost, in bytes (each its length plus 80).
+        bytes: usize,
+        /// The bound in frames.
+        max_frames: usize,
+        /// The bound in bytes.
+        max_bytes: usize,
+    },
+    /// The request waited in the offline queue past its time-to-live and
+    /// was dropped, never sent.
+    #[error("dropped after waiting offline past its time-to-live of {} ms", .0.as_millis() as u64)]
+    Expired(Duration),
     /// An operation did not finish in time.
     #[error("timed out after {} ms", .0.as_millis() as u64)]
     Timeout(Duration),

@@ -227,6 +227,12 @@ pub fn handshake(data: &[u8]) {
             ),
             "refused with {reason:?}"
         ),
+        Verdict::Resume(request) => {
+            let Ok(Frame::Resume { token, received }) = Frame::decode(&bytes) else {
+                panic!("a resume verdict for a frame that is not a resume");
+            };
+            assert_eq!((&request.token[..], request.received), (token, received));
+        }
         Verdict::Drop => panic!("a frame that arrived is dropped without a word"),
     }
     let _ = read_answer(Some(bytes));

@@ -67,7 +67,9 @@ pub mod value;
 
 #[cfg(not(target_arch = "wasm32"))]
 pub use addr::{local_ip, parse_addr};
-pub use client::{Client, ClientEvent, ClientOptions, WhenFull};
+pub use client::{
+    Client, ClientEvent, ClientOptions, ConnectionChange, Connector, OfflineQueue, WhenFull,
+};
 pub use close::{codes, CloseReason};
 pub use dispatch::{Command, Data, IntoReply, On, RawPayload, Rejection, Reply};
 pub use error::{Error, Malformed, ProtocolFault, Result};
@@ -77,6 +79,7 @@ pub use info::{Change, ClientInfo};
 pub use protocol::limits::{Limit, LimitExceeded};
 #[cfg(feature = "server")]
 pub use protocol::rate_limit::RateLimit;
+pub use protocol::reconnect::{ConnectionState, Reconnect};
 #[cfg(feature = "server")]
 pub use server::{Server, ServerBuilder, ServerConfig, ServerEvent, ServerStats};
 pub use stream::{IncomingStream, Progress, StreamOptions};

@@ -473,6 +473,10 @@ impl Outbox {
     }
 }
 
+/// What a reconnecting client does with its queue between connections.
+#[path = "outbox_between.rs"]
+mod between;
+
 #[cfg(test)]
 #[path = "outbox_tests.rs"]
 mod tests;

@@ -239,6 +239,26 @@ impl PendingRequests {
         self.armed = None;
     }
 
+    /// Fails every outstanding request whose id `keep` does not hold (a
+    /// client reconnected to a new session fails what the old one may have
+    /// handled and keeps requests still queued, which the new one will
+    /// get).
+    pub(crate) fn fail_unless(
+        &mut self,
+        keep: impl Fn(u64) -> bool,
+        make_error: impl Fn() -> Error,
+    ) {
+        self.waiting.retain(|id, waiter| {
+            if keep(*id) {
+                return true;
+            }
+            if let Some(tx) = waiter.tx.take() {
+                let _ = tx.send(Err(make_error()));
+            }
+            false
+        });
+    }
+
     /// The connection ended with `reason`: every outstanding request fails
     /// with [`Error::Closed`], and (with the `server` feature) so does every
     /// later registration, at once: a request made while the connection was

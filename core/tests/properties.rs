@@ -213,6 +213,17 @@ fn frame(f: &Fields) -> Frame<'_> {
             room: t1,
             join: f.flag,
         },
+        FrameKind::Resume => Frame::Resume {
+            token: &f.bytes,
+            received: a,
+        },
+        FrameKind::Session => Frame::Session {
+            token: &f.bytes,
+            outcome: f.byte,
+            received: b,
+            window_ms: f.ms.0,
+        },
+        FrameKind::Ack => Frame::Ack { received: a },
         other => panic!("no frame of kind {other:?} is generated here yet"),
     }
 }

@@ -3,8 +3,9 @@
 
 use std::fmt::Debug;
 use std::io;
+use std::sync::Arc;
 
-use hisock::{Client, ClientOptions, Error, TransportKind};
+use hisock::{Client, ClientOptions, Connector, Error, TransportKind};
 use tokio::net::{TcpStream, ToSocketAddrs};
 
 use crate::{tcp_connection, DEFAULT_MAX_FRAME_LEN};
@@ -23,10 +24,41 @@ pub async fn connect(
     options: ClientOptions,
 ) -> hisock::Result<Client> {
     let given = format!("{addr:?}").trim_matches('"').to_owned();
+    let (target, stream) = open(addr, &given).await?;
+    // A reconnecting client resolves the address again for each attempt:
+    // the server may have moved.
+    let connector: Connector = {
+        let given = given.clone();
+        Arc::new(move || {
+            let given = given.clone();
+            Box::pin(async move {
+                let (_, stream) = open(given.as_str(), &given).await?;
+                Ok(tcp_connection(
+                    stream,
+                    DEFAULT_MAX_FRAME_LEN,
+                    TransportKind::Tcp,
+                ))
+            })
+        })
+    };
+    let conn = tcp_connection(stream, DEFAULT_MAX_FRAME_LEN, TransportKind::Tcp);
+    let (client, driver) = Client::handshake_with(conn, options, Some(connector))
+        .await
+        .map_err(|err| err.in_handshake_with(&target.to_string(), "a hisock TCP port"))?;
+    tokio::spawn(driver);
+    Ok(client)
+}
+
+/// Resolves `addr` and connects to the first address that accepts.
+/// `given` is how the caller wrote it, for errors.
+async fn open(
+    addr: impl ToSocketAddrs,
+    given: &str,
+) -> hisock::Result<(std::net::SocketAddr, TcpStream)> {
     let resolved = tokio::net::lookup_host(addr)
         .await
         .map_err(|err| Error::Connect {
-            to: given.clone(),
+            to: given.to_owned(),
             reason: match err.kind() {
                 io::ErrorKind::InvalidInput => {
                     format!("not a host:port address: the port is missing, or the address is not one ({err})")
@@ -37,14 +69,7 @@ pub async fn connect(
     let mut last = None;
     for target in resolved {
         match TcpStream::connect(target).await {
-            Ok(stream) => {
-                let conn = tcp_connection(stream, DEFAULT_MAX_FRAME_LEN, TransportKind::Tcp);
-                let (client, driver) = Client::handshake(conn, options).await.map_err(|err| {
-                    err.in_handshake_with(&target.to_string(), "a hisock TCP port")
-                })?;
-                tokio::spawn(driver);
-                return Ok(client);
-            }
+            Ok(stream) => return Ok((target, stream)),
             Err(err) => last = Some((target, err)),
         }
     }
@@ -59,7 +84,7 @@ pub async fn connect(
             },
         },
         None => Error::Connect {
-            to: given,
+            to: given.to_owned(),
             reason: "the address resolves to nothing".into(),
         },
     })

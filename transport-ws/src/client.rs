@@ -1,8 +1,11 @@
 //! The native WebSocket client: open a TCP connection, upgrade it, run the
 //! hisock handshake, spawn the driver.
 
+use std::sync::Arc;
+
 use hisock::{
-    codes, Client, ClientOptions, CloseReason, Connection, Error, TransportError, TransportKind,
+    codes, Client, ClientOptions, CloseReason, Connection, Connector, Error, TransportError,
+    TransportKind,
 };
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -61,10 +64,41 @@ where
             input: "websocket request".into(),
             reason: err.to_string(),
         })?;
+    let url = request.uri().to_string();
+    let connector: Connector = {
+        let config = config.clone();
+        Arc::new(move || {
+            let request = copy_request(&request);
+            let config = config.clone();
+            Box::pin(async move { open(request, &config).await })
+        })
+    };
+    let opened = connector().await?;
+    let (client, driver) = Client::handshake_with(opened, options, Some(connector))
+        .await
+        .map_err(|err| err.in_handshake_with(&url, "a hisock WebSocket endpoint"))?;
+    tokio::spawn(driver);
+    Ok(client)
+}
+
+/// A copy of `request` for another connection (a reconnecting client's
+/// next attempt): method, URI, version and headers.
+fn copy_request(request: &http::Request<()>) -> http::Request<()> {
+    let mut copy = http::Request::new(());
+    *copy.method_mut() = request.method().clone();
+    *copy.uri_mut() = request.uri().clone();
+    *copy.version_mut() = request.version();
+    *copy.headers_mut() = request.headers().clone();
+    copy
+}
+
+/// Opens one WebSocket connection for `request`: TCP, TLS for `wss://`,
+/// the upgrade, all within the config's connect timeout.
+async fn open(request: http::Request<()>, config: &WsConfig) -> hisock::Result<Connection> {
     let (secure, host, port) = target(request.uri())?;
     let url = request.uri().to_string();
     let timeout = config.connect_timeout;
-    let opened = tokio::time::timeout(timeout, async {
+    tokio::time::timeout(timeout, async {
         let stream = TcpStream::connect((host.as_str(), port))
             .await
             .map_err(|err| Error::Connect {
@@ -88,12 +122,7 @@ where
         Ok::<_, Error>(conn.with_addrs(peer, local))
     })
     .await
-    .map_err(|_| Error::Timeout(timeout))??;
-    let (client, driver) = Client::handshake(opened, options)
-        .await
-        .map_err(|err| err.in_handshake_with(&url, "a hisock WebSocket endpoint"))?;
-    tokio::spawn(driver);
-    Ok(client)
+    .map_err(|_| Error::Timeout(timeout))?
 }
 
 /// An upgrade that failed because the peer is no WebSocket server (an HTTP

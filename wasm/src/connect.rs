@@ -12,7 +12,9 @@ pub const DEFAULT_OPEN_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Connects to a hisock server's WebSocket endpoint (`ws://…` or `wss://…`),
 /// performs the handshake and spawns the client's driver with
-/// `wasm_bindgen_futures::spawn_local`.
+/// `wasm_bindgen_futures::spawn_local`. With
+/// [`ClientOptions::reconnect`](hisock::ClientOptions::reconnect) the
+/// client reconnects to the same URL (not tested in a browser yet).
 ///
 /// Errors: [`hisock::Error::InvalidAddress`] for a URL that is not `ws://`
 /// or `wss://` or that the browser rejects, [`hisock::Error::Timeout`] when
@@ -34,7 +36,18 @@ pub async fn connect_with_timeout(
     open_timeout: Duration,
 ) -> hisock::Result<Client> {
     let conn = transport::open(url, DEFAULT_MAX_FRAME_LEN, open_timeout).await?;
-    let (client, driver) = Client::handshake(conn, options).await?;
+    // With `ClientOptions::reconnect`, the client opens the same URL again
+    // when the connection breaks (PROTOCOL.md section 13.8).
+    let connector: hisock::Connector = {
+        let url = url.to_owned();
+        std::sync::Arc::new(move || {
+            let url = url.clone();
+            Box::pin(
+                async move { transport::open(&url, DEFAULT_MAX_FRAME_LEN, open_timeout).await },
+            )
+        })
+    };
+    let (client, driver) = Client::handshake_with(conn, options, Some(connector)).await?;
     wasm_bindgen_futures::spawn_local(driver);
     Ok(client)
 }

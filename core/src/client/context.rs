@@ -16,8 +16,9 @@ use crate::stream::IncomingStream;
 /// it: `Data<T>`, [`Client`], [`Command`](crate::Command),
 /// [`RawPayload`](crate::RawPayload), [`ClientInfo`] (the other client, in
 /// `client_connect`, `client_disconnect` and the change events), [`Change`],
-/// [`CloseReason`] (in `force_disconnect`) and [`Rejection`] (in
-/// `rejected`).
+/// [`CloseReason`] (in `force_disconnect`), [`Rejection`] (in
+/// `rejected`) and [`ConnectionChange`](super::ConnectionChange) (in
+/// `disconnected`, `reconnecting`, `reconnected`).
 pub struct ClientEvent {
     pub(crate) client: Client,
     pub(crate) command: Arc<str>,
@@ -26,6 +27,7 @@ pub struct ClientEvent {
     pub(crate) change: Option<Change>,
     pub(crate) close: Option<CloseReason>,
     pub(crate) rejection: Option<Rejection>,
+    pub(crate) connection: Option<super::ConnectionChange>,
     pub(crate) stream: std::sync::Mutex<Option<IncomingStream>>,
 }
 

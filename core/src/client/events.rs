@@ -29,6 +29,7 @@ impl Reader {
             change: None,
             close: None,
             rejection: None,
+            connection: None,
             stream: std::sync::Mutex::new(None),
         }
     }
@@ -81,6 +82,7 @@ impl Reader {
             ctx.change = extras.change;
             ctx.close = extras.close;
             ctx.rejection = extras.rejection;
+            ctx.connection = extras.connection;
             self.schedule(registered, ctx, 0);
         }
         handlers
@@ -190,6 +192,7 @@ pub(super) struct Extras {
     pub(super) change: Option<Change>,
     pub(super) close: Option<CloseReason>,
     pub(super) rejection: Option<Rejection>,
+    pub(super) connection: Option<super::ConnectionChange>,
 }
 
 impl Extras {

@@ -10,9 +10,10 @@ use super::driver::Reader;
 use super::events::Extras;
 use super::{lock, reserved};
 use crate::protocol::closing::{self, Ending, Side};
+use crate::protocol::reconnect::ConnectionState;
 
 impl Reader {
-    pub(super) async fn finish(&mut self, ending: Ending) {
+    pub(super) async fn finish<R: super::lifecycle::Reconnects>(&mut self, ending: Ending) {
         let shared = self.client.shared.clone();
         let plan = closing::plan(Side::Client, ending);
         let reason = plan.reason.clone();
@@ -23,6 +24,8 @@ impl Reader {
             }
         }
         tracing::debug!(%reason, "client connection ended");
+        self.client.set_state(ConnectionState::Closed);
+        R::closed_for_good(self, &reason);
         lock(&shared.pending).close(&reason);
         lock(&shared.inbox).close(&reason);
         self.incoming.close(&reason);

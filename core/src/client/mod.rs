@@ -10,8 +10,11 @@ mod events;
 mod goodbye;
 mod handshake;
 mod inbox;
+mod lifecycle;
+mod offline;
 mod options;
 mod presence;
+mod reconnect;
 mod requests;
 mod rooms;
 mod typed;
@@ -19,7 +22,7 @@ mod typed;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -32,8 +35,10 @@ use serde::Serialize;
 pub use crate::protocol::handshake::SessionParams;
 pub use context::ClientEvent;
 pub use inbox::Message;
+pub use offline::OfflineQueue;
 pub use options::{ClientOptions, WhenFull};
 pub(crate) use presence::{wants_presence, PresenceInterest};
+pub use reconnect::{ConnectionChange, Connector};
 
 use crate::close::{codes, CloseReason};
 use crate::dispatch::{erase, Handler, On, SharedHandlers};
@@ -41,6 +46,7 @@ use crate::error::{Error, Result};
 use crate::frame::{Frame, NO_REQUEST};
 use crate::outbox::{Outbox, PushError};
 use crate::pending::PendingRequests;
+use crate::protocol::reconnect::ConnectionState;
 use crate::transport::{BoxFuture, TransportKind};
 use crate::value;
 use inbox::Inbox;
@@ -64,6 +70,17 @@ pub mod reserved {
     /// The server could not handle an event this client sent (no request id,
     /// so there was nobody to answer). Extractors: `Command`, `Rejection`.
     pub const REJECTED: &str = "rejected";
+    /// The connection ended; `will_retry` says whether the client tries
+    /// again (only with [`ClientOptions::reconnect`](crate::ClientOptions::reconnect)).
+    /// Extractors: [`ConnectionChange`](crate::ConnectionChange).
+    pub const DISCONNECTED: &str = "disconnected";
+    /// The client waits `delay`, then makes attempt `attempt`. Extractors:
+    /// [`ConnectionChange`](crate::ConnectionChange).
+    pub const RECONNECTING: &str = "reconnecting";
+    /// The client is connected again; `resumed` says whether to its old
+    /// session (nothing lost) or to a new one. Extractors:
+    /// [`ConnectionChange`](crate::ConnectionChange).
+    pub const RECONNECTED: &str = "reconnected";
     /// Events whose command has no handler.
     pub const WILDCARD: &str = crate::dispatch::WILDCARD;
     /// All of the above.
@@ -75,6 +92,9 @@ pub mod reserved {
         FORCE_DISCONNECT,
         MESSAGE,
         REJECTED,
+        DISCONNECTED,
+        RECONNECTING,
+        RECONNECTED,
         WILDCARD,
     ];
     /// The events that presence notices feed: a client without a handler
@@ -85,6 +105,17 @@ pub mod reserved {
         CLIENT_NAME_CHANGE,
         CLIENT_GROUP_CHANGE,
     ];
+}
+
+/// One connection's facts: what the transport and the server's `Welcome`
+/// said. A reconnect replaces them all at once.
+#[derive(Debug, Clone)]
+struct Link {
+    session: SessionParams,
+    local_addr: Option<SocketAddr>,
+    server_addr: Option<SocketAddr>,
+    seen_addr: Option<SocketAddr>,
+    transport: TransportKind,
 }
 
 /// The client's own identity, as the server recorded it.
@@ -120,12 +151,21 @@ pub(crate) struct Shared {
     /// re-enabling presence notices reach the server in the right order.
     presence: Mutex<PresenceInterest>,
     identity: Mutex<Identity>,
-    session: SessionParams,
-    local_addr: Option<SocketAddr>,
-    server_addr: Option<SocketAddr>,
-    seen_addr: Option<SocketAddr>,
-    transport: TransportKind,
+    /// The current connection's facts; a reconnect replaces them.
+    link: Mutex<Link>,
+    /// `link`'s `session.max_frame_len`, read by every send without a lock.
+    max_frame_len: AtomicUsize,
     handler_queue_len: usize,
+    /// How to reconnect, when the client does (`None`: one connection).
+    reconnect: Option<reconnect::Reconnecting>,
+    /// Where the connection stands ([`ConnectionState`] as a number).
+    state: AtomicU8,
+    /// The bound and time-to-live of what waits while reconnecting.
+    offline: OfflineQueue,
+    offline_stamps: Mutex<offline::OfflineStamps>,
+    /// Rooms the server put this client in at its request, asked for again
+    /// on a new session.
+    rooms: Mutex<Vec<String>>,
     /// Set by `close` to end the reader.
     stop: AtomicBool,
     stop_waker: AtomicWaker,
@@ -238,30 +278,41 @@ impl Client {
 
     /// The local address of the connection, where the transport knows it.
     pub fn local_addr(&self) -> Option<SocketAddr> {
-        self.shared.local_addr
+        lock(&self.shared.link).local_addr
     }
 
     /// The server's address, where the transport knows it.
     pub fn server_addr(&self) -> Option<SocketAddr> {
-        self.shared.server_addr
+        lock(&self.shared.link).server_addr
     }
 
     /// This client's address as the server sees it.
     pub fn addr_seen_by_server(&self) -> Option<SocketAddr> {
-        self.shared.seen_addr
+        lock(&self.shared.link).seen_addr
     }
 
     /// The transport this client uses.
     pub fn transport(&self) -> TransportKind {
-        self.shared.transport
+        lock(&self.shared.link).transport
     }
 
     /// The session parameters the server announced.
     pub fn session(&self) -> SessionParams {
-        self.shared.session
+        lock(&self.shared.link).session
+    }
+
+    /// Where the connection stands: connected, reconnecting (only with
+    /// [`ClientOptions::reconnect`]), or closed.
+    pub fn state(&self) -> ConnectionState {
+        reconnect::state_from(self.shared.state.load(Ordering::Acquire))
     }
 
     async fn push(&self, frame: Bytes) -> Result<()> {
+        if let Some(how) = &self.shared.reconnect {
+            if self.state() == ConnectionState::Reconnecting {
+                return (how.push_offline)(self, frame);
+            }
+        }
         // Usually there is room at once. Natively, waiting for room is
         // boxed, so that this future, created and moved for every event,
         // stays small (the browser build keeps the smaller code).
@@ -292,7 +343,7 @@ impl Client {
     }
 
     fn check_frame_len(&self, len: usize) -> Result<()> {
-        let max = self.shared.session.max_frame_len;
+        let max = self.shared.max_frame_len.load(Ordering::Relaxed);
         if len > max {
             return Err(Error::Transport(crate::TransportError::FrameTooBig {
                 len,
@@ -366,7 +417,8 @@ impl Client {
     {
         self.check_command(command)?;
         // A chunk frame must fit the server's frame limit.
-        let max_chunk = self.shared.session.max_frame_len.saturating_sub(64).max(1);
+        let max_frame_len = self.shared.max_frame_len.load(Ordering::Relaxed);
+        let max_chunk = max_frame_len.saturating_sub(64).max(1);
         let chunk_size = options.chunk_size.min(max_chunk);
         let options = options.chunk_size(chunk_size);
         crate::stream::send_stream(
@@ -416,6 +468,14 @@ impl Client {
                 *reason = Some(CloseReason::new(codes::NORMAL, "closed by client"));
             }
         }
+        if self.state() == ConnectionState::Reconnecting {
+            // Between connections there is nobody to flush to or say
+            // goodbye to: the driver stops waiting and finishes.
+            shared.stop.store(true, Ordering::Release);
+            shared.stop_waker.wake();
+            self.closed().await;
+            return;
+        }
         shared.outbox.close_with(Some(
             Frame::Close {
                 code: codes::NORMAL,
@@ -437,12 +497,16 @@ impl Client {
         self.closed().await;
     }
 
-    /// True until the connection has ended.
+    /// True until the connection has ended; false while a reconnecting
+    /// client is between connections.
     pub fn is_connected(&self) -> bool {
-        !self.shared.outbox.is_closing()
+        !self.shared.outbox.is_closing() && self.state() != ConnectionState::Reconnecting
     }
 
-    /// Waits until the connection has ended and says why.
+    /// Waits until the connection has ended and says why. A client with
+    /// [`ClientOptions::reconnect`] ends only for good: closed by the
+    /// application, by an end its policy does not retry, or out of
+    /// attempts.
     pub async fn closed(&self) -> CloseReason {
         loop {
             let listener = self.shared.closed.listen();
@@ -468,7 +532,7 @@ impl std::fmt::Debug for Client {
             .field("id", &identity.id)
             .field("name", &identity.name)
             .field("group", &identity.group)
-            .field("transport", &self.shared.transport)
+            .field("transport", &lock(&self.shared.link).transport)
             .finish()
     }
 }

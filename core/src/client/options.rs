@@ -8,10 +8,12 @@ use serde::Serialize;
 
 use super::context::ClientEvent;
 use super::reserved;
+use super::OfflineQueue;
 use crate::dispatch::{erase, Handler, HandlerTable, On};
 use crate::error::Result;
 use crate::platform::timer::Clock;
 use crate::protocol::limits;
+use crate::protocol::reconnect::Reconnect;
 use crate::value;
 
 /// What a client's senders do when its outgoing queue is full (see
@@ -47,6 +49,8 @@ pub struct ClientOptions {
     pub(crate) max_command_len: usize,
     pub(crate) handlers: HandlerTable<ClientEvent>,
     pub(crate) clock: Clock,
+    pub(crate) reconnect: Option<Reconnect>,
+    pub(crate) offline: OfflineQueue,
 }
 
 impl Default for ClientOptions {
@@ -69,6 +73,8 @@ impl Default for ClientOptions {
             max_command_len: limits::DEFAULT_MAX_COMMAND_LEN,
             handlers: HandlerTable::new(reserved::ALL),
             clock: Clock::Own,
+            reconnect: None,
+            offline: OfflineQueue::default(),
         }
     }
 }
@@ -224,6 +230,35 @@ impl ClientOptions {
     /// sent. Default 256, the server's default.
     pub fn max_command_len(mut self, bytes: usize) -> Self {
         self.max_command_len = bytes;
+        self
+    }
+
+    /// Reconnects when the connection breaks, with `policy`'s backoff
+    /// (off by default; PROTOCOL.md section 13.8). Only for clients
+    /// connected through a transport's `connect` (or
+    /// [`Client::connect_with`](super::Client::connect_with)), which know
+    /// how to connect again; a client handed one connection
+    /// ([`Client::handshake`](super::Client::handshake)) ignores it.
+    /// With it, every connection asks the server for a session (section 13),
+    /// the client's `state()` goes through
+    /// [`Reconnecting`](crate::ConnectionState::Reconnecting), and the
+    /// reserved events `disconnected`, `reconnecting` and `reconnected` fire
+    /// (extractor [`ConnectionChange`](crate::ConnectionChange)). What the
+    /// application sends meanwhile waits in the outgoing queue
+    /// ([`outbox_limit`](Self::outbox_limit), [`when_full`](Self::when_full))
+    /// and leaves in order once connected again.
+    pub fn reconnect(mut self, policy: Reconnect) -> Self {
+        self.reconnect = Some(policy);
+        self
+    }
+
+    /// The bound (bytes and frames) and optional time-to-live of what a
+    /// reconnecting client queues between connections (see
+    /// [`OfflineQueue`]; default 1 MiB, 1024 frames, no time-to-live). Past
+    /// the bound, sends and requests fail at once with
+    /// [`Error::OfflineQueueFull`](crate::Error::OfflineQueueFull).
+    pub fn offline_queue(mut self, queue: OfflineQueue) -> Self {
+        self.offline = queue;
         self
     }
 

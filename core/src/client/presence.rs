@@ -21,6 +21,14 @@ pub(crate) struct PresenceInterest {
     declined: bool,
 }
 
+impl PresenceInterest {
+    /// Whether the server was told to send no presence notices (a new
+    /// session is told again).
+    pub(crate) fn declined(&self) -> bool {
+        self.declined
+    }
+}
+
 /// True when the table has a handler that presence notices feed.
 pub(crate) fn wants_presence(table: &HandlerTable<ClientEvent>) -> bool {
     reserved::PRESENCE

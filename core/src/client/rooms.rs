@@ -41,14 +41,25 @@ impl Client {
     pub async fn room_request_raw(&self, room: &str, join: bool) -> Result<bytes::Bytes> {
         limits::check_len(Limit::GroupLen, Some(room), self.shared.max_group_len)
             .map_err(Error::LimitExceeded)?;
-        self.round_trip(Self::ADMIN_TIMEOUT, |request_id| {
-            Frame::RoomRequest {
-                request_id,
-                room,
-                join,
-            }
-            .encode()
-        })
-        .await
+        let answer = self
+            .round_trip(Self::ADMIN_TIMEOUT, |request_id| {
+                Frame::RoomRequest {
+                    request_id,
+                    room,
+                    join,
+                }
+                .encode()
+            })
+            .await?;
+        // Allowed: the client is in the room now, or out of it. A client
+        // that reconnects to a new session asks for its rooms again.
+        // (A Vec, not a set: a client is in few rooms, and a set's code
+        // would grow the browser build.)
+        let mut rooms = crate::platform::locks::lock(&self.shared.rooms);
+        rooms.retain(|kept| kept != room);
+        if join {
+            rooms.push(room.to_owned());
+        }
+        Ok(answer)
     }
 }

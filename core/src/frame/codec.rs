@@ -18,7 +18,7 @@
 //! `.wasm` small. The kind numbers come from [`FrameKind`].
 //!
 //! Longer than one sitting (about 640 lines): the writer and the reader of
-//! all 24 kinds, one `match` each, stay in one file because they must
+//! all 27 kinds, one `match` each, stay in one file because they must
 //! agree field for field.
 
 use super::{Frame, FrameKind, LookupKey, WireClient};
@@ -360,6 +360,27 @@ impl Frame<'_> {
                 out.bytes(room.as_bytes());
                 out.byte(u8::from(*join));
             }
+            Frame::Resume { token, received } => {
+                out.kind(FrameKind::Resume);
+                out.bytes(token);
+                out.varint(*received);
+            }
+            Frame::Session {
+                token,
+                outcome,
+                received,
+                window_ms,
+            } => {
+                out.kind(FrameKind::Session);
+                out.bytes(token);
+                out.byte(*outcome);
+                out.varint(*received);
+                out.varint(u64::from(*window_ms));
+            }
+            Frame::Ack { received } => {
+                out.kind(FrameKind::Ack);
+                out.varint(*received);
+            }
         }
     }
 }
@@ -510,7 +531,8 @@ impl<'a> Reader<'a> {
             | FrameKind::Lookup
             | FrameKind::ListClients
             | FrameKind::PresenceInterest
-            | FrameKind::RoomRequest => {
+            | FrameKind::RoomRequest
+            | FrameKind::Resume => {
                 self.rest = &[];
                 match kind {
                     FrameKind::Hello => Frame::Hello {
@@ -534,6 +556,10 @@ impl<'a> Reader<'a> {
                     FrameKind::ListClients => Frame::ListClients {
                         request_id: 0,
                         group: None,
+                    },
+                    FrameKind::Resume => Frame::Resume {
+                        token: &[],
+                        received: 0,
                     },
                     _ => Frame::PresenceInterest { wanted: false },
                 }
@@ -658,6 +684,20 @@ impl<'a> Reader<'a> {
                 request_id: self.u64()?,
                 room: self.str()?,
                 join: self.flag(Fault::BadBool)?,
+            },
+            #[cfg(not(target_arch = "wasm32"))]
+            FrameKind::Resume => Frame::Resume {
+                token: self.bytes()?,
+                received: self.u64()?,
+            },
+            FrameKind::Session => Frame::Session {
+                token: self.bytes()?,
+                outcome: self.byte()?,
+                received: self.u64()?,
+                window_ms: self.u32()?,
+            },
+            FrameKind::Ack => Frame::Ack {
+                received: self.u64()?,
             },
         })
     }

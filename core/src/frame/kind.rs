@@ -122,6 +122,12 @@ frame_kinds! {
     22 PresenceInterest "presence_interest" ClientToServer;
     /// 23: put me in a room, or take me out of one.
     23 RoomRequest "room_request" ClientToServer;
+    /// 24: sent before `Hello`: a new resumable session, or resume one.
+    24 Resume "resume" ClientToServer;
+    /// 25: after `Welcome`: the session's token and whether it resumed.
+    25 Session "session" ServerToClient;
+    /// 26: how many counted frames arrived from the peer in the session.
+    26 Ack "ack" Both;
 }
 
 impl FrameKind {
@@ -129,6 +135,27 @@ impl FrameKind {
     #[inline]
     pub const fn number(self) -> u8 {
         self as u8
+    }
+
+    /// Whether a resumable session counts frames of this kind (PROTOCOL.md
+    /// section 13.2): everything but the handshake, the connection's own
+    /// upkeep (pings, pongs, close) and resumption itself. Counted frames
+    /// are numbered implicitly, kept until acknowledged and resent after a
+    /// resume.
+    #[inline]
+    pub const fn is_counted(self) -> bool {
+        !matches!(
+            self,
+            FrameKind::Hello
+                | FrameKind::Welcome
+                | FrameKind::Refuse
+                | FrameKind::Ping
+                | FrameKind::Pong
+                | FrameKind::Close
+                | FrameKind::Resume
+                | FrameKind::Session
+                | FrameKind::Ack
+        )
     }
 }
 
@@ -179,6 +206,24 @@ mod tests {
         for number in FrameKind::ALL.len()..=usize::from(u8::MAX) {
             let number = u8::try_from(number).expect("a byte");
             assert_eq!(FrameKind::from_number(number), None, "{number}");
+        }
+    }
+
+    #[test]
+    fn counted_kinds_are_the_ones_protocol_md_section_13_2_counts() {
+        let section = include_str!("../../../PROTOCOL.md")
+            .split("### 13.2 Counted frames")
+            .nth(1)
+            .and_then(|rest| rest.split("###").next())
+            .expect("PROTOCOL.md has section 13.2");
+        let not_counted = section
+            .split("Counted: every kind except")
+            .nth(1)
+            .and_then(|rest| rest.split('(').next())
+            .expect("13.2 lists the kinds not counted");
+        for kind in FrameKind::ALL {
+            let listed = not_counted.contains(&format!("`{}`", kind.name()));
+            assert_eq!(kind.is_counted(), !listed, "{kind:?}");
         }
     }
 

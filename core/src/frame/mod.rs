@@ -278,6 +278,39 @@ pub enum Frame<'a> {
         /// True: join; false: leave.
         join: bool,
     },
+    /// 24 — client → server, sent just before [`Frame::Hello`] by a client
+    /// that uses resumable sessions (PROTOCOL.md section 13.1).
+    Resume {
+        /// Empty: a new session; otherwise the token of the session to
+        /// resume, from its [`Frame::Session`].
+        #[serde(borrow, serialize_with = "serde_bytes::serialize")]
+        token: &'a [u8],
+        /// Counted frames the client received from the server in that
+        /// session (0 for a new one).
+        received: u64,
+    },
+    /// 25 — server → client, right after [`Frame::Welcome`], only to a
+    /// client that sent [`Frame::Resume`].
+    Session {
+        /// The session's token, to present in a later [`Frame::Resume`].
+        #[serde(borrow, serialize_with = "serde_bytes::serialize")]
+        token: &'a [u8],
+        /// 0: resumed; otherwise why not (a
+        /// [`ResumeOutcome`](crate::protocol::resume::ResumeOutcome)).
+        outcome: u8,
+        /// Counted frames the server received from the client in the
+        /// resumed session (0 when not resumed).
+        received: u64,
+        /// How long the server keeps the session after a break, in
+        /// milliseconds; 0: it keeps none.
+        window_ms: u32,
+    },
+    /// 26 — either way, on a resumable session: the sender has received
+    /// this many counted frames from the peer in the session.
+    Ack {
+        /// Counted frames received so far.
+        received: u64,
+    },
 }
 
 /// A client as other peers see it, on the wire.
@@ -420,6 +453,9 @@ impl Frame<'_> {
             Frame::StreamCancel { .. } => FrameKind::StreamCancel,
             Frame::PresenceInterest { .. } => FrameKind::PresenceInterest,
             Frame::RoomRequest { .. } => FrameKind::RoomRequest,
+            Frame::Resume { .. } => FrameKind::Resume,
+            Frame::Session { .. } => FrameKind::Session,
+            Frame::Ack { .. } => FrameKind::Ack,
         }
     }
 

@@ -178,6 +178,17 @@ fn edge_frames(long: &str) -> Vec<Frame<'_>> {
                 room: text,
                 join: n % 2 == 0,
             },
+            Frame::Resume {
+                token: text.as_bytes(),
+                received: n,
+            },
+            Frame::Session {
+                token: long.as_bytes(),
+                outcome: n as u8,
+                received: u64::MAX - n,
+                window_ms: n32,
+            },
+            Frame::Ack { received: n },
         ]);
     }
     frames
@@ -477,6 +488,17 @@ fn every_kind_round_trips() {
             room: "lobby",
             join: true,
         },
+        Frame::Resume {
+            token: &[7; 16],
+            received: 3,
+        },
+        Frame::Session {
+            token: &[7; 16],
+            outcome: 0,
+            received: 2,
+            window_ms: 120_000,
+        },
+        Frame::Ack { received: 5 },
     ];
     assert_eq!(frames.len(), FRAME_KINDS as usize);
     for (frame, kind) in frames.into_iter().zip(FrameKind::ALL) {
@@ -616,6 +638,61 @@ fn worked_examples_are_as_documented() {
         assert_eq!(&frame.encode()[..], &bytes[..], "{frame:?}");
         assert_eq!(Frame::decode(&bytes).expect("decodes"), frame);
     }
+}
+
+/// PROTOCOL.md section 13.7, byte for byte.
+#[test]
+fn resume_examples_are_as_documented() {
+    let token: Vec<u8> = (0xa0..=0xaf).collect();
+    let cases: [(Frame<'_>, &str); 5] = [
+        (
+            Frame::Resume {
+                token: &[],
+                received: 0,
+            },
+            "18 00 00",
+        ),
+        (
+            Frame::Session {
+                token: &token,
+                outcome: 1,
+                received: 0,
+                window_ms: 120_000,
+            },
+            "19 10 a0 a1 a2 a3 a4 a5 a6 a7 a8 a9 aa ab ac ad ae af 01 00 c0 a9 07",
+        ),
+        (Frame::Ack { received: 1000 }, "1a e8 07"),
+        (
+            Frame::Resume {
+                token: &token,
+                received: 1003,
+            },
+            "18 10 a0 a1 a2 a3 a4 a5 a6 a7 a8 a9 aa ab ac ad ae af eb 07",
+        ),
+        (
+            Frame::Session {
+                token: &token,
+                outcome: 0,
+                received: 299,
+                window_ms: 120_000,
+            },
+            "19 10 a0 a1 a2 a3 a4 a5 a6 a7 a8 a9 aa ab ac ad ae af 00 ab 02 c0 a9 07",
+        ),
+    ];
+    for (frame, hex) in cases {
+        let bytes: Vec<u8> = hex
+            .split_whitespace()
+            .map(|byte| u8::from_str_radix(byte, 16).expect("hex"))
+            .collect();
+        assert_eq!(&frame.encode()[..], &bytes[..], "{frame:?}");
+        assert_eq!(Frame::decode(&bytes).expect("decodes"), frame);
+    }
+    // The resume `Frame::Resume` of the example is 20 bytes, as the text says.
+    let resume = Frame::Resume {
+        token: &token,
+        received: 1003,
+    };
+    assert_eq!(resume.encode().len(), 20);
 }
 
 #[test]

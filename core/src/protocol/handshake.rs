@@ -46,6 +46,9 @@ pub enum FirstFrame {
 pub enum Verdict {
     /// A `Hello` the server speaks: go on to the auth hook and capacity.
     Hello(Hello),
+    /// A `Resume` (PROTOCOL.md section 13.1): read the next frame, which
+    /// must be the `Hello`, with [`check_after_resume`].
+    Resume(ResumeRequest),
     /// Send `Refuse` with this reason and close.
     Refuse(CloseReason),
     /// Close without sending anything (the client already hung up).
@@ -95,6 +98,10 @@ pub fn check_first(first: FirstFrame) -> Verdict {
                 auth: auth.map(|a| bytes.slice_ref(a)),
             })
         }
+        Ok(Frame::Resume { token, received }) => Verdict::Resume(ResumeRequest {
+            token: bytes.slice_ref(token),
+            received,
+        }),
         Ok(other) => Verdict::Refuse(CloseReason::new(
             codes::PROTOCOL_ERROR,
             ProtocolFault::Expected {
@@ -113,6 +120,32 @@ pub fn check_first(first: FirstFrame) -> Verdict {
             ))
         }
     }
+}
+
+/// Checks the frame after a `Resume`: as [`check_first`], except that a
+/// second `Resume` is a protocol error (1002), so that the answer is a
+/// `Hello`, a refusal or a drop.
+pub fn check_after_resume(next: FirstFrame) -> Verdict {
+    match check_first(next) {
+        Verdict::Resume(_) => Verdict::Refuse(CloseReason::new(
+            codes::PROTOCOL_ERROR,
+            ProtocolFault::Expected {
+                expected: "hello",
+                got: crate::frame::FrameKind::Resume.log_name(),
+            }
+            .reason(),
+        )),
+        verdict => verdict,
+    }
+}
+
+/// What a client's `Resume` asks for (PROTOCOL.md section 13.1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResumeRequest {
+    /// Empty: a new session; otherwise the token of the one to resume.
+    pub token: Bytes,
+    /// Counted frames the client received from the server in that session.
+    pub received: u64,
 }
 
 /// The name and group a `Hello` asks for against the server's limits, in
@@ -323,6 +356,33 @@ mod tests {
         assert_eq!(ping.code, codes::PROTOCOL_ERROR);
         let ping_name = Frame::Ping { nonce: 1 }.kind_name();
         assert_eq!(ping.reason, format!("expected hello, got {ping_name}"));
+    }
+
+    #[test]
+    fn a_resume_is_read_before_the_hello_and_a_second_one_is_1002() {
+        let resume = Frame::Resume {
+            token: &[9; 16],
+            received: 7,
+        }
+        .encode();
+        assert_eq!(
+            check_first(read(&resume)),
+            Verdict::Resume(ResumeRequest {
+                token: Bytes::from_static(&[9; 16]),
+                received: 7,
+            })
+        );
+        let again = match check_after_resume(read(&resume)) {
+            Verdict::Refuse(reason) => reason,
+            other => panic!("expected a refusal, got {other:?}"),
+        };
+        assert_eq!(again.code, codes::PROTOCOL_ERROR);
+        assert_eq!(again.reason, "expected hello, got resume");
+        let hello = hello_frame(Some("ada"), None, None);
+        assert!(matches!(
+            check_after_resume(read(&hello)),
+            Verdict::Hello(Hello { name: Some(name), .. }) if &*name == "ada"
+        ));
     }
 
     #[test]

@@ -15,6 +15,11 @@
 //! - [`rate_limit`]: a token bucket per client for events and bytes.
 //! - [`closing`]: what ending a connection sends and runs.
 //! - [`keepalive`]: pings and silence (server side).
+//! - [`resume`]: resumable sessions: counted frames, acknowledgements, the
+//!   replay buffer, the checks of a resume.
+//! - [`reconnect`]: the client's backoff and which ends it retries.
+//! - `session_table` (server): which token names which session, its
+//!   window, what a `Resume` finds, expiry.
 //! - request deadlines: [`PendingRequests`](crate::pending::PendingRequests).
 
 pub mod closing;
@@ -25,5 +30,9 @@ pub mod keepalive;
 pub mod limits;
 #[cfg(feature = "server")]
 pub mod rate_limit;
+pub mod reconnect;
+pub mod resume;
+#[cfg(feature = "server")]
+pub mod session_table;
 pub mod stream_receive;
 pub mod stream_start;

@@ -4,6 +4,7 @@
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use futures::StreamExt;
 use std::future::Future;
@@ -20,6 +21,7 @@ use crate::pending::{drive_deadlines, PendingRequests};
 use crate::platform::locks::read_lock;
 use crate::platform::timer::{Clock, DeadlineTimer};
 use crate::protocol::handshake::{self, FirstFrame, SessionParams, Verdict};
+use crate::protocol::resume::{self, ResumeOutcome};
 use crate::stream::OutgoingStreams;
 use crate::transport::{Connection, FrameStream};
 
@@ -124,6 +126,23 @@ pub(crate) async fn serve(server: Server, conn: Connection) {
     }
 }
 
+/// Waits for a frame of the handshake until `deadline`, or until the
+/// server begins shutting down.
+async fn first_frame(
+    server: &Server,
+    stream: &mut std::pin::Pin<Box<dyn FrameStream>>,
+    deadline: tokio::time::Instant,
+) -> FirstFrame {
+    tokio::select! {
+        first = tokio::time::timeout_at(deadline, stream.next()) => match first {
+            Err(_) => FirstFrame::TimedOut,
+            Ok(None) => FirstFrame::Closed,
+            Ok(Some(read)) => FirstFrame::Read(read),
+        },
+        _ = server.inner.shutdown.cancelled() => FirstFrame::ShuttingDown,
+    }
+}
+
 fn refuse(server: &Server, outbox: &Outbox, reason: &CloseReason) {
     tracing::debug!(code = reason.code, reason = %reason.reason, "refusing client");
     server.inner.counters.refused(reason.code);
@@ -153,21 +172,21 @@ async fn admit(
     kind: crate::transport::TransportKind,
 ) -> Option<Joined> {
     let config = &server.inner.config;
-    let first = tokio::select! {
-        first = tokio::time::timeout(config.handshake_timeout, stream.next()) => match first {
-            Err(_) => FirstFrame::TimedOut,
-            Ok(None) => FirstFrame::Closed,
-            Ok(Some(read)) => FirstFrame::Read(read),
-        },
-        _ = server.inner.shutdown.cancelled() => FirstFrame::ShuttingDown,
-    };
-    let hello = match handshake::check_first(first) {
+    // One deadline for the `Hello`, and for the `Resume` before it.
+    let deadline = tokio::time::Instant::now() + config.handshake_timeout;
+    let mut verdict = handshake::check_first(first_frame(server, stream, deadline).await);
+    let mut resume = None;
+    if let Verdict::Resume(request) = verdict {
+        resume = Some(request);
+        verdict = handshake::check_after_resume(first_frame(server, stream, deadline).await);
+    }
+    let hello = match verdict {
         Verdict::Hello(hello) => hello,
         Verdict::Refuse(reason) => {
             refuse(server, outbox, &reason);
             return None;
         }
-        Verdict::Drop => {
+        Verdict::Resume(_) | Verdict::Drop => {
             tracing::debug!("closed before the handshake");
             return None;
         }
@@ -220,6 +239,14 @@ async fn admit(
         .is_err()
     {
         return None;
+    }
+    // A client that asked for a session learns that this server keeps
+    // none yet: window 0, nothing counted (PROTOCOL.md section 13.1).
+    if resume.is_some() {
+        let session = resume::session_frame(&[], ResumeOutcome::Disabled, 0, Duration::ZERO);
+        if outbox.try_push(session).is_err() {
+            return None;
+        }
     }
     control.set_client(info.id);
     server.inner.counters.joined(kind);

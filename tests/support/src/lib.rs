@@ -18,8 +18,8 @@
 //! - [`Program`]: a binary run as a child process, its output read with
 //!   bounded waits (the examples' smoke tests).
 //! - [`Move`], [`patterned_bytes`]: payloads whose content can be checked.
-//! - [`RedisServer`]: a real `redis-server` on a loopback port, for the
-//!   cluster tests.
+//! - [`FaultProxy`]: a loopback proxy in front of a server that cuts its
+//!   connections on command (for reconnection tests, any transport).
 //! - [`TestCerts`]: a test CA and a `localhost` certificate it signed,
 //!   generated at run time (rcgen), for the TLS and WSS transports.
 //!
@@ -42,7 +42,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
-pub mod mapping;
+mod fault_proxy;
 mod payloads;
 mod probe;
 mod program;
@@ -54,6 +54,7 @@ mod tls;
 mod transport;
 mod wait;
 
+pub use fault_proxy::FaultProxy;
 pub use payloads::{patterned_bytes, patterned_pieces, Move};
 pub use probe::Probe;
 pub use program::{http_get, Program};

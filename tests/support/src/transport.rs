@@ -64,9 +64,15 @@ impl Transport {
     /// Starts a listener of this transport on `127.0.0.1:0` feeding
     /// `server`, in the background, and returns its address.
     pub async fn listen(self, server: &Server) -> SocketAddr {
+        self.listen_at(server, "127.0.0.1:0").await
+    }
+
+    /// Starts a listener of this transport on `at` (a restarted server on
+    /// its old port, say) feeding `server`, and returns its address.
+    pub async fn listen_at(self, server: &Server, at: &str) -> SocketAddr {
         match self {
             Transport::Tcp => {
-                let listener = hisock_tcp::TcpListener::bind("127.0.0.1:0")
+                let listener = hisock_tcp::TcpListener::bind(at)
                     .await
                     .expect("bind a TCP listener on 127.0.0.1:0");
                 server
@@ -74,19 +80,25 @@ impl Transport {
                     .expect("a TCP listener has an address")
             }
             Transport::Tls => {
-                let listener = hisock_tcp::tls::TlsListener::bind(
-                    "127.0.0.1:0",
-                    TestCerts::shared().server_tls(),
-                )
-                .await
-                .expect("bind a TLS listener on 127.0.0.1:0");
+                let listener =
+                    hisock_tcp::tls::TlsListener::bind(at, TestCerts::shared().server_tls())
+                        .await
+                        .expect("bind a TLS listener on 127.0.0.1:0");
                 server
                     .listen(listener)
                     .expect("a TLS listener has an address")
             }
-            Transport::Ws => listen_ws_with(server, hisock_ws::WsConfig::new()).await,
+            Transport::Ws => {
+                let listener = hisock_ws::WsListener::bind(at)
+                    .await
+                    .expect("bind a WebSocket listener")
+                    .with_config(hisock_ws::WsConfig::new());
+                server
+                    .listen(listener)
+                    .expect("a WebSocket listener has an address")
+            }
             Transport::Wss => {
-                let listener = hisock_ws::WsListener::bind("127.0.0.1:0")
+                let listener = hisock_ws::WsListener::bind(at)
                     .await
                     .expect("bind a WSS listener on 127.0.0.1:0")
                     .with_tls(TestCerts::shared().server_tls());

@@ -173,6 +173,22 @@ pub async fn connect_tls(
     options: ClientOptions,
     tls: &ClientTls,
 ) -> hisock::Result<Client> {
+    let conn = open_tls(addr, tls).await?;
+    // A reconnecting client opens each connection the same way.
+    let connector: hisock::Connector = {
+        let (addr, tls) = (addr.to_owned(), tls.clone());
+        std::sync::Arc::new(move || {
+            let (addr, tls) = (addr.clone(), tls.clone());
+            Box::pin(async move { open_tls(&addr, &tls).await })
+        })
+    };
+    let (client, driver) = Client::handshake_with(conn, options, Some(connector)).await?;
+    tokio::spawn(driver);
+    Ok(client)
+}
+
+/// Opens one TLS connection to `addr` (TCP, then the TLS handshake).
+async fn open_tls(addr: &str, tls: &ClientTls) -> hisock::Result<hisock::Connection> {
     let socket_addr = hisock::parse_addr(addr)?;
     let host = addr.trim().rsplit_once(':').map_or(addr, |(host, _)| host);
     let stream = TcpStream::connect(socket_addr)
@@ -182,9 +198,5 @@ pub async fn connect_tls(
     let peer = stream.peer_addr().ok();
     let local = stream.local_addr().ok();
     let stream = tls.connect(host, stream).await?;
-    let conn =
-        tls_framed(stream, DEFAULT_MAX_FRAME_LEN, TransportKind::Tls).with_addrs(peer, local);
-    let (client, driver) = Client::handshake(conn, options).await?;
-    tokio::spawn(driver);
-    Ok(client)
+    Ok(tls_framed(stream, DEFAULT_MAX_FRAME_LEN, TransportKind::Tls).with_addrs(peer, local))
 }
