@@ -1,0 +1,323 @@
+// The browser benchmark's driver: starts the native hisock server
+// (browser_server) and the Socket.IO server (sio-server.mjs), serves the
+// page with the three clients, runs every workload in Debian's headless
+// Chromium (playwright-core, the flags of tests/browser/support.mjs), then
+// prints a markdown table and writes report.json. bench/browser/run.sh
+// builds what this needs and runs it; see bench/README.md ("Browser").
+//
+//   node run.mjs --server BIN --hisock-pkg DIR --rust-pkg DIR [--out DIR]
+//                [--quick] [--rounds N] [--only rtt1,rtt64,c2s,s2c]
+//                [--clients hisock,rust-wasm,socket.io] [--cpu-prof DIR]
+
+import { spawn } from "node:child_process";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
+import { cpus, loadavg } from "node:os";
+import { dirname, extname, join, normalize, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+import { CHROMIUM, CHROMIUM_ARGS } from "../../tests/browser/support.mjs";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = resolve(here, "../..");
+
+// ---- options ----------------------------------------------------------
+
+function parseArgs(argv) {
+  const opts = {
+    server: null,
+    hisockPkg: join(root, "wasm", "pkg"),
+    rustPkg: join(root, "target", "browser-bench", "rust-wasm"),
+    out: join(root, "target", "browser-bench"),
+    quick: false,
+    rounds: null,
+    only: null,
+    clients: ["hisock", "rust-wasm", "socket.io"],
+    cpuProf: null,
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i];
+    const value = () => {
+      if (i + 1 >= argv.length) throw new Error(`${flag} needs a value`);
+      return argv[++i];
+    };
+    switch (flag) {
+      case "--server": opts.server = resolve(value()); break;
+      case "--hisock-pkg": opts.hisockPkg = resolve(value()); break;
+      case "--rust-pkg": opts.rustPkg = resolve(value()); break;
+      case "--out": opts.out = resolve(value()); break;
+      case "--quick": opts.quick = true; break;
+      case "--rounds": opts.rounds = Number(value()); break;
+      case "--only": opts.only = value().split(","); break;
+      case "--clients": opts.clients = value().split(","); break;
+      case "--cpu-prof": opts.cpuProf = resolve(value()); break;
+      default: throw new Error(`unknown argument ${flag}`);
+    }
+  }
+  if (!opts.server) throw new Error("--server BIN (the browser_server binary) is required");
+  return opts;
+}
+
+// ---- workloads --------------------------------------------------------
+
+/** 64 bytes of ASCII: the payload of every operation, a string for all clients. */
+const TEXT = "hisock-browser-bench-payload-0123456789abcdefghijklmnopqrstuvwxyz".slice(0, 64);
+
+/** Sizes: full (a few minutes in all) and --quick (a smoke check). */
+function workloads(quick) {
+  const scale = quick ? 0.02 : 1;
+  const size = (n) => Math.max(100, Math.round(n * scale));
+  return [
+    { id: "rtt1", kind: "rtt", n: size(5_000), inflight: 1, title: "request/reply, 1 in flight" },
+    { id: "rtt64", kind: "rtt", n: size(40_000), inflight: 64, title: "request/reply, 64 in flight" },
+    { id: "c2s", kind: "c2s", n: size(100_000), title: "events browser → server" },
+    { id: "s2c", kind: "s2c", n: size(100_000), title: "events server → browser" },
+  ];
+}
+
+// ---- helpers ----------------------------------------------------------
+
+/** Starts `cmd`, resolves with the first stdout line matching `ready`. */
+function startProcess(name, cmd, args, ready) {
+  const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
+  let stderr = "";
+  child.stderr.on("data", (d) => {
+    stderr += d;
+  });
+  return new Promise((resolveStart, reject) => {
+    let out = "";
+    const timer = setTimeout(() => reject(new Error(`${name} did not start in 30 s: ${stderr}`)), 30_000);
+    child.stdout.on("data", (d) => {
+      out += d;
+      const match = out.match(ready);
+      if (match) {
+        clearTimeout(timer);
+        resolveStart({ child, match, stderr: () => stderr });
+      }
+    });
+    child.once("error", (err) => {
+      clearTimeout(timer);
+      reject(new Error(`${name} (${cmd}) could not start: ${err.message}`));
+    });
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${name} exited with ${code}: ${stderr}`));
+    });
+  });
+}
+
+const TYPES = {
+  ".html": "text/html; charset=utf-8",
+  ".js": "text/javascript; charset=utf-8",
+  ".mjs": "text/javascript; charset=utf-8",
+  ".wasm": "application/wasm",
+};
+
+/** Serves the page and the three clients' files on a free loopback port. */
+function servePage(mounts) {
+  const server = createServer((req, res) => {
+    const path = decodeURIComponent(new URL(req.url, "http://x").pathname);
+    if (path === "/favicon.ico") {
+      res.writeHead(204);
+      res.end();
+      return;
+    }
+    const file = path === "/" ? join(here, "page.html") : path === "/page.js" ? join(here, "page.js") : (() => {
+      for (const [prefix, dir] of Object.entries(mounts)) {
+        if (path.startsWith(prefix)) {
+          const f = normalize(join(dir, path.slice(prefix.length)));
+          if (f.startsWith(dir)) return f;
+        }
+      }
+      return null;
+    })();
+    try {
+      if (!file) throw new Error("not found");
+      const body = readFileSync(file);
+      res.writeHead(200, {
+        "content-type": TYPES[extname(file)] ?? "application/octet-stream",
+        // Cross-origin isolation: performance.now() then ticks in 5 µs
+        // steps instead of 100 µs, fine enough for round trips.
+        "cross-origin-opener-policy": "same-origin",
+        "cross-origin-embedder-policy": "require-corp",
+      });
+      res.end(body);
+    } catch {
+      res.writeHead(404);
+      res.end("not found");
+    }
+  });
+  return new Promise((resolveServe) => {
+    server.listen(0, "127.0.0.1", () => {
+      resolveServe({ url: `http://127.0.0.1:${server.address().port}/`, close: () => server.close() });
+    });
+  });
+}
+
+function percentile(sorted, p) {
+  if (sorted.length === 0) return NaN;
+  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[index];
+}
+
+function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+/** The figures of one measurement. */
+function figures(workload, result) {
+  const perSecond = (workload.n / result.elapsedMs) * 1000;
+  if (workload.kind === "rtt") {
+    const sorted = Float64Array.from(result.latenciesMs).sort();
+    if (sorted.length !== workload.n) throw new Error(`${workload.id}: ${sorted.length} of ${workload.n} round trips timed`);
+    return { per_s: perSecond, p50_us: percentile(sorted, 50) * 1000, p99_us: percentile(sorted, 99) * 1000 };
+  }
+  if (result.count !== workload.n) {
+    throw new Error(`${workload.id}: ${workload.n} events sent, ${result.count} counted`);
+  }
+  return { per_s: perSecond };
+}
+
+function fmtRate(v) {
+  if (v >= 1e6) return `${(v / 1e6).toFixed(2)} M`;
+  if (v >= 1e4) return `${(v / 1e3).toFixed(1)} k`;
+  return `${Math.round(v)}`;
+}
+
+function fmt(metric, v) {
+  if (!Number.isFinite(v)) return "–";
+  return metric === "per_s" ? fmtRate(v) : `${Math.round(v)}`;
+}
+
+// ---- main -------------------------------------------------------------
+
+const opts = parseArgs(process.argv.slice(2));
+const rounds = opts.rounds ?? (opts.quick ? 1 : 3);
+const selected = workloads(opts.quick).filter((w) => !opts.only || opts.only.includes(w.id));
+const started = Date.now();
+const loadBefore = loadavg();
+
+const hisockServer = await startProcess("browser_server", opts.server, ["--max-seconds", "1800"], /READY ws=(\S+)/);
+const sioServer = await startProcess("sio-server", process.execPath, [join(here, "sio-server.mjs"), "--max-seconds", "1800"], /READY url=(\S+)/);
+const urls = { hisock: hisockServer.match[1], "rust-wasm": hisockServer.match[1], "socket.io": sioServer.match[1] };
+const site = await servePage({
+  "/hisock/": opts.hisockPkg,
+  "/rust-wasm/": opts.rustPkg,
+  "/sio/": join(here, "node_modules", "socket.io-client", "dist"),
+});
+
+const { chromium } = await import("playwright-core");
+const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true, timeout: 30_000 });
+let exitCode = 0;
+try {
+  const page = await browser.newPage();
+  page.setDefaultTimeout(300_000);
+  page.on("pageerror", (err) => process.stderr.write(`[page error] ${err}\n`));
+  page.on("console", (msg) => {
+    if (msg.type() === "error") process.stderr.write(`[page console] ${msg.text()}\n`);
+  });
+  await page.goto(site.url);
+  await page.waitForFunction(() => window.ready === "ok", null, { timeout: 30_000 });
+  if (!(await page.evaluate(() => window.crossOriginIsolated))) {
+    process.stderr.write("warning: the page is not cross-origin isolated; performance.now() is coarse (100 µs)\n");
+  }
+  for (const name of opts.clients) {
+    await page.evaluate(([name, url]) => window.bench.connect(name, url), [name, urls[name]]);
+  }
+  const cdp = opts.cpuProf ? await page.context().newCDPSession(page) : null;
+  if (cdp) {
+    await cdp.send("Profiler.enable");
+    await cdp.send("Profiler.setSamplingInterval", { interval: 100 });
+    mkdirSync(opts.cpuProf, { recursive: true });
+  }
+
+  const run = (name, workload, n) =>
+    page.evaluate(([name, kind, params]) => window.bench.run(name, kind, params), [
+      name,
+      workload.kind,
+      { text: TEXT, n, inflight: workload.inflight ?? 1 },
+    ]);
+
+  // measurements[workload][client] = [figures of each round]
+  const measurements = {};
+  for (const workload of selected) {
+    measurements[workload.id] = {};
+    // Warm-up (JIT, wasm tiering, connection buffers): a tenth, unmeasured.
+    for (const name of opts.clients) {
+      const warm = await run(name, workload, Math.max(50, Math.round(workload.n / 10)));
+      if (workload.kind !== "rtt" && warm.count !== Math.max(50, Math.round(workload.n / 10))) {
+        throw new Error(`${name} ${workload.id} warm-up: counted ${warm.count}`);
+      }
+      measurements[workload.id][name] = [];
+    }
+    for (let round = 0; round < rounds; round++) {
+      // Rotate who goes first, so no client always runs on a fresh heap.
+      const order = opts.clients.map((_, i) => opts.clients[(i + round) % opts.clients.length]);
+      for (const name of order) {
+        if (cdp && round === 0) await cdp.send("Profiler.start");
+        const result = await run(name, workload, workload.n);
+        if (cdp && round === 0) {
+          const { profile } = await cdp.send("Profiler.stop");
+          writeFileSync(join(opts.cpuProf, `${workload.id}-${name}.cpuprofile`), JSON.stringify(profile));
+        }
+        const figs = figures(workload, result);
+        measurements[workload.id][name].push(figs);
+        process.stderr.write(`${workload.id} ${name} round ${round + 1}: ${Object.entries(figs).map(([k, v]) => `${k}=${fmt(k, v)}`).join(" ")}\n`);
+      }
+    }
+  }
+  await page.evaluate(() => window.bench.closeAll());
+
+  // ---- report ----
+  const rows = [];
+  for (const workload of selected) {
+    const metrics = workload.kind === "rtt" ? ["per_s", "p50_us", "p99_us"] : ["per_s"];
+    for (const metric of metrics) {
+      const value = {};
+      for (const name of opts.clients) value[name] = median(measurements[workload.id][name].map((f) => f[metric]));
+      const higherIsBetter = metric === "per_s";
+      const ratio = value.hisock / value["socket.io"];
+      const met = higherIsBetter ? value.hisock >= value["socket.io"] : value.hisock <= value["socket.io"];
+      rows.push({ workload: workload.id, title: workload.title, n: workload.n, inflight: workload.inflight ?? null, metric, ...value, hisock_over_socketio: ratio, met });
+    }
+  }
+  const report = {
+    date: new Date().toISOString(),
+    quick: opts.quick,
+    rounds,
+    payload_bytes: TEXT.length,
+    chromium: browser.version(),
+    cpus: cpus().length,
+    load_before: loadBefore,
+    load_after: loadavg(),
+    seconds: (Date.now() - started) / 1000,
+    rows,
+    rounds_raw: measurements,
+  };
+  mkdirSync(opts.out, { recursive: true });
+  writeFileSync(join(opts.out, "report.json"), JSON.stringify(report, null, 2) + "\n");
+
+  const has = (name) => opts.clients.includes(name);
+  const header = ["workload", "metric", has("hisock") && "hisock (npm)", has("rust-wasm") && "hisock (Rust wasm)", has("socket.io") && "socket.io-client", "hisock/socket.io", "hisock ≥ socket.io"].filter(Boolean);
+  const lines = [`| ${header.join(" | ")} |`, `|${header.map((_, i) => (i < 2 ? "---" : "---:")).join("|")}|`];
+  for (const row of rows) {
+    const cells = [row.title, row.metric];
+    for (const name of ["hisock", "rust-wasm", "socket.io"]) if (has(name)) cells.push(fmt(row.metric, row[name]));
+    cells.push(Number.isFinite(row.hisock_over_socketio) ? row.hisock_over_socketio.toFixed(2) : "–");
+    cells.push(row.met ? "yes" : "**no**");
+    lines.push(`| ${cells.join(" | ")} |`);
+  }
+  console.log(lines.join("\n"));
+  console.log(`\nChromium ${report.chromium}, ${report.cpus} CPUs, load ${loadBefore.map((l) => l.toFixed(1)).join(" ")} before, ${report.load_after.map((l) => l.toFixed(1)).join(" ")} after, ${report.seconds.toFixed(0)} s; ${rounds} round(s), median; report: ${join(opts.out, "report.json")}`);
+} catch (err) {
+  process.stderr.write(`browser bench failed: ${err.stack ?? err}\n`);
+  exitCode = 1;
+} finally {
+  await browser.close();
+  site.close();
+  hisockServer.child.kill("SIGTERM");
+  sioServer.child.kill("SIGTERM");
+}
+process.exit(exitCode);
