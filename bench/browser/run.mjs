@@ -68,10 +68,10 @@ function workloads(quick) {
   const scale = quick ? 0.02 : 1;
   const size = (n) => Math.max(100, Math.round(n * scale));
   return [
-    { id: "rtt1", kind: "rtt", n: size(5_000), inflight: 1, title: "request/reply, 1 in flight" },
-    { id: "rtt64", kind: "rtt", n: size(40_000), inflight: 64, title: "request/reply, 64 in flight" },
-    { id: "c2s", kind: "c2s", n: size(100_000), title: "events browser → server" },
-    { id: "s2c", kind: "s2c", n: size(100_000), title: "events server → browser" },
+    { id: "rtt1", kind: "rtt", n: size(3_000), inflight: 1, title: "request/reply, 1 in flight" },
+    { id: "rtt64", kind: "rtt", n: size(20_000), inflight: 64, title: "request/reply, 64 in flight" },
+    { id: "c2s", kind: "c2s", n: size(50_000), title: "events browser → server" },
+    { id: "s2c", kind: "s2c", n: size(50_000), title: "events server → browser" },
   ];
 }
 
@@ -154,6 +154,18 @@ function servePage(mounts) {
   });
 }
 
+/** CPU time (user + system, ms) a process has used so far, from /proc. */
+function cpuMs(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    // utime and stime, fields 14 and 15 of stat(5), in clock ticks (100 Hz).
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return NaN;
+  }
+}
+
 function percentile(sorted, p) {
   if (sorted.length === 0) return NaN;
   const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
@@ -188,6 +200,7 @@ function fmtRate(v) {
 
 function fmt(metric, v) {
   if (!Number.isFinite(v)) return "–";
+  if (metric === "server_cpu_us_per_op") return v.toFixed(1);
   return metric === "per_s" ? fmtRate(v) : `${Math.round(v)}`;
 }
 
@@ -257,12 +270,15 @@ try {
       const order = opts.clients.map((_, i) => opts.clients[(i + round) % opts.clients.length]);
       for (const name of order) {
         if (cdp && round === 0) await cdp.send("Profiler.start");
+        const serverPid = (name === "socket.io" ? sioServer : hisockServer).child.pid;
+        const cpuBefore = cpuMs(serverPid);
         const result = await run(name, workload, workload.n);
+        const serverCpuMs = cpuMs(serverPid) - cpuBefore;
         if (cdp && round === 0) {
           const { profile } = await cdp.send("Profiler.stop");
           writeFileSync(join(opts.cpuProf, `${workload.id}-${name}.cpuprofile`), JSON.stringify(profile));
         }
-        const figs = figures(workload, result);
+        const figs = { ...figures(workload, result), server_cpu_us_per_op: (serverCpuMs * 1000) / workload.n };
         measurements[workload.id][name].push(figs);
         process.stderr.write(`${workload.id} ${name} round ${round + 1}: ${Object.entries(figs).map(([k, v]) => `${k}=${fmt(k, v)}`).join(" ")}\n`);
       }
@@ -274,12 +290,15 @@ try {
   const rows = [];
   for (const workload of selected) {
     const metrics = workload.kind === "rtt" ? ["per_s", "p50_us", "p99_us"] : ["per_s"];
+    metrics.push("server_cpu_us_per_op");
     for (const metric of metrics) {
       const value = {};
       for (const name of opts.clients) value[name] = median(measurements[workload.id][name].map((f) => f[metric]));
       const higherIsBetter = metric === "per_s";
       const ratio = value.hisock / value["socket.io"];
-      const met = higherIsBetter ? value.hisock >= value["socket.io"] : value.hisock <= value["socket.io"];
+      // The server's CPU is context, not a browser figure: no target.
+      const met = metric === "server_cpu_us_per_op" ? null
+        : higherIsBetter ? value.hisock >= value["socket.io"] : value.hisock <= value["socket.io"];
       rows.push({ workload: workload.id, title: workload.title, n: workload.n, inflight: workload.inflight ?? null, metric, ...value, hisock_over_socketio: ratio, met });
     }
   }
@@ -306,7 +325,7 @@ try {
     const cells = [row.title, row.metric];
     for (const name of ["hisock", "rust-wasm", "socket.io"]) if (has(name)) cells.push(fmt(row.metric, row[name]));
     cells.push(Number.isFinite(row.hisock_over_socketio) ? row.hisock_over_socketio.toFixed(2) : "–");
-    cells.push(row.met ? "yes" : "**no**");
+    cells.push(row.met === null ? "" : row.met ? "yes" : "**no**");
     lines.push(`| ${cells.join(" | ")} |`);
   }
   console.log(lines.join("\n"));

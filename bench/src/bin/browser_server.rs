@@ -19,6 +19,9 @@
 //! browser_server [--ws ADDR] [--max-seconds N]
 //! ```
 //!
+//! The server runs on one thread (tokio's current-thread runtime), as the
+//! Socket.IO server does in node.
+//!
 //! Prints `READY ws=ws://127.0.0.1:PORT/` once listening; serves until
 //! SIGTERM/SIGINT or `--max-seconds` (default 900) have passed.
 #![forbid(unsafe_code)]
@@ -34,7 +37,10 @@ use hisock::{ClientInfo, Data, RawPayload, Server};
 /// How long `stream` waits for room in the asker's queue, per event.
 const ROOM_TIMEOUT: Duration = Duration::from_secs(30);
 
-#[tokio::main]
+// One thread, as the Socket.IO server (node) has: on a loaded two-core
+// machine a multi-threaded runtime's cross-thread wake-ups add scheduling
+// delays to round trips that are not the client's.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     let mut ws = "127.0.0.1:0".to_string();
     let mut max_seconds = 900u64;
