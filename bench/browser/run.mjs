@@ -63,15 +63,17 @@ function parseArgs(argv) {
 /** 64 bytes of ASCII: the payload of every operation, a string for all clients. */
 const TEXT = "hisock-browser-bench-payload-0123456789abcdefghijklmnopqrstuvwxyz".slice(0, 64);
 
-/** Sizes: full (a few minutes in all) and --quick (a smoke check). */
+/**
+ * Sizes of one round (`n` operations per client). A full run has 10 rounds
+ * (a few minutes in all); --quick one round of a few hundred operations.
+ */
 function workloads(quick) {
-  const scale = quick ? 0.02 : 1;
-  const size = (n) => Math.max(100, Math.round(n * scale));
+  const size = (full, small) => (quick ? small : full);
   return [
-    { id: "rtt1", kind: "rtt", n: size(3_000), inflight: 1, title: "request/reply, 1 in flight" },
-    { id: "rtt64", kind: "rtt", n: size(20_000), inflight: 64, title: "request/reply, 64 in flight" },
-    { id: "c2s", kind: "c2s", n: size(50_000), title: "events browser → server" },
-    { id: "s2c", kind: "s2c", n: size(50_000), title: "events server → browser" },
+    { id: "rtt1", kind: "rtt", n: size(300, 100), inflight: 1, title: "request/reply, 1 in flight" },
+    { id: "rtt64", kind: "rtt", n: size(2_000, 256), inflight: 64, title: "request/reply, 64 in flight" },
+    { id: "c2s", kind: "c2s", n: size(5_000, 500), title: "events browser → server" },
+    { id: "s2c", kind: "s2c", n: size(5_000, 500), title: "events server → browser" },
   ];
 }
 
@@ -172,24 +174,31 @@ function percentile(sorted, p) {
   return sorted[index];
 }
 
-function median(values) {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+/** Checks one round's result: every operation timed or counted. */
+function check(workload, name, n, result) {
+  if (workload.kind === "rtt") {
+    if (result.latenciesMs.length !== n) throw new Error(`${name} ${workload.id}: ${result.latenciesMs.length} of ${n} round trips timed`);
+  } else if (result.count !== n) {
+    throw new Error(`${name} ${workload.id}: ${n} events sent, ${result.count} counted`);
+  }
 }
 
-/** The figures of one measurement. */
-function figures(workload, result) {
-  const perSecond = (workload.n / result.elapsedMs) * 1000;
+/**
+ * A client's figures over all rounds: the rate is all operations over all
+ * the time they took; p50/p99 are of every round trip of every round.
+ */
+function figures(workload, rounds) {
+  const ops = rounds.reduce((sum, r) => sum + r.n, 0);
+  const ms = rounds.reduce((sum, r) => sum + r.elapsedMs, 0);
+  const cpu = rounds.reduce((sum, r) => sum + r.serverCpuMs, 0);
+  const figs = { per_s: (ops / ms) * 1000 };
   if (workload.kind === "rtt") {
-    const sorted = Float64Array.from(result.latenciesMs).sort();
-    if (sorted.length !== workload.n) throw new Error(`${workload.id}: ${sorted.length} of ${workload.n} round trips timed`);
-    return { per_s: perSecond, p50_us: percentile(sorted, 50) * 1000, p99_us: percentile(sorted, 99) * 1000 };
+    const sorted = Float64Array.from(rounds.flatMap((r) => r.latenciesMs)).sort();
+    figs.p50_us = percentile(sorted, 50) * 1000;
+    figs.p99_us = percentile(sorted, 99) * 1000;
   }
-  if (result.count !== workload.n) {
-    throw new Error(`${workload.id}: ${workload.n} events sent, ${result.count} counted`);
-  }
-  return { per_s: perSecond };
+  figs.server_cpu_us_per_op = (cpu * 1000) / ops;
+  return figs;
 }
 
 function fmtRate(v) {
@@ -207,13 +216,20 @@ function fmt(metric, v) {
 // ---- main -------------------------------------------------------------
 
 const opts = parseArgs(process.argv.slice(2));
-const rounds = opts.rounds ?? (opts.quick ? 1 : 3);
+const rounds = opts.rounds ?? (opts.quick ? 1 : 10);
 const selected = workloads(opts.quick).filter((w) => !opts.only || opts.only.includes(w.id));
 const started = Date.now();
 const loadBefore = loadavg();
 
 const hisockServer = await startProcess("browser_server", opts.server, ["--max-seconds", "1800"], /READY ws=(\S+)/);
 const sioServer = await startProcess("sio-server", process.execPath, [join(here, "sio-server.mjs"), "--max-seconds", "1800"], /READY url=(\S+)/);
+for (const signal of ["SIGINT", "SIGTERM"]) {
+  process.on(signal, () => {
+    hisockServer.child.kill("SIGTERM");
+    sioServer.child.kill("SIGTERM");
+    process.exit(1);
+  });
+}
 const urls = { hisock: hisockServer.match[1], "rust-wasm": hisockServer.match[1], "socket.io": sioServer.match[1] };
 const site = await servePage({
   "/hisock/": opts.hisockPkg,
@@ -253,20 +269,19 @@ try {
       { text: TEXT, n, inflight: workload.inflight ?? 1 },
     ]);
 
-  // measurements[workload][client] = [figures of each round]
+  // The clients take turns, round after round (who goes first rotates), so
+  // that the load of a shared machine falls on all of them alike.
+  // measurements[workload][client] = [{ n, elapsedMs, latenciesMs, serverCpuMs } of each round]
   const measurements = {};
   for (const workload of selected) {
     measurements[workload.id] = {};
-    // Warm-up (JIT, wasm tiering, connection buffers): a tenth, unmeasured.
+    // Warm-up (JIT, wasm tiering, connection buffers): half a round, unmeasured.
     for (const name of opts.clients) {
-      const warm = await run(name, workload, Math.max(50, Math.round(workload.n / 10)));
-      if (workload.kind !== "rtt" && warm.count !== Math.max(50, Math.round(workload.n / 10))) {
-        throw new Error(`${name} ${workload.id} warm-up: counted ${warm.count}`);
-      }
+      const n = Math.ceil(workload.n / 2);
+      check(workload, name, n, await run(name, workload, n));
       measurements[workload.id][name] = [];
     }
     for (let round = 0; round < rounds; round++) {
-      // Rotate who goes first, so no client always runs on a fresh heap.
       const order = opts.clients.map((_, i) => opts.clients[(i + round) % opts.clients.length]);
       for (const name of order) {
         if (cdp && round === 0) await cdp.send("Profiler.start");
@@ -278,11 +293,12 @@ try {
           const { profile } = await cdp.send("Profiler.stop");
           writeFileSync(join(opts.cpuProf, `${workload.id}-${name}.cpuprofile`), JSON.stringify(profile));
         }
-        const figs = { ...figures(workload, result), server_cpu_us_per_op: (serverCpuMs * 1000) / workload.n };
-        measurements[workload.id][name].push(figs);
-        process.stderr.write(`${workload.id} ${name} round ${round + 1}: ${Object.entries(figs).map(([k, v]) => `${k}=${fmt(k, v)}`).join(" ")}\n`);
+        check(workload, name, workload.n, result);
+        measurements[workload.id][name].push({ n: workload.n, elapsedMs: result.elapsedMs, latenciesMs: result.latenciesMs ?? [], serverCpuMs });
       }
     }
+    const summary = opts.clients.map((name) => `${name} ${fmtRate(figures(workload, measurements[workload.id][name]).per_s)}/s`);
+    process.stderr.write(`${workload.id}: ${summary.join(", ")}\n`);
   }
   await page.evaluate(() => window.bench.closeAll());
 
@@ -293,13 +309,13 @@ try {
     metrics.push("server_cpu_us_per_op");
     for (const metric of metrics) {
       const value = {};
-      for (const name of opts.clients) value[name] = median(measurements[workload.id][name].map((f) => f[metric]));
+      for (const name of opts.clients) value[name] = figures(workload, measurements[workload.id][name])[metric];
       const higherIsBetter = metric === "per_s";
       const ratio = value.hisock / value["socket.io"];
       // The server's CPU is context, not a browser figure: no target.
       const met = metric === "server_cpu_us_per_op" ? null
         : higherIsBetter ? value.hisock >= value["socket.io"] : value.hisock <= value["socket.io"];
-      rows.push({ workload: workload.id, title: workload.title, n: workload.n, inflight: workload.inflight ?? null, metric, ...value, hisock_over_socketio: ratio, met });
+      rows.push({ workload: workload.id, title: workload.title, n_per_round: workload.n, inflight: workload.inflight ?? null, metric, ...value, hisock_over_socketio: ratio, met });
     }
   }
   const report = {
@@ -313,7 +329,11 @@ try {
     load_after: loadavg(),
     seconds: (Date.now() - started) / 1000,
     rows,
-    rounds_raw: measurements,
+    // Each round's rate, to show the spread (latencies left out).
+    round_rates: Object.fromEntries(Object.entries(measurements).map(([id, byClient]) => [
+      id,
+      Object.fromEntries(Object.entries(byClient).map(([name, list]) => [name, list.map((r) => Math.round((r.n / r.elapsedMs) * 1000))])),
+    ])),
   };
   mkdirSync(opts.out, { recursive: true });
   writeFileSync(join(opts.out, "report.json"), JSON.stringify(report, null, 2) + "\n");
@@ -329,7 +349,7 @@ try {
     lines.push(`| ${cells.join(" | ")} |`);
   }
   console.log(lines.join("\n"));
-  console.log(`\nChromium ${report.chromium}, ${report.cpus} CPUs, load ${loadBefore.map((l) => l.toFixed(1)).join(" ")} before, ${report.load_after.map((l) => l.toFixed(1)).join(" ")} after, ${report.seconds.toFixed(0)} s; ${rounds} round(s), median; report: ${join(opts.out, "report.json")}`);
+  console.log(`\nChromium ${report.chromium}, ${report.cpus} CPUs, load ${loadBefore.map((l) => l.toFixed(1)).join(" ")} before, ${report.load_after.map((l) => l.toFixed(1)).join(" ")} after, ${report.seconds.toFixed(0)} s; ${rounds} round(s) of each workload, the clients taking turns; report: ${join(opts.out, "report.json")}`);
 } catch (err) {
   process.stderr.write(`browser bench failed: ${err.stack ?? err}\n`);
   exitCode = 1;
