@@ -7,7 +7,8 @@
 #       package and meets native TCP clients on the same server; and the
 #       chat demo (tests/browser/chat-demo.test.mjs): chat_server's own page
 #       chatting with terminal chat_clients, screenshot in
-#       tests/browser/artifacts/.
+#       tests/browser/artifacts/;
+#   (c) the browser benchmark's smoke run (bench/browser/run.sh --quick).
 # (a) and e2e.test.mjs talk to the native hisock-test-server, started here
 # on free loopback ports and stopped on exit (the chat demo test starts its
 # own chat_server). Exits non-zero if anything fails; every step is bounded
@@ -116,6 +117,14 @@ if (cd tests/browser && { [ -d node_modules/playwright-core ] || timeout 600 npm
   :
 else
   failed+=("npm package end-to-end")
+fi
+
+step "(c) the browser benchmark, --quick (a smoke check: every client runs every workload; no figure is checked)"
+# Debug builds (the tests above built most of them) and the npm package
+# just built; one round of a few hundred operations, about 5 s in Chromium.
+if ! HISOCK_BENCH_SKIP_NPM=1 HISOCK_BENCH_PROFILE=dev timeout 900 \
+  bash bench/browser/run.sh --quick --out "$logs/browser-bench" >/dev/null; then
+  failed+=("browser benchmark --quick")
 fi
 
 if [ ${#failed[@]} -gt 0 ]; then

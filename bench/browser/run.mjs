@@ -191,12 +191,14 @@ function figures(workload, rounds) {
   const ops = rounds.reduce((sum, r) => sum + r.n, 0);
   const ms = rounds.reduce((sum, r) => sum + r.elapsedMs, 0);
   const cpu = rounds.reduce((sum, r) => sum + r.serverCpuMs, 0);
+  const busy = rounds.reduce((sum, r) => sum + r.pageMs, 0);
   const figs = { per_s: (ops / ms) * 1000 };
   if (workload.kind === "rtt") {
     const sorted = Float64Array.from(rounds.flatMap((r) => r.latenciesMs)).sort();
     figs.p50_us = percentile(sorted, 50) * 1000;
     figs.p99_us = percentile(sorted, 99) * 1000;
   }
+  figs.page_busy_us_per_op = (busy * 1000) / ops;
   figs.server_cpu_us_per_op = (cpu * 1000) / ops;
   return figs;
 }
@@ -209,7 +211,7 @@ function fmtRate(v) {
 
 function fmt(metric, v) {
   if (!Number.isFinite(v)) return "–";
-  if (metric === "server_cpu_us_per_op") return v.toFixed(1);
+  if (metric.endsWith("_per_op")) return v.toFixed(1);
   return metric === "per_s" ? fmtRate(v) : `${Math.round(v)}`;
 }
 
@@ -255,6 +257,14 @@ try {
   for (const name of opts.clients) {
     await page.evaluate(([name, url]) => window.bench.connect(name, url), [name, urls[name]]);
   }
+  // The page's main-thread busy time (TaskDuration: JS, wasm, and the
+  // browser's own work for the page's events), read around every round.
+  const perf = await page.context().newCDPSession(page);
+  await perf.send("Performance.enable");
+  const pageBusyMs = async () => {
+    const { metrics } = await perf.send("Performance.getMetrics");
+    return (metrics.find((m) => m.name === "TaskDuration")?.value ?? NaN) * 1000;
+  };
   const cdp = opts.cpuProf ? await page.context().newCDPSession(page) : null;
   if (cdp) {
     await cdp.send("Profiler.enable");
@@ -287,14 +297,16 @@ try {
         if (cdp && round === 0) await cdp.send("Profiler.start");
         const serverPid = (name === "socket.io" ? sioServer : hisockServer).child.pid;
         const cpuBefore = cpuMs(serverPid);
+        const busyBefore = await pageBusyMs();
         const result = await run(name, workload, workload.n);
+        const pageMs = (await pageBusyMs()) - busyBefore;
         const serverCpuMs = cpuMs(serverPid) - cpuBefore;
         if (cdp && round === 0) {
           const { profile } = await cdp.send("Profiler.stop");
           writeFileSync(join(opts.cpuProf, `${workload.id}-${name}.cpuprofile`), JSON.stringify(profile));
         }
         check(workload, name, workload.n, result);
-        measurements[workload.id][name].push({ n: workload.n, elapsedMs: result.elapsedMs, latenciesMs: result.latenciesMs ?? [], serverCpuMs });
+        measurements[workload.id][name].push({ n: workload.n, elapsedMs: result.elapsedMs, latenciesMs: result.latenciesMs ?? [], serverCpuMs, pageMs });
       }
     }
     const summary = opts.clients.map((name) => `${name} ${fmtRate(figures(workload, measurements[workload.id][name]).per_s)}/s`);
@@ -306,14 +318,15 @@ try {
   const rows = [];
   for (const workload of selected) {
     const metrics = workload.kind === "rtt" ? ["per_s", "p50_us", "p99_us"] : ["per_s"];
-    metrics.push("server_cpu_us_per_op");
+    metrics.push("page_busy_us_per_op", "server_cpu_us_per_op");
     for (const metric of metrics) {
       const value = {};
       for (const name of opts.clients) value[name] = figures(workload, measurements[workload.id][name])[metric];
       const higherIsBetter = metric === "per_s";
       const ratio = value.hisock / value["socket.io"];
-      // The server's CPU is context, not a browser figure: no target.
-      const met = metric === "server_cpu_us_per_op" ? null
+      // CPU per operation is context (lower is better), not a target.
+      const context = metric.endsWith("_per_op");
+      const met = context ? null
         : higherIsBetter ? value.hisock >= value["socket.io"] : value.hisock <= value["socket.io"];
       rows.push({ workload: workload.id, title: workload.title, n_per_round: workload.n, inflight: workload.inflight ?? null, metric, ...value, hisock_over_socketio: ratio, met });
     }
