@@ -134,7 +134,11 @@ impl RustBench {
             })
             .await;
             let elapsed = now() - start;
-            Ok(timings(elapsed, &[], Some(sent.min(items.seen.get()) as f64)))
+            Ok(timings(
+                elapsed,
+                &[],
+                Some(sent.min(items.seen.get()) as f64),
+            ))
         })
     }
 

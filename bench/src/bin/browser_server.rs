@@ -119,7 +119,9 @@ fn install(server: &Server) {
                     .await
                     .map_err(|err| err.to_string())?;
                 if report.queued.is_empty() {
-                    return Err(format!("the asker's queue had no room for {ROOM_TIMEOUT:?}"));
+                    return Err(format!(
+                        "the asker's queue had no room for {ROOM_TIMEOUT:?}"
+                    ));
                 }
             }
             Ok::<_, String>(n)
