@@ -111,6 +111,8 @@ fi
 
 step "(b) the npm package in Chromium (playwright-core)"
 # The TypeScript of the typed-event mapping rows, for mapping.test.mjs.
+# (The folder is not in git: a fresh clone has none.)
+mkdir -p tests/browser/generated
 "$server_bin" --write-typescript tests/browser/generated/mapping-events.ts
 if (cd tests/browser && { [ -d node_modules/playwright-core ] || timeout 600 npm ci --no-audit --no-fund; } &&
   timeout 600 npm test); then
