@@ -143,8 +143,7 @@ impl HisockClient {
     /// When none of this client's earlier operations is still running, `op`
     /// is polled at once: a `send` with room in the queue is then done
     /// before the call returns, and its promise is an already settled one,
-    /// without a task, a microtask and a promise adapter each (in the
-    /// browser benchmark that halved the page's time per event sent). An
+    /// without a task, a microtask and a promise adapter each. An
     /// operation that is not done (a request awaiting its reply, a send
     /// waiting for room) goes on as a task; while one does, later calls wait
     /// their turn as tasks too, so frames keep the order of the calls.
