@@ -7,9 +7,12 @@
 #       package and meets native TCP clients on the same server; and the
 #       chat demo (tests/browser/chat-demo.test.mjs): chat_server's own page
 #       chatting with terminal chat_clients, screenshot in
-#       tests/browser/artifacts/;
-#   (c) the browser benchmark's smoke run (bench/browser/run.sh --quick).
-# (a) and e2e.test.mjs talk to the native hisock-test-server, started here
+#       tests/browser/artifacts/; what the package ships
+#       (package.test.mjs) and its connect errors (connect-errors.test.mjs);
+#   (c) the bundler recipes (wasm/bundlers/run.sh): a tiny app built with
+#       Vite, esbuild and webpack 5 and a plain page, each in Chromium;
+#   (d) the browser benchmark's smoke run (bench/browser/run.sh --quick).
+# (a), (b) and (c) talk to the native hisock-test-server, started here
 # on free loopback ports and stopped on exit (the chat demo test starts its
 # own chat_server). Exits non-zero if anything fails; every step is bounded
 # in time. Honours CARGO_TARGET_DIR, CHROMEDRIVER and CHROMIUM.
@@ -81,6 +84,9 @@ sed -n 's/^READY //p' "$logs/server.out"
 export HISOCK_TEST_WS_URL=$ws_url
 HISOCK_TEST_RAW_WS_URL=$(sed -n 's/^READY .* raw=\([^ ]*\).*/\1/p' "$logs/server.out")
 export HISOCK_TEST_RAW_WS_URL
+# The hisock TCP port, where a browser connect must fail with a clear error.
+HISOCK_TEST_TCP_ADDR=$(sed -n 's/^READY .* tcp=\([^ ]*\).*/\1/p' "$logs/server.out")
+export HISOCK_TEST_TCP_ADDR
 # WSS: the server made a test certificate at start; Chromium trusts exactly
 # that one by its key's SPKI hash (never by turning certificate checks off),
 # and must refuse the second listener's.
@@ -110,8 +116,8 @@ if ! (cd wasm && CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-ru
 fi
 
 step "(b) the npm package in Chromium (playwright-core)"
-# The TypeScript of the typed-event mapping rows, for mapping.test.mjs.
-# (The folder is not in git: a fresh clone has none.)
+# The TypeScript of the typed-event mapping rows, for mapping.test.mjs
+# (tests/browser/generated/ is not in git: a fresh clone has none).
 mkdir -p tests/browser/generated
 "$server_bin" --write-typescript tests/browser/generated/mapping-events.ts
 if (cd tests/browser && { [ -d node_modules/playwright-core ] || timeout 600 npm ci --no-audit --no-fund; } &&
@@ -121,9 +127,16 @@ else
   failed+=("npm package end-to-end")
 fi
 
-step "(c) the browser benchmark, --quick (a smoke check: every client runs every workload; no figure is checked)"
-# Debug builds (the tests above built most of them) and the npm package
-# just built; one round of a few hundred operations, about 5 s in Chromium.
+step "(c) the npm package built with Vite, esbuild, webpack 5 and in a plain page (wasm/bundlers)"
+# Tools from the npm registry, pinned by wasm/bundlers/package-lock.json,
+# installed once under target/bundlers/.
+if ! timeout 1500 bash wasm/bundlers/run.sh; then
+  failed+=("bundler recipes")
+fi
+
+step "(d) the browser benchmark, --quick (a smoke check: every client runs every workload; no figure is checked)"
+# Debug builds and the npm package built above; one round of a few hundred
+# operations, about 5 s in Chromium.
 if ! HISOCK_BENCH_SKIP_NPM=1 HISOCK_BENCH_PROFILE=dev timeout 900 \
   bash bench/browser/run.sh --quick --out "$logs/browser-bench" >/dev/null; then
   failed+=("browser benchmark --quick")

@@ -6,13 +6,17 @@
 #      dependencies' source paths in panic locations relative to cargo's
 #      registry)
 #   2. wasm-bindgen --target web  -> wasm/pkg/hisock.js, hisock_bg.wasm, .d.ts
-#      (without the wasm `name` and `producers` sections)
+#      (without the wasm `name` and `producers` sections); the crate's
+#      hand-written JS (wasm/src/js/errors.js, a wasm-bindgen snippet) is
+#      inlined into hisock.js (wasm/npm/inline-snippets.mjs)
 #   3. wasm-opt (binaryen from wasm/npm/build-tools, else the system's): a few
 #      flag sets, keeping whichever makes the gzipped .wasm smallest (none if
 #      none helps), then short import/export names in the .wasm and the glue
 #      (wasm/npm/minify-names.mjs)
 #   4. terser minifies hisock.js (kept only if the gzipped file is smaller)
-#   5. package.json + README.md -> wasm/pkg, then npm pack -> target/npm/
+#   5. package.json (with `exports`: ".", "./hisock_bg.wasm" typed as a URL
+#      module, "./package.json"), hisock_bg.wasm.d.ts and README.md ->
+#      wasm/pkg, then npm pack -> target/npm/
 #   6. prints the gzipped sizes of the .wasm and the JS glue, and fails if
 #      together they exceed the budget (63 KiB; HISOCK_NPM_SIZE_BUDGET
 #      overrides it) when every size step above could run
@@ -64,6 +68,8 @@ rm -rf "$pkg"
 # browser all the same.
 wasm-bindgen --target web --remove-name-section --remove-producers-section \
   --out-dir "$pkg" --out-name hisock "$wasm" 2> >(grep -v 'target_features\|^$' >&2 || true)
+# One JS file that exports HisockError (see wasm/npm/inline-snippets.mjs).
+node wasm/npm/inline-snippets.mjs "$pkg" HisockError
 
 gz_size() { gzip -9 -n -c "$1" | wc -c; }
 
@@ -171,7 +177,10 @@ const pkg = {
   types: "hisock.d.ts",
   exports: {
     ".": { types: "./hisock.d.ts", default: "./hisock.js" },
-    "./hisock_bg.wasm": "./hisock_bg.wasm",
+    // `import wasmUrl from "hisock/hisock_bg.wasm"` with a bundler that
+    // turns .wasm imports into URLs (see the README's bundler recipes).
+    "./hisock_bg.wasm": { types: "./hisock_bg.wasm.d.ts", default: "./hisock_bg.wasm" },
+    "./package.json": "./package.json",
   },
   files: ["hisock.js", "hisock.d.ts", "hisock_bg.wasm", "hisock_bg.wasm.d.ts", "README.md"],
   sideEffects: false,
@@ -180,6 +189,13 @@ const pkg = {
 require("fs").writeFileSync(file, JSON.stringify(pkg, null, 2) + "\n");
 JS
 cp wasm/npm/README.md "$pkg/README.md"
+# wasm-bindgen's hisock_bg.wasm.d.ts declares the module's raw exports, which
+# no application imports; the package's "./hisock_bg.wasm" entry is a URL.
+cp wasm/npm/hisock_bg.wasm.d.ts "$pkg/hisock_bg.wasm.d.ts"
+# npm ships LICENSE* files by itself; the repository's, if it has any.
+for license_file in LICENSE* LICENCE*; do
+  if [ -f "$license_file" ]; then cp "$license_file" "$pkg/"; fi
+done
 
 step "npm pack -> target/npm"
 mkdir -p "$npm_out"

@@ -18,7 +18,7 @@ page_tools_ready() {
 }
 
 if [ ! -f wasm/pkg/hisock.js ] && page_tools_ready; then
-  echo "building the browser client for the chat page (scripts/build-npm.sh)"
+  echo "== building the browser client for the chat page (scripts/build-npm.sh, 1-3 minutes the first time)"
   bash scripts/build-npm.sh || echo "the browser client did not build; the terminal chat still works" >&2
 fi
 if [ -f wasm/pkg/hisock.js ]; then
@@ -28,7 +28,15 @@ else
 target and the wasm-bindgen CLI, a few minutes); then open http://127.0.0.1:8080/."
 fi
 
-cargo build --release -q -p hisock-examples --bins
+# Cargo's own progress lines show, rather than minutes of silence.
+if [ -x "${CARGO_TARGET_DIR:-target}/release/chat_server" ]; then
+  echo "== building the chat server and client (release; up to date in seconds)"
+else
+  echo "== building the chat server and client (release). The first build compiles"
+  echo "   about 170 crates: 3-6 minutes on 2 cores, faster on more; later runs take seconds."
+fi
+cargo build --release -p hisock-examples --bin chat_server --bin chat_client
+echo
 if [[ " $* " == *" --tls "* ]]; then
   ca="${TMPDIR:-/tmp}/hisock-demo-tls/ca.pem"
   cat <<TXT

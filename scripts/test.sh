@@ -56,6 +56,31 @@ cargo clippy -p hisock-wasm --target wasm32-unknown-unknown --all-targets --all-
 step "docs (broken links are errors)"
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --workspace --all-features -q
 
+step "the library crates package for crates.io (cargo publish --dry-run)"
+# --no-verify: verifying compiles the four crates and their ~130
+# dependencies once more from the packaged sources (it passes; 1m46 on a
+# loaded 2-core machine with a warm cache, more when cold), which the
+# clippy and test steps already compile from the same files; packaging alone
+# checks the manifests (metadata, versioned path dependencies) and the file
+# lists, in about 7 s. --allow-dirty lets it run on a work tree with edits.
+cargo publish --dry-run --workspace --no-verify --allow-dirty -q
+
+# The oldest Rust the libraries build with (rust-version in Cargo.toml):
+# several of their dependencies use edition 2024, which needs 1.85. Cost on
+# a fresh machine: the toolchain (minimal profile, about 25 s) and a cold
+# `check` of ~130 crates (about 50 s of CPU; 3-4 min on a loaded 2-core
+# machine); under a second once checked.
+msrv=$(sed -n 's/^rust-version = "\([0-9.]*\)"/\1/p' Cargo.toml)
+step "the library crates build with Rust $msrv (their rust-version)"
+if rustup run "$msrv" rustc --version >/dev/null 2>&1; then
+  echo "Rust $msrv: present"
+else
+  rustup toolchain install "$msrv" --profile minimal
+fi
+# Their published features, without `fuzzing` (hidden, for cargo-fuzz).
+cargo "+$msrv" check -q -p hisock -p hisock-tcp -p hisock-ws -p hisock-wasm \
+  --features hisock/metrics,hisock-tcp/tls,hisock-ws/tls,hisock-ws/axum
+
 step "tests"
 cargo test --workspace --all-features
 # The client-only core (what the browser build compiles), natively.

@@ -28,7 +28,12 @@ impl CloseReason {
 }
 
 impl fmt::Display for CloseReason {
+    /// `"{reason} ({code name})"`, or the code's name alone when there is no
+    /// reason (browsers report 1006 with none): never a dangling space.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.reason.is_empty() {
+            return f.write_str(codes::name(self.code));
+        }
         write!(f, "{} ({})", self.reason, codes::name(self.code))
     }
 }
@@ -97,5 +102,21 @@ pub mod codes {
             RATE_LIMITED => "rate limited",
             _ => "other",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_names_the_code_and_never_leaves_a_space_for_a_missing_reason() {
+        assert_eq!(CloseReason::new(4000, "bye").to_string(), "bye (kicked)");
+        assert_eq!(
+            CloseReason::new(codes::ABNORMAL, "").to_string(),
+            "abnormal closure"
+        );
+        let closed = crate::Error::Closed(CloseReason::new(codes::ABNORMAL, ""));
+        assert_eq!(closed.to_string(), "connection closed: abnormal closure");
     }
 }

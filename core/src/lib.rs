@@ -78,7 +78,7 @@ pub use protocol::limits::{Limit, LimitExceeded};
 #[cfg(feature = "server")]
 pub use protocol::rate_limit::RateLimit;
 #[cfg(feature = "server")]
-pub use server::{Server, ServerBuilder, ServerConfig, ServerEvent};
+pub use server::{Server, ServerBuilder, ServerConfig, ServerEvent, ServerStats};
 pub use stream::{IncomingStream, Progress, StreamOptions};
 pub use transport::{Connection, TransportError, TransportKind};
 pub use value::Value;

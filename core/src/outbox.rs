@@ -23,11 +23,15 @@
 //! flushes after every frame, so that when the connection has to be cut
 //! before its queue is drained, [`undelivered`](Outbox::undelivered) counts
 //! exactly the frames that never reached the transport whole.
+//!
+//! (Past 450 lines: the queue, its byte limits and the writer that drains
+//! it are one concept; the unit tests and the server's send counters live
+//! in sibling files.)
 
 use std::collections::VecDeque;
 use std::future::poll_fn;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::task::Poll;
 
 use bytes::Bytes;
@@ -37,6 +41,11 @@ use futures::SinkExt;
 
 use crate::platform::lock;
 use crate::transport::{FrameSink, TransportError};
+
+#[path = "outbox_sent.rs"]
+mod sent;
+use sent::count_sent;
+pub use sent::Sent;
 
 /// Why a push was not accepted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -120,6 +129,8 @@ pub struct Outbox {
     closing: AtomicBool,
     overflowed: AtomicBool,
     on_overflow: Option<OverflowHook>,
+    /// Where the writer adds what it sent, if anyone counts.
+    sent: Option<Arc<Sent>>,
 }
 
 impl Outbox {
@@ -136,7 +147,14 @@ impl Outbox {
             closing: AtomicBool::new(false),
             overflowed: AtomicBool::new(false),
             on_overflow: None,
+            sent: None,
         }
+    }
+
+    /// Has the writer add what it sends to `sent`, once per batch.
+    pub fn counting_into(mut self, sent: Arc<Sent>) -> Self {
+        self.sent = Some(sent);
+        self
     }
 
     /// Like [`new`](Self::new), calling `hook` the first time a control
@@ -426,6 +444,9 @@ impl Outbox {
             let Some(mut batch) = poll_fn(|cx| self.poll_batch(cx, &mut spare)).await else {
                 return sink.close().await;
             };
+            if let Some(sent) = &self.sent {
+                count_sent(sent, &batch);
+            }
             let mut left = batch.len();
             for frame in batch.drain(..) {
                 sink.feed(frame).await?;

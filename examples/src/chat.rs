@@ -10,7 +10,8 @@
 //! (`cargo run -p hisock-examples --bin chat_typescript`), and a test
 //! fails when the file is out of date.
 
-use hisock::ClientInfo;
+use hisock::close::codes;
+use hisock::{ClientInfo, CloseReason};
 use serde::{Deserialize, Serialize};
 
 /// The room a client joins unless told otherwise.
@@ -70,6 +71,26 @@ pub fn display_name(client: &ClientInfo) -> String {
     match client.name() {
         Some(name) => name.to_string(),
         None => format!("#{}", client.id),
+    }
+}
+
+/// Why the server refuses a client whose name another client has (the
+/// server's auth hook says it; the client prints it).
+pub fn name_taken(name: &str) -> String {
+    format!("the name {name:?} is taken; pick another (--name, or the name field)")
+}
+
+/// The one line a chat client prints when its connection ends, in words
+/// rather than a close code (the web page says the same, in chat.js).
+pub fn farewell(why: &CloseReason) -> String {
+    match why.code {
+        codes::NORMAL => "* you left".to_string(),
+        codes::ABNORMAL => {
+            "! lost the connection to the server: it stopped, or the network failed".to_string()
+        }
+        codes::GOING_AWAY => "! the server is shutting down".to_string(),
+        codes::KICKED => format!("! disconnected by the server: {}", why.reason),
+        _ => format!("! connection closed: {why}"),
     }
 }
 
@@ -182,6 +203,16 @@ mod tests {
         );
         assert_eq!(Input::parse("/who"), Some(Input::Who));
         assert_eq!(Input::parse("/quit"), Some(Input::Quit));
+    }
+
+    #[test]
+    fn a_lost_server_is_said_in_words_not_as_a_close_code() {
+        let lost = farewell(&CloseReason::new(codes::ABNORMAL, ""));
+        assert!(lost.contains("lost the connection to the server"), "{lost}");
+        assert!(!lost.contains("1006"), "{lost}");
+        let kicked = farewell(&CloseReason::new(codes::KICKED, "be nice"));
+        assert_eq!(kicked, "! disconnected by the server: be nice");
+        assert_eq!(farewell(&CloseReason::new(codes::NORMAL, "")), "* you left");
     }
 
     #[test]

@@ -16,6 +16,7 @@
 
 pub mod basic;
 pub mod chat;
+pub mod prometheus;
 pub mod tictactoe;
 pub mod tls;
 pub mod web;

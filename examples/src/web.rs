@@ -7,7 +7,9 @@
 //!   build it),
 //! - `/ws` the chat itself: the same hisock [`Server`] that listens on TCP
 //!   and WebSocket, mounted with `hisock_ws::axum::route`, so a browser tab
-//!   chats with terminal clients.
+//!   chats with terminal clients,
+//! - `/metrics` the server's figures as Prometheus text (see
+//!   [`prometheus`](crate::prometheus)).
 //!
 //! ```no_run
 //! use hisock_examples::web;
@@ -50,9 +52,11 @@ pub fn package_is_built(dir: &Path) -> bool {
     dir.join("hisock.js").is_file()
 }
 
-/// The app: the page, its script and style, the package from `package_dir`
-/// and `server` on `/ws`.
+/// The app: the page, its script and style, the package from `package_dir`,
+/// `server` on `/ws` and the figures on `/metrics` (this installs the
+/// Prometheus recorder, if no other recorder is installed yet).
 pub fn router(server: Server, package_dir: PathBuf) -> Router {
+    crate::prometheus::handle();
     Router::new()
         .route("/", get(|| async { Html(PAGE) }))
         .route(
@@ -62,6 +66,7 @@ pub fn router(server: Server, package_dir: PathBuf) -> Router {
         .route("/chat.css", get(|| async { text("text/css", STYLE) }))
         .route("/pkg/{file}", get(package_file))
         .route("/ws", hisock_ws::axum::route(server))
+        .route("/metrics", get(crate::prometheus::scrape))
         .with_state(Arc::new(package_dir))
 }
 

@@ -12,7 +12,7 @@
 //   - `notice` is a line from the server itself;
 //   - joins, leaves, renames and room changes are hisock's reserved events.
 
-import type { ClientInfo, HisockClient } from "hisock";
+import type { ClientInfo, CloseInfo, HisockClient } from "hisock";
 import type { ChatEvents } from "./chat-events";
 
 type Hisock = typeof import("hisock");
@@ -163,7 +163,21 @@ function listen(client: ChatClient): void {
   client.on("client_group_change", (other, change) =>
     show("notice", `* ${displayName(other)} moved from ${change.old ?? "no room"} to ${change.new ?? "no room"}`));
   client.on("rejected", (why) => show("error", `! the server refused ${why.command}: ${why.message}`));
-  client.on("force_disconnect", (why) => show("error", `! disconnected by the server: ${why.reason || why.code}`));
+  // A disconnection is told once, by the closed() watcher in connect().
+}
+
+/**
+ * The one line for the end of the connection, in words rather than a close
+ * code (chat_client says the same: `farewell` in examples/src/chat.rs).
+ */
+function farewell(why: CloseInfo): [kind: string, text: string] {
+  switch (why.code) {
+    case 1000: return ["notice", "* you left"];
+    case 1006: return ["error", "! lost the connection to the server: it stopped, or the network failed"];
+    case 1001: return ["error", "! the server is shutting down"];
+    case 4000: return ["error", `! disconnected by the server: ${why.reason}`];
+    default: return ["error", `! connection closed: ${why.reason || "no reason given"} (code ${why.code})`];
+  }
 }
 
 function setConnected(connected: boolean): void {
@@ -201,11 +215,7 @@ async function connect(hisock: Hisock): Promise<void> {
   if (client === mine) {
     client = null;
     ui.status.textContent = "not connected";
-    if (why.code === 1000) {
-      show("notice", "* you left");
-    } else {
-      show("error", `! connection closed: ${why.reason || `code ${why.code}`}`);
-    }
+    show(...farewell(why));
     setConnected(false);
   }
 }

@@ -148,7 +148,7 @@ test("a browser tab, a TCP terminal client and a WebSocket terminal client chat 
   const pageErrors = [];
   let browser;
   try {
-    const { tcp, ws, http } = await startServer(children);
+    const { server, tcp, ws, http } = await startServer(children);
 
     // Terminal clients that read their input from stdin, like a person at
     // a terminal; --exit-after bounds them even if this test is killed.
@@ -198,6 +198,16 @@ test("a browser tab, a TCP terminal client and a WebSocket terminal client chat 
 
     mkdirSync(dirname(SCREENSHOT), { recursive: true });
     await page.screenshot({ path: SCREENSHOT });
+
+    // The server goes away: the page and the terminals say so in words,
+    // once, not as a bare close code.
+    await server.stop();
+    await logLine(page, "! lost the connection to the server: it stopped, or the network failed");
+    await tess.waitFor(/^! lost the connection to the server/);
+    await tess.exited;
+    assert.equal(tess.lines.filter((line) => line.startsWith("!")).length, 1, "one line in the terminal");
+    const alerts = await page.$$eval("#log li", (items) => items.filter((li) => li.textContent.startsWith("!")).length);
+    assert.equal(alerts, 1, "one line in the page");
     assert.deepEqual(pageErrors, [], "no uncaught errors in the page");
   } finally {
     await browser?.close();

@@ -13,9 +13,7 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 
-import { chromium } from "playwright-core";
-
-import { CHROMIUM, CHROMIUM_ARGS, serve, tarball, unpack } from "./support.mjs";
+import { inPage as inPageOf, openTestPage, tarball, unpack } from "./support.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const WS_URL = process.env.HISOCK_TEST_WS_URL;
@@ -28,47 +26,25 @@ const WSS_UNTRUSTED_URL = process.env.HISOCK_TEST_WSS_UNTRUSTED_URL;
 const SPKI = process.env.HISOCK_TEST_SPKI;
 const STEP = 15_000; // every browser-side wait is bounded by this
 
-let unpacked, site, browser, page;
-const pageErrors = [];
+let unpacked, tab, page;
 
 before(async () => {
   assert.ok(WS_URL, "HISOCK_TEST_WS_URL is not set: run scripts/browser-tests.sh");
   assert.ok(WSS_URL && WSS_UNTRUSTED_URL && SPKI, "HISOCK_TEST_WSS_URL, HISOCK_TEST_WSS_UNTRUSTED_URL and HISOCK_TEST_SPKI are not set: run scripts/browser-tests.sh");
   unpacked = unpack(tarball());
-  site = await serve(unpacked.pkg);
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [...CHROMIUM_ARGS, `--ignore-certificate-errors-spki-list=${SPKI}`],
-    headless: true,
-    timeout: 30_000,
-  });
-  page = await browser.newPage();
-  page.setDefaultTimeout(STEP);
-  page.on("pageerror", (err) => pageErrors.push(String(err)));
-  page.on("console", (msg) => {
-    if (msg.type() === "error") process.stderr.write(`[page console] ${msg.text()}\n`);
-  });
-  await page.goto(site.url);
-  await page.waitForFunction(() => window.ready !== undefined);
-  assert.equal(await page.evaluate(() => window.ready), "ok", "the package loads and initialises");
+  tab = await openTestPage(unpacked.pkg, { args: [`--ignore-certificate-errors-spki-list=${SPKI}`], step: STEP });
+  page = tab.page;
 });
 
 after(async () => {
-  await browser?.close();
-  await site?.close();
+  await tab?.close();
   unpacked?.cleanup();
-  assert.deepEqual(pageErrors, [], "no uncaught errors in the page");
+  assert.deepEqual(tab?.pageErrors ?? [], [], "no uncaught errors in the page");
 });
 
 /** Runs `scenario(wsUrl)` in the page, with `hisock` and `helpers` in scope. */
 function inPage(scenario) {
-  return page.evaluate(
-    async ([source, wsUrl]) => {
-      const fn = new Function("hisock", "h", "wsUrl", `return (${source})(wsUrl);`);
-      return fn(window.hisock, window.helpers, wsUrl);
-    },
-    [scenario.toString(), WS_URL],
-  );
+  return inPageOf(page, scenario, WS_URL);
 }
 
 test("the package connects from a page over WebSocket and the server sees a ws client", { timeout: 30_000 }, async () => {
@@ -106,7 +82,7 @@ test("the package connects over wss:// with the test certificate, and refuses an
           const stranger = await hisock.connect(untrusted, { timeoutMs: 10000 });
           await stranger.close();
         } catch (err) {
-          refused = String(err);
+          refused = { kind: err.kind, message: err.message };
         }
         return { name, me, refused };
       }).toString(),
@@ -117,6 +93,8 @@ test("the package connects over wss:// with the test certificate, and refuses an
   assert.equal(result.me.name, result.name);
   assert.equal(result.me.transport, "wss");
   assert.ok(result.refused, "a certificate Chromium was not told to trust is refused");
+  assert.equal(result.refused.kind, "unreachable");
+  assert.match(result.refused.message, /its TLS certificate is not trusted/);
 });
 
 test("a browser client and a native TCP client see each other join and leave", { timeout: 40_000 }, async () => {
@@ -342,6 +320,46 @@ test("a refusal and a kick reach JavaScript with their close codes", { timeout: 
   assert.deepEqual(r.forced, [{ code: 4000, reason: "bye now" }]);
   assert.equal(r.afterKick.kind, "closed");
   assert.equal(r.afterKick.code, 4000);
+});
+
+test("an event the server rejects is logged with console.warn unless a rejected listener takes it", { timeout: 30_000 }, async () => {
+  const r = await inPage(async (wsUrl) => {
+    const warned = [];
+    const warn = console.warn;
+    console.warn = (...args) => {
+      warned.push(args.join(" "));
+      warn.apply(console, args);
+    };
+    try {
+      const client = await hisock.connect(wsUrl);
+      // "add" takes two integers: the server rejects this payload.
+      await client.send("add", "not two numbers");
+      await h.until("the warning", () => warned.length === 1);
+      const heard = [];
+      client.on("rejected", (rejection) => heard.push(rejection));
+      await client.send("add", "still not numbers");
+      await h.until("the rejected listener", () => heard.length === 1);
+      client.off("rejected");
+      await client.send("add", "and again");
+      await h.until("the warning after off()", () => warned.length === 2);
+      await client.close();
+      return { warned, heard };
+    } finally {
+      console.warn = warn;
+    }
+  });
+  assert.equal(r.warned.length, 2, "one warning per rejection nobody listened to");
+  for (const text of r.warned) {
+    assert.match(text, /^hisock: the server rejected a "add" event from this client \(code 2\): /);
+    assert.match(text, /listen to "rejected"/);
+  }
+  assert.equal(r.heard.length, 1);
+  assert.equal(r.heard[0].command, "add");
+  assert.equal(r.heard[0].code, 2, "bad payload");
+  assert.ok(
+    tab.messages.some((m) => m.type === "warning" && m.text.includes('rejected a "add" event')),
+    "Chromium's console shows the warning",
+  );
 });
 
 test("the package's TypeScript declarations type-check an application", { timeout: 120_000 }, () => {

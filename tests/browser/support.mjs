@@ -71,12 +71,15 @@ const TYPES = {
 
 /**
  * Serves the test page at / and the package under /hisock/ on a free
- * loopback port. Resolves to { url, close }.
+ * loopback port. Resolves to { url, close, requests } (`requests`: the
+ * path of every request, in order).
  */
 export function serve(pkgDir) {
   const page = readFileSync(join(here, "page.html"));
+  const requests = [];
   const server = createServer((req, res) => {
     const path = decodeURIComponent(new URL(req.url, "http://x").pathname);
+    requests.push(path);
     if (path === "/" || path === "/index.html") {
       res.writeHead(200, { "content-type": TYPES[".html"] });
       res.end(page);
@@ -109,6 +112,7 @@ export function serve(pkgDir) {
       const { port } = server.address();
       resolveServe({
         url: `http://127.0.0.1:${port}/`,
+        requests,
         close: () => new Promise((done) => server.close(done)),
       });
     });
@@ -128,9 +132,12 @@ export function tsc(tsconfig) {
 /**
  * Serves the package in `pkgDir` with the test page, launches Chromium and
  * opens the page once the package has loaded. `args` are extra Chromium
- * flags. Resolves to { page, pageErrors, close }.
+ * flags; `step` bounds every wait of the page. Resolves to { page, site,
+ * pageErrors, messages, close }: `site.requests` lists the paths the page's
+ * server was asked for, `messages` the page's console messages as
+ * { type, text }, `pageErrors` its uncaught errors.
  */
-export async function openTestPage(pkgDir, { args = [] } = {}) {
+export async function openTestPage(pkgDir, { args = [], step = 15_000 } = {}) {
   const { chromium } = await import("playwright-core");
   const site = await serve(pkgDir);
   const browser = await chromium.launch({
@@ -140,23 +147,41 @@ export async function openTestPage(pkgDir, { args = [] } = {}) {
     timeout: 30_000,
   });
   const page = await browser.newPage();
-  page.setDefaultTimeout(15_000);
+  page.setDefaultTimeout(step);
   const pageErrors = [];
+  const messages = [];
   page.on("pageerror", (err) => pageErrors.push(String(err)));
   page.on("console", (msg) => {
+    messages.push({ type: msg.type(), text: msg.text() });
     if (msg.type() === "error") process.stderr.write(`[page console] ${msg.text()}\n`);
   });
   await page.goto(site.url);
   await page.waitForFunction(() => window.ready !== undefined);
-  if ((await page.evaluate(() => window.ready)) !== "ok") {
-    throw new Error("the package did not load in the test page");
-  }
+  const ready = await page.evaluate(() => window.ready);
+  if (ready !== "ok") throw new Error(`the package did not load in the test page: ${ready}`);
   return {
     page,
+    site,
     pageErrors,
+    messages,
     close: async () => {
       await browser.close();
       await site.close();
     },
   };
+}
+
+/**
+ * Runs `scenario(...args)` in the page, with `hisock` (the package's
+ * exports) and `h` (the page's helpers) in scope; `scenario` must not
+ * close over anything else.
+ */
+export function inPage(page, scenario, ...args) {
+  return page.evaluate(
+    async ([source, args]) => {
+      const fn = new Function("hisock", "h", "args", `return (${source})(...args);`);
+      return fn(window.hisock, window.helpers, args);
+    },
+    [scenario.toString(), args],
+  );
 }

@@ -2,12 +2,14 @@
 // application's use of the API must type-check, and misuse must not.
 import init, {
   connect,
+  HisockError,
   type ClientInfo,
   type CloseInfo,
+  type ErrorKind,
   type HisockClient,
-  type HisockError,
   type Value,
 } from "hisock";
+import wasmUrl from "hisock/hisock_bg.wasm";
 
 interface Move {
   x: number;
@@ -16,6 +18,8 @@ interface Move {
 
 export async function app(): Promise<void> {
   await init();
+  const url: string = wasmUrl;
+  await init({ module_or_path: url });
   const client: HisockClient = await connect("ws://127.0.0.1:9000/", {
     name: "ada",
     group: "lobby",
@@ -55,8 +59,14 @@ export async function app(): Promise<void> {
   try {
     await client.request("x");
   } catch (err) {
-    const e = err as HisockError;
-    if (e.kind === "timeout" || e.code === 4003) console.log(e.message);
+    if (err instanceof HisockError) {
+      const kind: ErrorKind = err.kind;
+      if (kind === "unreachable" || err.code === 4003) console.log(err.message);
+      // @ts-expect-error kinds are a closed set
+      if (err.kind === "no-such-kind") console.log(err.name);
+    }
+    // @ts-expect-error unknown until narrowed
+    console.log(err.kind);
   }
 
   // @ts-expect-error functions are not payloads

@@ -14,11 +14,13 @@ pub const DEFAULT_OPEN_TIMEOUT: Duration = Duration::from_secs(10);
 /// performs the handshake and spawns the client's driver with
 /// `wasm_bindgen_futures::spawn_local`.
 ///
-/// Errors: [`hisock::Error::InvalidAddress`] for a URL the browser rejects,
-/// [`hisock::Error::Timeout`] when the socket does not open within
-/// [`DEFAULT_OPEN_TIMEOUT`], [`hisock::Error::Transport`] when the browser
-/// cannot connect, and everything [`Client::handshake`] reports (refusal
-/// with the server's code and reason, handshake timeout, …).
+/// Errors: [`hisock::Error::InvalidAddress`] for a URL that is not `ws://`
+/// or `wss://` or that the browser rejects, [`hisock::Error::Timeout`] when
+/// the socket does not open within [`DEFAULT_OPEN_TIMEOUT`],
+/// [`hisock::Error::Transport`] when the socket closes before it opens (the
+/// browser does not tell why; see [`transport::open`]), and everything
+/// [`Client::handshake`] reports (refusal with the server's code and
+/// reason, handshake timeout, …).
 pub async fn connect(url: &str, options: ClientOptions) -> hisock::Result<Client> {
     connect_with_timeout(url, options, DEFAULT_OPEN_TIMEOUT).await
 }

@@ -94,19 +94,61 @@ pub struct WsFrameSink {
 /// open. The result is a [`Connection`] ready for
 /// [`Client::handshake`](hisock::Client::handshake).
 ///
-/// Errors: [`hisock::Error::InvalidAddress`] when the browser rejects the URL
-/// (not `ws:`/`wss:`, malformed), [`hisock::Error::Timeout`], and
-/// [`TransportError::Closed`] when the browser could not connect (it reports
-/// code 1006 and hides the reason from scripts).
+/// Errors: [`hisock::Error::InvalidAddress`] for a URL that is not `ws://`
+/// or `wss://` or that the browser rejects (malformed, a blocked port,
+/// `ws:` from an `https:` page), [`hisock::Error::Timeout`], and
+/// [`TransportError::Other`] when the socket closed before it opened: the
+/// browser reports code 1006 and hides the reason from scripts. (The npm
+/// package's `connect` finds out more with an HTTP probe, see
+/// `src/js/errors.js`.)
 pub async fn open(
     url: &str,
     max_frame_len: usize,
     open_timeout: Duration,
 ) -> hisock::Result<Connection> {
-    let ws = WebSocket::new(url).map_err(|err| hisock::Error::InvalidAddress {
-        input: url.to_owned(),
-        reason: js_message(&err),
-    })?;
+    try_open(url, max_frame_len, open_timeout)
+        .await
+        .map_err(|not_opened| match not_opened {
+            NotOpened::Failed => TransportError::Other(format!(
+                "cannot connect to {url}: the WebSocket closed before it opened (a browser does \
+                 not tell why: nothing accepts connections there, no WebSocket endpoint at that \
+                 address, or a TLS failure)"
+            ))
+            .into(),
+            NotOpened::TimedOut => hisock::Error::Timeout(open_timeout),
+            NotOpened::Refused(err) => err,
+        })
+}
+
+/// Why [`try_open`] has no connection.
+pub(crate) enum NotOpened {
+    /// The URL was refused before anything was sent.
+    Refused(hisock::Error),
+    /// The socket closed before it opened (the browser does not say why).
+    Failed,
+    /// The socket neither opened nor closed within the timeout.
+    TimedOut,
+}
+
+/// [`open`], telling a socket that failed apart from one that timed out.
+pub(crate) async fn try_open(
+    url: &str,
+    max_frame_len: usize,
+    open_timeout: Duration,
+) -> Result<Connection, NotOpened> {
+    let invalid = |reason: String| {
+        NotOpened::Refused(hisock::Error::InvalidAddress {
+            input: url.to_owned(),
+            reason,
+        })
+    };
+    if !is_websocket_url(url) {
+        return Err(invalid(
+            "a browser connects to a WebSocket URL, ws://host:port/path or wss://host:port/path"
+                .into(),
+        ));
+    }
+    let ws = WebSocket::new(url).map_err(|err| invalid(js_message(&err)))?;
     let (conn, inbound) = wire(ws.clone(), max_frame_len);
     // Wait for `open` or `close` (which the connection's own close handler
     // records), whichever comes first: no channel, no second close handler.
@@ -127,26 +169,39 @@ pub async fn open(
         if state.opened {
             return Poll::Ready(Ok(()));
         }
-        if let Some(reason) = &state.closed {
-            return Poll::Ready(Err(Some(reason.clone())));
+        if state.closed.is_some() {
+            return Poll::Ready(Err(NotOpened::Failed));
         }
         state.waker = Some(cx.waker().clone());
         drop(state);
-        timer.poll_unpin(cx).map(|()| Err(None))
+        timer.poll_unpin(cx).map(|()| Err(NotOpened::TimedOut))
     })
     .await;
     ws.set_onopen(None);
     // On failure, dropping `conn` unhooks the handlers and closes the
     // socket if it is still connecting.
-    match opened {
-        Ok(()) => Ok(conn),
-        Err(Some(reason)) => Err(TransportError::Closed(CloseReason::new(
-            reason.code,
-            format!("could not connect to {url}: {}", reason.reason),
-        ))
-        .into()),
-        Err(None) => Err(hisock::Error::Timeout(open_timeout)),
-    }
+    opened.map(|()| conn)
+}
+
+/// Whether `url` has the scheme `ws` or `wss`. Browsers resolve anything
+/// else against the page's URL (`"127.0.0.1:7071"` is a relative path
+/// there) or turn `http:` into `ws:`: a connect somewhere the caller did
+/// not mean.
+fn is_websocket_url(url: &str) -> bool {
+    // Byte by byte: a `&str` pattern (`split_once("://")`) would bring
+    // the substring searcher into the .wasm, about 5 KB gzipped.
+    let url = url.as_bytes();
+    let Some(rest) = url
+        .get(2..)
+        .filter(|_| url[..2].eq_ignore_ascii_case(b"ws"))
+    else {
+        return false;
+    };
+    let rest = match rest.first() {
+        Some(b's' | b'S') => &rest[1..],
+        _ => rest,
+    };
+    rest.starts_with(b"://")
 }
 
 /// Wraps an already **open** WebSocket as a [`Connection`]. Sets its
@@ -365,6 +420,6 @@ fn close_socket(ws: &WebSocket) {
 
 /// `duration` in whole milliseconds for `setTimeout`, at most `i32::MAX`
 /// (browsers fire longer timers at once).
-fn millis(duration: Duration) -> u32 {
+pub(crate) fn millis(duration: Duration) -> u32 {
     duration.as_millis().min(i32::MAX as u128) as u32
 }

@@ -159,6 +159,9 @@ impl ServerBuilder {
                 undelivered: Default::default(),
                 states: self.states,
                 room_hook: RwLock::new(None),
+                counters: Default::default(),
+                #[cfg(feature = "metrics")]
+                publishing: Default::default(),
             }),
         }
     }

@@ -35,13 +35,13 @@ pub(crate) async fn serve(server: Server, conn: Connection) {
     let control = Arc::new(ConnControl::default());
     // Control frames (stream acks and cancels) past the queue's headroom
     // end the connection as any other overflow does.
-    let outbox = Arc::new(Outbox::with_overflow_hook(
-        server.inner.config.outbox_limit,
-        {
+    let outbox = Arc::new(
+        Outbox::with_overflow_hook(server.inner.config.outbox_limit, {
             let control = control.clone();
             Box::new(move |queued, limit| control.overflowed(control.client(), queued, limit))
-        },
-    ));
+        })
+        .counting_into(server.inner.counters.sent.clone()),
+    );
     // Requests the application makes to this client; their deadlines are
     // driven below, beside the session and the writer.
     let pending = Arc::new(Mutex::new(PendingRequests::new()));
@@ -124,8 +124,9 @@ pub(crate) async fn serve(server: Server, conn: Connection) {
     }
 }
 
-fn refuse(outbox: &Outbox, reason: &CloseReason) {
+fn refuse(server: &Server, outbox: &Outbox, reason: &CloseReason) {
     tracing::debug!(code = reason.code, reason = %reason.reason, "refusing client");
+    server.inner.counters.refused(reason.code);
     outbox.close_with(Some(handshake::refuse_frame(reason)));
 }
 
@@ -163,7 +164,7 @@ async fn admit(
     let hello = match handshake::check_first(first) {
         Verdict::Hello(hello) => hello,
         Verdict::Refuse(reason) => {
-            refuse(outbox, &reason);
+            refuse(server, outbox, &reason);
             return None;
         }
         Verdict::Drop => {
@@ -173,7 +174,7 @@ async fn admit(
     };
 
     if let Err(reason) = handshake::check_names(&hello, config.max_name_len, config.max_group_len) {
-        refuse(outbox, &reason);
+        refuse(server, outbox, &reason);
         return None;
     }
 
@@ -189,7 +190,7 @@ async fn admit(
             auth: hello.auth.clone(),
         };
         if let Err(reason) = handshake::check_auth(hook(request).await) {
-            refuse(outbox, &reason);
+            refuse(server, outbox, &reason);
             return None;
         }
     }
@@ -204,7 +205,7 @@ async fn admit(
     let mut registry = server.inner.registry.write();
     if let Err(reason) = handshake::check_capacity(registry.len(), config.max_connections) {
         drop(registry);
-        refuse(outbox, &reason);
+        refuse(server, outbox, &reason);
         return None;
     }
     let params = SessionParams {
@@ -221,6 +222,7 @@ async fn admit(
         return None;
     }
     control.set_client(info.id);
+    server.inner.counters.joined(kind);
     let joined = Joined {
         extensions,
         info,

@@ -150,6 +150,7 @@ impl Session {
         let Some((registered, incoming)) = opened else {
             return Ok(());
         };
+        self.server.inner.counters.stream_in();
         let mut ctx = self.context(incoming.command_name(), Bytes::from_static(value::NIL));
         ctx.extra = Some(Box::new(Extra {
             stream: Mutex::new(Some(incoming)),

@@ -18,6 +18,7 @@ impl Session {
             tracing::info!(reason = %plan.reason, "closing misbehaving client");
         }
         tracing::debug!(reason = %plan.reason, "leaving");
+        self.server.inner.counters.closed(&plan.reason);
 
         // Events already read were accepted: let their handlers run.
         let current = self.jobs.current.take();

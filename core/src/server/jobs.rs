@@ -11,6 +11,7 @@ use std::future::{poll_fn, Future};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Instant;
 
 use super::context::ServerEvent;
 use super::peer::Peer;
@@ -25,6 +26,8 @@ pub(super) struct Job {
     call: CallSlot,
     command: Arc<str>,
     request_id: u64,
+    /// When the request arrived (requests only), for the server's figures.
+    started: Option<Instant>,
     /// The handler panicked: its slot holds a broken future, not to be
     /// reused.
     panicked: bool,
@@ -37,6 +40,7 @@ impl Job {
         registered: &Registered<ServerEvent>,
         call: CallSlot,
         request_id: u64,
+        started: Option<Instant>,
         peer: &Peer,
     ) -> Self {
         if request_id != NO_REQUEST {
@@ -46,6 +50,7 @@ impl Job {
             call,
             command: registered.name.clone(),
             request_id,
+            started,
             panicked: false,
         }
     }
@@ -60,6 +65,9 @@ impl Job {
             peer.control.request_answered();
         }
         peer.respond(&self.command, self.request_id, outcome);
+        if let Some(started) = self.started {
+            peer.request_times.answered(started);
+        }
     }
 
     /// Runs the handler to the end and answers through `peer`.
@@ -67,6 +75,13 @@ impl Job {
         let outcome = poll_fn(|cx| self.poll_outcome(cx)).await;
         self.respond(peer, outcome);
     }
+}
+
+/// The clock read of a request, out of the event path's way.
+#[cold]
+#[inline(never)]
+fn request_arrived() -> Option<Instant> {
+    Some(Instant::now())
 }
 
 /// Polls a handler call. A panicking handler becomes a failed outcome (and
@@ -128,9 +143,15 @@ impl Jobs {
         ctx: &mut Option<ServerEvent>,
         request_id: u64,
     ) {
+        // Events are not timed: a branch, not a clock read, per event.
+        let started = if request_id == NO_REQUEST {
+            None
+        } else {
+            request_arrived()
+        };
         if registered.threaded {
             let call = registered.handler.call_reusing(ctx, &mut None);
-            let job = Job::new(registered, call, request_id, peer);
+            let job = Job::new(registered, call, request_id, started, peer);
             let peer = peer.clone();
             server.inner.tasks.spawn(DetachedJob { job, peer });
             return;
@@ -138,7 +159,7 @@ impl Jobs {
         let mut call = registered.handler.call_reusing(ctx, &mut self.spare);
         if self.current.is_some() {
             self.queue
-                .push_back(Job::new(registered, call, request_id, peer));
+                .push_back(Job::new(registered, call, request_id, started, peer));
             return;
         }
         // Nothing runs ahead of it: it runs now, as far as it gets. Most
@@ -151,9 +172,14 @@ impl Jobs {
         match poll_guarded(&mut call, &mut cx, &mut panicked) {
             Poll::Ready(outcome) => {
                 peer.respond(&registered.name, request_id, outcome);
+                if let Some(started) = started {
+                    peer.request_times.answered(started);
+                }
                 self.keep(call, panicked);
             }
-            Poll::Pending => self.current = Some(Job::new(registered, call, request_id, peer)),
+            Poll::Pending => {
+                self.current = Some(Job::new(registered, call, request_id, started, peer))
+            }
         }
     }
 

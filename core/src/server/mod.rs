@@ -19,6 +19,8 @@ mod goodbye;
 mod jobs;
 mod listener;
 mod membership;
+#[cfg(feature = "metrics")]
+mod metrics;
 mod peer;
 mod registry;
 mod requests;
@@ -26,6 +28,7 @@ mod rooms;
 mod session;
 mod shutdown;
 mod state;
+mod stats;
 mod typed;
 
 use std::future::Future;
@@ -48,6 +51,7 @@ pub use listener::{Incoming, Listener};
 pub use rooms::RoomRequest;
 pub use shutdown::{ShutdownReport, UndeliveredTo};
 pub use state::{Ext, Extensions, State};
+pub use stats::{ByTransport, ServerStats};
 
 use crate::close::{codes, CloseReason};
 use crate::dispatch::{erase, Handler, On, SharedHandlers};
@@ -92,6 +96,11 @@ pub(crate) struct Inner {
     pub states: state::States,
     /// Decides clients' requests to join and leave rooms.
     pub room_hook: RwLock<Option<rooms::RoomHook>>,
+    /// What the server has done, for [`Server::stats`].
+    pub counters: stats::Counters,
+    /// The task that hands the figures to the `metrics` facade runs.
+    #[cfg(feature = "metrics")]
+    pub publishing: std::sync::atomic::AtomicBool,
 }
 
 /// A hisock server. Cheap to clone: all clones are the same server.
@@ -197,6 +206,8 @@ impl Server {
     /// `Server` handle does not stop it. Keep one, and call `shutdown` (or
     /// wait in [`run`](Self::run)).
     pub fn listen<L: Listener>(&self, mut listener: L) -> Option<SocketAddr> {
+        #[cfg(feature = "metrics")]
+        metrics::start_publishing(self);
         let addr = listener.local_addr();
         if let Some(addr) = addr {
             write_lock(&self.inner.addrs).push(addr);
@@ -248,6 +259,8 @@ impl Server {
             return;
         }
         let _guard = self.inner.tasks.token();
+        #[cfg(feature = "metrics")]
+        metrics::start_publishing(self);
         connection::serve(self.clone(), conn).await
     }
 
@@ -294,6 +307,15 @@ impl Server {
     pub fn group(&self, group: &str) -> Vec<ClientInfo> {
         let registry = self.inner.registry.read();
         registry::Registry::infos(registry.group(group))
+    }
+
+    /// A snapshot of what the server is doing and has done: connections by
+    /// transport, refused handshakes, events and bytes in and out, request
+    /// times, queued bytes, slow-client kicks, keepalive drops, streams.
+    /// The same figures go to the `metrics` facade with the `metrics`
+    /// feature (README, "Watching a server"); this needs no recorder.
+    pub fn stats(&self) -> ServerStats {
+        self.inner.counters.snapshot(&self.inner.registry.read())
     }
 
     /// Number of connected clients.

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use super::registry::ConnControl;
+use super::stats::RequestTimes;
 use crate::dispatch::{outcome_frame, Outcome};
 use crate::outbox::Outbox;
 
@@ -15,6 +16,8 @@ pub(crate) struct Peer {
     pub control: Arc<ConnControl>,
     /// The client's id, for the log line when its queue overflows.
     pub client: u64,
+    /// Where answered requests are timed (the server's counters).
+    pub request_times: Arc<RequestTimes>,
 }
 
 impl Peer {

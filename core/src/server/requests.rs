@@ -106,6 +106,7 @@ impl Server {
         E: std::fmt::Display,
     {
         let entry = self.entry(id)?;
+        self.inner.counters.stream_out();
         crate::stream::send_stream(&entry.outbox, &entry.outgoing, command, source, options).await
     }
 

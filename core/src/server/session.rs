@@ -15,6 +15,7 @@ use super::connection::Joined;
 use super::context::ServerEvent;
 use super::jobs::Jobs;
 use super::peer::Peer;
+use super::stats::ReadTally;
 use super::{reserved, Server};
 use crate::close::{codes, CloseReason};
 use crate::dispatch::{HandlerSnapshot, HandlerTable, Registered};
@@ -68,6 +69,10 @@ pub(crate) struct Session {
     /// The client's rate limit: `None` (the default) costs one branch
     /// per frame.
     rate: Option<RateLimiter>,
+    /// Frames of the current read batch that were not events (counted on
+    /// their slow path, so that the event path counts nothing of its own:
+    /// events are the batch's frames less these).
+    other_frames: u64,
 }
 
 /// The limits the event loop checks for every event or change, copied out
@@ -113,6 +118,7 @@ impl Session {
                 outbox,
                 control: joined.control,
                 client: joined.info.id,
+                request_times: server.inner.counters.requests.clone(),
             },
             server,
             info: joined.info,
@@ -126,6 +132,7 @@ impl Session {
             extensions: joined.extensions,
             limits,
             rate,
+            other_frames: 0,
         }
     }
 
@@ -244,29 +251,32 @@ impl Session {
     }
 
     /// Handles `first`, then the frames already waiting behind it (up to
-    /// [`READ_BATCH`], and while handlers are not too far behind).
+    /// [`READ_BATCH`], and while handlers are not too far behind), then
+    /// adds what it read to the server's counters, once for the batch.
     fn on_frames(
         &mut self,
         first: Option<Result<Bytes, crate::TransportError>>,
         queue_limit: usize,
     ) -> Option<Ending> {
+        // Locals, so that the per-frame counts stay in registers.
+        let mut read = ReadTally::default();
         let mut next = first;
+        let mut ending = None;
         for handled in 1..=READ_BATCH {
-            match next {
-                None => return Some(Ending::Eof),
-                Some(Err(err)) => return Some(Ending::Failed(err.into())),
-                Some(Ok(bytes)) => {
-                    if let Some(rate) = self.rate.as_mut() {
-                        if let Err(exceeded) = rate.admit(&bytes, Clock::Tokio.now()) {
-                            tracing::debug!(%exceeded, "client over its rate limit");
-                            return Some(Ending::Failed(ProtocolFault::from(exceeded).into()));
-                        }
-                    }
-                    match self.on_frame(bytes) {
-                        Ok(None) => {}
-                        Ok(Some(ending)) => return Some(ending),
-                        Err(err) => return Some(Ending::Failed(err)),
-                    }
+            let bytes = match next {
+                None => Err(Ending::Eof),
+                Some(Err(err)) => Err(Ending::Failed(err.into())),
+                Some(Ok(bytes)) => Ok(bytes),
+            };
+            match bytes.and_then(|bytes| {
+                read.frames += 1;
+                read.bytes += bytes.len() as u64;
+                self.on_frame_limited(bytes)
+            }) {
+                Ok(()) => {}
+                Err(end) => {
+                    ending = Some(end);
+                    break;
                 }
             }
             if handled == READ_BATCH || self.jobs.queue.len() >= queue_limit {
@@ -280,7 +290,25 @@ impl Session {
                 Poll::Pending => break,
             }
         }
-        None
+        read.events = read.frames - std::mem::take(&mut self.other_frames);
+        self.server.inner.counters.add_read(&read);
+        ending
+    }
+
+    /// One frame, after the client's rate limit.
+    #[inline(always)]
+    fn on_frame_limited(&mut self, bytes: Bytes) -> Result<(), Ending> {
+        if let Some(rate) = self.rate.as_mut() {
+            if let Err(exceeded) = rate.admit(&bytes, Clock::Tokio.now()) {
+                tracing::debug!(%exceeded, "client over its rate limit");
+                return Err(Ending::Failed(ProtocolFault::from(exceeded).into()));
+            }
+        }
+        match self.on_frame(bytes) {
+            Ok(None) => Ok(()),
+            Ok(Some(ending)) => Err(ending),
+            Err(err) => Err(Ending::Failed(err)),
+        }
     }
 
     /// Routes one frame from the client to whatever owns it.
@@ -289,6 +317,7 @@ impl Session {
         let Some(bytes) = self.on_event(bytes)? else {
             return Ok(None);
         };
+        self.other_frames += 1;
         let bytes = &bytes;
         let Some(frame) = route_data_frame(
             Frame::decode(bytes)?,

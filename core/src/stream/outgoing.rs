@@ -64,6 +64,12 @@ impl OutgoingStreams {
         }
     }
 
+    /// Streams open now (for the server's figures).
+    #[cfg(feature = "server")]
+    pub fn open_count(&self) -> usize {
+        lock(&self.state).streams.len()
+    }
+
     fn open(&self) -> Result<u64> {
         let mut state = lock(&self.state);
         if let Some(reason) = &state.closed {

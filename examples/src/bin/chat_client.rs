@@ -3,6 +3,7 @@
 //!
 //! ```text
 //! cargo run -p hisock-examples --bin chat_client -- --name ada --room lobby
+//! cargo run -p hisock-examples --bin chat_client    # as guest1234 (random digits)
 //! cargo run -p hisock-examples --bin chat_client -- --name bo --ws ws://127.0.0.1:6970/
 //! # to `chat_server --tls`: trust the CA file it wrote
 //! cargo run -p hisock-examples --bin chat_client -- --name cy --tls-ca /tmp/hisock-demo-tls/ca.pem
@@ -16,9 +17,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
-use hisock::{Change, Client, ClientInfo, ClientOptions, CloseReason, Command, Rejection};
+use hisock::{Change, Client, ClientInfo, ClientOptions, Command, Rejection};
 use hisock_examples::chat::{
-    display_name, Chat, ChatLine, DirectMessage, Dm, Input, Notice, Say, SendDm, DEFAULT_ROOM, HELP,
+    display_name, farewell, Chat, ChatLine, DirectMessage, Dm, Input, Notice, Say, SendDm,
+    DEFAULT_ROOM, HELP,
 };
 use hisock_tcp::tls::{connect_tls, ClientTls};
 use hisock_ws::WsConfig;
@@ -30,9 +32,10 @@ struct Args {
     /// Server address (host:port).
     #[arg(long, default_value = hisock_examples::DEFAULT_ADDR, value_parser = hisock::parse_addr)]
     addr: SocketAddr,
-    /// Your name in the chat.
-    #[arg(long, default_value = "guest")]
-    name: String,
+    /// Your name in the chat [default: guest and four digits]. The server
+    /// refuses a name someone else has.
+    #[arg(long)]
+    name: Option<String>,
     /// The room to start in.
     #[arg(long, default_value = DEFAULT_ROOM)]
     room: String,
@@ -60,9 +63,13 @@ const TIMEOUT: Duration = Duration::from_secs(5);
 async fn main() -> Result<(), hisock_examples::Failure> {
     hisock_examples::init_tracing("warn");
     let args = Args::parse();
+    let name = args
+        .name
+        .clone()
+        .unwrap_or_else(|| format!("guest{}", fastrand::u16(1000..10000)));
 
     let options = ClientOptions::new()
-        .name(&args.name)
+        .name(&name)
         // A group is a room: the server relays our lines to it.
         .group(&args.room)
         // The chat's own events, typed (see `ChatEvents`).
@@ -102,15 +109,13 @@ async fn main() -> Result<(), hisock_examples::Failure> {
             },
         )
         // An event we sent without awaiting a reply failed on the server.
+        // (A disconnection is told once, by the `closed()` watch below.)
         .on(
             "rejected",
             |Command(command): Command, why: Rejection| async move {
                 println!("! the server refused {command}: {}", why.message);
             },
-        )
-        .on("force_disconnect", |why: CloseReason| async move {
-            println!("! disconnected by the server: {why}");
-        });
+        );
 
     // The transport is chosen here and nowhere else: the client behaves the
     // same over either.
@@ -129,12 +134,7 @@ async fn main() -> Result<(), hisock_examples::Failure> {
     // The error's own words (an untrusted certificate says so), not its
     // Debug form.
     let client = connected.map_err(|err| format!("cannot connect: {err}"))?;
-    println!(
-        "connected as {} (id {}) in {}",
-        args.name,
-        client.id(),
-        args.room
-    );
+    println!("connected as {name} (id {}) in {}", client.id(), args.room);
 
     let input = match &args.script {
         Some(script) => script_lines(script),
@@ -152,9 +152,14 @@ async fn main() -> Result<(), hisock_examples::Failure> {
         () = run_input(&client, input, args.exit_after.is_some()) => {}
         () = deadline => {}
         why = client.closed() => {
-            println!("! connection closed: {why}");
+            println!("{}", farewell(&why));
             return Ok(());
         }
+    }
+    if !client.is_connected() {
+        // A line failed because the connection had ended: say why, once.
+        println!("{}", farewell(&client.closed().await));
+        return Ok(());
     }
     // Everything sent so far is delivered before the connection closes.
     client.close().await;
@@ -208,10 +213,8 @@ async fn run_line(client: &Client, line: &str) -> bool {
             println!("! {message}");
             true
         }
-        Err(hisock::Error::Closed(why)) => {
-            println!("! connection closed: {why}");
-            false
-        }
+        // The `closed()` watch in `main` says why, once.
+        Err(hisock::Error::Closed(_)) => false,
         Err(err) => {
             println!("! {err}");
             true

@@ -23,7 +23,9 @@ use std::path::PathBuf;
 
 use clap::Parser;
 use hisock::{Change, ClientInfo, CloseReason, Server};
-use hisock_examples::chat::{display_name, Chat, ChatLine, DirectMessage, Dm, Notice, Say, SendDm};
+use hisock_examples::chat::{
+    display_name, name_taken, Chat, ChatLine, DirectMessage, Dm, Notice, Say, SendDm,
+};
 use hisock_examples::web;
 use hisock_tcp::tls::{ServerTls, TlsListener};
 
@@ -57,6 +59,19 @@ struct Args {
 /// The chat: handlers only, no sockets. Any number of listeners can feed it.
 fn chat_server() -> Server {
     let server = Server::new();
+
+    // One name, one person: a second "ada" is refused before it joins, with
+    // a reason its client prints. (Two joining at the same instant could
+    // both pass; a real server would reserve the name here.)
+    let names = server.clone();
+    server.auth(move |hello| {
+        let taken = hello
+            .name
+            .as_deref()
+            .filter(|name| names.client_by_name(name).is_some())
+            .map(name_taken);
+        async move { taken.map_or(Ok(()), Err) }
+    });
 
     server.on("join", |server: Server, client: ClientInfo| async move {
         tracing::info!(name = ?client.name(), room = ?client.group(), "joined");
@@ -129,6 +144,9 @@ fn chat_server() -> Server {
 async fn main() -> Result<(), hisock_examples::Failure> {
     hisock_examples::init_tracing("info");
     let args = Args::parse();
+    // Before the server starts, so that /metrics has everything from the
+    // start (see src/prometheus.rs).
+    hisock_examples::prometheus::handle();
     let server = chat_server();
 
     // Listeners: one `listen` call each. Names, rooms and broadcasts span

@@ -15,11 +15,11 @@ use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::future_to_promise;
 
-use super::error::{argument_error, hisock_error};
+use super::error::{argument_error, connect_error, hisock_error};
 use super::listeners::{self, as_function, close_info, object, Listeners};
 use super::options::{self, DEFAULT_TIMEOUT};
 use super::value::{decode, encode};
-use crate::transport::{self, DEFAULT_MAX_FRAME_LEN};
+use crate::transport::{self, NotOpened, DEFAULT_MAX_FRAME_LEN};
 
 /// A connected hisock client (see the README of the npm package).
 #[wasm_bindgen(skip_typescript)]
@@ -31,9 +31,15 @@ pub struct HisockClient {
     running: Rc<Cell<u32>>,
 }
 
+/// How long a failed connect waits for the HTTP probe that tells why (see
+/// `connectError` in `errors.js`), at most: a server answers at once, and
+/// nothing listening fails at once.
+const CONNECT_PROBE_TIMEOUT: Duration = Duration::from_secs(3);
+
 /// Connects to a hisock server's WebSocket endpoint.
 /// `options`: `{ name?, group?, auth?, timeoutMs? }`; `timeoutMs` bounds the
-/// socket opening and the handshake each (default 30 s).
+/// socket opening and the handshake each (default 30 s). A socket that does
+/// not open is a `HisockError` whose kind says why (`errors.js`).
 #[wasm_bindgen(js_name = connect, skip_typescript)]
 pub fn connect_js(url: String, options: JsValue) -> Promise {
     js_promise(Box::pin(async move {
@@ -50,13 +56,26 @@ pub fn connect_js(url: String, options: JsValue) -> Promise {
             let auth = encode(&auth).map_err(|err| argument_error(&format!("auth: {err}")))?;
             opts = opts.auth_raw(Bytes::from(auth));
         }
-        let conn = transport::open(&url, DEFAULT_MAX_FRAME_LEN, timeout)
-            .await
-            .map_err(|err| hisock_error(&err))?;
+        let conn = match transport::try_open(&url, DEFAULT_MAX_FRAME_LEN, timeout).await {
+            Ok(conn) => conn,
+            Err(NotOpened::Refused(err)) => return Err(hisock_error(&err)),
+            Err(not_opened) => {
+                let waited = match not_opened {
+                    NotOpened::TimedOut => transport::millis(timeout).max(1),
+                    _ => 0,
+                };
+                let probe = transport::millis(timeout.min(CONNECT_PROBE_TIMEOUT));
+                // A promise that rejects with the error: resolving
+                // `connect`'s promise with it rejects that one too (no
+                // await of it here, which costs the .wasm).
+                return Ok(connect_error(&url, waited, probe).into());
+            }
+        };
         let (client, driver) = Client::handshake(conn, opts)
             .await
             .map_err(|err| hisock_error(&err))?;
         let listeners = Listeners::default();
+        listeners::watch_rejections(&client, &listeners);
         let held = Rc::clone(&listeners);
         wasm_bindgen_futures::spawn_local(async move {
             driver.await;

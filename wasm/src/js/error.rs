@@ -1,15 +1,36 @@
-//! hisock errors as JavaScript `Error`s: the message is the Rust error's
-//! text; `name` is `"HisockError"`; `kind` says what went wrong in one word
-//! and `code`, where there is one, is the close code (closed, refused; for
-//! a limit refused locally, the code the server would have closed with) or
-//! the remote error code (1 no handler, 2 bad payload, 3 handler failed, 4
-//! refused, 5 shutting down).
+//! hisock errors as JavaScript errors: instances of the `HisockError` class
+//! (`errors.js`, a subclass of `Error`). The message is the Rust error's
+//! text; `kind` says what went wrong in one word and `code`, where there is
+//! one, is the close code (closed, refused; for a limit refused locally,
+//! the code the server would have closed with) or the remote error code (1
+//! no handler, 2 bad payload, 3 handler failed, 4 refused, 5 shutting down).
+//! A failed connect is classified in `errors.js` (`connectError`).
 
 use hisock::{Error, TransportError};
-use js_sys::Reflect;
+use js_sys::Promise;
+use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::JsValue;
 
-/// A JS `Error` for a hisock error.
+#[wasm_bindgen(module = "/src/js/errors.js")]
+extern "C" {
+    /// `new HisockError(message, kind, code)`.
+    #[wasm_bindgen(js_name = HisockError)]
+    type JsHisockError;
+    #[wasm_bindgen(constructor, js_class = HisockError)]
+    fn new(message: &str, kind: &str, code: Option<u16>) -> JsHisockError;
+
+    /// Rejects with the `HisockError` of a connect to `url` whose socket
+    /// closed before it opened (`waited_ms` 0; probes the URL over HTTP for
+    /// at most `probe_ms`) or did not open within `waited_ms`.
+    #[wasm_bindgen(js_name = connectError)]
+    pub fn connect_error(url: &str, waited_ms: u32, probe_ms: u32) -> Promise;
+
+    /// Logs a rejection (`{ command, code, message }`) nobody listens to.
+    #[wasm_bindgen(js_name = warnRejected)]
+    pub fn warn_rejected(rejection: &JsValue);
+}
+
+/// A JS `HisockError` for a hisock error.
 pub fn hisock_error(err: &Error) -> JsValue {
     let (kind, code) = match err {
         Error::Timeout(_) => ("timeout", None),
@@ -29,17 +50,11 @@ pub fn hisock_error(err: &Error) -> JsValue {
     make_error(&err.to_string(), kind, code)
 }
 
-/// A JS `Error` for a wrong argument (the caller's mistake).
+/// A JS `HisockError` for a wrong argument (the caller's mistake).
 pub fn argument_error(message: &str) -> JsValue {
     make_error(message, "argument", None)
 }
 
 fn make_error(message: &str, kind: &str, code: Option<u16>) -> JsValue {
-    let error = js_sys::Error::new(message);
-    error.set_name("HisockError");
-    let _ = Reflect::set(&error, &"kind".into(), &kind.into());
-    if let Some(code) = code {
-        let _ = Reflect::set(&error, &"code".into(), &JsValue::from(code));
-    }
-    error.into()
+    JsHisockError::new(message, kind, code).into()
 }

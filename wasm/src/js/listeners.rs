@@ -27,6 +27,7 @@ use js_sys::{Array, Function, Object, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
+use super::error::warn_rejected;
 use super::value::{decode, encode};
 use crate::transport::js_message;
 
@@ -56,6 +57,11 @@ pub fn add(client: &hisock::Client, listeners: &Listeners, event: &str, listener
         }
         map.push((event.to_owned(), vec![listener]));
     }
+    install(client, listeners, event);
+}
+
+/// Installs the core handler that calls the listeners of `event`.
+fn install(client: &hisock::Client, listeners: &Listeners, event: &str) {
     let handler = JsHandler {
         listeners: listeners.clone(),
         name: Rc::from(event),
@@ -64,8 +70,17 @@ pub fn add(client: &hisock::Client, listeners: &Listeners, event: &str, listener
     client.on(event, handler);
 }
 
+/// Installs the handler of `rejected` before anyone listens to it: with no
+/// listener, it logs the rejection with `console.warn` (an event the server
+/// could not handle must not pass unnoticed; the Rust client logs it at
+/// warn level).
+pub fn watch_rejections(client: &hisock::Client, listeners: &Listeners) {
+    install(client, listeners, reserved::REJECTED);
+}
+
 /// Removes `listener` (or, when `None`, every listener) for `event`;
-/// uninstalls the core handler when none is left.
+/// uninstalls the core handler when none is left (except the one of
+/// `rejected`, which then warns again).
 pub fn remove(
     client: &hisock::Client,
     listeners: &Listeners,
@@ -87,7 +102,9 @@ pub fn remove(
         }
         map.remove(index);
     }
-    client.off(event);
+    if event != reserved::REJECTED {
+        client.off(event);
+    }
 }
 
 /// What the listeners of an event name are called with.
@@ -204,7 +221,14 @@ impl Handler<ClientEvent, JsArgs> for JsHandler {
         Box::pin(async move {
             let args = taken?.into_args(kind);
             let first = match args {
-                Ok(args) => run(&listeners, &name, &args).await,
+                Ok(args) => {
+                    if kind == Kind::Rejected && listeners_of(&listeners, &name).is_empty() {
+                        if let Some(rejection) = args.first() {
+                            warn_rejected(rejection);
+                        }
+                    }
+                    run(&listeners, &name, &args).await
+                }
                 Err(err) => {
                     if !kind.answers() {
                         report(&name, &JsValue::from_str(&err));

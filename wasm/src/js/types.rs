@@ -98,28 +98,41 @@ export interface RejectionInfo {
   message: string;
 }
 
-/** Every promise of the API rejects with this. */
-export interface HisockError extends Error {
-  name: "HisockError";
-  kind:
-    | "timeout"
-    | "closed"
-    | "refused"
-    | "remote"
-    | "encode"
-    | "decode"
-    | "queue_full"
-    | "invalid_address"
-    | "too_big"
-    | "limit"
-    | "transport"
-    | "protocol"
-    | "argument";
+/**
+ * What went wrong, in one word (the `kind` of a `HisockError`). A failed
+ * `connect`: `invalid_address` (not a `ws://`/`wss://` URL, or one the
+ * browser refuses; nothing was sent), `unreachable` (no answer to the
+ * WebSocket upgrade nor to an HTTP request: nothing listens there, or no
+ * web server does, like a hisock TCP port), `not_websocket` (an HTTP
+ * server answered but refused the upgrade), `timeout` (no answer in time).
+ */
+export type ErrorKind =
+  | "timeout"
+  | "closed"
+  | "refused"
+  | "remote"
+  | "encode"
+  | "decode"
+  | "queue_full"
+  | "invalid_address"
+  | "unreachable"
+  | "not_websocket"
+  | "too_big"
+  | "limit"
+  | "transport"
+  | "protocol"
+  | "argument";
+
+/** Every promise of the API rejects with this (`err instanceof HisockError`). */
+export class HisockError extends Error {
+  constructor(message: string, kind: ErrorKind, code?: number);
+  readonly name: "HisockError";
+  readonly kind: ErrorKind;
   /**
    * The close code (closed, refused; for limit, the code the server would
    * have closed with) or the remote error code (remote).
    */
-  code?: number;
+  readonly code?: number;
 }
 
 /** What a listener returns to answer a server request. */

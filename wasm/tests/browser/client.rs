@@ -323,7 +323,7 @@ async fn a_refused_handshake_reports_code_4003_and_the_reason() {
 }
 
 #[wasm_bindgen_test]
-async fn connecting_where_nobody_listens_fails_with_1006() {
+async fn connecting_where_nobody_listens_fails_and_says_so() {
     // Port 9 (discard) on loopback: nothing listens there in the test setup.
     let err = hisock_wasm::connect_with_timeout(
         "ws://127.0.0.1:9/",
@@ -332,16 +332,38 @@ async fn connecting_where_nobody_listens_fails_with_1006() {
     )
     .await
     .expect_err("nothing listens");
-    match err {
-        Error::Transport(TransportError::Closed(reason)) => {
-            assert_eq!(reason.code, codes::ABNORMAL)
-        }
+    match &err {
+        Error::Transport(TransportError::Other(message)) => assert!(
+            message.starts_with(
+                "cannot connect to ws://127.0.0.1:9/: the WebSocket closed before it opened"
+            ),
+            "{message}"
+        ),
         other => panic!("expected a failed connection, got {other:?}"),
     }
-    let err = hisock_wasm::connect("ftp://127.0.0.1:9/", ClientOptions::new())
-        .await
-        .expect_err("not a WebSocket URL");
-    assert!(matches!(err, Error::InvalidAddress { .. }), "{err:?}");
+    assert!(!err.to_string().contains("closed by peer"), "{err}");
+}
+
+#[wasm_bindgen_test]
+async fn a_url_that_is_not_ws_or_wss_is_an_invalid_address() {
+    // "127.0.0.1:7071" would be a path relative to the test page.
+    for url in [
+        "ftp://127.0.0.1:9/",
+        "127.0.0.1:7071",
+        "http://127.0.0.1:9/",
+        "/ws",
+    ] {
+        let err = hisock_wasm::connect(url, ClientOptions::new())
+            .await
+            .expect_err("not a WebSocket URL");
+        match &err {
+            Error::InvalidAddress { input, reason } => {
+                assert_eq!(input, url);
+                assert!(reason.contains("ws://host:port/path"), "{reason}");
+            }
+            other => panic!("expected an invalid address for {url}, got {other:?}"),
+        }
+    }
 }
 
 #[wasm_bindgen_test]

@@ -32,7 +32,8 @@ hisock::events! {
 
 #[wasm_bindgen_test]
 async fn typed_events_work_from_the_wasm_client() {
-    let client = connect(ClientOptions::new().on_event(Double, |n: u32| async move { n * 2 })).await;
+    let client =
+        connect(ClientOptions::new().on_event(Double, |n: u32| async move { n * 2 })).await;
 
     let sum: i64 = client.request_event(Add, (2, 40), WAIT).await.expect("add");
     assert_eq!(sum, 42);
@@ -41,7 +42,10 @@ async fn typed_events_work_from_the_wasm_client() {
         command: "typed_greeting".into(),
         value: Value::from("hello"),
     };
-    client.send_event(EmitToMe, greeting).await.expect("emit_to_me");
+    client
+        .send_event(EmitToMe, greeting)
+        .await
+        .expect("emit_to_me");
     let text: String = client.recv_event(Greeting, WAIT).await.expect("greeting");
     assert_eq!(text, "hello");
 
@@ -50,7 +54,10 @@ async fn typed_events_work_from_the_wasm_client() {
         command: "typed_double".into(),
         value: Value::from(21),
     };
-    let answer: u32 = client.request_event(AskMe, question, WAIT).await.expect("ask_me");
+    let answer: u32 = client
+        .request_event(AskMe, question, WAIT)
+        .await
+        .expect("ask_me");
     assert_eq!(answer, 42);
     client.close().await;
 }
