@@ -1,9 +1,7 @@
 //! `connect()` and the `HisockClient` class of the JS API. The TypeScript
 //! signatures are written out in `types.rs`.
 
-use std::cell::Cell;
 use std::rc::Rc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -26,9 +24,6 @@ use crate::transport::{self, NotOpened, DEFAULT_MAX_FRAME_LEN};
 pub struct HisockClient {
     client: Client,
     listeners: Listeners,
-    /// How many of this client's promises are still running (see
-    /// [`HisockClient::run`]).
-    running: Rc<Cell<u32>>,
 }
 
 /// How long a failed connect waits for the HTTP probe that tells why (see
@@ -83,24 +78,18 @@ pub fn connect_js(url: String, options: JsValue) -> Promise {
             // them once the connection is over lets the GC take both.
             held.borrow_mut().clear();
         });
-        Ok(HisockClient {
-            client,
-            listeners,
-            running: Rc::default(),
-        }
-        .into())
+        Ok(HisockClient { client, listeners }.into())
     }))
 }
 
-/// `fut` with hisock errors turned into JS errors.
+/// Runs `fut` as a JS promise, turning hisock errors into JS errors.
 ///
-/// Deliberately not generic: every method shares this one future type and
-/// one instantiation of `future_to_promise` (one per method cost about
-/// 10 KB of wasm).
-fn promise(
-    fut: LocalBoxFuture<'static, hisock::Result<JsValue>>,
-) -> LocalBoxFuture<'static, Result<JsValue, JsValue>> {
-    Box::pin(async move { fut.await.map_err(|err| hisock_error(&err)) })
+/// Deliberately not generic: every method shares this one instantiation of
+/// `future_to_promise` (one per method cost about 10 KB of wasm).
+fn promise(fut: LocalBoxFuture<'static, hisock::Result<JsValue>>) -> Promise {
+    js_promise(Box::pin(async move {
+        fut.await.map_err(|err| hisock_error(&err))
+    }))
 }
 
 /// The one place that turns a future into a JS promise.
@@ -158,38 +147,7 @@ enum Op {
 
 impl HisockClient {
     /// Runs `op` as a JS promise.
-    ///
-    /// When none of this client's earlier operations is still running, `op`
-    /// is polled at once: a `send` with room in the queue is then done
-    /// before the call returns, and its promise is an already settled one,
-    /// without a task, a microtask and a promise adapter each. An
-    /// operation that is not done (a request awaiting its reply, a send
-    /// waiting for room) goes on as a task; while one does, later calls wait
-    /// their turn as tasks too, so frames keep the order of the calls.
     fn run(&self, op: Op) -> Promise {
-        let mut fut = self.op(op);
-        if self.running.get() == 0 {
-            // A waker that does nothing: if `fut` is pending, the task it
-            // becomes polls it again with its own waker before it waits.
-            let mut cx = Context::from_waker(futures::task::noop_waker_ref());
-            if let Poll::Ready(done) = fut.as_mut().poll(&mut cx) {
-                return match done {
-                    Ok(value) => Promise::resolve(&value),
-                    Err(err) => Promise::reject(&err),
-                };
-            }
-        }
-        let running = self.running.clone();
-        running.set(running.get() + 1);
-        js_promise(Box::pin(async move {
-            let done = fut.await;
-            running.set(running.get() - 1);
-            done
-        }))
-    }
-
-    /// `op` as a future, with hisock errors as JS errors.
-    fn op(&self, op: Op) -> LocalBoxFuture<'static, Result<JsValue, JsValue>> {
         let client = self.client.clone();
         promise(Box::pin(async move {
             Ok(match op {
