@@ -1,5 +1,5 @@
 //! The browser benchmark's Rust client (`bench/browser/`): hisock's Rust
-//! [`Client`](hisock::Client), compiled to wasm32 and connected through
+//! `Client` (`hisock::Client`), compiled to wasm32 and connected through
 //! `hisock_wasm::connect`, running each workload in Rust inside the page.
 //! JavaScript calls one function per workload and gets the timings back,
 //! so what is measured is the Rust client and the browser's WebSocket, not
