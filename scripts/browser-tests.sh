@@ -10,7 +10,8 @@
 #       tests/browser/artifacts/; what the package ships
 #       (package.test.mjs) and its connect errors (connect-errors.test.mjs);
 #   (c) the bundler recipes (wasm/bundlers/run.sh): a tiny app built with
-#       Vite, esbuild and webpack 5 and a plain page, each in Chromium.
+#       Vite, esbuild and webpack 5 and a plain page, each in Chromium;
+#   (d) the browser benchmark's smoke run (bench/browser/run.sh --quick).
 # (a), (b) and (c) talk to the native hisock-test-server, started here
 # on free loopback ports and stopped on exit (the chat demo test starts its
 # own chat_server). Exits non-zero if anything fails; every step is bounded
@@ -131,6 +132,14 @@ step "(c) the npm package built with Vite, esbuild, webpack 5 and in a plain pag
 # installed once under target/bundlers/.
 if ! timeout 1500 bash wasm/bundlers/run.sh; then
   failed+=("bundler recipes")
+fi
+
+step "(d) the browser benchmark, --quick (a smoke check: every client runs every workload; no figure is checked)"
+# Debug builds and the npm package built above; one round of a few hundred
+# operations, about 5 s in Chromium.
+if ! HISOCK_BENCH_SKIP_NPM=1 HISOCK_BENCH_PROFILE=dev timeout 900 \
+  bash bench/browser/run.sh --quick --out "$logs/browser-bench" >/dev/null; then
+  failed+=("browser benchmark --quick")
 fi
 
 if [ ${#failed[@]} -gt 0 ]; then
