@@ -1,18 +1,22 @@
 //! What a hisock TCP port says to a web client. A browser's WebSocket, a
 //! page's `fetch` or `curl` that reaches a TCP port speaks HTTP, and its
 //! request line read as a length prefix ("GET " is 1,195,725,856) is a
-//! frame far past any limit. Instead of dropping the connection without a
-//! word, the listener answers one HTTP `400` that says what the port is,
-//! with CORS headers so a page can read it: the npm client's `connect`
+//! frame far past any limit, refused as too big. Instead of a hisock frame
+//! the peer cannot read, the port answers one HTTP `400` that says what it
+//! is, with CORS headers so a page can read it: the npm client's `connect`
 //! reports such a URL as `tcp_port` ("a hisock TCP port, not a WebSocket
-//! endpoint"), and the Rust WebSocket client quotes the body.
+//! endpoint"), and the Rust WebSocket client says so too.
 //!
-//! The check runs once, on a connection's first four bytes, before the
-//! framing starts; frames pay nothing for it.
+//! The reader notices the request only on its too-big path, and the
+//! writer checks one shared flag per batch: frames pay nothing per frame.
+//! The connection is otherwise served as before (the server's refusal for
+//! a too-big frame is what the writer replaces with the answer), so a
+//! silent peer still gets the handshake timeout's refusal.
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
-use hisock::TransportError;
+use bytes::BytesMut;
 
 /// The first four bytes of the HTTP methods a client may open with.
 const METHODS: [&[u8; 4]; 9] = [
@@ -23,9 +27,9 @@ const METHODS: [&[u8; 4]; 9] = [
 pub const TCP_PORT_NOTICE: &str = "this is a hisock TCP port, not an HTTP or WebSocket endpoint: \
      connect with a hisock TCP client, or from a browser to the server's WebSocket endpoint";
 
-/// True when a connection's first four bytes are an HTTP request's, not a
-/// frame's length: an HTTP method, read as a length past `max_frame_len`
-/// (so no frame the server would accept is ever mistaken for one).
+/// True when four bytes read as a frame's length are an HTTP request's
+/// start: an HTTP method, read as a length past `max_frame_len` (so no
+/// frame the server would accept is ever mistaken for one).
 pub(crate) fn is_http_request(head: [u8; 4], max_frame_len: usize) -> bool {
     u32::from_be_bytes(head) as usize > max_frame_len && METHODS.contains(&&head)
 }
@@ -46,30 +50,38 @@ pub(crate) fn answer() -> String {
     )
 }
 
-/// Reads a connection's first four bytes. When they open an HTTP request,
-/// answers it (see [`answer`]) and fails; otherwise returns them for the
-/// frame reader to start from.
-pub(crate) async fn first_bytes<R, W>(
-    read: &mut R,
-    write: &mut W,
-    max_frame_len: usize,
-) -> Result<[u8; 4], TransportError>
-where
-    R: AsyncRead + Unpin,
-    W: AsyncWrite + Unpin,
-{
-    let mut head = [0; 4];
-    read.read_exact(&mut head).await?;
-    if !is_http_request(head, max_frame_len) {
-        return Ok(head);
+/// Shared by a connection's reader and writer: whether the peer turned out
+/// to speak HTTP, and whether the answer went out.
+#[derive(Clone, Default)]
+pub(crate) struct HttpPeer(Arc<HttpPeerState>);
+
+#[derive(Default)]
+struct HttpPeerState {
+    noticed: AtomicBool,
+    answered: AtomicBool,
+}
+
+impl HttpPeer {
+    /// The reader's part: `head`, refused as a frame length, may be an
+    /// HTTP request's start.
+    pub(crate) fn notice(&self, head: [u8; 4], max_frame_len: usize) {
+        if is_http_request(head, max_frame_len) {
+            self.0.noticed.store(true, Ordering::Release);
+        }
     }
-    // Best effort: the request's remaining bytes stay unread, which is
-    // fine for a connection that closes right after the answer.
-    let _ = write.write_all(answer().as_bytes()).await;
-    let _ = write.shutdown().await;
-    Err(TransportError::Other(
-        "an HTTP request reached a hisock TCP port; answered 400".into(),
-    ))
+
+    /// The writer's part, before it writes a batch: once the peer is known
+    /// to speak HTTP, the batch (frames it cannot read) becomes the answer,
+    /// once, and later batches nothing.
+    pub(crate) fn replace_frames(&self, batch: &mut BytesMut) {
+        if !self.0.noticed.load(Ordering::Acquire) {
+            return;
+        }
+        batch.clear();
+        if !self.0.answered.swap(true, Ordering::AcqRel) {
+            batch.extend_from_slice(answer().as_bytes());
+        }
+    }
 }
 
 #[cfg(test)]
@@ -94,6 +106,31 @@ mod tests {
         ));
         // A server that accepts frames that large never mistakes one.
         assert!(!is_http_request(*b"GET ", usize::MAX));
+    }
+
+    #[test]
+    fn the_writer_sends_the_answer_once_instead_of_frames() {
+        let peer = HttpPeer::default();
+        let mut batch = BytesMut::from(&b"\0\0\0\x02ab"[..]);
+        peer.replace_frames(&mut batch);
+        assert_eq!(
+            &batch[..],
+            b"\0\0\0\x02ab",
+            "frames go out while nothing is noticed"
+        );
+        peer.notice(16u32.to_be_bytes(), DEFAULT_MAX_FRAME_LEN);
+        peer.replace_frames(&mut batch);
+        assert_eq!(
+            &batch[..],
+            b"\0\0\0\x02ab",
+            "a frame length is no HTTP request"
+        );
+        peer.notice(*b"GET ", DEFAULT_MAX_FRAME_LEN);
+        peer.replace_frames(&mut batch);
+        assert_eq!(batch, answer().as_bytes());
+        let mut later = BytesMut::from(&b"\0\0\0\x01z"[..]);
+        peer.replace_frames(&mut later);
+        assert!(later.is_empty(), "the answer goes once, frames never");
     }
 
     #[test]

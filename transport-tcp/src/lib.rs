@@ -98,22 +98,8 @@ impl Listener for TcpListener {
     ) -> BoxFuture<'_, Result<Incoming, TransportError>> {
         Box::pin(async move {
             let (stream, _) = self.inner.accept().await?;
-            // The first bytes are read off the accept loop, in the
-            // connection's own task (bounded by the handshake timeout):
-            // an HTTP request gets its answer there (see http_answer.rs).
-            let incoming: Incoming = Box::pin(async move {
-                let _ = stream.set_nodelay(true);
-                let peer = stream.peer_addr().ok();
-                let local = stream.local_addr().ok();
-                let (mut read, mut write) = stream.into_split();
-                let max = limits.max_frame_len;
-                let head = http_answer::first_bytes(&mut read, &mut write, max).await?;
-                let frames_in = FrameReader::starting_with(read, max, head);
-                Ok(
-                    Connection::new(frames_in, FrameWriter::new(write), TransportKind::Tcp)
-                        .with_addrs(peer, local),
-                )
-            });
+            let conn = tcp_connection(stream, limits.max_frame_len, TransportKind::Tcp);
+            let incoming: Incoming = Box::pin(async move { Ok(conn) });
             Ok(incoming)
         })
     }
@@ -146,8 +132,11 @@ where
     R: tokio::io::AsyncRead + Send + Unpin + 'static,
     W: tokio::io::AsyncWrite + Send + Unpin + 'static,
 {
-    let frames_in = FrameReader::new(read, max_frame_len);
-    let frames_out = FrameWriter::new(write);
+    // An HTTP request read where a frame should be is answered in HTTP by
+    // the writer (see http_answer.rs): the two halves share one flag.
+    let http_peer = http_answer::HttpPeer::default();
+    let frames_in = FrameReader::new(read, max_frame_len).noticing_http(http_peer.clone());
+    let frames_out = FrameWriter::new(write).answering_http(http_peer);
     Connection::new(frames_in, frames_out, kind)
 }
 

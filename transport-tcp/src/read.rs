@@ -18,6 +18,8 @@ use bytes::{Buf, Bytes, BytesMut};
 use hisock::TransportError;
 use tokio::io::AsyncRead;
 
+use crate::http_answer::HttpPeer;
+
 /// Initial read buffer per connection (it grows for larger frames).
 /// tokio-util's default is 8 KiB; measured with 10,000 connections in three
 /// connect/disconnect waves, 8 KiB buffers left the heap fragmented (RSS
@@ -50,6 +52,8 @@ pub(crate) struct FrameReader<R> {
     streak: u32,
     /// The stream ended (cleanly or with an error): nothing more is read.
     done: bool,
+    /// Set when the peer turns out to speak HTTP (the writer answers it).
+    http_peer: Option<HttpPeer>,
 }
 
 impl<R> FrameReader<R> {
@@ -60,15 +64,15 @@ impl<R> FrameReader<R> {
             max_frame_len,
             streak: 0,
             done: false,
+            http_peer: None,
         }
     }
 
-    /// Like [`new`](Self::new), for a stream whose first bytes (`head`)
-    /// were read already.
-    pub(crate) fn starting_with(read: R, max_frame_len: usize, head: [u8; 4]) -> Self {
-        let mut reader = Self::new(read, max_frame_len);
-        reader.buffer.extend_from_slice(&head);
-        reader
+    /// Flags `http_peer` when an HTTP request arrives where a frame should
+    /// (see `http_answer.rs`).
+    pub(crate) fn noticing_http(mut self, http_peer: HttpPeer) -> Self {
+        self.http_peer = Some(http_peer);
+        self
     }
 
     /// The next whole frame in the buffer, if there is one. Otherwise makes
@@ -79,6 +83,9 @@ impl<R> FrameReader<R> {
         };
         let len = u32::from_be_bytes([a, b, c, d]) as usize;
         if len > self.max_frame_len {
+            if let Some(http_peer) = &self.http_peer {
+                http_peer.notice([a, b, c, d], self.max_frame_len);
+            }
             return Err(TransportError::FrameTooBig {
                 len,
                 max: self.max_frame_len,

@@ -20,6 +20,8 @@ use bytes::{BufMut, Bytes, BytesMut};
 use hisock::TransportError;
 use tokio::io::AsyncWrite;
 
+use crate::http_answer::HttpPeer;
+
 /// Frames are gathered up to this many bytes before a write; larger batches
 /// mean fewer syscalls under load.
 const WRITE_BATCH_BYTES: usize = 16 * 1024;
@@ -44,6 +46,9 @@ pub(crate) struct FrameWriter<W> {
     gathered: usize,
     /// What the buffer starts with after a flush.
     start: usize,
+    /// Set by the reader when the peer speaks HTTP: then the HTTP answer
+    /// goes out instead of frames (see `http_answer.rs`).
+    http_peer: Option<HttpPeer>,
 }
 
 impl<W> FrameWriter<W> {
@@ -53,7 +58,15 @@ impl<W> FrameWriter<W> {
             buffer: BytesMut::new(),
             gathered: 0,
             start: WRITE_BUFFER_START,
+            http_peer: None,
         }
+    }
+
+    /// Writes the HTTP answer instead of frames once the reader flags
+    /// `http_peer`.
+    pub(crate) fn answering_http(mut self, http_peer: HttpPeer) -> Self {
+        self.http_peer = Some(http_peer);
+        self
     }
 }
 
@@ -61,6 +74,10 @@ impl<W: AsyncWrite + Unpin> FrameWriter<W> {
     /// Writes the whole buffer out. The buffer is kept for the next frames
     /// (a flush lets go of it).
     fn poll_write_out(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        // One relaxed load per batch, not per frame.
+        if let Some(http_peer) = &self.http_peer {
+            http_peer.replace_frames(&mut self.buffer);
+        }
         while !self.buffer.is_empty() {
             let written = ready!(tokio_util::io::poll_write_buf(
                 Pin::new(&mut self.write),

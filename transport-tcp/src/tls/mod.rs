@@ -131,14 +131,7 @@ impl Listener for TlsListener {
                 let _ = stream.set_nodelay(true);
                 let local = stream.local_addr().ok();
                 let stream = tls.accept(stream, Some(peer)).await?;
-                // A browser's wss:// to this port speaks HTTP inside TLS:
-                // it gets the same answer as on a plain TCP port.
-                let (mut read, mut write) = tokio::io::split(stream);
-                let max = limits.max_frame_len;
-                let head = crate::http_answer::first_bytes(&mut read, &mut write, max).await?;
-                let frames_in = crate::read::FrameReader::starting_with(read, max, head);
-                let frames_out = crate::write::FrameWriter::new(write);
-                Ok(Connection::new(frames_in, frames_out, TransportKind::Tls)
+                Ok(tls_framed(stream, limits.max_frame_len, TransportKind::Tls)
                     .with_addrs(Some(peer), local))
             });
             Ok(incoming)
