@@ -43,6 +43,7 @@
 #![forbid(unsafe_code)]
 
 mod fault_proxy;
+pub mod mapping;
 mod payloads;
 mod probe;
 mod program;
