@@ -105,7 +105,7 @@ impl ResumeOutcome {
 }
 
 /// The outcome's name in PROTOCOL.md's table ("unknown token"), or
-/// "outcome <n>" for a number it does not list. (Not the derived `Debug`,
+/// `"outcome <n>"` for a number it does not list. (Not the derived `Debug`,
 /// whose machinery the browser build would carry for one error message.)
 impl std::fmt::Display for ResumeOutcome {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
