@@ -2,6 +2,36 @@
 //! over `on`, `emit`, `emit_report`, `request` and the broadcast request
 //! whose payload, reply and handler types come from the event's
 //! declaration.
+//!
+//! What the compiler refuses (each of these fails to build; the same
+//! lines with the declared types build, in the last block):
+//!
+//! ```compile_fail
+//! # hisock::events! { pub Calc { to_server { Add("add"): i64 => i64 } to_client { Sum("sum"): i64 } } }
+//! // The handler's payload argument is not the declared payload.
+//! hisock::Server::new().on_event(Add, |n: String| async move { 0_i64 });
+//! ```
+//!
+//! ```compile_fail
+//! # hisock::events! { pub Calc { to_server { Add("add"): i64 => i64 } to_client { Sum("sum"): i64 } } }
+//! // The handler's return value is not the declared reply.
+//! hisock::Server::new().on_event(Add, |n: i64| async move { n.to_string() });
+//! ```
+//!
+//! ```compile_fail
+//! # hisock::events! { pub Calc { to_server { Add("add"): i64 => i64 } to_client { Sum("sum"): i64 } } }
+//! // The server does not send events declared for clients to send.
+//! hisock::Server::new().to_all().emit_event(Add, 1_i64);
+//! ```
+//!
+//! ```
+//! # hisock::events! { pub Calc { to_server { Add("add"): i64 => i64 } to_client { Sum("sum"): i64 } } }
+//! # fn main() -> hisock::Result<()> {
+//! let server = hisock::Server::new();
+//! server.on_event(Add, |n: i64| async move { n + 1 });
+//! server.to_all().emit_event(Sum, 1_i64)?;
+//! # Ok(()) }
+//! ```
 
 use std::borrow::Borrow;
 use std::time::Duration;
