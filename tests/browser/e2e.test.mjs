@@ -6,14 +6,13 @@
 // package in target/npm/ (or HISOCK_NPM_TARBALL). scripts/browser-tests.sh
 // provides both. Run: npm test (in tests/browser).
 
-import { execFileSync } from "node:child_process";
 import { copyFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 
-import { inPage as inPageOf, openTestPage, tarball, unpack } from "./support.mjs";
+import { inPage as inPageOf, openTestPage, tarball, tsc, unpack } from "./support.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const WS_URL = process.env.HISOCK_TEST_WS_URL;
@@ -381,15 +380,8 @@ test("the package's TypeScript declarations type-check an application", { timeou
       files: ["app.ts"],
     }),
   );
-  const tsc = join(here, "node_modules", "typescript", "bin", "tsc");
-  try {
-    execFileSync(process.execPath, [tsc, "-p", join(unpacked.dir, "tsconfig.json")], {
-      encoding: "utf8",
-      stdio: "pipe",
-    });
-  } catch (err) {
-    assert.fail(`tsc failed:\n${err.stdout}${err.stderr}`);
-  }
+  const check = tsc(join(unpacked.dir, "tsconfig.json"));
+  assert.equal(check.status, 0, `tsc failed:\n${check.output}`);
 });
 
 test("a browser client joins and leaves rooms as the server's room hook allows", { timeout: 30_000 }, async () => {

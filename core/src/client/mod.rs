@@ -3,6 +3,10 @@
 //! client and a [`Driver`] future that the caller spawns on its runtime
 //! (`tokio::spawn` natively, `wasm_bindgen_futures::spawn_local` in the
 //! browser). Timeouts use `futures-timer`, which works on both.
+//!
+//! Past 450 lines: this file holds the `Client` type and the calls every
+//! client makes (send, push, close, identity); requests, presence, rooms,
+//! typed events, reconnection and the driver are in their sibling files.
 
 mod context;
 mod driver;

@@ -1,5 +1,9 @@
 //! The postcard encoding of [`Frame`], written by hand.
 //!
+//! Past 450 lines on purpose: every kind's encoder and decoder sit side by
+//! side, so that the byte layout of every kind is checked in one place
+//! against PROTOCOL.md section 3.2; the tests live in `frame/tests.rs`.
+//!
 //! It produces and accepts exactly the bytes that postcard's serde encoding
 //! of the derived `Serialize`/`Deserialize` impls does (`frame/tests.rs`
 //! compares the two for edge values of every kind, every truncation and
