@@ -12,10 +12,10 @@ use serde::Serialize;
 
 use super::crowd::Crowd;
 use super::inbound::Inbound;
-use super::seq::Tally;
 use super::server::group_name;
 use super::wire::{self, Done, Relay, Seq, Sync};
 use crate::Transport;
+use hisock_test_support::Tally;
 
 /// How long a client waits for a mark before it counts as missing.
 const MARK_LIMIT: Duration = Duration::from_secs(30);

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use hisock::{ClientOptions, Data};
 use tokio::sync::Notify;
 
-use super::seq::{SeqCheck, Tally};
 use super::wire::{self, GroupSeq, Mark, Seq, Sync};
+use hisock_test_support::{SeqCheck, Tally};
 
 /// One client's receiving side, shared by its handlers and its task.
 #[derive(Default)]

@@ -10,7 +10,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::{Mutex, MutexGuard};
 
-use super::seq::{SeqCheck, Tally};
+use hisock_test_support::{SeqCheck, Tally};
 
 /// (sender, receiver), by soak id.
 type Pair = (u64, u64);

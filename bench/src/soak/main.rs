@@ -23,7 +23,6 @@ mod crowd;
 mod inbound;
 mod ledger;
 mod options;
-mod seq;
 mod server;
 mod summary;
 mod wire;

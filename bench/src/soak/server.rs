@@ -19,9 +19,9 @@ use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 use super::options::Options;
-use super::seq::{SeqCheck, Tally};
 use super::wire::{self, Done, Mark, Relay, Seq, Sync};
 use crate::util::{raise_open_files_limit, BenchResult};
+use hisock_test_support::{SeqCheck, Tally};
 
 /// Hidden subcommand: the server process.
 pub const COMMAND: &str = "__server";

@@ -7,9 +7,9 @@ use serde::Serialize;
 use super::client::{ClientReport, Requests};
 use super::crowd::Outcome;
 use super::ledger::DirectTally;
-use super::seq::Tally;
 use super::server::ServerStats;
 use crate::Transport;
+use hisock_test_support::Tally;
 
 /// One reading of the server's RSS.
 #[derive(Debug, Clone, Copy, Serialize)]

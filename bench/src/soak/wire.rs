@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 /// Client → server event, [`Seq`]: counted by the server per sender.
 pub const C2S: &str = "c2s";
 /// Client → server request, [`Done`]: the client's last accepted `c2s`
-/// number; the reply is the server's [`Tally`](super::seq::Tally) of that
+/// number; the reply is the server's [`Tally`](hisock_test_support::Tally) of that
 /// sender.
 pub const C2S_DONE: &str = "c2s_done";
 /// Client → server request, [`Seq`]: answered with the same payload.

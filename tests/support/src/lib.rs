@@ -18,8 +18,11 @@
 //! - [`Program`]: a binary run as a child process, its output read with
 //!   bounded waits (the examples' smoke tests).
 //! - [`Move`], [`patterned_bytes`]: payloads whose content can be checked.
-//! - [`FaultProxy`]: a loopback proxy in front of a server that cuts its
-//!   connections on command (for reconnection tests, any transport).
+//! - [`FaultProxy`]: a loopback proxy in front of a server that cuts,
+//!   delays and stalls its connections on command, one [`Link`] or a
+//!   random subset at a time (for reconnection tests, any transport).
+//! - [`SeqCheck`] and [`Tally`]: what a receiver saw of a sender's
+//!   numbered stream: lost, duplicated, out of order, unexpected.
 //! - [`TestCerts`]: a test CA and a `localhost` certificate it signed,
 //!   generated at run time (rcgen), for the TLS and WSS transports.
 //!
@@ -50,18 +53,22 @@ mod program;
 pub mod raw;
 mod record;
 mod redis;
+mod seq_check;
 mod server;
 mod tls;
 mod transport;
 mod wait;
 
-pub use fault_proxy::FaultProxy;
+pub use fault_proxy::{
+    AfterStall, CutAt, Direction, FaultProxy, Link, CUT_AT_THE_LATEST, RANDOM_CUT_MAX_BYTES,
+};
 pub use payloads::{patterned_bytes, patterned_pieces, Move};
 pub use probe::Probe;
 pub use program::{http_get, Program};
 pub use raw::{loopback_pair, Handshake, RawPeer, RawStream, RawTcpPeer, RawWsPeer, WsClosed};
 pub use record::{record_departures, record_joins, record_leaves};
 pub use redis::RedisServer;
+pub use seq_check::{SeqCheck, Tally};
 pub use server::TestServer;
 pub use tls::TestCerts;
 pub use transport::{listen_ws_with, ws_url, wss_url, Transport};

@@ -1,8 +1,9 @@
 //! Delivery accounting for one sender's stream of sequence numbers, as one
 //! receiver sees it inside a window: the numbers after `start` up to the
-//! last one the sender was told was accepted. Everything the soak checks
-//! (broadcasts, group casts, client → server events, direct messages)
-//! goes through this one type.
+//! last one the sender was told was accepted. Everything the soak
+//! (`bench/src/soak`) and the resumption chaos test
+//! (`tests/tests/resume_chaos.rs`) check goes through this one type: lost,
+//! duplicated, out of order, unexpected.
 
 use std::collections::BTreeSet;
 use std::ops::AddAssign;
