@@ -52,9 +52,11 @@ async fn next_change(changes: &Probe<ConnectionChange>) -> ConnectionChange {
 /// A client that joined: its id, name and group.
 type Joined = (u64, Option<String>, Option<String>);
 
-/// A server that echoes, and records each joining client's name and group.
+/// A server that echoes, lets clients into any room, and records each
+/// joining client's name and group.
 fn echo_server() -> (Server, Probe<Joined>) {
     let server = Server::new();
+    server.room_requests(|_| Ok(()));
     server.on("echo", |Data(n): Data<u32>| async move { n });
     let joins = Probe::new("join");
     let seen = joins.clone();
@@ -164,12 +166,14 @@ transport_tests! {
 
     /// A server restarted on the same port (its sessions are gone): the
     /// client reconnects to the new one, after `disconnected` with 1001,
-    /// with its name and group.
+    /// and the application is told `reconnected{resumed: false}`; the new
+    /// session has the client's name, group and rooms.
     async fn a_server_restarted_on_the_same_port_gets_the_client_back(t: Transport) {
         let (server, _joins) = echo_server();
         let test = TestServer::start(t, server).await;
         let (options, changes) = recording("ada", quick());
         let client = test.connect(options).await;
+        assert!(client.join_room("deck").await.expect("joined the room"));
 
         test.shutdown().await;
         match next_change(&changes).await {
@@ -193,7 +197,11 @@ transport_tests! {
         let (id, name, group) = joins.next().await;
         assert_eq!((name.as_deref(), group.as_deref()), (Some("ada"), Some("crew")));
         assert_eq!(client.id(), id);
+        // The room requests left before this request: it is handled after
+        // them.
         assert_eq!(client.request::<u32, _>("echo", 9u32, SHORT).await.expect("echo"), 9);
+        let in_room: Vec<u64> = again.room("deck").iter().map(|c| c.id).collect();
+        assert_eq!(in_room, vec![id], "the room was restored on the new session");
         within("close", client.close()).await;
         within("shutdown", again.shutdown()).await;
     }

@@ -22,7 +22,9 @@
 //!   delays and stalls its connections on command, one [`Link`] or a
 //!   random subset at a time (for reconnection tests, any transport).
 //! - [`SeqCheck`] and [`Tally`]: what a receiver saw of a sender's
-//!   numbered stream: lost, duplicated, out of order, unexpected.
+//!   numbered stream: lost, duplicated, out of order, unexpected;
+//!   [`DeliveryReport`]: those per client and direction, with how each
+//!   side's requests ended (the resumption chaos test's checker).
 //! - [`TestCerts`]: a test CA and a `localhost` certificate it signed,
 //!   generated at run time (rcgen), for the TLS and WSS transports.
 //!
@@ -45,6 +47,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod delivery;
 mod fault_proxy;
 pub mod mapping;
 mod payloads;
@@ -59,6 +62,7 @@ mod tls;
 mod transport;
 mod wait;
 
+pub use delivery::{error_kind, DeliveryReport, RequestTally, StreamReport, Totals};
 pub use fault_proxy::{
     AfterStall, CutAt, Direction, FaultProxy, Link, CUT_AT_THE_LATEST, RANDOM_CUT_MAX_BYTES,
 };
