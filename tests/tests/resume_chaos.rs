@@ -94,7 +94,8 @@ async fn without_sessions_the_checker_reports_what_cuts_lose() {
         faults: true,
         seed: seed(),
     };
-    let outcome = run(Server::new(), plan).await;
+    let sessionless = Server::builder().session_window(Duration::ZERO).build();
+    let outcome = run(sessionless, plan).await;
     assert!(outcome.cuts > 0);
     assert!(outcome.fresh > 0 && outcome.resumed == 0);
     assert!(
