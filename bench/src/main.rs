@@ -7,6 +7,9 @@
 //!
 //! - W1 stream: one client pipelines 1,000,000 events of 64 bytes.
 //! - W2 rpc: 20,000 sequential request/reply round trips, p50 and p99.
+//!   W1 and W2 also run with resumption on (the client reconnects and asks
+//!   for a session, so both sides count, acknowledge and keep a replay
+//!   buffer): the `_resume` figures.
 //! - W3 fanout: 1,000 clients, 200 broadcasts of 100 bytes each.
 //! - M1 memory: server RSS per idle connection at 10,000 connections (the
 //!   clients in another process), then three churn waves.
@@ -14,6 +17,8 @@
 //! - C1 cluster: nodes joined through a local redis-server: a broadcast's
 //!   propagation from one node to another's client (Redis's own PUBLISH
 //!   round trip as raw), and W3's fanout over 3 nodes (one node as raw).
+//! - R1 resume: the time from a cut to resumed delivery, p50 and p99 (raw:
+//!   a new bare connection's first frame).
 //!
 //! ```text
 //! cargo run --release -p hisock-bench -- [--quick] [--only W1,W3] [--out DIR]

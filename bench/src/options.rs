@@ -11,7 +11,7 @@ use crate::Transport;
 pub const M1_RUNS: usize = 3;
 
 /// The workloads, in the order they run.
-pub const WORKLOADS: &[&str] = &["W1", "W2", "W3", "M1", "L1", "C1"];
+pub const WORKLOADS: &[&str] = &["W1", "W2", "W3", "M1", "L1", "C1", "R1"];
 
 /// What to run and how big.
 #[derive(Debug, Clone)]
@@ -28,7 +28,7 @@ pub struct Options {
     /// Measure the raw stack too (off with `--hisock-only`, for profiling).
     pub raw: bool,
     /// The transports to measure (`--transport tcp,tls` picks some; W3's
-    /// mixed run needs tcp and ws). W3 and L1 run on tcp and ws only.
+    /// mixed run needs tcp and ws). W3, L1 and R1 run on tcp and ws only.
     pub transports: Vec<Transport>,
     /// W1: events pipelined by one client.
     pub w1_events: u64,
@@ -55,12 +55,14 @@ pub struct Options {
     pub m1_idle: Duration,
     /// L1: the large payload, in bytes.
     pub l1_bytes: usize,
+    /// R1: measured cuts per run.
+    pub r1_cuts: usize,
     /// Longest any single measurement may take.
     pub limit: Duration,
 }
 
 const USAGE: &str =
-    "usage: bench [--quick] [--runs N] [--only W1,W2,W3,M1,L1,C1] [--out DIR] [--hisock-only] [--transport tcp,ws,tls,wss] [--m1-no-presence] [--w1-events N]";
+    "usage: bench [--quick] [--runs N] [--only W1,W2,W3,M1,L1,C1,R1] [--out DIR] [--hisock-only] [--transport tcp,ws,tls,wss] [--m1-no-presence] [--w1-events N]";
 
 impl Options {
     fn full() -> Self {
@@ -87,6 +89,7 @@ impl Options {
             m1_presence: true,
             m1_idle: Duration::from_millis(1000),
             l1_bytes: 256 * 1024 * 1024,
+            r1_cuts: 200,
             limit: Duration::from_secs(180),
         }
     }
@@ -101,6 +104,7 @@ impl Options {
             m1_conns: 1_000,
             m1_idle: Duration::from_millis(200),
             l1_bytes: 256 * 1024 * 1024 / 10,
+            r1_cuts: 20,
             limit: Duration::from_secs(30),
             ..Self::full()
         }

@@ -109,7 +109,6 @@ async fn without_sessions_the_checker_reports_what_cuts_lose() {
 /// and delays, every event arrives once and in order in both directions,
 /// and every request is handled once and answered.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs server sessions"]
 async fn with_sessions_nothing_is_lost_doubled_or_reordered_under_cuts() {
     let plan = Plan {
         load: chaos_seconds(),

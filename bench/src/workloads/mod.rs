@@ -5,6 +5,7 @@ mod cluster;
 mod fanout;
 mod large;
 mod memory;
+mod resume;
 mod rpc;
 mod stream;
 
@@ -29,6 +30,7 @@ pub async fn run_all(options: &Options) -> BenchResult<Vec<Row>> {
             "M1" => memory::run(options).await?,
             "L1" => large::run(options).await?,
             "C1" => cluster::run(options).await?,
+            "R1" => resume::run(options).await?,
             _ => Vec::new(),
         };
         eprintln!(

@@ -1,11 +1,12 @@
 //! W2 rpc: sequential request/reply round trips with a small payload;
-//! p50 and p99 latency in microseconds.
+//! p50 and p99 latency in microseconds; on hisock also with resumption on
+//! (`p50_us_resume`, `p99_us_resume`: see W1).
 
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures::{SinkExt, StreamExt};
-use hisock::{ClientOptions, Data, Reply, Server};
+use hisock::{Data, Reply, Server};
 
 use super::{progress, Samples};
 use crate::options::Options;
@@ -26,12 +27,14 @@ pub async fn run(options: &Options) -> BenchResult<Vec<Row>> {
     for &transport in &options.transports {
         let mut p50 = Samples::default();
         let mut p99 = Samples::default();
+        let mut resume50 = Samples::default();
+        let mut resume99 = Samples::default();
         for _ in 0..options.runs {
             let mut raw = match options.raw {
                 true => raw_latencies(transport, options).await?,
                 false => Vec::new(),
             };
-            let mut hisock = hisock_latencies(transport, options).await?;
+            let mut hisock = hisock_latencies(transport, options, false).await?;
             let (raw50, raw99) = match raw.is_empty() {
                 true => (None, None),
                 false => (
@@ -47,9 +50,20 @@ pub async fn run(options: &Options) -> BenchResult<Vec<Row>> {
             progress("W2", transport.name(), "p99_us", raw99, his99);
             p50.push(raw50, his50);
             p99.push(raw99, his99);
+            let mut resumable = hisock_latencies(transport, options, true).await?;
+            let (res50, res99) = (
+                percentile_us(&mut resumable, 50.0),
+                percentile_us(&mut resumable, 99.0),
+            );
+            progress("W2", transport.name(), "p50_us_resume", raw50, res50);
+            progress("W2", transport.name(), "p99_us_resume", raw99, res99);
+            resume50.push(raw50, res50);
+            resume99.push(raw99, res99);
         }
         rows.push(p50.row("W2", transport.name(), "p50_us"));
         rows.push(p99.row("W2", transport.name(), "p99_us"));
+        rows.push(resume50.row("W2", transport.name(), "p50_us_resume"));
+        rows.push(resume99.row("W2", transport.name(), "p99_us_resume"));
     }
     Ok(rows)
 }
@@ -93,11 +107,18 @@ async fn raw_latencies(transport: Transport, options: &Options) -> BenchResult<V
     Ok(latencies[WARMUP..].to_vec())
 }
 
-async fn hisock_latencies(transport: Transport, options: &Options) -> BenchResult<Vec<u64>> {
+/// hisock's latencies; `resume`: with reconnection on, so with a session.
+async fn hisock_latencies(
+    transport: Transport,
+    options: &Options,
+    resume: bool,
+) -> BenchResult<Vec<u64>> {
     let server = Server::new();
     server.on("echo", |Data(blob): Data<Blob>| async move { Reply(blob) });
     let server = HisockServer::start(server, &[transport]).await?;
-    let client = server.connect(transport, ClientOptions::new()).await?;
+    let client = server
+        .connect(transport, super::stream::client_options(resume))
+        .await?;
     let mut blob = Blob::new(64);
     let total = options.w2_round_trips + WARMUP;
     let latencies = within(options.limit, "W2 hisock", async {

@@ -1,12 +1,15 @@
 //! W1 stream: one client pipelines events of a small payload; events per
-//! second until the server has received them all.
+//! second until the server has received them all. Measured twice on hisock:
+//! as it is, and with resumption on (the client reconnects and asks for a
+//! session: both sides count frames, the server acknowledges them and the
+//! client keeps them until then), `events_per_s_resume`.
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
 use futures::{SinkExt, StreamExt};
-use hisock::{ClientOptions, Data, Server};
+use hisock::{ClientOptions, Data, Reconnect, Server};
 
 use super::{progress, Samples};
 use crate::options::Options;
@@ -22,16 +25,27 @@ pub async fn run(options: &Options) -> BenchResult<Vec<Row>> {
     let mut rows = Vec::new();
     for &transport in &options.transports {
         let mut samples = Samples::default();
+        let mut resume = Samples::default();
         for _ in 0..options.runs {
             let raw = match options.raw {
                 true => Some(raw_rate(transport, options).await?),
                 false => None,
             };
-            let hisock = hisock_rate(transport, options).await?;
+            let hisock = hisock_rate(transport, options, false).await?;
             progress("W1", transport.name(), "events_per_s", raw, hisock);
             samples.push(raw, hisock);
+            let resumable = hisock_rate(transport, options, true).await?;
+            progress(
+                "W1",
+                transport.name(),
+                "events_per_s_resume",
+                raw,
+                resumable,
+            );
+            resume.push(raw, resumable);
         }
         rows.push(samples.row("W1", transport.name(), "events_per_s"));
+        rows.push(resume.row("W1", transport.name(), "events_per_s_resume"));
     }
     Ok(rows)
 }
@@ -70,7 +84,8 @@ async fn raw_rate(transport: Transport, options: &Options) -> BenchResult<f64> {
     Ok(n as f64 / (done - start).as_secs_f64())
 }
 
-async fn hisock_rate(transport: Transport, options: &Options) -> BenchResult<f64> {
+/// hisock's rate; `resume`: with reconnection on, so with a session.
+async fn hisock_rate(transport: Transport, options: &Options, resume: bool) -> BenchResult<f64> {
     let n = options.w1_events;
     let received = Arc::new(Countdown::new(n));
     let server = Server::new();
@@ -85,7 +100,7 @@ async fn hisock_rate(transport: Transport, options: &Options) -> BenchResult<f64
         });
     }
     let server = HisockServer::start(server, &[transport]).await?;
-    let client = server.connect(transport, ClientOptions::new()).await?;
+    let client = server.connect(transport, client_options(resume)).await?;
     let mut blob = Blob::new(options.w1_payload);
     let start = Instant::now();
     within(options.limit, "W1 hisock send", async {
@@ -100,4 +115,13 @@ async fn hisock_rate(transport: Transport, options: &Options) -> BenchResult<f64
     client.close().await;
     server.shutdown().await;
     Ok(n as f64 / (done - start).as_secs_f64())
+}
+
+/// A client's options: as they come, or with reconnection on (which asks
+/// the server for a session on every connection).
+pub fn client_options(resume: bool) -> ClientOptions {
+    match resume {
+        true => ClientOptions::new().reconnect(Reconnect::default()),
+        false => ClientOptions::new(),
+    }
 }
