@@ -59,6 +59,8 @@ struct Outcome {
     cuts: usize,
     resumed: usize,
     fresh: usize,
+    /// Events whose send failed, to the server and to clients.
+    refused: [u64; 2],
 }
 
 /// Without faults the harness counts every event and request, and
@@ -176,10 +178,49 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// The clients' reconnects: how many resumed (`[0]`) or went to a fresh
+/// session (`[1]`), and, per client, how many events it had sent when
+/// each happened (where a stream went wrong, next to them, says whether
+/// a resume did it).
+struct Reconnects {
+    counts: [AtomicUsize; 2],
+    events_sent: Vec<AtomicU64>,
+    at: Vec<Mutex<Vec<u64>>>,
+}
+
+impl Reconnects {
+    fn new() -> Arc<Self> {
+        Arc::new(Self {
+            counts: [AtomicUsize::new(0), AtomicUsize::new(0)],
+            events_sent: (0..CLIENTS).map(|_| AtomicU64::new(0)).collect(),
+            at: (0..CLIENTS).map(|_| Mutex::new(Vec::new())).collect(),
+        })
+    }
+
+    fn reconnected(&self, client: usize, resumed: bool) {
+        self.counts[usize::from(!resumed)].fetch_add(1, Ordering::Relaxed);
+        let sent = self.events_sent[client].load(Ordering::Relaxed);
+        lock(&self.at[client]).push(sent);
+    }
+
+    /// What to say beside a client's problems.
+    fn notes(&self, client: usize, events: &SeqCheck, requests: &SeqCheck) -> String {
+        let at = lock(&self.at[client]);
+        format!(
+            "first duplicates: events {:?}, requests {:?}; reconnected after event {:?} (the last 8)",
+            events.duplicates(),
+            requests.duplicates(),
+            &at[at.len().saturating_sub(8)..],
+        )
+    }
+}
+
 /// What a sender counted.
 #[derive(Default)]
 struct Sent {
     events: u64,
+    /// Events not queued (the send failed): their numbers were used again.
+    refused: u64,
     requests: RequestTally,
 }
 
@@ -195,7 +236,7 @@ async fn run(server: Server, plan: Plan) -> Outcome {
         FaultProxy::start(Transport::Tcp.listen(&server).await).await,
         FaultProxy::start(Transport::Ws.listen(&server).await).await,
     ];
-    let reconnects = Arc::new([AtomicUsize::new(0), AtomicUsize::new(0)]);
+    let reconnects = Reconnects::new();
     let clients = connect_all(&proxies, &to_client, &reconnects).await;
     within("every client joined", async {
         while ids.iter().any(|id| id.load(Ordering::Relaxed) == 0) {
@@ -207,7 +248,12 @@ async fn run(server: Server, plan: Plan) -> Outcome {
     let stop = Arc::new(AtomicBool::new(false));
     let mut senders = Vec::new();
     for (i, client) in clients.iter().enumerate() {
-        senders.push(tokio::spawn(client_sends(i, client.clone(), stop.clone())));
+        senders.push(tokio::spawn(client_sends(
+            i,
+            client.clone(),
+            reconnects.clone(),
+            stop.clone(),
+        )));
         senders.push(tokio::spawn(server_sends(
             i,
             server.clone(),
@@ -248,21 +294,30 @@ async fn run(server: Server, plan: Plan) -> Outcome {
         (Direction::ToClient, &to_client, &sent_to_client),
     ] {
         for (client, sent) in sent.iter().enumerate() {
+            let events = lock(&seen.events[client]);
+            let handled = lock(&seen.requests[client]);
             report.streams.push(StreamReport {
                 client,
                 direction,
                 events_sent: sent.events,
-                events: lock(&seen.events[client]).close(sent.events),
+                events: events.close(sent.events),
                 requests: sent.requests.clone(),
-                handled: lock(&seen.requests[client]).close(sent.requests.sent),
+                handled: handled.close(sent.requests.sent),
+                notes: format!(
+                    "{}; state at the end: {:?}",
+                    reconnects.notes(client, &events, &handled),
+                    clients[client].state()
+                ),
             });
         }
     }
     let outcome = Outcome {
         report,
         cuts: proxies.iter().map(FaultProxy::cuts).sum(),
-        resumed: reconnects[0].load(Ordering::Relaxed),
-        fresh: reconnects[1].load(Ordering::Relaxed),
+        resumed: reconnects.counts[0].load(Ordering::Relaxed),
+        fresh: reconnects.counts[1].load(Ordering::Relaxed),
+        refused: [&sent_to_server, &sent_to_client]
+            .map(|sent| sent.iter().map(|s| s.refused).sum()),
     };
     print_outcome(&plan, &outcome);
     // All at once: a client with reconnection on takes 2 s to close (it
@@ -286,6 +341,10 @@ fn print_outcome(plan: &Plan, outcome: &Outcome) {
         outcome.cuts,
         outcome.resumed,
         outcome.fresh,
+    );
+    println!(
+        "sends that failed (their numbers used again): {} to the server, {} to clients",
+        outcome.refused[0], outcome.refused[1]
     );
     println!("{}", outcome.report);
     for problem in outcome.report.problems().iter().take(20) {
@@ -326,11 +385,11 @@ fn serve(server: &Server, seen: &Arc<Seen>, ids: &Arc<Vec<AtomicU64>>) {
 
 /// Connects every client through its transport's proxy, with its
 /// handlers: record the server's events and requests, answer them, and
-/// count reconnects as resumed (`[0]`) or fresh (`[1]`).
+/// count reconnects.
 async fn connect_all(
     proxies: &[FaultProxy; 2],
     seen: &Arc<Seen>,
-    reconnects: &Arc<[AtomicUsize; 2]>,
+    reconnects: &Arc<Reconnects>,
 ) -> Vec<Client> {
     let connects = (0..CLIENTS).map(|i| {
         let (transport, proxy) = match i % 2 {
@@ -356,7 +415,7 @@ async fn connect_all(
             })
             .on("reconnected", move |change: ConnectionChange| {
                 if let ConnectionChange::Reconnected { resumed, .. } = change {
-                    reconnects[usize::from(!resumed)].fetch_add(1, Ordering::Relaxed);
+                    reconnects.reconnected(i, resumed);
                 }
                 async {}
             });
@@ -374,13 +433,24 @@ async fn connect_all(
 
 /// Client `i` sends the server numbered events and requests until `stop`,
 /// then waits for its requests' answers.
-async fn client_sends(i: usize, client: Client, stop: Arc<AtomicBool>) -> Sent {
+async fn client_sends(
+    i: usize,
+    client: Client,
+    reconnects: Arc<Reconnects>,
+    stop: Arc<AtomicBool>,
+) -> Sent {
     let event_client = client.clone();
     send_loop(
         stop,
         move |n| {
-            let client = event_client.clone();
-            async move { client.send("c2s", (i, n)).await.is_ok() }
+            let (client, reconnects) = (event_client.clone(), reconnects.clone());
+            async move {
+                let sent = client.send("c2s", (i, n)).await.is_ok();
+                if sent {
+                    reconnects.events_sent[i].store(n, Ordering::Relaxed);
+                }
+                sent
+            }
         },
         move |n| {
             let client = client.clone();
@@ -447,8 +517,9 @@ where
             }
         }
         tick += 1;
-        if event(sent.events + 1).await {
-            sent.events += 1;
+        match event(sent.events + 1).await {
+            true => sent.events += 1,
+            false => sent.refused += 1,
         }
         if tick % REQUEST_EVERY == 0 && in_flight.len() < MAX_IN_FLIGHT {
             let n = sent.requests.sent + 1;

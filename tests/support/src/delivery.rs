@@ -77,6 +77,9 @@ pub struct StreamReport {
     /// `requests.sent`): lost here is never handled, duplicated is
     /// handled twice.
     pub handled: Tally,
+    /// Context for a reader of the problems (the first duplicated
+    /// numbers, when the last resumes happened, ...); empty when clean.
+    pub notes: String,
 }
 
 impl StreamReport {
@@ -102,6 +105,9 @@ impl StreamReport {
         }
         for (kind, n) in &self.requests.failed {
             problems.push(format!("{n} requests failed with {kind}"));
+        }
+        if !problems.is_empty() && !self.notes.is_empty() {
+            problems.push(self.notes.clone());
         }
         problems
     }
@@ -244,6 +250,7 @@ mod tests {
             events: tally(events, 5),
             requests,
             handled: tally(handled, 3),
+            notes: String::new(),
         }
     }
 

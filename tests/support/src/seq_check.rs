@@ -10,6 +10,10 @@ use std::ops::AddAssign;
 
 use serde::{Deserialize, Serialize};
 
+/// How many duplicated numbers a check remembers, to name them when it
+/// reports (where a stream went wrong tells more than how often).
+const DUPLICATES_KEPT: usize = 8;
+
 /// A jump ahead larger than this is not a gap but a corrupt number: it is
 /// counted as unexpected instead of filling memory with missing numbers.
 const MAX_GAP: u64 = 1 << 24;
@@ -25,6 +29,8 @@ pub struct SeqCheck {
     missing: BTreeSet<u64>,
     received: u64,
     duplicated: u64,
+    /// The first [`DUPLICATES_KEPT`] duplicated numbers.
+    duplicates: Vec<u64>,
     out_of_order: u64,
     unexpected: u64,
 }
@@ -38,6 +44,7 @@ impl SeqCheck {
             missing: BTreeSet::new(),
             received: 0,
             duplicated: 0,
+            duplicates: Vec::new(),
             out_of_order: 0,
             unexpected: 0,
         }
@@ -66,7 +73,16 @@ impl SeqCheck {
             self.unexpected += 1;
         } else {
             self.duplicated += 1;
+            if self.duplicates.len() < DUPLICATES_KEPT {
+                self.duplicates.push(seq);
+            }
         }
+    }
+
+    /// The first few numbers that arrived more than once, in the order
+    /// their repeats arrived.
+    pub fn duplicates(&self) -> &[u64] {
+        &self.duplicates
     }
 
     /// Closes the window at `last`, the last number the sender was told
@@ -173,6 +189,11 @@ mod tests {
     fn a_repeat_is_duplicated() {
         let tally = seen(0, &[1, 2, 2, 1], 2);
         assert_eq!(tally.duplicated, 2);
+        let mut check = SeqCheck::after(0);
+        for seq in [1, 2, 2, 1] {
+            check.see(seq);
+        }
+        assert_eq!(check.duplicates(), [2, 1]);
         assert_eq!(tally.received, 2);
     }
 
