@@ -80,3 +80,10 @@ pub fn progress(workload: &str, transport: &str, metric: &str, raw: Option<f64>,
         None => eprintln!("  {workload} {transport} {metric}: hisock {hisock:.1}"),
     }
 }
+
+/// A run with resumption on failed: said on stderr, its rows are left out
+/// of the table, and that figure's other runs are skipped; the plain
+/// figures and the other workloads go on.
+pub fn resume_failed(workload: &str, transport: crate::Transport, err: &crate::util::BenchError) {
+    eprintln!("  {workload} {transport} with resumption on FAILED (its rows are left out): {err}");
+}

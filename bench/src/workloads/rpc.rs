@@ -29,6 +29,7 @@ pub async fn run(options: &Options) -> BenchResult<Vec<Row>> {
         let mut p99 = Samples::default();
         let mut resume50 = Samples::default();
         let mut resume99 = Samples::default();
+        let mut resume_failed = false;
         for _ in 0..options.runs {
             let mut raw = match options.raw {
                 true => raw_latencies(transport, options).await?,
@@ -50,20 +51,32 @@ pub async fn run(options: &Options) -> BenchResult<Vec<Row>> {
             progress("W2", transport.name(), "p99_us", raw99, his99);
             p50.push(raw50, his50);
             p99.push(raw99, his99);
-            let mut resumable = hisock_latencies(transport, options, true).await?;
-            let (res50, res99) = (
-                percentile_us(&mut resumable, 50.0),
-                percentile_us(&mut resumable, 99.0),
-            );
-            progress("W2", transport.name(), "p50_us_resume", raw50, res50);
-            progress("W2", transport.name(), "p99_us_resume", raw99, res99);
-            resume50.push(raw50, res50);
-            resume99.push(raw99, res99);
+            if resume_failed {
+                continue;
+            }
+            match hisock_latencies(transport, options, true).await {
+                Ok(mut resumable) => {
+                    let (res50, res99) = (
+                        percentile_us(&mut resumable, 50.0),
+                        percentile_us(&mut resumable, 99.0),
+                    );
+                    progress("W2", transport.name(), "p50_us_resume", raw50, res50);
+                    progress("W2", transport.name(), "p99_us_resume", raw99, res99);
+                    resume50.push(raw50, res50);
+                    resume99.push(raw99, res99);
+                }
+                Err(err) => {
+                    super::resume_failed("W2", transport, &err);
+                    resume_failed = true;
+                }
+            }
         }
         rows.push(p50.row("W2", transport.name(), "p50_us"));
         rows.push(p99.row("W2", transport.name(), "p99_us"));
-        rows.push(resume50.row("W2", transport.name(), "p50_us_resume"));
-        rows.push(resume99.row("W2", transport.name(), "p99_us_resume"));
+        if !resume_failed {
+            rows.push(resume50.row("W2", transport.name(), "p50_us_resume"));
+            rows.push(resume99.row("W2", transport.name(), "p99_us_resume"));
+        }
     }
     Ok(rows)
 }

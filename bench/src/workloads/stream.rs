@@ -26,6 +26,7 @@ pub async fn run(options: &Options) -> BenchResult<Vec<Row>> {
     for &transport in &options.transports {
         let mut samples = Samples::default();
         let mut resume = Samples::default();
+        let mut resume_failed = false;
         for _ in 0..options.runs {
             let raw = match options.raw {
                 true => Some(raw_rate(transport, options).await?),
@@ -34,18 +35,30 @@ pub async fn run(options: &Options) -> BenchResult<Vec<Row>> {
             let hisock = hisock_rate(transport, options, false).await?;
             progress("W1", transport.name(), "events_per_s", raw, hisock);
             samples.push(raw, hisock);
-            let resumable = hisock_rate(transport, options, true).await?;
-            progress(
-                "W1",
-                transport.name(),
-                "events_per_s_resume",
-                raw,
-                resumable,
-            );
-            resume.push(raw, resumable);
+            if resume_failed {
+                continue;
+            }
+            match hisock_rate(transport, options, true).await {
+                Ok(resumable) => {
+                    progress(
+                        "W1",
+                        transport.name(),
+                        "events_per_s_resume",
+                        raw,
+                        resumable,
+                    );
+                    resume.push(raw, resumable);
+                }
+                Err(err) => {
+                    super::resume_failed("W1", transport, &err);
+                    resume_failed = true;
+                }
+            }
         }
         rows.push(samples.row("W1", transport.name(), "events_per_s"));
-        rows.push(resume.row("W1", transport.name(), "events_per_s_resume"));
+        if !resume_failed {
+            rows.push(resume.row("W1", transport.name(), "events_per_s_resume"));
+        }
     }
     Ok(rows)
 }
