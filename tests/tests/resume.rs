@@ -4,20 +4,25 @@
 //! flight answered once, nobody told of a leave or a join); a forged
 //! token, an expired window and an overflow during the break each get a
 //! new session and say why; the auth hook runs again on a resume; a
-//! `Close` ends the session at once.
+//! `Close` ends the session at once; streams and requests either way
+//! outlive a cut.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::{Bytes, BytesMut};
+use futures::StreamExt;
 use hisock::frame::Frame;
 use hisock::protocol::resume::{ResumeOutcome, TOKEN_LEN};
 use hisock::{
-    codes, Client, ClientInfo, ClientOptions, CloseReason, ConnectionChange, Data, Server,
+    codes, Client, ClientInfo, ClientOptions, CloseReason, ConnectionChange, Data, IncomingStream,
+    Server, StreamOptions,
 };
 use hisock_test_support::{
-    next_change, quick_reconnect, record_departures, record_joins, record_leaves,
-    recording_changes, transport_tests, within, FaultProxy, Probe, RawPeer, TestServer, Transport,
+    next_change, patterned_bytes, patterned_pieces, quick_reconnect, record_departures,
+    record_joins, record_leaves, recording_changes, transport_tests, within, FaultProxy, Probe,
+    RawPeer, TestServer, Transport,
 };
 
 const SHORT: Duration = Duration::from_secs(10);
@@ -64,6 +69,30 @@ fn record_expiries(server: &Server) -> Probe<(u64, u16)> {
     );
     expiries
 }
+
+/// Reads a whole stream, or the error that ended it.
+async fn read_all(mut body: IncomingStream) -> hisock::Result<Bytes> {
+    let mut data = BytesMut::new();
+    while let Some(chunk) = body.next().await {
+        data.extend_from_slice(&chunk?);
+    }
+    Ok(data.freeze())
+}
+
+/// Stream options that wake `halfway` once `at` bytes went out.
+fn cut_at(at: u64, halfway: &Arc<tokio::sync::Notify>) -> StreamOptions {
+    let halfway = halfway.clone();
+    let told = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    StreamOptions::new()
+        .chunk_size(16 * 1024)
+        .on_progress(move |progress| {
+            if progress.bytes >= at && !told.swap(true, Ordering::SeqCst) {
+                halfway.notify_one();
+            }
+        })
+}
+
+const STREAM_LEN: usize = 2 * 1024 * 1024;
 
 transport_tests! {
     /// A cut: the client comes back to the same session (`resumed: true`,
@@ -389,5 +418,105 @@ transport_tests! {
             peer.send(&Frame::Ack { received: 3 }).await;
             assert_eq!(peer.expect_end().await.code, codes::PROTOCOL_ERROR, "resume: {resume}");
         }
+    }
+
+    /// Streams both ways, cut halfway: they go on after the resume and
+    /// deliver every byte once, in order (streams live as long as the
+    /// session, PROTOCOL.md section 13.5).
+    async fn streams_cut_halfway_complete_after_the_resume(t: Transport) {
+        let server = Server::new();
+        let uploads = Probe::new("upload");
+        let seen = uploads.clone();
+        server.on("upload", move |body: IncomingStream| {
+            let seen = seen.clone();
+            async move { seen.push(read_all(body).await.map_err(|err| err.to_string())) }
+        });
+        let joins = record_joins(&server);
+        let test = TestServer::start(t, server).await;
+        let proxy = FaultProxy::start(test.addr).await;
+        let downloads = Probe::new("download");
+        let seen = downloads.clone();
+        let (options, changes) = recording_changes("ada", quick_reconnect());
+        let options = options.on("download", move |body: IncomingStream| {
+            let seen = seen.clone();
+            async move { seen.push(read_all(body).await.map_err(|err| err.to_string())) }
+        });
+        let client = connect_through(t, &proxy, options).await;
+        let id = joins.next().await;
+        let halfway = Arc::new(tokio::sync::Notify::new());
+
+        let upload = {
+            let client = client.clone();
+            let options = cut_at(STREAM_LEN as u64 / 2, &halfway);
+            tokio::spawn(async move {
+                client
+                    .send_stream("upload", patterned_pieces(STREAM_LEN, 100_000), options)
+                    .await
+            })
+        };
+        within("halfway up", halfway.notified()).await;
+        proxy.cut_all();
+        assert_eq!(rode_out(&changes).await, RESUMED);
+        within("the upload", upload).await.expect("joined").expect("consumed");
+        let got = uploads.next().await.expect("every byte up");
+        assert!(got == patterned_bytes(STREAM_LEN), "the upload arrived whole, once");
+
+        let download = {
+            let server = test.server.clone();
+            let options = cut_at(STREAM_LEN as u64 / 2, &halfway);
+            tokio::spawn(async move {
+                server
+                    .send_stream(id, "download", patterned_pieces(STREAM_LEN, 100_000), options)
+                    .await
+            })
+        };
+        within("halfway down", halfway.notified()).await;
+        proxy.cut_all();
+        assert_eq!(rode_out(&changes).await, RESUMED);
+        within("the download", download).await.expect("joined").expect("consumed");
+        let got = downloads.next().await.expect("every byte down");
+        assert!(got == patterned_bytes(STREAM_LEN), "the download arrived whole, once");
+        within("close", client.close()).await;
+    }
+
+    /// A request from the server that the client was handling when the
+    /// connection broke is answered once, after the resume.
+    async fn a_server_request_in_flight_is_answered_once_after_the_resume(t: Transport) {
+        let server = Server::new();
+        let joins = record_joins(&server);
+        let test = TestServer::start(t, server).await;
+        let proxy = FaultProxy::start(test.addr).await;
+        let gate = Arc::new(tokio::sync::Notify::new());
+        let asked = Probe::new("asked");
+        let (options, changes) = recording_changes("ada", quick_reconnect());
+        let options = {
+            let (gate, asked) = (gate.clone(), asked.clone());
+            options.on("think", move |Data(n): Data<u32>| {
+                let gate = gate.clone();
+                asked.push(n);
+                async move {
+                    gate.notified().await;
+                    n + 1
+                }
+            })
+        };
+        let client = connect_through(t, &proxy, options).await;
+        let id = joins.next().await;
+        let asking = {
+            let server = test.server.clone();
+            tokio::spawn(async move {
+                server.request::<u32, _>(id, "think", 41u32, Duration::from_secs(3600)).await
+            })
+        };
+        assert_eq!(asked.next().await, 41);
+        proxy.refuse(true);
+        proxy.cut_all();
+        assert!(matches!(next_change(&changes).await, ConnectionChange::Disconnected { .. }));
+        gate.notify_waiters();
+        proxy.refuse(false);
+        assert_eq!(next_change(&changes).await, RESUMED);
+        assert_eq!(within("the answer", asking).await.expect("joined").expect("answered"), 42);
+        assert_eq!(asked.drain().await, Vec::<u32>::new(), "the handler ran once");
+        within("close", client.close()).await;
     }
 }
