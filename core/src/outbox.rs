@@ -131,6 +131,9 @@ pub struct Outbox {
     /// without taking the lock.
     closing: AtomicBool,
     overflowed: AtomicBool,
+    /// A session's replay buffer overflowed (`outbox_replay.rs`): read
+    /// every turn of a connection's loop, so without the lock.
+    replay_overflowed: AtomicBool,
     on_overflow: Option<OverflowHook>,
     /// Where the writer adds what it sent, if anyone counts.
     sent: Option<Arc<Sent>>,
@@ -149,6 +152,7 @@ impl Outbox {
             drained: Event::new(),
             closing: AtomicBool::new(false),
             overflowed: AtomicBool::new(false),
+            replay_overflowed: AtomicBool::new(false),
             on_overflow: None,
             sent: None,
         }
@@ -403,7 +407,9 @@ impl Outbox {
         state.in_flight = state.queue.len();
         let state = &mut *state;
         if let Some(replay) = state.replay.as_mut() {
-            replay.keep(&state.queue);
+            if replay.keep(&state.queue) {
+                self.replay_overflowed.store(true, Ordering::Relaxed);
+            }
         }
         Poll::Ready(Some(std::mem::replace(
             &mut state.queue,

@@ -13,6 +13,7 @@
 //! resume says which.
 
 use std::collections::VecDeque;
+use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
 
@@ -28,14 +29,14 @@ pub(super) struct Replay {
     /// already (resent after a resume): the writer does not keep them
     /// twice.
     resent_ahead: usize,
-    /// A frame did not fit: the session cannot keep its promise.
-    overflowed: bool,
 }
 
 impl Replay {
-    /// Keeps the counted frames of a batch the writer took.
+    /// Keeps the counted frames of a batch the writer took. True when one
+    /// did not fit: the session cannot keep its promise.
     #[inline]
-    pub(super) fn keep(&mut self, batch: &VecDeque<Bytes>) {
+    pub(super) fn keep(&mut self, batch: &VecDeque<Bytes>) -> bool {
+        let mut overflowed = false;
         for frame in batch {
             if !is_counted(frame) {
                 continue;
@@ -47,9 +48,10 @@ impl Replay {
             if self.buffer.push(frame.clone()).is_err() {
                 // Still written: the session ends with 4012 anyway, and
                 // the peer's count can no longer be trusted to resume.
-                self.overflowed = true;
+                overflowed = true;
             }
         }
+        overflowed
     }
 }
 
@@ -61,8 +63,8 @@ impl Outbox {
         lock(&self.state).replay = Some(Box::new(Replay {
             buffer: ReplayBuffer::new(limit),
             resent_ahead: 0,
-            overflowed: false,
         }));
+        self.replay_overflowed.store(false, Ordering::Relaxed);
     }
 
     /// No session any more (the server keeps none): nothing is kept.
@@ -71,6 +73,7 @@ impl Outbox {
     }
 
     /// Whether this queue keeps a session's frames.
+    #[cfg(feature = "server")]
     pub(crate) fn has_session(&self) -> bool {
         lock(&self.state).replay.is_some()
     }
@@ -93,6 +96,7 @@ impl Outbox {
 
     /// What a peer resuming the session may say it received: at least the
     /// first number, at most the second (`None` without a session).
+    #[cfg(any(test, feature = "server"))]
     pub(crate) fn resumable_counts(&self) -> Option<(u64, u64)> {
         let state = lock(&self.state);
         let replay = state.replay.as_ref()?;
@@ -102,10 +106,7 @@ impl Outbox {
     /// True once a counted frame did not fit in the replay buffer: the
     /// owner ends the connection with 4012 (PROTOCOL.md section 13.4).
     pub(crate) fn replay_overflowed(&self) -> bool {
-        lock(&self.state)
-            .replay
-            .as_ref()
-            .is_some_and(|replay| replay.overflowed)
+        self.replay_overflowed.load(Ordering::Relaxed)
     }
 
     /// The session resumes on a new connection whose peer received our
@@ -182,9 +183,11 @@ mod tests {
     fn the_writer_keeps_counted_frames_until_acknowledged() {
         let outbox = Outbox::new(1 << 20);
         outbox.start_session(1 << 20);
-        outbox.try_push(Frame::Ping { nonce: 1 }.encode()).unwrap();
+        outbox
+            .try_push(Frame::Ping { nonce: 1 }.encode())
+            .expect("fits");
         for n in 1..=3 {
-            outbox.try_push(event(n)).unwrap();
+            outbox.try_push(event(n)).expect("fits");
         }
         assert_eq!(outbox.resumable_counts(), Some((0, 0)), "pushed, not taken");
         assert_eq!(taken(&outbox).len(), 4);
@@ -193,7 +196,7 @@ mod tests {
             Some((0, 3)),
             "the ping is not counted"
         );
-        outbox.acknowledged(2).unwrap();
+        outbox.acknowledged(2).expect("sent");
         assert_eq!(outbox.resumable_counts(), Some((2, 3)));
         assert!(outbox.acknowledged(1).is_err(), "below an earlier ack");
         assert!(outbox.acknowledged(4).is_err(), "above what was sent");
@@ -204,19 +207,23 @@ mod tests {
         let outbox = Outbox::new(1 << 20);
         outbox.start_session(1 << 20);
         for n in 1..=3 {
-            outbox.try_push(event(n)).unwrap();
+            outbox.try_push(event(n)).expect("fits");
         }
         taken(&outbox);
         // The connection broke; meanwhile a pong and event 4 were queued.
-        outbox.try_push(Frame::Pong { nonce: 9 }.encode()).unwrap();
-        outbox.try_push(event(4)).unwrap();
+        outbox
+            .try_push(Frame::Pong { nonce: 9 }.encode())
+            .expect("fits");
+        outbox.try_push(event(4)).expect("fits");
         let welcome = Bytes::from_static(b"welcome");
-        outbox.resume_session(1, vec![welcome.clone()]).unwrap();
+        outbox
+            .resume_session(1, vec![welcome.clone()])
+            .expect("within what was kept");
         let resent = taken(&outbox);
         assert_eq!(resent, vec![welcome, event(2), event(3), event(4)]);
         // 2 and 3 are not kept twice; 4 is new: numbered 4.
         assert_eq!(outbox.resumable_counts(), Some((1, 4)));
-        outbox.acknowledged(4).unwrap();
+        outbox.acknowledged(4).expect("sent");
         assert_eq!(outbox.resumable_counts(), Some((4, 4)));
     }
 
@@ -224,10 +231,10 @@ mod tests {
     fn a_resume_with_a_count_outside_the_buffer_changes_nothing() {
         let outbox = Outbox::new(1 << 20);
         outbox.start_session(1 << 20);
-        outbox.try_push(event(1)).unwrap();
+        outbox.try_push(event(1)).expect("fits");
         taken(&outbox);
-        outbox.acknowledged(1).unwrap();
-        outbox.try_push(event(2)).unwrap();
+        outbox.acknowledged(1).expect("sent");
+        outbox.try_push(event(2)).expect("fits");
         assert!(
             outbox.resume_session(0, Vec::new()).is_err(),
             "below the ack"
@@ -242,7 +249,7 @@ mod tests {
         let outbox = Outbox::new(1 << 20);
         outbox.start_session(2 * one);
         for n in 1..=3 {
-            outbox.try_push(event(n)).unwrap();
+            outbox.try_push(event(n)).expect("fits");
         }
         assert!(!outbox.replay_overflowed());
         assert_eq!(taken(&outbox).len(), 3, "every frame is still written");
@@ -252,7 +259,7 @@ mod tests {
     #[test]
     fn without_a_session_nothing_is_kept_and_an_ack_is_a_fault() {
         let outbox = Outbox::new(1 << 20);
-        outbox.try_push(event(1)).unwrap();
+        outbox.try_push(event(1)).expect("fits");
         taken(&outbox);
         assert_eq!(outbox.resumable_counts(), None);
         assert!(outbox.acknowledged(0).is_err());
@@ -261,11 +268,13 @@ mod tests {
     #[test]
     fn a_new_connection_without_the_session_drops_only_upkeep() {
         let outbox = Outbox::new(1 << 20);
-        outbox.try_push(Frame::Pong { nonce: 1 }.encode()).unwrap();
-        outbox.try_push(event(1)).unwrap();
+        outbox
+            .try_push(Frame::Pong { nonce: 1 }.encode())
+            .expect("fits");
+        outbox.try_push(event(1)).expect("fits");
         outbox
             .try_push(Frame::Ack { received: 3 }.encode())
-            .unwrap();
+            .expect("fits");
         outbox.drop_upkeep();
         assert_eq!(taken(&outbox), vec![event(1)]);
     }

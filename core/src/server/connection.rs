@@ -137,6 +137,11 @@ pub(crate) async fn serve(server: Server, conn: Connection) {
             }
             Next::Broke => {
                 outbox.writer_dropped();
+                // The old connection is let go now (after a keepalive
+                // timeout it may still be open): no `Close`, which would
+                // end the session.
+                drop(std::mem::replace(&mut sink, handover_placeholder()));
+                session.let_go_of_stream();
                 let parked = session.park().instrument(span.clone());
                 match while_requests_wait(&pending, &mut deadlines, parked).await {
                     Parked::Resumed(handover) => handover,

@@ -103,6 +103,11 @@ impl Session {
         }
     }
 
+    /// Lets go of the broken connection's stream.
+    pub(super) fn let_go_of_stream(&mut self) {
+        self.stream = Box::pin(futures::stream::empty());
+    }
+
     /// Attaches a resuming connection: its stream replaces the old one, and
     /// its sink is returned for the writer. The queue becomes `Welcome`,
     /// `Session`, the frames the client did not receive, then what waited.

@@ -20,7 +20,9 @@
 //! - [`Move`], [`patterned_bytes`]: payloads whose content can be checked.
 //! - [`FaultProxy`]: a loopback proxy in front of a server that cuts,
 //!   delays and stalls its connections on command, one [`Link`] or a
-//!   random subset at a time (for reconnection tests, any transport).
+//!   random subset at a time (for reconnection tests, any transport);
+//!   [`recording_changes`] and [`next_change`]: a reconnecting client's
+//!   options and what it went through.
 //! - [`SeqCheck`] and [`Tally`]: what a receiver saw of a sender's
 //!   numbered stream: lost, duplicated, out of order, unexpected;
 //!   [`DeliveryReport`]: those per client and direction, with how each
@@ -54,6 +56,7 @@ mod payloads;
 mod probe;
 mod program;
 pub mod raw;
+mod reconnecting;
 mod record;
 mod redis;
 mod seq_check;
@@ -70,6 +73,7 @@ pub use payloads::{patterned_bytes, patterned_pieces, Move};
 pub use probe::Probe;
 pub use program::{http_get, Program};
 pub use raw::{loopback_pair, Handshake, RawPeer, RawStream, RawTcpPeer, RawWsPeer, WsClosed};
+pub use reconnecting::{next_change, quick_reconnect, recording_changes};
 pub use record::{record_departures, record_joins, record_leaves};
 pub use redis::RedisServer;
 pub use seq_check::{SeqCheck, Tally};
