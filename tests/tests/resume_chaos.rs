@@ -12,6 +12,12 @@
 //! count losses. The third is the issue's: with sessions, nothing lost,
 //! doubled or out of order, every request answered once.
 //!
+//! The third is `#[ignore]`d while main fails it (`cargo test --test
+//! resume_chaos -- --include-ignored` runs it): some runs report frames
+//! delivered twice (contiguous runs of numbers, both directions), and one
+//! hung in a lock-order deadlock of the server (the [`Watchdog`] now ends
+//! such a run instead of hanging).
+//!
 //! `HISOCK_CHAOS_SECONDS` sets how long the load of the third runs
 //! (default 20), `HISOCK_CHAOS_SEED` the fault plan's seed (default:
 //! random; printed, with the counts: run with `--nocapture` to see them).
@@ -26,7 +32,7 @@ use futures::{Future, StreamExt};
 use hisock::{Client, ClientInfo, ClientOptions, ConnectionChange, Data, Reconnect, Server};
 use hisock_test_support::{
     init_tracing, within, AfterStall, DeliveryReport, Direction, FaultProxy, RequestTally,
-    SeqCheck, StreamReport, Transport, WAIT,
+    SeqCheck, StreamReport, Transport, Watchdog, WAIT,
 };
 
 /// Clients, half over TCP, half over WebSocket.
@@ -111,6 +117,7 @@ async fn without_sessions_the_checker_reports_what_cuts_lose() {
 /// and delays, every event arrives once and in order in both directions,
 /// and every request is handled once and answered.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "fails on main 9de4b8b: frames doubled after two quick resumes (Outbox::resume_session) and a lock-order deadlock (join: registry then sessions; offer_resume: sessions then registry)"]
 async fn with_sessions_nothing_is_lost_doubled_or_reordered_under_cuts() {
     let plan = Plan {
         load: chaos_seconds(),
@@ -228,6 +235,9 @@ struct Sent {
 /// `plan.load`, faults or not, then everything settles and is counted.
 async fn run(server: Server, plan: Plan) -> Outcome {
     init_tracing();
+    // Every step below is bounded by `within` or a timeout, which a
+    // deadlocked runtime cannot fire.
+    let _watchdog = Watchdog::start(plan.load + 6 * WAIT, "the chaos run");
     let to_server = Seen::new();
     let to_client = Seen::new();
     let ids: Arc<Vec<AtomicU64>> = Arc::new((0..CLIENTS).map(|_| AtomicU64::new(0)).collect());

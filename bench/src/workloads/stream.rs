@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use futures::{SinkExt, StreamExt};
-use hisock::{ClientOptions, Data, Reconnect, Server};
+use hisock::{ClientOptions, ConnectionChange, Data, Reconnect, Server};
 
 use super::{progress, Samples};
 use crate::options::Options;
@@ -113,18 +113,34 @@ async fn hisock_rate(transport: Transport, options: &Options, resume: bool) -> B
         });
     }
     let server = HisockServer::start(server, &[transport]).await?;
-    let client = server.connect(transport, client_options(resume)).await?;
+    // A measurement over a connection that broke would not be W1: the run
+    // fails at once, saying why.
+    let (broke, mut broken) = tokio::sync::mpsc::unbounded_channel();
+    let client_options =
+        client_options(resume).on("disconnected", move |change: ConnectionChange| {
+            let _ = broke.send(format!("{change:?}"));
+            async {}
+        });
+    let client = server.connect(transport, client_options).await?;
     let mut blob = Blob::new(options.w1_payload);
     let start = Instant::now();
-    within(options.limit, "W1 hisock send", async {
-        for seq in 0..n {
-            blob.seq = seq;
-            client.send("tick", &blob).await?;
+    let run = async {
+        within(options.limit, "W1 hisock send", async {
+            for seq in 0..n {
+                blob.seq = seq;
+                client.send("tick", &blob).await?;
+            }
+            Ok::<_, hisock::Error>(())
+        })
+        .await??;
+        received.wait(options.limit, "W1 hisock").await
+    };
+    let done = tokio::select! {
+        done = run => done?,
+        Some(change) = broken.recv() => {
+            return Err(format!("W1 hisock: the connection broke: {change}").into());
         }
-        Ok::<_, hisock::Error>(())
-    })
-    .await??;
-    let done = received.wait(options.limit, "W1 hisock").await?;
+    };
     client.close().await;
     server.shutdown().await;
     Ok(n as f64 / (done - start).as_secs_f64())

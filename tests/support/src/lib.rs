@@ -14,7 +14,8 @@
 //!   peers that send and read hisock frames (or anything else) by hand, as a
 //!   client or as a fake server, for bad-input tests.
 //! - [`within`] and [`WAIT`]: every wait is bounded, so a bug fails fast
-//!   instead of hanging.
+//!   instead of hanging; [`Watchdog`] bounds a whole test on a plain
+//!   thread, for when a deadlock stops the runtime's timers too.
 //! - [`Program`]: a binary run as a child process, its output read with
 //!   bounded waits (the examples' smoke tests).
 //! - [`Move`], [`patterned_bytes`]: payloads whose content can be checked.
@@ -64,6 +65,7 @@ mod server;
 mod tls;
 mod transport;
 mod wait;
+mod watchdog;
 
 pub use delivery::{error_kind, DeliveryReport, RequestTally, StreamReport, Totals};
 pub use fault_proxy::{
@@ -81,3 +83,4 @@ pub use server::TestServer;
 pub use tls::TestCerts;
 pub use transport::{listen_ws_with, ws_url, wss_url, Transport};
 pub use wait::{init_tracing, within, WAIT};
+pub use watchdog::Watchdog;
