@@ -11,6 +11,7 @@
 //! new connection. That is the floor: a new connection of the bare
 //! transport, without a handshake or a session.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -104,8 +105,12 @@ async fn hisock_latencies(transport: Transport, options: &Options) -> BenchResul
     let proxy = FaultProxy::start(server.addr(transport)?).await;
     let arrivals = Arc::new(Arrivals::default());
     let reconnected = Arc::new(Notify::new());
+    // Reconnects that did not resume: then the figure is a new session's,
+    // not a resume's, and the run says so.
+    let fresh = Arc::new(AtomicUsize::new(0));
     let options_for_client = {
         let (arrivals, reconnected) = (arrivals.clone(), reconnected.clone());
+        let fresh = fresh.clone();
         ClientOptions::new()
             .name("r1")
             .reconnect(
@@ -117,7 +122,10 @@ async fn hisock_latencies(transport: Transport, options: &Options) -> BenchResul
                 arrivals.see(round);
                 async {}
             })
-            .on("reconnected", move |_: ConnectionChange| {
+            .on("reconnected", move |change: ConnectionChange| {
+                if matches!(change, ConnectionChange::Reconnected { resumed: false, .. }) {
+                    fresh.fetch_add(1, Ordering::Relaxed);
+                }
                 reconnected.notify_one();
                 async {}
             })
@@ -159,6 +167,12 @@ async fn hisock_latencies(transport: Transport, options: &Options) -> BenchResul
         if round >= WARMUP {
             latencies.push(nanos(arrived - cut_at));
         }
+    }
+    let fresh = fresh.load(Ordering::Relaxed);
+    if fresh > 0 {
+        eprintln!(
+            "  R1 {transport}: {fresh} of {rounds} reconnects got a new session, not the old one"
+        );
     }
     client.close().await;
     server.shutdown().await;
