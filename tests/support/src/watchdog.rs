@@ -5,6 +5,7 @@
 //! thread: past its limit it says what was running and ends the test
 //! process, so the suite fails instead of hanging.
 
+use std::io::Write;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
@@ -26,7 +27,10 @@ impl Watchdog {
                 .wait_timeout_while(guard, limit, |done| !*done)
                 .unwrap_or_else(|p| p.into_inner());
             if !*guard {
-                eprintln!(
+                // Straight to the process's stderr: the test harness
+                // captures `eprintln!`, and would lose it with the process.
+                let _ = writeln!(
+                    std::io::stderr(),
                     "watchdog: {what} still running after {limit:?}; the runtime's workers are stuck (a deadlock?)"
                 );
                 std::process::exit(101);
