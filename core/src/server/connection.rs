@@ -20,7 +20,7 @@ use std::time::Duration;
 use futures::{SinkExt, StreamExt};
 use tracing::Instrument;
 
-use super::registry::{ClientEntry, ConnControl, Kick};
+use super::registry::{ClientEntry, ConnControl};
 use super::resumption::Handover;
 use super::session::{LoopEnd, Session};
 use super::session_break;
@@ -281,17 +281,6 @@ async fn attached<T: AfterWork>(
                 }
                 outbox.finish_writer();
             }
-        }
-        // A session whose replay buffer overflowed cannot keep its
-        // promise (PROTOCOL.md section 13.4).
-        if outbox.replay_overflowed() {
-            control.kick(Kick {
-                reason: CloseReason::new(
-                    codes::SESSION_OVERFLOW,
-                    "session overflow: the client does not acknowledge what it is sent",
-                ),
-                run_leave: true,
-            });
         }
         // After the writer, as on the client: one timer for all requests.
         drive_deadlines(pending, deadlines, cx);
