@@ -551,7 +551,10 @@ async fn a_lost_leave_and_a_lost_join_are_repaired_by_the_next_digest() {
     })
     .await;
     assert!(b.server.client(ghost_id).is_some(), "a ghost on node b");
-    assert!(b.server.client(missed.id()).is_none(), "a join node b missed");
+    assert!(
+        b.server.client(missed.id()).is_none(),
+        "a join node b missed"
+    );
 
     a.lose_publications(false);
     eventually("node b's directory agrees with node a again", || {
@@ -570,7 +573,10 @@ async fn a_lost_leave_and_a_lost_join_are_repaired_by_the_next_digest() {
     heard.sort();
     assert_eq!(
         heard,
-        [("client_connect", missed.id()), ("client_disconnect", ghost_id)]
+        [
+            ("client_connect", missed.id()),
+            ("client_disconnect", ghost_id)
+        ]
     );
     b.server
         .to_client(watcher.id())

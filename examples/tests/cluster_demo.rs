@@ -12,7 +12,14 @@ const CHAT_CLIENT: &str = env!("CARGO_BIN_EXE_chat_client");
 /// address and its WebSocket URL.
 fn start_node(redis: &RedisServer) -> (Program, String, String) {
     let url = redis.url();
-    let args = ["--ws", "127.0.0.1:0", "--http", "127.0.0.1:0", "--redis", &url];
+    let args = [
+        "--ws",
+        "127.0.0.1:0",
+        "--http",
+        "127.0.0.1:0",
+        "--redis",
+        &url,
+    ];
     let (mut node, tcp) = Program::start_server(CHAT_SERVER, &args);
     node.wait_for("joined the cluster as node");
     let line = node.wait_for("listening on ws://");

@@ -28,12 +28,7 @@ pub struct Node {
 impl Node {
     /// A node of cluster `namespace` on the Redis at `url`, publishing its
     /// digest every `resync`.
-    pub async fn start(
-        url: &str,
-        namespace: &str,
-        heartbeat: Duration,
-        resync: Duration,
-    ) -> Node {
+    pub async fn start(url: &str, namespace: &str, heartbeat: Duration, resync: Duration) -> Node {
         init_tracing();
         let config = RedisConfig::new(url)
             .namespace(namespace)
