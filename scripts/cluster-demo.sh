@@ -45,6 +45,11 @@ url="redis://127.0.0.1:$redis_port/"
 "$bin/chat_server" --redis "$url" \
   > >(sed -u 's/^/[node 1] /') 2>&1 &
 pids+=($!)
+# One after the other, so that they take node numbers 1 and 2 in order.
+for _ in $(seq 100); do
+  (exec 3<>/dev/tcp/127.0.0.1/6969) 2>/dev/null && break
+  sleep 0.1
+done
 "$bin/chat_server" --redis "$url" \
   --addr 127.0.0.1:6979 --ws 127.0.0.1:6980 --http 127.0.0.1:8081 \
   > >(sed -u 's/^/[node 2] /') 2>&1 &
