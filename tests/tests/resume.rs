@@ -519,4 +519,38 @@ transport_tests! {
         assert_eq!(asked.drain().await, Vec::<u32>::new(), "the handler ran once");
         within("close", client.close()).await;
     }
+
+    /// With `auth_on_resume(false)` the token alone resumes a session (the
+    /// hook is not asked), but a resume that fails, with a forged token,
+    /// is asked before it joins anew, and refused here.
+    async fn without_auth_on_resume_the_token_alone_resumes(t: Transport) {
+        let server = Server::builder().auth_on_resume(false).build();
+        let calls = Arc::new(AtomicUsize::new(0));
+        {
+            let calls = calls.clone();
+            server.auth(move |_| {
+                let first = calls.fetch_add(1, Ordering::SeqCst) == 0;
+                async move { if first { Ok(()) } else { Err("only once".to_owned()) } }
+            });
+        }
+        let test = TestServer::start(t, server).await;
+        let proxy = FaultProxy::start(test.addr).await;
+        let (options, changes) = recording_changes("ada", quick_reconnect());
+        let client = connect_through(t, &proxy, options).await;
+        proxy.cut_all();
+        assert_eq!(rode_out(&changes).await, RESUMED);
+        assert_eq!(calls.load(Ordering::SeqCst), 1, "not asked on the resume");
+
+        let mut forger = RawPeer::connect(t, test.addr).await;
+        forger.send(&Frame::Resume { token: &[0x5a; TOKEN_LEN], received: 0 }).await;
+        forger.send(&hisock_test_support::raw::handshake::hello(Some("eve"))).await;
+        let refused = forger.read_frame().await.expect("an answer");
+        assert!(
+            matches!(Frame::decode(&refused), Ok(Frame::Refuse { code: codes::AUTH_REFUSED, .. })),
+            "{:?}",
+            Frame::decode(&refused)
+        );
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
+        within("close", client.close()).await;
+    }
 }

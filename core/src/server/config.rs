@@ -104,6 +104,12 @@ pub struct ServerConfig {
     /// ([`outbox_limit`](Self::outbox_limit)): a client that never
     /// acknowledges ends like one that never reads. Default 4 MiB.
     pub replay_limit: usize,
+    /// Whether the auth hook sees the `Hello` of a client resuming its
+    /// session too (PROTOCOL.md section 13.1). Off, the session's token
+    /// is the only authority to resume it; a resume that fails (the
+    /// client joins as a new one) still goes through the hook. Default
+    /// on.
+    pub auth_on_resume: bool,
 }
 
 impl Default for ServerConfig {
@@ -128,6 +134,7 @@ impl Default for ServerConfig {
             rate_limit: RateLimit::new(),
             session_window: crate::protocol::resume::DEFAULT_WINDOW,
             replay_limit: crate::protocol::resume::DEFAULT_REPLAY_LIMIT,
+            auth_on_resume: true,
         }
     }
 }

@@ -101,6 +101,20 @@ pub(crate) async fn serve(server: Server, conn: Connection) {
                 Err(refused) => refused,
             };
             (stream, sink) = (handover.stream, handover.sink);
+            // Not resumed: a client let through unasked is asked now.
+            if !resuming.authed {
+                let asked = passes_auth(
+                    links,
+                    &resuming.hello,
+                    &resuming.extensions,
+                    peer_addr,
+                    kind,
+                );
+                if !attached(links, asked, &mut sink, &mut deadlines).await {
+                    attached(links, async { Admission::Gone }, &mut sink, &mut deadlines).await;
+                    return;
+                }
+            }
             let joined = join(
                 links,
                 resuming.hello,
@@ -196,6 +210,17 @@ impl AfterWork for Next {
     }
     fn broke() -> Option<Self> {
         Some(Next::Broke)
+    }
+}
+
+/// The auth hook's verdict on a resume that failed: the connection goes
+/// on either way (a refusal then leaves as `Admission::Gone`).
+impl AfterWork for bool {
+    fn said_goodbye(&self) -> bool {
+        false
+    }
+    fn broke() -> Option<Self> {
+        None
     }
 }
 
@@ -368,6 +393,9 @@ enum Admission {
 struct Resuming {
     token: bytes::Bytes,
     received: u64,
+    /// The auth hook passed it (false: it was not asked, as configured,
+    /// and must be if the resume fails and the client joins anew).
+    authed: bool,
     hello: Hello,
     extensions: super::Extensions,
 }
@@ -417,23 +445,16 @@ async fn admit(
         return Admission::Gone;
     }
 
-    // The auth hook runs on a resume too (PROTOCOL.md section 13.1); a
-    // refusal leaves the session as it was.
+    // The auth hook runs on a resume too (PROTOCOL.md section 13.1), unless
+    // configured not to; a refusal leaves the session as it was.
     let extensions = super::Extensions::new();
-    let hook = read_lock(&server.inner.auth).clone();
-    if let Some(hook) = hook {
-        let request = AuthRequest {
-            extensions: extensions.clone(),
-            name: hello.name.as_deref().map(str::to_owned),
-            group: hello.group.as_deref().map(str::to_owned),
-            addr: peer_addr,
-            transport: kind,
-            auth: hello.auth.clone(),
-        };
-        if let Err(reason) = handshake::check_auth(hook(request).await) {
-            refuse(server, outbox, &reason);
-            return Admission::Gone;
-        }
+    let resuming = resume
+        .as_ref()
+        .is_some_and(|request| !request.token.is_empty())
+        && !server.session_window().is_zero();
+    let authed = !resuming || config.auth_on_resume;
+    if authed && !passes_auth(links, &hello, &extensions, peer_addr, kind).await {
+        return Admission::Gone;
     }
 
     let asked = match resume {
@@ -441,6 +462,7 @@ async fn admit(
             return Admission::Resuming(Resuming {
                 token: request.token,
                 received: request.received,
+                authed,
                 hello,
                 extensions,
             });
@@ -451,6 +473,36 @@ async fn admit(
     match join(links, hello, extensions, peer_addr, kind, asked) {
         Some(joined) => Admission::Joined(joined),
         None => Admission::Gone,
+    }
+}
+
+/// Asks the auth hook, if any, about `hello`; a refusal is queued.
+async fn passes_auth(
+    links: Links<'_>,
+    hello: &Hello,
+    extensions: &super::Extensions,
+    peer_addr: Option<SocketAddr>,
+    kind: TransportKind,
+) -> bool {
+    let Links { server, outbox, .. } = links;
+    let hook = read_lock(&server.inner.auth).clone();
+    let Some(hook) = hook else {
+        return true;
+    };
+    let request = AuthRequest {
+        extensions: extensions.clone(),
+        name: hello.name.as_deref().map(str::to_owned),
+        group: hello.group.as_deref().map(str::to_owned),
+        addr: peer_addr,
+        transport: kind,
+        auth: hello.auth.clone(),
+    };
+    match handshake::check_auth(hook(request).await) {
+        Ok(()) => true,
+        Err(reason) => {
+            refuse(server, outbox, &reason);
+            false
+        }
     }
 }
 
