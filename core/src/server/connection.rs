@@ -88,19 +88,24 @@ pub(crate) async fn serve(server: Server, conn: Connection) {
         Admission::Joined(joined) => joined,
         Admission::Gone => return,
         Admission::Resuming(resuming) => {
-            let handover = Handover {
+            let handover = Box::new(Handover {
                 stream,
                 sink,
                 peer_received: resuming.received,
                 addr: peer_addr,
                 kind,
-            };
+            });
             let (outcome, handover) = match server.offer_resume(&resuming.token, handover) {
                 // The session's own task serves the connection now.
                 Ok(()) => return,
                 Err(refused) => refused,
             };
-            (stream, sink) = (handover.stream, handover.sink);
+            let Handover {
+                stream: back,
+                sink: back_sink,
+                ..
+            } = *handover;
+            (stream, sink) = (back, back_sink);
             // Not resumed: a client let through unasked is asked now.
             if !resuming.authed {
                 let asked = passes_auth(
@@ -190,7 +195,7 @@ enum Next {
     /// The connection of a client with a session broke: keep the session.
     Broke,
     /// A resuming connection took the session over.
-    Moved(Handover),
+    Moved(Box<Handover>),
 }
 
 /// What the work beside the writer ended with, for the writer: after a

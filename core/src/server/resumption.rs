@@ -29,7 +29,9 @@ use crate::protocol::session_table::{Found, SessionTable, Token};
 use crate::transport::{FrameSink, FrameStream, TransportKind};
 
 /// Resuming connections that may wait for one session at once (a client
-/// that resumes again before the session took the last one over).
+/// that resumes again before the session took the last one over). Boxed
+/// in the channel: its first block of slots is allocated with every
+/// session, and a `Handover` is ten times a pointer.
 const HANDOVERS_WAITING: usize = 4;
 
 /// How often ended sessions' tokens are swept out of the table.
@@ -67,7 +69,7 @@ pub(crate) struct Handover {
 pub(crate) struct Resumable {
     pub token: Token,
     pub acks: AckSchedule,
-    pub handovers: mpsc::Receiver<Handover>,
+    pub handovers: mpsc::Receiver<Box<Handover>>,
     /// A counted frame arrived with no `Ack` owed yet: the loop arms the
     /// acknowledgement timer.
     pub arm_ack_timer: bool,
@@ -103,7 +105,7 @@ impl Server {
     pub(super) fn open_session(
         &self,
         client_id: u64,
-    ) -> Option<(mpsc::Sender<Handover>, Resumable)> {
+    ) -> Option<(mpsc::Sender<Box<Handover>>, Resumable)> {
         if self.session_window().is_zero() {
             return None;
         }
@@ -134,8 +136,8 @@ impl Server {
     pub(super) fn offer_resume(
         &self,
         token: &[u8],
-        handover: Handover,
-    ) -> Result<(), (ResumeOutcome, Handover)> {
+        handover: Box<Handover>,
+    ) -> Result<(), (ResumeOutcome, Box<Handover>)> {
         let now = now();
         let mut sessions = lock(&self.inner.sessions);
         let client_id = match sessions.table.resume(token, now) {
@@ -219,7 +221,7 @@ pub(super) fn count_frame(resumable: &mut Resumable, frame: &[u8], peer: &Peer) 
 pub(super) fn poll_handover(
     resumable: &mut Option<Resumable>,
     cx: &mut Context<'_>,
-) -> Poll<Handover> {
+) -> Poll<Box<Handover>> {
     match resumable.as_mut().map(|r| r.handovers.poll_recv(cx)) {
         Some(Poll::Ready(Some(handover))) => Poll::Ready(handover),
         _ => Poll::Pending,

@@ -91,7 +91,7 @@ pub(super) enum LoopEnd {
     Ended(Ending),
     /// A resuming connection took the session over while this one was
     /// still open (PROTOCOL.md section 13.5).
-    Moved(Handover),
+    Moved(Box<Handover>),
 }
 
 /// The limits the event loop checks for every event or change, copied out

@@ -26,7 +26,7 @@ use crate::transport::FrameSink;
 /// How a break ended.
 enum Parked {
     /// A connection resumed the session.
-    Resumed(Handover),
+    Resumed(Box<Handover>),
     /// The session ended without a resume: the application disconnected
     /// the client or the server is shutting down.
     Ended(Ending),
@@ -120,7 +120,7 @@ impl Session {
     /// what was kept, which the checks before the hand-over make rare.
     pub(super) fn attach(
         &mut self,
-        handover: Handover,
+        handover: Box<Handover>,
     ) -> Option<std::pin::Pin<Box<dyn FrameSink>>> {
         let Handover {
             stream,
@@ -128,7 +128,7 @@ impl Session {
             peer_received,
             addr,
             kind,
-        } = handover;
+        } = *handover;
         let resumable = self.resumable.as_mut()?;
         let received = resumable.acks.told_on_resume();
         let token = resumable.token;
@@ -168,7 +168,7 @@ pub(super) async fn ride_out(
     session: &mut Session,
     pending: &Arc<Mutex<PendingRequests>>,
     deadlines: &mut DeadlineTimer,
-) -> Option<Handover> {
+) -> Option<Box<Handover>> {
     session.let_go_of_stream();
     let (ending, expired) = match while_requests_wait(pending, deadlines, session.park()).await {
         Parked::Resumed(handover) => return Some(handover),
