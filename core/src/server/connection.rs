@@ -164,7 +164,7 @@ pub(crate) async fn serve(server: Server, conn: Connection) {
         };
         outbox.writer_dropped();
         let old = std::mem::replace(&mut sink, handover_placeholder());
-        let Some(next_sink) = session.attach(handover) else {
+        let Some(next_sink) = session.attach(*handover) else {
             let ending = Ending::Local {
                 reason: CloseReason::new(codes::SESSION_MOVED, "the session could not be resumed"),
                 run_leave: true,

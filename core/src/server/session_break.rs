@@ -120,7 +120,7 @@ impl Session {
     /// what was kept, which the checks before the hand-over make rare.
     pub(super) fn attach(
         &mut self,
-        handover: Box<Handover>,
+        handover: Handover,
     ) -> Option<std::pin::Pin<Box<dyn FrameSink>>> {
         let Handover {
             stream,
@@ -128,7 +128,7 @@ impl Session {
             peer_received,
             addr,
             kind,
-        } = *handover;
+        } = handover;
         let resumable = self.resumable.as_mut()?;
         let received = resumable.acks.told_on_resume();
         let token = resumable.token;
