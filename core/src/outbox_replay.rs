@@ -121,7 +121,24 @@ impl Outbox {
     /// most `limit` bytes of memory of them, from the next one the writer
     /// takes (numbered from 1). A previous session's frames are dropped.
     pub(crate) fn start_session(&self, limit: usize) {
-        lock(&self.state).replay = Some(Box::new(Replay {
+        let mut state = lock(&self.state);
+        // Frames of the old session queued again by a resume and not yet
+        // taken were sent in it already: dropped with its other frames.
+        let mut resent = state
+            .replay
+            .as_ref()
+            .map_or(0, |replay| replay.resent_ahead);
+        if resent > 0 {
+            state.queue.retain(|frame| {
+                if resent > 0 && is_counted(frame) {
+                    resent -= 1;
+                    return false;
+                }
+                true
+            });
+            state.bytes = state.queue.iter().map(cost).sum();
+        }
+        state.replay = Some(Box::new(Replay {
             buffer: ReplayBuffer::new(limit),
             resent_ahead: 0,
         }));
@@ -191,8 +208,17 @@ impl Outbox {
         let mut queue = VecDeque::with_capacity(first.len() + resend.len() + state.queue.len());
         queue.extend(first);
         queue.extend(resend.cloned());
-        replay.resent_ahead = replay.buffer.len();
-        queue.extend(state.queue.drain(..).filter(|frame| is_counted(frame)));
+        // Frames a previous resume queued again and no writer took yet are
+        // in `resend` already: not twice.
+        let mut resent = std::mem::replace(&mut replay.resent_ahead, replay.buffer.len());
+        queue.extend(state.queue.drain(..).filter(|frame| {
+            let counted = is_counted(frame);
+            if counted && resent > 0 {
+                resent -= 1;
+                return false;
+            }
+            counted
+        }));
         state.bytes = queue.iter().map(cost).sum();
         state.queue = queue;
         state.in_flight = 0;
@@ -283,6 +309,32 @@ mod tests {
         assert_eq!(outbox.resumable_counts(), Some((1, 4)));
         outbox.acknowledged(4).expect("sent");
         assert_eq!(outbox.resumable_counts(), Some((4, 4)));
+    }
+
+    #[test]
+    fn a_second_resume_before_the_writer_took_the_first_resends_each_frame_once() {
+        let outbox = Outbox::new(1 << 20);
+        outbox.start_session(1 << 20);
+        for n in 1..=3 {
+            outbox.try_push(event(n)).expect("fits");
+        }
+        taken(&outbox);
+        outbox.try_push(event(4)).expect("fits");
+        outbox
+            .resume_session(1, Vec::new())
+            .expect("within what was kept");
+        // Broken again before the writer took anything.
+        outbox
+            .resume_session(1, Vec::new())
+            .expect("within what was kept");
+        assert_eq!(taken(&outbox), vec![event(2), event(3), event(4)]);
+        assert_eq!(outbox.resumable_counts(), Some((1, 4)));
+        // A new session drops what a resume queued again, untaken.
+        outbox
+            .resume_session(1, Vec::new())
+            .expect("within what was kept");
+        outbox.start_session(1 << 20);
+        assert_eq!(taken(&outbox), Vec::<Bytes>::new());
     }
 
     #[test]

@@ -138,9 +138,10 @@ impl Server {
         token: &[u8],
         handover: Box<Handover>,
     ) -> Result<(), (ResumeOutcome, Box<Handover>)> {
-        let now = now();
-        let mut sessions = lock(&self.inner.sessions);
-        let client_id = match sessions.table.resume(token, now) {
+        // Never the sessions' lock and the registry's at once: `join`
+        // takes them in the other order.
+        let found = lock(&self.inner.sessions).table.resume(token, now());
+        let client_id = match found {
             Found::Refused(outcome) => return Err((outcome, handover)),
             Found::Resume { client_id, .. } => client_id,
         };
@@ -148,33 +149,38 @@ impl Server {
         let Ok(token) = Token::try_from(token) else {
             return Err((ResumeOutcome::UnknownToken, handover));
         };
-        let registry = self.inner.registry.read();
-        let Some(entry) = registry.get(client_id) else {
-            sessions.table.end(&token, ResumeOutcome::Ended, now);
-            return Err((ResumeOutcome::UnknownToken, handover));
+        let (outcome, handover) = {
+            let registry = self.inner.registry.read();
+            let Some(entry) = registry.get(client_id) else {
+                drop(registry);
+                self.session_ended(&token, ResumeOutcome::Ended);
+                return Err((ResumeOutcome::UnknownToken, handover));
+            };
+            let in_range = entry
+                .outbox
+                .resumable_counts()
+                .is_some_and(|(acked, sent)| (acked..=sent).contains(&handover.peer_received));
+            if !in_range {
+                entry.control.kick(Kick {
+                    reason: CloseReason::new(
+                        codes::SESSION_MOVED,
+                        "the session was resumed with a count it cannot serve",
+                    ),
+                    run_leave: true,
+                });
+                (ResumeOutcome::Gap, handover)
+            } else {
+                let Some(sender) = entry.handover.as_ref() else {
+                    return Err((ResumeOutcome::Disabled, handover));
+                };
+                match sender.try_send(handover) {
+                    Ok(()) => return Ok(()),
+                    Err(err) => (ResumeOutcome::Ended, err.into_inner()),
+                }
+            }
         };
-        let in_range = entry
-            .outbox
-            .resumable_counts()
-            .is_some_and(|(acked, sent)| (acked..=sent).contains(&handover.peer_received));
-        if !in_range {
-            sessions.table.end(&token, ResumeOutcome::Gap, now);
-            entry.control.kick(Kick {
-                reason: CloseReason::new(
-                    codes::SESSION_MOVED,
-                    "the session was resumed with a count it cannot serve",
-                ),
-                run_leave: true,
-            });
-            return Err((ResumeOutcome::Gap, handover));
-        }
-        let Some(sender) = entry.handover.as_ref() else {
-            return Err((ResumeOutcome::Disabled, handover));
-        };
-        sender.try_send(handover).map_err(|err| {
-            sessions.table.end(&token, ResumeOutcome::Ended, now);
-            (ResumeOutcome::Ended, err.into_inner())
-        })
+        self.session_ended(&token, outcome);
+        Err((outcome, handover))
     }
 
     /// The session's connection broke: its window begins. When it ends,
