@@ -1,8 +1,10 @@
 //! `hisock-test-server`: the native server the browser tests talk to
 //! (`scripts/browser-tests.sh` starts it). One hisock server listening on
 //! WebSocket and TCP at once, with the handlers the tests need (see
-//! `handlers.rs`), and native TCP clients it can start on request (see
-//! `peer.rs`) so that a browser and a native client meet on one server.
+//! `handlers.rs`), native TCP clients it can start on request (see
+//! `peer.rs`) so that a browser and a native client meet on one server,
+//! and proxies that break connections on request for the reconnection
+//! tests (see `faults.rs`).
 //!
 //! ```text
 //! hisock-test-server [--ws ADDR] [--tcp ADDR] [--max-seconds N]
@@ -27,6 +29,7 @@
 
 #![forbid(unsafe_code)]
 
+mod faults;
 mod handlers;
 mod misbehaving;
 mod peer;
@@ -101,7 +104,7 @@ async fn main() -> std::process::ExitCode {
             }
         }
     }
-    handlers::install(&server, tcp_addr);
+    handlers::install(&server, tcp_addr, ws_addr);
     let raw = match tokio::net::TcpListener::bind("127.0.0.1:0").await {
         Ok(listener) => listener,
         Err(err) => {
