@@ -4,7 +4,10 @@
 // connects a client with `reconnect` through it, and has the proxy drop
 // the connection (no close frame: the browser sees 1006) or refuse new
 // ones (the client stays offline). A control client, connected to the
-// server directly, gives the commands.
+// server directly, gives the commands. Where a test depends on whether the
+// server kept the session, it checks the resumed path (nothing lost or
+// doubled) when `reconnected` says `resumed`, and otherwise that the
+// server keeps no sessions at all (outcome "disabled").
 //
 // Needs: HISOCK_TEST_WS_URL and a package in target/npm/ (or
 // HISOCK_NPM_TARBALL); scripts/browser-tests.sh provides both.
@@ -76,7 +79,7 @@ function inPage(scenario) {
   return inPageOf(tab.page, scenario, WS_URL);
 }
 
-test("the server dropping the WebSocket mid-stream: the client reconnects to a new session with its name, group and rooms", { timeout: 40_000 }, async () => {
+test("the server dropping the WebSocket mid-stream: the client comes back with its name, group and rooms, and resumes with nothing lost when the server keeps sessions", { timeout: 40_000 }, async () => {
   const result = await inPage(async (wsUrl) => {
     const faults = await h.faulty(hisock, wsUrl);
     const name = h.unique("resilient");
@@ -84,24 +87,32 @@ test("the server dropping the WebSocket mid-stream: the client reconnects to a n
     const changes = h.recordChanges(client);
     const ticks = [];
     client.on("tick", (n) => ticks.push(n));
+    const echoed = [];
+    client.on("echoed", (n) => echoed.push(n));
     const roomCalls = [];
     client.on("room_call", (n) => roomCalls.push(n));
     const room = `open/${h.unique("room")}`;
     await client.joinRoom(room);
     const before = { id: client.id, state: client.state, connected: client.connected };
 
-    // 500 events queued for this client, and the connection cut under them.
-    await faults.emitThenCut(client, "tick", 500);
+    // Both ways at once: 500 events queued for this client with the
+    // connection cut under them, and 300 events from it (echoed back)
+    // sent before, during and after the cut.
+    const cut = faults.emitThenCut(client, "tick", 500);
+    const sends = [];
+    for (let n = 0; n < 300; n += 1) sends.push(client.send("emit_to_me", { command: "echoed", value: n }));
+    await cut;
+    await Promise.all(sends);
     await h.until("reconnected", () => changes.some((c) => c.event === "reconnected"));
     const after = { id: client.id, state: client.state, connected: client.connected };
+    // A round trip: what the server sent before its reply has arrived.
     const me = await client.request("whoami", null);
-    // The room was asked for again on the new session.
+    // The room was asked for again on a new session (kept on a resumed one).
     const members = await faults.control.request("to_room", { room, command: "room_call", value: 7 });
     await h.until("the room's event", () => roomCalls.length === 1);
-    const inOrder = ticks.every((n, i) => i === 0 || n > ticks[i - 1]);
     await client.close();
     await faults.close();
-    return { name, before, after, me, members, changes, ticks: ticks.length, inOrder, final: client.state };
+    return { name, before, after, me, members, changes, ticks, echoed, final: client.state };
   });
   assert.deepEqual(result.before.state, "connected");
   assert.equal(result.before.connected, true);
@@ -110,18 +121,31 @@ test("the server dropping the WebSocket mid-stream: the client reconnects to a n
   assert.equal(reconnecting.event, "reconnecting");
   assert.equal(reconnecting.attempt, 1);
   assert.ok(reconnecting.delayMs >= 0 && reconnecting.delayMs <= 20, `first delay within initialDelayMs: ${reconnecting.delayMs}`);
-  const reconnected = result.changes.find((c) => c.event === "reconnected");
-  // The test server keeps no sessions: a new one, and the client is told why.
-  assert.deepEqual(reconnected, { event: "reconnected", resumed: false, outcome: "disabled", expired: 0 });
   assert.equal(result.after.state, "connected");
   assert.equal(result.after.connected, true);
-  assert.notEqual(result.after.id, result.before.id, "a new session is a new client id");
-  assert.equal(result.me.name, result.name, "the name is restored");
-  assert.equal(result.me.group, "lab", "the group is restored");
-  assert.equal(result.members, 1, "the room is restored");
-  assert.ok(result.ticks <= 500, "nothing is doubled");
-  assert.ok(result.inOrder, "what arrived arrived in order");
+  assert.equal(result.me.name, result.name, "the name is kept");
+  assert.equal(result.me.group, "lab", "the group is kept");
+  assert.equal(result.members, 1, "the room is kept");
   assert.equal(result.final, "closed");
+  const reconnected = result.changes.find((c) => c.event === "reconnected");
+  const upTo = (n) => Array.from({ length: n }, (_, i) => i);
+  if (reconnected.resumed) {
+    // The server kept the session: the same client, and every event of
+    // both directions exactly once, in order.
+    assert.deepEqual(reconnected, { event: "reconnected", resumed: true, expired: 0 });
+    assert.equal(result.after.id, result.before.id, "a resumed session is the same client");
+    assert.deepEqual(result.ticks, upTo(500), "server -> client: nothing lost or doubled");
+    assert.deepEqual(result.echoed, upTo(300), "client -> server -> client: nothing lost or doubled");
+  } else {
+    // A cut within the window must resume, unless the server keeps no
+    // sessions (the test server, until they land): a new session, and the
+    // client is told why.
+    assert.deepEqual(reconnected, { event: "reconnected", resumed: false, outcome: "disabled", expired: 0 });
+    assert.notEqual(result.after.id, result.before.id, "a new session is a new client id");
+    const increasing = (list) => list.every((n, i) => i === 0 || n > list[i - 1]);
+    assert.ok(increasing(result.ticks), "what arrived arrived once, in order");
+    assert.ok(increasing(result.echoed), "what arrived arrived once, in order");
+  }
 });
 
 test("what is sent while reconnecting waits and leaves in order once connected again", { timeout: 40_000 }, async () => {
@@ -216,22 +240,31 @@ test("a request that waits offline past ttlMs rejects with kind expired, and rec
   assert.equal(result.fresh, 4, "what is sent after reconnecting goes through");
 });
 
-test("a request in flight when the connection breaks rejects with kind session_lost on a new session", { timeout: 40_000 }, async () => {
+test("a request in flight when the connection breaks is answered once after a resume, or rejects with kind session_lost on a new session", { timeout: 40_000 }, async () => {
   const result = await inPage(async (wsUrl) => {
     const faults = await h.faulty(hisock, wsUrl);
     const client = await hisock.connect(faults.url, { reconnect: h.quick });
+    const changes = h.recordChanges(client);
     // The server cuts the connection before its reply can leave.
+    let answer = null;
     const rejection = await h.rejection(
-      client.request("emit_then_cut", { proxy: faults.proxyId, command: "tick", count: 1 }, { timeoutMs: 10000 }),
+      client
+        .request("emit_then_cut", { proxy: faults.proxyId, command: "tick", count: 1 }, { timeoutMs: 10000 })
+        .then((value) => { answer = value; }),
     );
     await h.until("connected again", () => client.state === "connected");
     await client.close();
     await faults.close();
-    return rejection;
+    return { rejection, answer, reconnected: changes.find((c) => c.event === "reconnected") };
   });
-  assert.ok(result);
-  assert.equal(result.instance, true);
-  assert.equal(result.kind, "session_lost", result.message);
+  if (result.reconnected.resumed) {
+    assert.equal(result.rejection, null, "answered after the resume");
+    assert.equal(result.answer, 1, "the handler's own answer: one connection cut");
+  } else {
+    assert.ok(result.rejection);
+    assert.equal(result.rejection.instance, true);
+    assert.equal(result.rejection.kind, "session_lost", result.rejection.message);
+  }
 });
 
 test("a kick and a refused reconnect do not reconnect: the client is closed with their codes", { timeout: 40_000 }, async () => {

@@ -3,7 +3,9 @@
 //! when the WebSocket breaks. Each test asks the test server for a fault
 //! proxy of its own (`faults.rs` of `hisock-test-server`) and connects
 //! through it; a control client, connected directly, has the proxy drop
-//! the connection (no close frame: 1006) or refuse new ones.
+//! the connection (no close frame: 1006) or refuse new ones. The first
+//! test checks the resumed path (nothing lost or doubled) when the server
+//! resumes the session, and otherwise that it keeps no sessions at all.
 
 use std::time::Duration;
 
@@ -137,29 +139,63 @@ async fn until_state(client: &Client, state: ConnectionState) {
     .await;
 }
 
+/// Drains what a channel holds now.
+fn drain(rx: &mut mpsc::UnboundedReceiver<u32>) -> Vec<u32> {
+    let mut got = Vec::new();
+    while let Ok(n) = rx.try_recv() {
+        got.push(n);
+    }
+    got
+}
+
+/// Each item once, in increasing order.
+fn increasing(list: &[u32]) -> bool {
+    list.windows(2).all(|pair| pair[0] < pair[1])
+}
+
 #[wasm_bindgen_test]
-async fn a_dropped_websocket_comes_back_as_a_new_session_with_name_and_group() {
+async fn a_dropped_websocket_comes_back_with_name_and_group_and_resumes_when_the_server_keeps_sessions(
+) {
     let faults = Faulty::open().await;
     let name = unique("resilient");
     let (ticks_tx, mut ticks) = mpsc::unbounded::<u32>();
-    let (options, mut changes) = recording(ClientOptions::new().name(&name).group("lab").on(
-        "tick",
-        move |Data(n): Data<u32>| {
-            let _ = ticks_tx.unbounded_send(n);
-            async {}
-        },
-    ));
+    let (echo_tx, mut echoes) = mpsc::unbounded::<u32>();
+    let (options, mut changes) = recording(
+        ClientOptions::new()
+            .name(&name)
+            .group("lab")
+            .on("tick", move |Data(n): Data<u32>| {
+                let _ = ticks_tx.unbounded_send(n);
+                async {}
+            })
+            .on("echoed", move |Data(n): Data<u32>| {
+                let _ = echo_tx.unbounded_send(n);
+                async {}
+            }),
+    );
     let client = faults.connect(options).await;
     let first_id = client.id();
     assert_eq!(client.state(), ConnectionState::Connected);
 
-    // 500 events queued for this client, and the connection cut under them.
+    // Both ways at once: 500 events queued for this client with the
+    // connection cut under them, and 300 events from it (echoed back)
+    // sent around the cut.
     let cut = EmitThenCut {
         proxy: faults.id,
         command: "tick",
         count: 500,
     };
     client.send("emit_then_cut", &cut).await.expect("sends");
+    for value in 0..300 {
+        let emit = Emit {
+            command: "echoed",
+            value,
+        };
+        client
+            .send("emit_to_me", &emit)
+            .await
+            .expect("sends or queues");
+    }
     match next_change(&mut changes).await {
         ConnectionChange::Disconnected {
             code, will_retry, ..
@@ -169,30 +205,46 @@ async fn a_dropped_websocket_comes_back_as_a_new_session_with_name_and_group() {
         }
         other => panic!("expected disconnected, got {other:?}"),
     }
-    match next_change(&mut changes).await {
+    let resumed = match next_change(&mut changes).await {
         ConnectionChange::Reconnected {
             resumed, outcome, ..
         } => {
-            assert!(!resumed);
-            // The test server keeps no sessions.
-            assert_eq!(outcome, ResumeOutcome::Disabled);
+            // A cut within the window resumes, unless the server keeps no
+            // sessions (the test server, until they land).
+            assert!(resumed || outcome == ResumeOutcome::Disabled, "{outcome}");
+            resumed
         }
         other => panic!("expected reconnected, got {other:?}"),
-    }
+    };
     assert_eq!(client.state(), ConnectionState::Connected);
-    assert_ne!(client.id(), first_id, "a new session is a new client id");
+    // A round trip: what the server sent before its reply has arrived.
     let me: ClientInfo = client.request("whoami", &(), WAIT).await.expect("whoami");
     assert_eq!(me.id, client.id());
-    assert_eq!(me.name(), Some(name.as_str()), "the name is restored");
-    assert_eq!(me.group(), Some("lab"), "the group is restored");
-
-    client.close().await;
-    let mut got = Vec::new();
-    while let Ok(n) = ticks.try_recv() {
-        got.push(n);
+    assert_eq!(me.name(), Some(name.as_str()), "the name is kept");
+    assert_eq!(me.group(), Some("lab"), "the group is kept");
+    let (got_ticks, got_echoes) = (drain(&mut ticks), drain(&mut echoes));
+    if resumed {
+        assert_eq!(
+            client.id(),
+            first_id,
+            "a resumed session is the same client"
+        );
+        assert_eq!(
+            got_ticks,
+            (0..500).collect::<Vec<_>>(),
+            "nothing lost or doubled"
+        );
+        assert_eq!(
+            got_echoes,
+            (0..300).collect::<Vec<_>>(),
+            "nothing lost or doubled"
+        );
+    } else {
+        assert_ne!(client.id(), first_id, "a new session is a new client id");
+        assert!(increasing(&got_ticks), "once, in order: {got_ticks:?}");
+        assert!(increasing(&got_echoes), "once, in order: {got_echoes:?}");
     }
-    assert!(got.len() <= 500, "nothing is doubled");
-    assert!(got.windows(2).all(|w| w[0] < w[1]), "in order: {got:?}");
+    client.close().await;
     faults.close().await;
 }
 
