@@ -175,6 +175,10 @@ pub enum ProtocolFault {
     /// The peer went past one of the limits (names, requests, streams,
     /// rate); closed with the limit's own code.
     LimitExceeded(LimitExceeded),
+    /// A session's `Ack` (or the count in `Session`) that cannot be right
+    /// (PROTOCOL.md section 13.3): it acknowledges frames never sent, or
+    /// fewer than before.
+    BadCount(crate::protocol::resume::CountFault),
 }
 
 impl std::fmt::Display for ProtocolFault {
@@ -219,6 +223,7 @@ impl ProtocolFault {
             }
             ProtocolFault::StreamStartedTwice(id) => format!("stream {id} started twice"),
             ProtocolFault::LimitExceeded(exceeded) => format!("{exceeded}"),
+            ProtocolFault::BadCount(fault) => format!("{fault}"),
         }
     }
 }

@@ -114,6 +114,9 @@ struct State {
     closing: bool,
     /// The writer is gone (transport failed or closed).
     closed: bool,
+    /// A resumable session's kept frames (`outbox_replay.rs`); `None`
+    /// for a connection without one.
+    replay: Option<Box<replay::Replay>>,
 }
 
 /// A byte-bounded queue of outgoing frames. Shared between senders and the
@@ -398,6 +401,10 @@ impl Outbox {
         }
         state.bytes = 0;
         state.in_flight = state.queue.len();
+        let state = &mut *state;
+        if let Some(replay) = state.replay.as_mut() {
+            replay.keep(&state.queue);
+        }
         Poll::Ready(Some(std::mem::replace(
             &mut state.queue,
             std::mem::take(spare),
@@ -417,6 +424,7 @@ impl Outbox {
         state.queue.clear();
         state.bytes = 0;
         state.in_flight = 0;
+        state.replay = None;
         drop(state);
         self.closing.store(true, Ordering::Relaxed);
         self.room.notify(usize::MAX);
@@ -476,6 +484,10 @@ impl Outbox {
 /// What a reconnecting client does with its queue between connections.
 #[path = "outbox_between.rs"]
 mod between;
+
+/// What a resumable session keeps of what it sent.
+#[path = "outbox_replay.rs"]
+mod replay;
 
 #[cfg(test)]
 #[path = "outbox_tests.rs"]

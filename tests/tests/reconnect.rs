@@ -3,8 +3,9 @@
 //! [`FaultProxy`] that cuts them or a server that restarts: the backoff,
 //! the events the application sees, `state()`, name, group and rooms on the
 //! new session, what was queued meanwhile, and the ends that are not
-//! retried. (The server keeps no sessions yet: every reconnect is a new
-//! session, `resumed: false`.)
+//! retried. A server without sessions (`session_window(ZERO)`) makes
+//! every reconnect a new session, `resumed: false`; `resume.rs` tests the
+//! resumed ones.
 
 use std::time::Duration;
 
@@ -54,7 +55,15 @@ type Joined = (u64, Option<String>, Option<String>);
 
 /// A server that echoes, and records each joining client's name and group.
 fn echo_server() -> (Server, Probe<Joined>) {
-    let server = Server::new();
+    echo_server_on(Server::new())
+}
+
+/// The echo server that keeps no sessions: every reconnect is a new one.
+fn echo_server_without_sessions() -> (Server, Probe<Joined>) {
+    echo_server_on(Server::builder().session_window(Duration::ZERO).build())
+}
+
+fn echo_server_on(server: Server) -> (Server, Probe<Joined>) {
     server.on("echo", |Data(n): Data<u32>| async move { n });
     let joins = Probe::new("join");
     let seen = joins.clone();
@@ -83,7 +92,7 @@ transport_tests! {
     /// `reconnecting`, then `reconnected{resumed: false}` to a new session
     /// that has the client's name and group; requests work again.
     async fn a_cut_connection_comes_back_as_a_new_session_with_name_and_group(t: Transport) {
-        let (server, joins) = echo_server();
+        let (server, joins) = echo_server_without_sessions();
         let test = TestServer::start(t, server).await;
         let proxy = FaultProxy::start(test.addr).await;
         let (options, changes) = recording("ada", quick());
@@ -155,7 +164,7 @@ transport_tests! {
         proxy.refuse(false);
         assert!(matches!(
             next_change(&changes).await,
-            ConnectionChange::Reconnected { resumed: false, .. }
+            ConnectionChange::Reconnected { resumed: true, .. }
         ));
         assert_eq!(within("the queued request", answer).await.expect("joined").expect("answered"), 42);
         assert_eq!(got.take(50).await, (0..50).collect::<Vec<u32>>());
@@ -164,7 +173,7 @@ transport_tests! {
 
     /// A server restarted on the same port (its sessions are gone): the
     /// client reconnects to the new one, after `disconnected` with 1001,
-    /// with its name and group.
+    /// with its name and group, told its token is unknown there.
     async fn a_server_restarted_on_the_same_port_gets_the_client_back(t: Transport) {
         let (server, _joins) = echo_server();
         let test = TestServer::start(t, server).await;
@@ -186,7 +195,7 @@ transport_tests! {
             next_change(&changes).await,
             ConnectionChange::Reconnected {
                 resumed: false,
-                outcome: ResumeOutcome::Disabled,
+                outcome: ResumeOutcome::UnknownToken,
                 expired: 0,
             }
         );
@@ -349,7 +358,7 @@ transport_tests! {
     /// to be handled or not on a new session: it fails with
     /// `SessionLost`, at the reconnect, not at its timeout.
     async fn a_request_in_flight_fails_with_session_lost_on_a_new_session(t: Transport) {
-        let (server, _joins) = echo_server();
+        let (server, _joins) = echo_server_without_sessions();
         let gate = std::sync::Arc::new(tokio::sync::Notify::new());
         let arrived = Probe::new("slow arrived");
         {

@@ -53,6 +53,9 @@ pub(super) struct Reader {
     pub(super) handlers: HandlerSnapshot<ClientEvent>,
     pub(super) heard: bool,
     pub(super) incoming: IncomingStreams,
+    /// The resumable session, for a reconnecting client whose server keeps
+    /// them (`None` costs one branch per frame).
+    pub(super) session: Option<super::session::ClientSession>,
 }
 
 /// The watchdog for a connection with `session`'s keepalive: the server
@@ -85,9 +88,17 @@ pub(crate) async fn drive<R: Reconnects>(
     client: Client,
     stream: Pin<Box<dyn FrameStream>>,
     mut sink: Pin<Box<dyn FrameSink>>,
+    answer: Option<super::handshake::SessionAnswer>,
 ) {
     let shared = client.shared.clone();
     let session = lock(&shared.link).session;
+    let resumable = match (answer, shared.reconnect.as_ref()) {
+        (Some(answer), Some(how)) if R::RESUMES && !answer.window.is_zero() => {
+            shared.outbox.start_session(how.replay_limit);
+            Some(super::session::ClientSession::new(answer.token))
+        }
+        _ => None,
+    };
     let mut reader = Reader {
         client: client.clone(),
         stream,
@@ -98,6 +109,7 @@ pub(crate) async fn drive<R: Reconnects>(
         handlers: shared.handlers.snapshot(),
         heard: false,
         incoming: IncomingStreams::new(shared.max_stream_len, shared.max_streams),
+        session: resumable,
     };
     let mut request_deadlines = DeadlineTimer::new(shared.clock);
     while let Some(broken) =
@@ -175,6 +187,11 @@ async fn connection<R: Reconnects>(
                 shared.outbox.finish_writer();
             }
         }
+        // The writer found the replay buffer full: the reader ends the
+        // connection (4012) in its next turn.
+        if !reader_done && shared.outbox.replay_overflowed() {
+            cx.waker().wake_by_ref();
+        }
         if reader_done && !writer_done {
             let deadline =
                 writer_deadline.get_or_insert_with(|| shared.clock.delay(CLIENT_FLUSH_TIMEOUT));
@@ -202,10 +219,22 @@ async fn connection<R: Reconnects>(
 /// connection with [`SLOW_CONSUMER`](codes::SLOW_CONSUMER), as the server
 /// would with a client.
 fn overflow_ending(outbox: &crate::outbox::Outbox) -> Option<Ending> {
-    outbox.has_overflowed().then(|| Ending::Local {
+    if outbox.has_overflowed() {
+        return Some(Ending::Local {
+            reason: CloseReason::new(
+                codes::SLOW_CONSUMER,
+                "server not reading: the client's outgoing queue is full",
+            ),
+            run_leave: false,
+            close_queued: false,
+        });
+    }
+    // The session's replay buffer is full: the server does not
+    // acknowledge what it receives (PROTOCOL.md section 13.4).
+    outbox.replay_overflowed().then(|| Ending::Local {
         reason: CloseReason::new(
-            codes::SLOW_CONSUMER,
-            "server not reading: the client's outgoing queue is full",
+            codes::SESSION_OVERFLOW,
+            "session overflow: the server does not acknowledge what it is sent",
         ),
         run_leave: false,
         close_queued: false,
@@ -233,6 +262,10 @@ impl Reader {
                 return Poll::Ready(ending);
             }
 
+            if let Some(session) = self.session.as_mut() {
+                session.poll_ack_timer(cx, &shared.outbox);
+            }
+
             if let Some((delay, window)) = self.watchdog.as_mut() {
                 if delay.poll_unpin(cx).is_ready() {
                     if !self.heard {
@@ -252,6 +285,9 @@ impl Reader {
                     Poll::Ready(Some(Err(err))) => return Poll::Ready(Ending::Failed(err.into())),
                     Poll::Ready(Some(Ok(bytes))) => {
                         self.heard = true;
+                        if let Some(session) = self.session.as_mut() {
+                            session.count(&bytes, &shared.outbox, shared.clock);
+                        }
                         let had_current = self.current.is_some();
                         let concurrent = self.concurrent.len();
                         match self.on_frame(&bytes) {
@@ -356,6 +392,10 @@ impl Reader {
                 shared.outbox.push_control(Frame::Pong { nonce }.encode());
             }
             Frame::Pong { .. } => {}
+            Frame::Ack { received } => shared
+                .outbox
+                .acknowledged(received)
+                .map_err(ProtocolFault::BadCount)?,
             Frame::StreamStart {
                 stream_id,
                 command,

@@ -48,9 +48,14 @@ impl Client {
     pub async fn handshake(conn: Connection, options: ClientOptions) -> Result<(Client, Driver)> {
         // The driver that cannot reconnect: the browser's JS client comes
         // this way, and its package carries none of the reconnecting code.
-        let (client, stream, sink) = establish::<OneConnection>(conn, options, None).await?;
+        let (client, stream, sink, _) = establish::<OneConnection>(conn, options, None).await?;
         let driver = Driver {
-            fut: Box::pin(driver::drive::<OneConnection>(client.clone(), stream, sink)),
+            fut: Box::pin(driver::drive::<OneConnection>(
+                client.clone(),
+                stream,
+                sink,
+                None,
+            )),
         };
         Ok((client, driver))
     }
@@ -88,15 +93,16 @@ impl Client {
                 connector,
                 auth: options.auth.clone(),
                 handshake_timeout: options.handshake_timeout,
+                replay_limit: options.replay_limit,
                 push_offline: Client::push_offline,
             }),
             _ => None,
         };
         match reconnect {
             Some(reconnect) => {
-                let (client, stream, sink) =
+                let (client, stream, sink, session) =
                     establish::<WithReconnect>(conn, options, Some(reconnect)).await?;
-                let driver = driver::drive::<WithReconnect>(client.clone(), stream, sink);
+                let driver = driver::drive::<WithReconnect>(client.clone(), stream, sink, session);
                 Ok((
                     client,
                     Driver {
@@ -105,9 +111,9 @@ impl Client {
                 ))
             }
             None => {
-                let (client, stream, sink) =
+                let (client, stream, sink, _) =
                     establish::<OneConnection>(conn, options, None).await?;
-                let driver = driver::drive::<OneConnection>(client.clone(), stream, sink);
+                let driver = driver::drive::<OneConnection>(client.clone(), stream, sink, None);
                 Ok((
                     client,
                     Driver {
@@ -124,7 +130,12 @@ async fn establish<R: Reconnects>(
     conn: Connection,
     options: ClientOptions,
     reconnect: Option<Reconnecting>,
-) -> Result<(Client, Pin<Box<dyn FrameStream>>, Pin<Box<dyn FrameSink>>)> {
+) -> Result<(
+    Client,
+    Pin<Box<dyn FrameStream>>,
+    Pin<Box<dyn FrameSink>>,
+    Option<SessionAnswer>,
+)> {
     // A name or group the server would refuse (4008) is refused here,
     // before anything is sent.
     limits::check_local(
@@ -141,8 +152,9 @@ async fn establish<R: Reconnects>(
         name: options.name.as_deref(),
         group: options.group.as_deref(),
         auth: options.auth.as_deref(),
+        resume: None,
     };
-    let (stream, sink, link, welcomed, _session) =
+    let (stream, sink, link, welcomed, session) =
         exchange::<R>(conn, &hello, options.clock, options.handshake_timeout).await?;
     let identity = Identity {
         id: welcomed.client_id,
@@ -183,7 +195,7 @@ async fn establish<R: Reconnects>(
         finished: AtomicBool::new(false),
         closed: Event::new(),
     });
-    Ok((Client { shared }, stream, sink))
+    Ok((Client { shared }, stream, sink, session))
 }
 
 /// What a client says in its handshake.
@@ -191,6 +203,9 @@ pub(super) struct Greeting<'a> {
     pub(super) name: Option<&'a str>,
     pub(super) group: Option<&'a str>,
     pub(super) auth: Option<&'a [u8]>,
+    /// The session to resume (its token, and the server's counted frames
+    /// received in it); `None` asks for a new one.
+    pub(super) resume: Option<(&'a [u8], u64)>,
 }
 
 /// The answer to a `Resume`, from the server's `Session` frame.
@@ -200,6 +215,10 @@ pub(super) struct SessionAnswer {
     /// How long the server keeps the session after a break (zero: it
     /// keeps none).
     pub(super) window: Duration,
+    /// The session's token (empty when the server keeps none).
+    pub(super) token: Bytes,
+    /// On a resume: the client's counted frames the server received.
+    pub(super) received: u64,
 }
 
 /// The handshake's exchange on a fresh connection, the first one or a
@@ -225,7 +244,7 @@ pub(super) async fn exchange<R: Reconnects>(
         kind,
     } = conn;
     let answer = async {
-        if let Some(resume) = R::resume_frame() {
+        if let Some(resume) = R::resume_frame(greeting.resume) {
             sink.feed(resume).await?;
         }
         let hello = handshake::hello_frame(greeting.name, greeting.group, greeting.auth);
@@ -260,10 +279,15 @@ pub(super) fn read_session(next: Option<Bytes>) -> Result<SessionAnswer> {
     };
     match Frame::decode(&bytes)? {
         Frame::Session {
-            outcome, window_ms, ..
+            token,
+            outcome,
+            received,
+            window_ms,
         } => Ok(SessionAnswer {
             outcome: ResumeOutcome::from_wire(outcome),
             window: Duration::from_millis(window_ms.into()),
+            token: bytes.slice_ref(token),
+            received,
         }),
         other => Err(ProtocolFault::Expected {
             expected: "session",

@@ -26,7 +26,7 @@ pub(crate) trait Reconnects {
     const RESUMES: bool;
 
     /// The `Resume` to send before the `Hello`.
-    fn resume_frame() -> Option<Bytes>;
+    fn resume_frame(resume: Option<(&[u8], u64)>) -> Option<Bytes>;
 
     /// Reads the `Session` after the `Welcome`.
     fn read_session(next: Option<Bytes>) -> Result<Option<super::handshake::SessionAnswer>, Error>;
@@ -50,7 +50,7 @@ pub(crate) struct OneConnection;
 impl Reconnects for OneConnection {
     const RESUMES: bool = false;
 
-    fn resume_frame() -> Option<Bytes> {
+    fn resume_frame(_: Option<(&[u8], u64)>) -> Option<Bytes> {
         None
     }
 
@@ -77,16 +77,9 @@ pub(crate) struct WithReconnect;
 impl Reconnects for WithReconnect {
     const RESUMES: bool = true;
 
-    fn resume_frame() -> Option<Bytes> {
-        // A new session each time for now: this client keeps no replay
-        // buffer yet, so it has nothing to resume with.
-        Some(
-            Frame::Resume {
-                token: &[],
-                received: 0,
-            }
-            .encode(),
-        )
+    fn resume_frame(resume: Option<(&[u8], u64)>) -> Option<Bytes> {
+        let (token, received) = resume.unwrap_or((&[], 0));
+        Some(Frame::Resume { token, received }.encode())
     }
 
     fn read_session(next: Option<Bytes>) -> Result<Option<super::handshake::SessionAnswer>, Error> {

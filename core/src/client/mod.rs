@@ -21,6 +21,7 @@ mod presence;
 mod reconnect;
 mod requests;
 mod rooms;
+mod session;
 mod typed;
 
 use std::future::Future;

@@ -50,6 +50,7 @@ pub struct ClientOptions {
     pub(crate) handlers: HandlerTable<ClientEvent>,
     pub(crate) clock: Clock,
     pub(crate) reconnect: Option<Reconnect>,
+    pub(crate) replay_limit: usize,
     pub(crate) offline: OfflineQueue,
 }
 
@@ -75,6 +76,7 @@ impl Default for ClientOptions {
             clock: Clock::Own,
             reconnect: None,
             offline: OfflineQueue::default(),
+            replay_limit: crate::protocol::resume::DEFAULT_REPLAY_LIMIT,
         }
     }
 }
@@ -259,6 +261,17 @@ impl ClientOptions {
     /// [`Error::OfflineQueueFull`](crate::Error::OfflineQueueFull).
     pub fn offline_queue(mut self, queue: OfflineQueue) -> Self {
         self.offline = queue;
+        self
+    }
+
+    /// The most memory a reconnecting client keeps of what it sent and the
+    /// server has not acknowledged yet, to send again on a resume
+    /// (PROTOCOL.md section 13.4); each frame costs its length plus 80
+    /// bytes. Past it the client closes the connection with
+    /// [`SESSION_OVERFLOW`](crate::close::codes::SESSION_OVERFLOW) and
+    /// reconnects to a new session. Default 4 MiB.
+    pub fn replay_limit(mut self, bytes: usize) -> Self {
+        self.replay_limit = bytes;
         self
     }
 

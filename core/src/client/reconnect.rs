@@ -21,10 +21,12 @@ use std::task::Poll;
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures::SinkExt;
 
 use super::driver::{watchdog_for, Reader};
 use super::events::Extras;
-use super::handshake::{exchange, Greeting};
+use super::handshake::{exchange, Greeting, SessionAnswer};
+use super::session::ClientSession;
 use super::{lock, reserved, Client, ClientEvent};
 use crate::close::{codes, CloseReason};
 use crate::dispatch::{FromEvent, Rejection};
@@ -56,6 +58,8 @@ pub(crate) struct Reconnecting {
     /// The auth data of every `Hello`.
     pub(crate) auth: Option<Bytes>,
     pub(crate) handshake_timeout: Duration,
+    /// The bound of the session's replay buffer.
+    pub(crate) replay_limit: usize,
     /// [`Client::push_offline`], called through this pointer so that a
     /// client that cannot reconnect (the browser's) does not carry it.
     pub(crate) push_offline: fn(&Client, Bytes) -> Result<()>,
@@ -259,16 +263,16 @@ impl Reader {
         tracing::debug!(%reason, "connection broke; reconnecting");
         self.client.set_state(ConnectionState::Reconnecting);
         shared.outbox.writer_dropped();
-        // Streams do not outlive their connection while no session is
-        // resumed: both ends fail them.
-        self.incoming.close(&reason);
-        shared.outgoing.close(&reason);
+        if let Some(session) = self.session.as_mut() {
+            session.broke();
+        }
         let change = ConnectionChange::Disconnected {
             code: reason.code,
             reason: reason.reason.clone(),
             will_retry: true,
         };
         self.connection_event(reserved::DISCONNECTED, change);
+        let broke = reason.clone();
         let mut last = reason;
         let mut attempt = 0u32;
         loop {
@@ -290,10 +294,17 @@ impl Reader {
                 let identity = lock(&shared.identity);
                 (identity.name.clone(), identity.group.clone())
             };
+            let resume = self
+                .session
+                .as_ref()
+                .map(|session| (session.token.clone(), session.acks.received()));
             let greeting = Greeting {
                 name: name.as_deref(),
                 group: group.as_deref(),
                 auth: how.auth.as_deref(),
+                resume: resume
+                    .as_ref()
+                    .map(|(token, received)| (&token[..], *received)),
             };
             let connect = async {
                 let conn = (how.connector)().await?;
@@ -307,11 +318,35 @@ impl Reader {
             };
             match self.while_waiting(deadlines, connect).await {
                 Err(Stopped) => return Err(closed_by_client()),
-                Ok(Ok((stream, sink, link, welcomed, session))) => {
-                    let (outcome, window) = session
-                        .map_or((ResumeOutcome::Disabled, Duration::ZERO), |s| {
-                            (s.outcome, s.window)
-                        });
+                Ok(Ok((stream, mut sink, link, welcomed, session))) => {
+                    let answer = session.unwrap_or(SessionAnswer {
+                        outcome: ResumeOutcome::Disabled,
+                        window: Duration::ZERO,
+                        token: Bytes::new(),
+                        received: 0,
+                    });
+                    let outcome = answer.outcome;
+                    let resumed = outcome.resumed() && self.session.is_some();
+                    if resumed {
+                        // What the server did not receive goes first, then
+                        // what waited (PROTOCOL.md section 13.5).
+                        if let Err(fault) =
+                            shared.outbox.resume_session(answer.received, Vec::new())
+                        {
+                            tracing::warn!(%fault, "the server's count does not fit; a new session follows");
+                            let close = closing::close_frame_for(&CloseReason::new(
+                                codes::PROTOCOL_ERROR,
+                                fault.to_string(),
+                            ));
+                            let _ = self.while_waiting(deadlines, sink.send(close)).await;
+                            self.session = None;
+                            last = CloseReason::new(codes::PROTOCOL_ERROR, fault.to_string());
+                            continue;
+                        }
+                        if let Some(session) = self.session.as_mut() {
+                            session.acks.told_on_resume();
+                        }
+                    }
                     {
                         let mut identity = lock(&shared.identity);
                         identity.id = welcomed.client_id;
@@ -325,19 +360,18 @@ impl Reader {
                     *lock(&shared.link) = link;
                     self.stream = stream;
                     self.heard = false;
-                    self.incoming = IncomingStreams::new(shared.max_stream_len, shared.max_streams);
                     // Expired first: a request dropped here fails as expired,
                     // not as lost with the old session.
                     let expired = self.client.expire_offline();
-                    if !outcome.resumed() {
-                        self.client.new_session(outcome);
+                    if !resumed {
+                        self.start_over(&broke, answer, how.replay_limit);
                     }
                     self.client.set_state(ConnectionState::Connected);
-                    tracing::debug!(attempt, ?outcome, ?window, "reconnected");
+                    tracing::debug!(attempt, ?outcome, "reconnected");
                     self.connection_event(
                         reserved::RECONNECTED,
                         ConnectionChange::Reconnected {
-                            resumed: outcome.resumed(),
+                            resumed,
                             outcome,
                             expired,
                         },
@@ -356,6 +390,25 @@ impl Reader {
                 }
             }
         }
+    }
+
+    /// Connected again, to a new session (or none): streams end with the
+    /// old one, what the server sent and did not acknowledge is dropped,
+    /// and the client starts its part of the new session.
+    fn start_over(&mut self, broke: &CloseReason, answer: SessionAnswer, replay_limit: usize) {
+        let shared = self.client.shared.clone();
+        self.incoming.close(broke);
+        shared.outgoing.close(broke);
+        self.incoming = IncomingStreams::new(shared.max_stream_len, shared.max_streams);
+        shared.outbox.drop_upkeep();
+        self.session = if answer.window.is_zero() {
+            shared.outbox.end_session();
+            None
+        } else {
+            shared.outbox.start_session(replay_limit);
+            Some(ClientSession::new(answer.token))
+        };
+        self.client.new_session(answer.outcome);
     }
 }
 

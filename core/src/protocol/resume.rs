@@ -306,8 +306,10 @@ impl AckSchedule {
     }
 
     /// The count went to the peer another way (`Resume.received` or
-    /// `Session.received`): no `Ack` is owed for it.
+    /// `Session.received`): no `Ack` is owed for it, and a timer armed on
+    /// the old connection is void (the next counted frame arms one anew).
     pub fn told_on_resume(&mut self) -> u64 {
+        self.timer_armed = false;
         self.acked_now()
     }
 

@@ -112,6 +112,8 @@ fn a_count_told_on_resume_needs_no_ack() {
     assert_eq!(acks.told_on_resume(), 2);
     assert_eq!(acks.timer_fired(), None);
     assert_eq!(acks.received(), 2);
+    // The old connection's timer is void: the next frame arms a new one.
+    assert_eq!(acks.counted(1), AckDue::ArmTimer);
 }
 
 #[test]

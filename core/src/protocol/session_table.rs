@@ -168,6 +168,38 @@ impl SessionTable {
         expired
     }
 
+    /// One broken session's window passed at `now`: it expires (true:
+    /// its leave and the `session_expired` hook are the caller's to run).
+    /// False when it is no longer broken: a resume took it meanwhile (its
+    /// connection is being handed over), or it ended another way. What a
+    /// server whose sessions each wait for their own deadline calls,
+    /// rather than sweeping with [`expire`](Self::expire).
+    pub fn expire_one(&mut self, token: &Token, now: Instant) -> bool {
+        let window = self.window;
+        match self.sessions.get_mut(token) {
+            Some(entry) => match entry.phase {
+                Phase::Broken { until } if until <= now => {
+                    entry.phase = Phase::Ended {
+                        outcome: ResumeOutcome::Expired,
+                        forget_at: until + window,
+                    };
+                    true
+                }
+                _ => false,
+            },
+            None => false,
+        }
+    }
+
+    /// Forgets ended sessions whose memory passed at `now` (a later
+    /// `Resume` with their token gets outcome 2).
+    pub fn forget_ended(&mut self, now: Instant) {
+        self.sessions.retain(|_, entry| match entry.phase {
+            Phase::Ended { forget_at, .. } => forget_at > now,
+            _ => true,
+        });
+    }
+
     /// The next instant [`expire`](Self::expire) has something to do.
     pub fn next_deadline(&self) -> Option<Instant> {
         self.sessions
@@ -196,6 +228,35 @@ mod tests {
     const WINDOW: Duration = Duration::from_secs(120);
     const A: Token = [1; TOKEN_LEN];
     const B: Token = [2; TOKEN_LEN];
+
+    #[test]
+    fn one_session_expires_once_and_not_while_a_resume_takes_it() {
+        let t0 = Instant::now();
+        let mut table = SessionTable::new(WINDOW);
+        table.open(A, 7);
+        table.open(B, 8);
+        table.broke(&A, t0);
+        table.broke(&B, t0);
+        assert!(!table.expire_one(&A, t0 + WINDOW / 2), "within the window");
+        assert!(table.expire_one(&A, t0 + WINDOW));
+        assert!(!table.expire_one(&A, t0 + WINDOW), "once");
+        assert_eq!(
+            table.resume(&A, t0 + WINDOW),
+            Found::Refused(ResumeOutcome::Expired)
+        );
+        // B was resumed just before its timer fired: it does not expire.
+        assert!(matches!(
+            table.resume(&B, t0 + WINDOW / 2),
+            Found::Resume { client_id: 8, .. }
+        ));
+        assert!(!table.expire_one(&B, t0 + WINDOW));
+        table.forget_ended(t0 + WINDOW * 2);
+        assert_eq!(
+            table.resume(&A, t0 + WINDOW * 2),
+            Found::Refused(ResumeOutcome::UnknownToken)
+        );
+        assert_eq!(table.live(), 1);
+    }
 
     #[test]
     fn a_broken_session_resumes_within_its_window() {

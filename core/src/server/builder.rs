@@ -147,6 +147,21 @@ impl ServerBuilder {
         self
     }
 
+    /// How long a broken client's session is kept for it to resume (see
+    /// [`ServerConfig::session_window`]); `Duration::ZERO` keeps none.
+    /// Default 2 minutes.
+    pub fn session_window(mut self, window: Duration) -> Self {
+        self.config.session_window = window;
+        self
+    }
+
+    /// The most memory a session's replay buffer may hold (see
+    /// [`ServerConfig::replay_limit`]). Default 4 MiB.
+    pub fn replay_limit(mut self, bytes: usize) -> Self {
+        self.config.replay_limit = bytes;
+        self
+    }
+
     /// Gives handlers `value` through the [`State<T>`](super::State)
     /// argument. One value per type; call again for other types.
     pub fn with_state<T: Send + Sync + 'static>(mut self, value: T) -> Self {
@@ -173,8 +188,11 @@ impl ServerBuilder {
     pub fn build(self) -> Server {
         let cluster = self.adapter.0.clone().map(Cluster::new);
         let first_id = cluster.as_ref().map_or(1, |c| client_id_base(c.node));
+        let sessions =
+            std::sync::Mutex::new(super::resumption::Sessions::new(self.config.session_window));
         let server = Server {
             inner: Arc::new(Inner {
+                sessions,
                 config: self.config,
                 handlers: SharedHandlers::new(HandlerTable::new(reserved::ALL)),
                 registry: SharedRegistry::default(),

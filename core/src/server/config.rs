@@ -91,6 +91,18 @@ pub struct ServerConfig {
     /// past it the client is closed with
     /// [`RATE_LIMITED`](crate::close::codes::RATE_LIMITED). Default: off.
     pub rate_limit: RateLimit,
+    /// How long a client's session is kept after its connection breaks,
+    /// for the client to resume it (PROTOCOL.md section 13): the same id,
+    /// name, group and rooms, and nothing lost either way. Only clients
+    /// that ask for a session get one (the Rust client with
+    /// reconnection on). `Duration::ZERO` keeps none. Default 2 minutes.
+    pub session_window: Duration,
+    /// The most memory one session's replay buffer (frames sent and not
+    /// yet acknowledged) may hold, each frame its length plus 80 bytes;
+    /// past it the client is closed with
+    /// [`SESSION_OVERFLOW`](crate::close::codes::SESSION_OVERFLOW) and the
+    /// session ends. Default 4 MiB.
+    pub replay_limit: usize,
 }
 
 impl Default for ServerConfig {
@@ -113,6 +125,8 @@ impl Default for ServerConfig {
             max_pending_requests: limits::DEFAULT_MAX_PENDING_REQUESTS,
             max_streams: limits::DEFAULT_MAX_STREAMS,
             rate_limit: RateLimit::new(),
+            session_window: crate::protocol::resume::DEFAULT_WINDOW,
+            replay_limit: crate::protocol::resume::DEFAULT_REPLAY_LIMIT,
         }
     }
 }

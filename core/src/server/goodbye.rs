@@ -9,9 +9,18 @@ use super::reserved;
 use super::session::Session;
 use crate::platform::locks::lock;
 use crate::protocol::closing::{self, Ending, Side};
+use crate::protocol::resume::ResumeOutcome;
 
 impl Session {
     pub(super) async fn finish(&mut self, ending: Ending) {
+        // The session, if any, ends with the connection (a resume with
+        // its token is told why, unless it was told already): nothing
+        // more is kept for it.
+        if let Some(resumable) = &self.resumable {
+            self.server
+                .session_ended(&resumable.token, ResumeOutcome::Ended);
+            self.peer.outbox.end_session();
+        }
         let config = self.server.inner.config.clone();
         let plan = closing::plan(Side::Server, ending);
         if plan.peer_at_fault {

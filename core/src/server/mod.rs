@@ -25,8 +25,10 @@ mod metrics;
 mod peer;
 mod registry;
 mod requests;
+mod resumption;
 mod rooms;
 mod session;
+mod session_break;
 mod shutdown;
 mod state;
 mod stats;
@@ -78,8 +80,21 @@ pub mod reserved {
     pub const GROUP_CHANGE: &str = "group_change";
     /// Events whose command has no handler.
     pub const WILDCARD: &str = crate::dispatch::WILDCARD;
+    /// A broken client's session ended without a resume: its window
+    /// passed (the reason's code is 1006), or what was queued for it
+    /// during the break went past the outgoing queue's limit (4012).
+    /// `leave` follows. Extractors: `ClientInfo`, `CloseReason`.
+    pub const SESSION_EXPIRED: &str = "session_expired";
     /// All of the above.
-    pub const ALL: &[&str] = &[JOIN, LEAVE, MESSAGE, NAME_CHANGE, GROUP_CHANGE, WILDCARD];
+    pub const ALL: &[&str] = &[
+        JOIN,
+        LEAVE,
+        MESSAGE,
+        NAME_CHANGE,
+        GROUP_CHANGE,
+        WILDCARD,
+        SESSION_EXPIRED,
+    ];
 }
 
 pub(crate) struct Inner {
@@ -104,6 +119,8 @@ pub(crate) struct Inner {
     pub publishing: std::sync::atomic::AtomicBool,
     /// The other nodes, when built with an adapter (see [`cluster`]).
     pub cluster: Option<cluster::Cluster>,
+    /// Resumable sessions, by token.
+    pub sessions: std::sync::Mutex<resumption::Sessions>,
 }
 
 /// A hisock server. Cheap to clone: all clones are the same server.

@@ -129,6 +129,9 @@ pub(crate) struct ClientEntry {
     pub control: Arc<ConnControl>,
     pub pending: Arc<Mutex<PendingRequests>>,
     pub outgoing: Arc<crate::stream::OutgoingStreams>,
+    /// Where a connection resuming the client's session is handed over
+    /// (`None`: the client has no session).
+    pub handover: Option<tokio::sync::mpsc::Sender<super::resumption::Handover>>,
 }
 
 /// All connected clients.
@@ -235,6 +238,10 @@ impl Registry {
 
     fn leave_group(&mut self, group: &Arc<str>, id: u64) {
         remove_member(&mut self.groups, group, id);
+    }
+
+    pub fn get_mut(&mut self, id: u64) -> Option<&mut ClientEntry> {
+        self.clients.get_mut(&id)
     }
 
     pub fn get(&self, id: u64) -> Option<&ClientEntry> {

@@ -15,6 +15,7 @@ use super::connection::Joined;
 use super::context::ServerEvent;
 use super::jobs::Jobs;
 use super::peer::Peer;
+use super::resumption::{Handover, Resumable};
 use super::stats::ReadTally;
 use super::{reserved, Server};
 use crate::close::{codes, CloseReason};
@@ -29,6 +30,7 @@ use crate::platform::locks::lock;
 use crate::protocol::closing::{self, Ending};
 use crate::protocol::limits::{self, Limit, LimitExceeded};
 use crate::protocol::rate_limit::RateLimiter;
+use crate::protocol::resume::{self, AckDue, ResumeOutcome, ACK_DELAY};
 use crate::stream::{route_data_frame, IncomingStreams, OutgoingStreams};
 use crate::transport::FrameStream;
 use crate::value;
@@ -49,7 +51,7 @@ pub(crate) struct Session {
     pub(super) pending: Arc<Mutex<PendingRequests>>,
     /// The server's handlers as of the last change this session saw.
     pub(super) handlers: HandlerSnapshot<ServerEvent>,
-    stream: std::pin::Pin<Box<dyn FrameStream>>,
+    pub(super) stream: std::pin::Pin<Box<dyn FrameStream>>,
     /// Streamed payloads this client is sending us.
     pub(super) incoming: IncomingStreams,
     /// Streamed payloads we are sending this client.
@@ -73,6 +75,18 @@ pub(crate) struct Session {
     /// their slow path, so that the event path counts nothing of its own:
     /// events are the batch's frames less these).
     other_frames: u64,
+    /// The client's resumable session, if it asked for one
+    /// (`resumption.rs`): `None` costs one branch per frame.
+    pub(super) resumable: Option<Resumable>,
+}
+
+/// How one connection of a session ended.
+pub(super) enum LoopEnd {
+    /// The connection ended so (for a session: a break, or its end).
+    Ended(Ending),
+    /// A resuming connection took the session over while this one was
+    /// still open (PROTOCOL.md section 13.5).
+    Moved(Handover),
 }
 
 /// The limits the event loop checks for every event or change, copied out
@@ -133,17 +147,37 @@ impl Session {
             limits,
             rate,
             other_frames: 0,
+            resumable: joined.resumable,
         }
     }
 
-    pub(crate) async fn run(&mut self) {
+    /// The client joined: the others and the application hear of it.
+    pub(crate) fn begin(&mut self) {
         self.tell_others(|this| this.presence_frame(true));
         self.server.announce(|| super::cluster::Message::Joined {
             client: self.info.clone(),
         });
         self.reserved_event(reserved::JOIN, None, None);
-        let ending = self.event_loop().await;
-        self.finish(ending).await;
+    }
+
+    /// Runs the current connection until it ends or is taken over.
+    pub(crate) async fn run_connection(&mut self) -> LoopEnd {
+        self.event_loop().await
+    }
+
+    /// Whether the session outlives a connection that ended so: a break
+    /// (no `Close` either way) of a client with a session.
+    pub(crate) fn keeps_session(&self, ending: &Ending) -> bool {
+        let code = match ending {
+            Ending::Eof => None,
+            Ending::Failed(crate::Error::Transport(crate::TransportError::Closed(reason))) => {
+                Some(reason.code)
+            }
+            Ending::Failed(err) => err.close_reason().map(|reason| reason.code),
+            Ending::Silent(_) => Some(codes::KEEPALIVE_TIMEOUT),
+            Ending::PeerClosed { .. } | Ending::Local { .. } => return false,
+        };
+        self.resumable.is_some() && resume::session_end(code) == resume::SessionEnd::Break
     }
 
     /// The context of one event from this client.
@@ -193,7 +227,7 @@ impl Session {
         self.handlers.table.clone()
     }
 
-    async fn event_loop(&mut self) -> Ending {
+    async fn event_loop(&mut self) -> LoopEnd {
         let config = self.server.inner.config.clone();
         let mut keepalive = config
             .keepalive_interval
@@ -208,22 +242,35 @@ impl Session {
         let shutdown = self.server.inner.shutdown.clone();
         let shutting_down = shutdown.cancelled();
         tokio::pin!(shutting_down);
+        // A session's acknowledgement timer (PROTOCOL.md section 13.3).
+        let ack_at = tokio::time::sleep_until(tokio::time::Instant::now());
+        tokio::pin!(ack_at);
+        let mut ack_armed = false;
         loop {
             let can_read = self.jobs.queue.len() < config.handler_queue_len;
             tokio::select! {
                 biased;
                 _ = &mut kicked => {
                     if let Some(kick) = control.take() {
-                        return Ending::Local {
+                        return LoopEnd::Ended(Ending::Local {
                             reason: kick.reason,
                             run_leave: kick.run_leave,
                             close_queued: false,
-                        };
+                        });
                     }
                     kicked.set(control.notified());
                 }
-                _ = &mut shutting_down => return closing::shutdown(),
+                _ = &mut shutting_down => return LoopEnd::Ended(closing::shutdown()),
+                handover = poll_fn(|cx| poll_handover(&mut self.resumable, cx)) => {
+                    return LoopEnd::Moved(handover);
+                }
                 _ = poll_fn(|cx| self.jobs.poll(cx, &self.peer)), if self.jobs.current.is_some() => {}
+                _ = &mut ack_at, if ack_armed => {
+                    ack_armed = false;
+                    if let Some(received) = self.resumable.as_mut().and_then(|r| r.acks.timer_fired()) {
+                        self.peer.outbox.push_control(Frame::Ack { received }.encode());
+                    }
+                }
                 _ = &mut wake_at, if keepalive.is_some() => {
                     if let Some(ka) = keepalive.as_mut() {
                         if !can_read {
@@ -236,17 +283,23 @@ impl Session {
                             match ka.poll(Clock::Tokio.now()) {
                                 KeepaliveAction::WaitUntil(at) => { wake_at.as_mut().reset(at.into()); break; }
                                 KeepaliveAction::SendPing(nonce) => self.peer.send(Frame::Ping { nonce }.encode()),
-                                KeepaliveAction::Expired => return Ending::Silent(config.keepalive_timeout),
+                                KeepaliveAction::Expired => return LoopEnd::Ended(Ending::Silent(config.keepalive_timeout)),
                             }
                         }
                     }
                 }
                 frame = self.stream.next(), if can_read => {
                     if let Some(ending) = self.on_frames(frame, config.handler_queue_len) {
-                        return ending;
+                        return LoopEnd::Ended(ending);
                     }
                     if let Some(ka) = keepalive.as_mut() {
                         ka.heard(Clock::Tokio.now());
+                    }
+                    if let Some(resumable) = self.resumable.as_mut() {
+                        if std::mem::take(&mut resumable.arm_ack_timer) && !ack_armed {
+                            ack_at.as_mut().reset(tokio::time::Instant::now() + ACK_DELAY);
+                            ack_armed = true;
+                        }
                     }
                 }
             }
@@ -307,6 +360,9 @@ impl Session {
                 return Err(Ending::Failed(ProtocolFault::from(exceeded).into()));
             }
         }
+        if let Some(resumable) = self.resumable.as_mut() {
+            count_frame(resumable, &bytes, &self.peer);
+        }
         match self.on_frame(bytes) {
             Ok(None) => Ok(()),
             Ok(Some(ending)) => Err(ending),
@@ -354,6 +410,11 @@ impl Session {
             Frame::ListClients { request_id, group } => self.list_clients(request_id, group),
             Frame::Ping { nonce } => self.peer.send(Frame::Pong { nonce }.encode()),
             Frame::Pong { .. } => {}
+            Frame::Ack { received } => self
+                .peer
+                .outbox
+                .acknowledged(received)
+                .map_err(ProtocolFault::BadCount)?,
             Frame::PresenceInterest { wanted } => self.peer.control.set_wants_presence(wanted),
             Frame::RoomRequest {
                 request_id,
@@ -400,6 +461,10 @@ impl Drop for Session {
         if self.left {
             return;
         }
+        if let Some(resumable) = &self.resumable {
+            self.server
+                .session_ended(&resumable.token, ResumeOutcome::Ended);
+        }
         self.server.inner.registry.write().remove(self.info.id);
         let id = self.info.id;
         self.server
@@ -408,6 +473,29 @@ impl Drop for Session {
             codes::ABNORMAL,
             "the connection's task ended",
         ));
+    }
+}
+
+/// A counted frame from a client with a session: its number, and the
+/// `Ack` it makes due (PROTOCOL.md section 13.3).
+#[inline]
+fn count_frame(resumable: &mut Resumable, frame: &[u8], peer: &Peer) {
+    if !resume::is_counted(frame) {
+        return;
+    }
+    match resumable.acks.counted(frame.len()) {
+        AckDue::Now(received) => peer.outbox.push_control(Frame::Ack { received }.encode()),
+        AckDue::ArmTimer => resumable.arm_ack_timer = true,
+        AckDue::Nothing => {}
+    }
+}
+
+/// A connection resuming the session, if one arrived (never, without a
+/// session).
+fn poll_handover(resumable: &mut Option<Resumable>, cx: &mut Context<'_>) -> Poll<Handover> {
+    match resumable.as_mut().map(|r| r.handovers.poll_recv(cx)) {
+        Some(Poll::Ready(Some(handover))) => Poll::Ready(handover),
+        _ => Poll::Pending,
     }
 }
 

@@ -1,0 +1,272 @@
+//! The outgoing queue of a resumable session (PROTOCOL.md section 13): the
+//! writer keeps every counted frame it takes in the session's
+//! [`ReplayBuffer`] until the peer acknowledges it, and on a resume the
+//! queue is rebuilt as the handshake's frames, then what the peer did not
+//! receive, then what waited. In a file of its own: connections without a
+//! session use none of it (their writer pays one branch per batch).
+//!
+//! Frames are kept when the writer *takes* them, not when they are pushed:
+//! what waits in the queue is not yet numbered, so a break loses nothing
+//! (the queue waits for the next connection's writer) and numbers nothing
+//! twice. A frame taken by a writer whose connection then broke may or may
+//! not have reached the peer: it is in the buffer, and the peer's count on
+//! resume says which.
+
+use std::collections::VecDeque;
+
+use bytes::Bytes;
+
+use super::{cost, Outbox};
+use crate::platform::lock;
+use crate::protocol::resume::{is_counted, CountFault, ReplayBuffer};
+
+/// A session's sending half, inside the outbox's lock.
+#[derive(Debug)]
+pub(super) struct Replay {
+    buffer: ReplayBuffer,
+    /// Counted frames at the head of the queue that are in `buffer`
+    /// already (resent after a resume): the writer does not keep them
+    /// twice.
+    resent_ahead: usize,
+    /// A frame did not fit: the session cannot keep its promise.
+    overflowed: bool,
+}
+
+impl Replay {
+    /// Keeps the counted frames of a batch the writer took.
+    #[inline]
+    pub(super) fn keep(&mut self, batch: &VecDeque<Bytes>) {
+        for frame in batch {
+            if !is_counted(frame) {
+                continue;
+            }
+            if self.resent_ahead > 0 {
+                self.resent_ahead -= 1;
+                continue;
+            }
+            if self.buffer.push(frame.clone()).is_err() {
+                // Still written: the session ends with 4012 anyway, and
+                // the peer's count can no longer be trusted to resume.
+                self.overflowed = true;
+            }
+        }
+    }
+}
+
+impl Outbox {
+    /// Begins a new session on this queue: counted frames are kept, at
+    /// most `limit` bytes of memory of them, from the next one the writer
+    /// takes (numbered from 1). A previous session's frames are dropped.
+    pub(crate) fn start_session(&self, limit: usize) {
+        lock(&self.state).replay = Some(Box::new(Replay {
+            buffer: ReplayBuffer::new(limit),
+            resent_ahead: 0,
+            overflowed: false,
+        }));
+    }
+
+    /// No session any more (the server keeps none): nothing is kept.
+    pub(crate) fn end_session(&self) {
+        lock(&self.state).replay = None;
+    }
+
+    /// Whether this queue keeps a session's frames.
+    pub(crate) fn has_session(&self) -> bool {
+        lock(&self.state).replay.is_some()
+    }
+
+    /// The peer acknowledged our counted frames up to `received` (an
+    /// `Ack`): they are dropped. A count outside what was acknowledged
+    /// and sent is the peer's fault (1002). Without a session, `Ack` is
+    /// not expected at all: also a fault.
+    pub(crate) fn acknowledged(&self, received: u64) -> Result<(), CountFault> {
+        let mut state = lock(&self.state);
+        match state.replay.as_mut() {
+            Some(replay) => replay.buffer.ack(received),
+            None => Err(CountFault {
+                claimed: received,
+                acked: 0,
+                sent: 0,
+            }),
+        }
+    }
+
+    /// What a peer resuming the session may say it received: at least the
+    /// first number, at most the second (`None` without a session).
+    pub(crate) fn resumable_counts(&self) -> Option<(u64, u64)> {
+        let state = lock(&self.state);
+        let replay = state.replay.as_ref()?;
+        Some((replay.buffer.acked(), replay.buffer.sent()))
+    }
+
+    /// True once a counted frame did not fit in the replay buffer: the
+    /// owner ends the connection with 4012 (PROTOCOL.md section 13.4).
+    pub(crate) fn replay_overflowed(&self) -> bool {
+        lock(&self.state)
+            .replay
+            .as_ref()
+            .is_some_and(|replay| replay.overflowed)
+    }
+
+    /// The session resumes on a new connection whose peer received our
+    /// counted frames up to `peer_received`: the queue becomes `first`
+    /// (the handshake's frames), then the kept frames after that number,
+    /// then the counted frames that waited; frames of the old
+    /// connection's upkeep (pongs, acks) are dropped. `Err` (nothing
+    /// changed) when the count is outside what was acknowledged and sent.
+    pub(crate) fn resume_session(
+        &self,
+        peer_received: u64,
+        first: Vec<Bytes>,
+    ) -> Result<(), CountFault> {
+        let mut guard = lock(&self.state);
+        let state = &mut *guard;
+        let Some(replay) = state.replay.as_mut() else {
+            return Err(CountFault {
+                claimed: peer_received,
+                acked: 0,
+                sent: 0,
+            });
+        };
+        let resend = replay.buffer.replay_after(peer_received)?;
+        let mut queue = VecDeque::with_capacity(first.len() + resend.len() + state.queue.len());
+        queue.extend(first);
+        queue.extend(resend.cloned());
+        replay.resent_ahead = replay.buffer.len();
+        queue.extend(state.queue.drain(..).filter(|frame| is_counted(frame)));
+        state.bytes = queue.iter().map(cost).sum();
+        state.queue = queue;
+        state.in_flight = 0;
+        drop(guard);
+        self.writer.wake();
+        Ok(())
+    }
+
+    /// A new connection without the old session: frames of the old
+    /// connection's upkeep (pongs, acks) are dropped; what the
+    /// application queued (all counted) waits for the writer.
+    pub(crate) fn drop_upkeep(&self) {
+        let mut state = lock(&self.state);
+        state.queue.retain(|frame| is_counted(frame));
+        state.bytes = state.queue.iter().map(cost).sum();
+        drop(state);
+        self.room.notify(usize::MAX);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::frame::Frame;
+
+    fn event(n: u8) -> Bytes {
+        Frame::Event {
+            command: "n",
+            request_id: 0,
+            payload: &[n],
+        }
+        .encode()
+    }
+
+    fn taken(outbox: &Outbox) -> Vec<Bytes> {
+        let waker = futures::task::noop_waker();
+        let mut cx = std::task::Context::from_waker(&waker);
+        let mut spare = VecDeque::new();
+        match outbox.poll_batch(&mut cx, &mut spare) {
+            std::task::Poll::Ready(Some(batch)) => batch.into_iter().collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_writer_keeps_counted_frames_until_acknowledged() {
+        let outbox = Outbox::new(1 << 20);
+        outbox.start_session(1 << 20);
+        outbox.try_push(Frame::Ping { nonce: 1 }.encode()).unwrap();
+        for n in 1..=3 {
+            outbox.try_push(event(n)).unwrap();
+        }
+        assert_eq!(outbox.resumable_counts(), Some((0, 0)), "pushed, not taken");
+        assert_eq!(taken(&outbox).len(), 4);
+        assert_eq!(
+            outbox.resumable_counts(),
+            Some((0, 3)),
+            "the ping is not counted"
+        );
+        outbox.acknowledged(2).unwrap();
+        assert_eq!(outbox.resumable_counts(), Some((2, 3)));
+        assert!(outbox.acknowledged(1).is_err(), "below an earlier ack");
+        assert!(outbox.acknowledged(4).is_err(), "above what was sent");
+    }
+
+    #[test]
+    fn a_resume_sends_the_handshake_then_what_was_missed_then_what_waited() {
+        let outbox = Outbox::new(1 << 20);
+        outbox.start_session(1 << 20);
+        for n in 1..=3 {
+            outbox.try_push(event(n)).unwrap();
+        }
+        taken(&outbox);
+        // The connection broke; meanwhile a pong and event 4 were queued.
+        outbox.try_push(Frame::Pong { nonce: 9 }.encode()).unwrap();
+        outbox.try_push(event(4)).unwrap();
+        let welcome = Bytes::from_static(b"welcome");
+        outbox.resume_session(1, vec![welcome.clone()]).unwrap();
+        let resent = taken(&outbox);
+        assert_eq!(resent, vec![welcome, event(2), event(3), event(4)]);
+        // 2 and 3 are not kept twice; 4 is new: numbered 4.
+        assert_eq!(outbox.resumable_counts(), Some((1, 4)));
+        outbox.acknowledged(4).unwrap();
+        assert_eq!(outbox.resumable_counts(), Some((4, 4)));
+    }
+
+    #[test]
+    fn a_resume_with_a_count_outside_the_buffer_changes_nothing() {
+        let outbox = Outbox::new(1 << 20);
+        outbox.start_session(1 << 20);
+        outbox.try_push(event(1)).unwrap();
+        taken(&outbox);
+        outbox.acknowledged(1).unwrap();
+        outbox.try_push(event(2)).unwrap();
+        assert!(
+            outbox.resume_session(0, Vec::new()).is_err(),
+            "below the ack"
+        );
+        assert!(outbox.resume_session(2, Vec::new()).is_err(), "never sent");
+        assert_eq!(taken(&outbox), vec![event(2)]);
+    }
+
+    #[test]
+    fn a_frame_past_the_bound_marks_the_replay_overflowed() {
+        let one = event(1).len() + crate::outbox::FRAME_OVERHEAD;
+        let outbox = Outbox::new(1 << 20);
+        outbox.start_session(2 * one);
+        for n in 1..=3 {
+            outbox.try_push(event(n)).unwrap();
+        }
+        assert!(!outbox.replay_overflowed());
+        assert_eq!(taken(&outbox).len(), 3, "every frame is still written");
+        assert!(outbox.replay_overflowed());
+    }
+
+    #[test]
+    fn without_a_session_nothing_is_kept_and_an_ack_is_a_fault() {
+        let outbox = Outbox::new(1 << 20);
+        outbox.try_push(event(1)).unwrap();
+        taken(&outbox);
+        assert_eq!(outbox.resumable_counts(), None);
+        assert!(outbox.acknowledged(0).is_err());
+    }
+
+    #[test]
+    fn a_new_connection_without_the_session_drops_only_upkeep() {
+        let outbox = Outbox::new(1 << 20);
+        outbox.try_push(Frame::Pong { nonce: 1 }.encode()).unwrap();
+        outbox.try_push(event(1)).unwrap();
+        outbox
+            .try_push(Frame::Ack { received: 3 }.encode())
+            .unwrap();
+        outbox.drop_upkeep();
+        assert_eq!(taken(&outbox), vec![event(1)]);
+    }
+}

@@ -1,0 +1,198 @@
+//! The server's resumable sessions (PROTOCOL.md section 13), the shell
+//! around [`SessionTable`]: tokens from the operating system, a resuming
+//! connection handed over to the task that holds its session, and what
+//! that task's session keeps between connections.
+//!
+//! A session lives in its first connection's task for its whole life.
+//! When the connection breaks, the task does not end: it keeps the client
+//! in the registry (sends to it wait in its queue), keeps running the
+//! handlers it had started, and waits for a [`Handover`] (a resuming
+//! connection, after its handshake) until the window passes. The
+//! resuming connection's own task only runs the handshake's checks and
+//! hands its transport over.
+
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc;
+
+use super::registry::Kick;
+use super::Server;
+use crate::close::{codes, CloseReason};
+use crate::platform::locks::lock;
+use crate::protocol::resume::{AckSchedule, ResumeOutcome, TOKEN_LEN};
+use crate::protocol::session_table::{Found, SessionTable, Token};
+use crate::transport::{FrameSink, FrameStream, TransportKind};
+
+/// Resuming connections that may wait for one session at once (a client
+/// that resumes again before the session took the last one over).
+const HANDOVERS_WAITING: usize = 4;
+
+/// How often ended sessions' tokens are swept out of the table.
+const FORGET_EVERY: Duration = Duration::from_secs(1);
+
+/// Every session of one server.
+pub(crate) struct Sessions {
+    table: SessionTable,
+    next_sweep: Instant,
+}
+
+impl Sessions {
+    /// No sessions yet; broken ones are kept for `window`.
+    pub fn new(window: Duration) -> Self {
+        Self {
+            table: SessionTable::new(window),
+            next_sweep: now(),
+        }
+    }
+}
+
+/// A resuming connection, after its handshake's checks, for the task that
+/// holds its session.
+pub(crate) struct Handover {
+    pub stream: Pin<Box<dyn FrameStream>>,
+    pub sink: Pin<Box<dyn FrameSink>>,
+    /// `Resume.received`: the session's counted frames the client has.
+    pub peer_received: u64,
+    pub addr: Option<SocketAddr>,
+    pub kind: TransportKind,
+}
+
+/// What a client's session keeps beside the client itself: its token, the
+/// count of the client's frames, and where resuming connections arrive.
+pub(crate) struct Resumable {
+    pub token: Token,
+    pub acks: AckSchedule,
+    pub handovers: mpsc::Receiver<Handover>,
+    /// A counted frame arrived with no `Ack` owed yet: the loop arms the
+    /// acknowledgement timer.
+    pub arm_ack_timer: bool,
+}
+
+/// The time the session table is handed: the runtime's clock (paused in
+/// tests that pause it).
+pub(crate) fn now() -> Instant {
+    tokio::time::Instant::now().into_std()
+}
+
+/// A new token: 128 bits from the operating system's generator.
+fn new_token() -> Option<Token> {
+    let mut token = [0u8; TOKEN_LEN];
+    match getrandom::fill(&mut token) {
+        Ok(()) => Some(token),
+        Err(err) => {
+            tracing::warn!(%err, "no random bits for a session token; no session");
+            None
+        }
+    }
+}
+
+impl Server {
+    /// How long broken sessions are kept (zero: none are).
+    pub(super) fn session_window(&self) -> Duration {
+        self.inner.config.session_window
+    }
+
+    /// A new session for `client_id`: its token, the sender the registry
+    /// keeps for resuming connections, and the session's own part.
+    /// `None` when the server keeps no sessions.
+    pub(super) fn open_session(
+        &self,
+        client_id: u64,
+    ) -> Option<(mpsc::Sender<Handover>, Resumable)> {
+        if self.session_window().is_zero() {
+            return None;
+        }
+        let token = new_token()?;
+        let now = now();
+        let mut sessions = lock(&self.inner.sessions);
+        if now >= sessions.next_sweep {
+            sessions.table.forget_ended(now);
+            sessions.next_sweep = now + FORGET_EVERY;
+        }
+        sessions.table.open(token, client_id);
+        drop(sessions);
+        let (sender, handovers) = mpsc::channel(HANDOVERS_WAITING);
+        let resumable = Resumable {
+            token,
+            acks: AckSchedule::new(),
+            handovers,
+            arm_ack_timer: false,
+        };
+        Some((sender, resumable))
+    }
+
+    /// A client resumes with `token`: its connection is handed to the
+    /// session's task (`Ok`), or the resume is refused for the outcome
+    /// returned with the connection, which then joins as a new client.
+    /// A count outside what the session kept (outcome 5, gap) ends the
+    /// old session.
+    pub(super) fn offer_resume(
+        &self,
+        token: &[u8],
+        handover: Handover,
+    ) -> Result<(), (ResumeOutcome, Handover)> {
+        let now = now();
+        let mut sessions = lock(&self.inner.sessions);
+        let client_id = match sessions.table.resume(token, now) {
+            Found::Refused(outcome) => return Err((outcome, handover)),
+            Found::Resume { client_id, .. } => client_id,
+        };
+        // `resume` found the token, so it is one.
+        let Ok(token) = Token::try_from(token) else {
+            return Err((ResumeOutcome::UnknownToken, handover));
+        };
+        let registry = self.inner.registry.read();
+        let Some(entry) = registry.get(client_id) else {
+            sessions.table.end(&token, ResumeOutcome::Ended, now);
+            return Err((ResumeOutcome::UnknownToken, handover));
+        };
+        let in_range = entry
+            .outbox
+            .resumable_counts()
+            .is_some_and(|(acked, sent)| (acked..=sent).contains(&handover.peer_received));
+        if !in_range {
+            sessions.table.end(&token, ResumeOutcome::Gap, now);
+            entry.control.kick(Kick {
+                reason: CloseReason::new(
+                    codes::SESSION_MOVED,
+                    "the session was resumed with a count it cannot serve",
+                ),
+                run_leave: true,
+            });
+            return Err((ResumeOutcome::Gap, handover));
+        }
+        let Some(sender) = entry.handover.as_ref() else {
+            return Err((ResumeOutcome::Disabled, handover));
+        };
+        sender.try_send(handover).map_err(|err| {
+            sessions.table.end(&token, ResumeOutcome::Ended, now);
+            (ResumeOutcome::Ended, err.into_inner())
+        })
+    }
+
+    /// The session's connection broke: its window begins. When it ends,
+    /// unless a resume came first.
+    pub(super) fn session_broke(&self, token: &Token) -> Instant {
+        let now = now();
+        lock(&self.inner.sessions)
+            .table
+            .broke(token, now)
+            // Not attached: a resume took it already, and its connection
+            // waits for the session's task.
+            .unwrap_or(now + self.session_window())
+    }
+
+    /// The session's window passed: true when it expires now (its leave
+    /// and `session_expired` follow), false when a resume took it.
+    pub(super) fn session_expires(&self, token: &Token) -> bool {
+        lock(&self.inner.sessions).table.expire_one(token, now())
+    }
+
+    /// The session ended for `outcome`'s reason (a `Close`, a kick, an
+    /// overflow): a later resume with its token gets that outcome.
+    pub(super) fn session_ended(&self, token: &Token, outcome: ResumeOutcome) {
+        lock(&self.inner.sessions).table.end(token, outcome, now());
+    }
+}
