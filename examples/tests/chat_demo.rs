@@ -86,10 +86,10 @@ fn chat_server_metrics_move_when_clients_connect_and_chat() {
     );
     assert_eq!(sample(&first, "hisock_events_received_total"), Some(0.0));
 
-    // Without reconnection: with it, a client that closes reconnects until
-    // its close's 2 s wait ends (a fault of the core's driver, which retries
-    // the server's hang-up after the client's own Close), and each of those
-    // connections is counted. Remove the flag once that is fixed.
+    // Without reconnection: with it, a client that closes connects again
+    // before it ends (a fault of the core's driver, which retries the
+    // server's hang-up after the client's own Close), and those connections
+    // are counted. Remove the flag once that is fixed.
     let _bob = listening_client(&tcp, "bob", &["--no-reconnect"]);
     let mut alice = Program::start(
         CHAT_CLIENT,

@@ -55,11 +55,28 @@ struct Faulty {
     url: String,
 }
 
+/// The payload of `fault_proxy_open` for the server's twin without
+/// sessions.
+#[derive(Serialize)]
+struct WithoutSessions {
+    sessions: bool,
+}
+
 impl Faulty {
+    /// A proxy in front of the test server.
     async fn open() -> Self {
+        Self::open_to(None).await
+    }
+
+    /// A proxy in front of the test server's twin that keeps no sessions.
+    async fn open_without_sessions() -> Self {
+        Self::open_to(Some(WithoutSessions { sessions: false })).await
+    }
+
+    async fn open_to(target: Option<WithoutSessions>) -> Self {
         let control = connect(ClientOptions::new()).await;
         let opened: Opened = control
-            .request("fault_proxy_open", &(), WAIT)
+            .request("fault_proxy_open", &target, WAIT)
             .await
             .expect("a fault proxy");
         Self {
@@ -244,6 +261,65 @@ async fn a_dropped_websocket_comes_back_with_name_and_group_and_resumes_when_the
         assert!(increasing(&got_ticks), "once, in order: {got_ticks:?}");
         assert!(increasing(&got_echoes), "once, in order: {got_echoes:?}");
     }
+    client.close().await;
+    faults.close().await;
+}
+
+#[wasm_bindgen_test]
+async fn a_server_without_sessions_gives_a_new_session_with_name_group_and_room_restored() {
+    let faults = Faulty::open_without_sessions().await;
+    let name = unique("forgotten");
+    let (calls_tx, mut calls) = mpsc::unbounded::<u32>();
+    let (options, mut changes) = recording(ClientOptions::new().name(&name).group("lab").on(
+        "room_call",
+        move |Data(n): Data<u32>| {
+            let _ = calls_tx.unbounded_send(n);
+            async {}
+        },
+    ));
+    let client = faults.connect(options).await;
+    let first_id = client.id();
+    let room = format!("open/{}", unique("room"));
+    assert!(client.join_room(&room).await.expect("joins"));
+
+    faults.cut().await;
+    assert!(matches!(
+        next_change(&mut changes).await,
+        ConnectionChange::Disconnected {
+            will_retry: true,
+            ..
+        }
+    ));
+    match next_change(&mut changes).await {
+        ConnectionChange::Reconnected {
+            resumed, outcome, ..
+        } => {
+            assert!(!resumed);
+            assert_eq!(outcome, ResumeOutcome::Disabled);
+        }
+        other => panic!("expected reconnected, got {other:?}"),
+    }
+    assert_ne!(client.id(), first_id, "a new session is a new client id");
+    let me: ClientInfo = client.request("whoami", &(), WAIT).await.expect("whoami");
+    assert_eq!(me.name(), Some(name.as_str()), "the name is restored");
+    assert_eq!(me.group(), Some("lab"), "the group is restored");
+    #[derive(Serialize)]
+    struct ToRoom<'a> {
+        room: &'a str,
+        command: &'a str,
+        value: u32,
+    }
+    let to_room = ToRoom {
+        room: &room,
+        command: "room_call",
+        value: 7,
+    };
+    let members: u64 = client
+        .request("to_room", &to_room, WAIT)
+        .await
+        .expect("to_room");
+    assert_eq!(members, 1, "the room is restored");
+    assert_eq!(within("the room's event", calls.next()).await, Some(7));
     client.close().await;
     faults.close().await;
 }

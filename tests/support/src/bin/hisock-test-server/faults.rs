@@ -9,7 +9,7 @@
 //!
 //! | command | payload | effect / reply |
 //! |---|---|---|
-//! | `fault_proxy_open` | — | starts a proxy; replies `{id, url}` (`url`: `ws://127.0.0.1:PORT/`) |
+//! | `fault_proxy_open` | `null`, or `{sessions: false}` | starts a proxy in front of the server (or, with `sessions: false`, of a second server with the same handlers that keeps no sessions); replies `{id, url}` (`url`: `ws://127.0.0.1:PORT/`) |
 //! | `fault_proxy_cut` | id | cuts every connection through that proxy; replies how many |
 //! | `fault_proxy_refuse` | `[id, bool]` | while true, the proxy hangs up on new connections at once |
 //! | `fault_proxy_close` | id | stops the proxy (cutting what is open) |
@@ -35,6 +35,22 @@ const MAX_PROXIES: usize = 32;
 /// How long `emit_then_cut` waits after the cut before it answers.
 const AFTER_CUT: Duration = Duration::from_millis(100);
 
+/// Where the proxies forward to: the WebSocket listeners of the server
+/// and of its twin without sessions.
+#[derive(Clone, Copy)]
+pub struct Targets {
+    /// The server (sessions kept, as by default).
+    pub sessions: SocketAddr,
+    /// The twin whose session window is zero.
+    pub no_sessions: SocketAddr,
+}
+
+/// The payload of `fault_proxy_open`.
+#[derive(Debug, Deserialize)]
+struct Open {
+    sessions: bool,
+}
+
 /// What `fault_proxy_open` replies.
 #[derive(Debug, Serialize)]
 struct Opened {
@@ -59,12 +75,21 @@ struct State {
 }
 
 /// The open proxies and the `once:` auth keys, shared by the handlers.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Faults {
+    targets: Targets,
     state: Arc<Mutex<State>>,
 }
 
 impl Faults {
+    /// No proxies yet; they will forward to `targets`.
+    pub fn new(targets: Targets) -> Self {
+        Self {
+            targets,
+            state: Arc::default(),
+        }
+    }
+
     fn state(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -84,19 +109,22 @@ impl Faults {
     }
 }
 
-/// Installs the commands of the table above; `ws_addr` is the WebSocket
-/// listener the proxies forward to.
-pub fn install(server: &Server, faults: &Faults, ws_addr: SocketAddr) {
+/// Installs the commands of the table above.
+pub fn install(server: &Server, faults: &Faults) {
     let open = faults.clone();
-    server.on("fault_proxy_open", move || {
+    server.on("fault_proxy_open", move |Data(spec): Data<Option<Open>>| {
         let faults = open.clone();
         async move {
+            let target = match spec {
+                Some(Open { sessions: false }) => faults.targets.no_sessions,
+                _ => faults.targets.sessions,
+            };
             if faults.state().proxies.len() >= MAX_PROXIES {
                 return Err(format!(
                     "{MAX_PROXIES} fault proxies are open: close some first"
                 ));
             }
-            let proxy = FaultProxy::start(ws_addr).await;
+            let proxy = FaultProxy::start(target).await;
             let url = format!("ws://{}/", proxy.addr);
             let mut state = faults.state();
             state.next_id += 1;

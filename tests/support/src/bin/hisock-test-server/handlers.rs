@@ -102,10 +102,9 @@ pub struct PeerSpec {
     pub group: Option<String>,
 }
 
-/// Installs every handler; `tcp_addr` is where TCP peers connect, `ws_addr`
-/// the WebSocket listener the fault proxies forward to.
-pub fn install(server: &Server, tcp_addr: SocketAddr, ws_addr: SocketAddr) {
-    let faults = Faults::default();
+/// Installs every handler; `tcp_addr` is where TCP peers connect, `faults`
+/// the fault proxies (shared by the servers of the test server).
+pub fn install(server: &Server, tcp_addr: SocketAddr, faults: &Faults) {
     let keys = faults.clone();
     server.auth(move |request| {
         let auth = request.data::<Value>();
@@ -126,7 +125,7 @@ pub fn install(server: &Server, tcp_addr: SocketAddr, ws_addr: SocketAddr) {
             }
         }
     });
-    faults::install(server, &faults, ws_addr);
+    faults::install(server, faults);
 
     server.on("echo", |Data(value): Data<Value>| async move { value });
     server.on("add", |Data((a, b)): Data<(i64, i64)>| async move { a + b });
