@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use hisock_test_support::{http_get, Program, WAIT};
+use hisock_test_support::{http_get, FaultProxy, Program, WAIT};
 
 const CHAT_SERVER: &str = env!("CARGO_BIN_EXE_chat_server");
 const CHAT_CLIENT: &str = env!("CARGO_BIN_EXE_chat_client");
@@ -185,4 +185,24 @@ fn a_client_comes_back_by_itself_when_the_server_restarts_on_its_port() {
     let said = client.stdout();
     let alerts = said.lines().filter(|line| line.starts_with('!')).count();
     assert_eq!(alerts, 1, "one line for the break: {said}");
+}
+
+#[test]
+fn a_client_whose_connection_is_cut_resumes_as_itself() {
+    let (_server, tcp, _http) = start_chat_server();
+    // A proxy between the client and the server that cuts on command.
+    let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
+    let server_addr = tcp.parse().expect("a socket address");
+    let proxy = runtime.block_on(FaultProxy::start(server_addr));
+    let mut client = listening_client(&proxy.addr.to_string(), "dee", &[]);
+    let mut other = listening_client(&tcp, "eve", &[]);
+
+    assert_eq!(proxy.cut_all(), 1);
+    client.wait_for("! lost the connection to the server; reconnecting");
+    // The server kept its session: its name is its own, not taken, and
+    // nothing was lost; the others saw it neither leave nor join.
+    client.wait_for("* reconnected: nothing was lost as dee in lobby");
+    other.wait_for("connected as eve");
+    let said = other.stdout();
+    assert!(!said.contains("dee left"), "{said}");
 }

@@ -226,7 +226,10 @@ async function connect(hisock: Hisock): Promise<void> {
   ui.connect.disabled = true;
   ui.status.textContent = `connecting to ${url}…`;
   try {
-    client = await hisock.connect<ChatEvents>(url, { name, group: room, timeoutMs: 10000, reconnect: true });
+    // `auth`: who we are across reconnects; the server lets a resuming
+    // session keep its name by it (see chat_server's auth hook).
+    const auth = Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join("");
+    client = await hisock.connect<ChatEvents>(url, { name, group: room, auth, timeoutMs: 10000, reconnect: true });
   } catch (err) {
     ui.status.textContent = "not connected";
     show("error", `! could not connect: ${(err as Error).message}`);

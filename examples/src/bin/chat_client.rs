@@ -82,6 +82,9 @@ async fn main() -> Result<(), hisock_examples::Failure> {
 
     let mut options = ClientOptions::new()
         .name(&name)
+        // Who we are across reconnects: the server lets a resuming session
+        // keep its name by this token (see chat_server's auth hook).
+        .auth(format!("{:032x}", fastrand::u128(..)))?
         // A group is a room: the server relays our lines to it.
         .group(&args.room)
         // The chat's own events, typed (see `ChatEvents`).
