@@ -399,12 +399,11 @@ impl Outbox {
                 return Poll::Pending;
             }
         }
+        if state.replay.is_some() {
+            return self.take_session_batch(&mut state, cx, spare);
+        }
         state.bytes = 0;
         state.in_flight = state.queue.len();
-        let state = &mut *state;
-        if let Some(replay) = state.replay.as_mut() {
-            replay.keep(&state.queue);
-        }
         Poll::Ready(Some(std::mem::replace(
             &mut state.queue,
             std::mem::take(spare),

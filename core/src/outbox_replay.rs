@@ -11,12 +11,22 @@
 //! twice. A frame taken by a writer whose connection then broke may or may
 //! not have reached the peer: it is in the buffer, and the peer's count on
 //! resume says which.
+//!
+//! A full buffer holds the writer back (flow control, not an error): what
+//! is written and not acknowledged includes the kernels' socket buffers
+//! and the peer's backlog, which a fast sender fills (tens of thousands
+//! of small events under W1). Counted frames wait in the queue until an
+//! `Ack` frees room, and the queue's own bound applies meanwhile; upkeep
+//! (acks, pings, pongs) still leaves, so two full buffers cannot wait for
+//! each other's acks.
 
 use std::collections::VecDeque;
+use std::task::{Context, Poll};
 
 use bytes::Bytes;
 
-use super::{cost, Outbox};
+use super::{cost, Outbox, State};
+use crate::frame::FrameKind;
 use crate::platform::lock;
 use crate::protocol::resume::{is_counted, CountFault, ReplayBuffer};
 
@@ -28,32 +38,85 @@ pub(super) struct Replay {
     /// already (resent after a resume): the writer does not keep them
     /// twice.
     resent_ahead: usize,
-    /// A frame did not fit: the session cannot keep its promise.
-    overflowed: bool,
 }
 
 impl Replay {
-    /// Keeps the counted frames of a batch the writer took.
+    /// Keeps the counted frames at the head of `queue` that fit, and says
+    /// how many frames (counted or not) may be written: up to the first
+    /// counted one that does not fit.
     #[inline]
-    pub(super) fn keep(&mut self, batch: &VecDeque<Bytes>) {
-        for frame in batch {
-            if !is_counted(frame) {
-                continue;
+    fn keep_what_fits(&mut self, queue: &VecDeque<Bytes>) -> usize {
+        let mut fits = 0;
+        for frame in queue {
+            if is_counted(frame) {
+                if self.resent_ahead > 0 {
+                    self.resent_ahead -= 1;
+                } else if self.buffer.push(frame.clone()).is_err() {
+                    break;
+                }
             }
-            if self.resent_ahead > 0 {
-                self.resent_ahead -= 1;
-                continue;
-            }
-            if self.buffer.push(frame.clone()).is_err() {
-                // Still written: the session ends with 4012 anyway, and
-                // the peer's count can no longer be trusted to resume.
-                self.overflowed = true;
-            }
+            fits += 1;
         }
+        fits
     }
 }
 
+/// Frames that leave even when the buffer is full: the connection's
+/// upkeep (and the handshake's `Welcome` and `Session`), not a `Close`,
+/// which stays behind what it ends.
+fn is_upkeep(frame: &[u8]) -> bool {
+    !is_counted(frame) && frame.first() != Some(&FrameKind::Close.number())
+}
+
 impl Outbox {
+    /// The writer's batch on a session: what fits in the replay buffer, or
+    /// only the upkeep while it is full (waiting for an `Ack`, which wakes
+    /// the writer).
+    pub(super) fn take_session_batch(
+        &self,
+        state: &mut State,
+        cx: &mut Context<'_>,
+        spare: &mut VecDeque<Bytes>,
+    ) -> Poll<Option<VecDeque<Bytes>>> {
+        let State {
+            queue,
+            bytes,
+            in_flight,
+            replay: Some(replay),
+            ..
+        } = state
+        else {
+            return Poll::Pending;
+        };
+        let fits = replay.keep_what_fits(queue);
+        let batch = if fits == queue.len() {
+            *bytes = 0;
+            std::mem::replace(queue, std::mem::take(spare))
+        } else if fits > 0 {
+            let rest = queue.split_off(fits);
+            let batch = std::mem::replace(queue, rest);
+            *bytes = queue.iter().map(cost).sum();
+            batch
+        } else {
+            let mut upkeep = VecDeque::new();
+            queue.retain(|frame| match is_upkeep(frame) {
+                true => {
+                    upkeep.push_back(frame.clone());
+                    false
+                }
+                false => true,
+            });
+            if upkeep.is_empty() {
+                self.writer.register(cx.waker());
+                return Poll::Pending;
+            }
+            *bytes = queue.iter().map(cost).sum();
+            upkeep
+        };
+        *in_flight = batch.len();
+        Poll::Ready(Some(batch))
+    }
+
     /// Begins a new session on this queue: counted frames are kept, at
     /// most `limit` bytes of memory of them, from the next one the writer
     /// takes (numbered from 1). A previous session's frames are dropped.
@@ -61,7 +124,6 @@ impl Outbox {
         lock(&self.state).replay = Some(Box::new(Replay {
             buffer: ReplayBuffer::new(limit),
             resent_ahead: 0,
-            overflowed: false,
         }));
     }
 
@@ -71,6 +133,7 @@ impl Outbox {
     }
 
     /// Whether this queue keeps a session's frames.
+    #[cfg(feature = "server")]
     pub(crate) fn has_session(&self) -> bool {
         lock(&self.state).replay.is_some()
     }
@@ -81,31 +144,27 @@ impl Outbox {
     /// not expected at all: also a fault.
     pub(crate) fn acknowledged(&self, received: u64) -> Result<(), CountFault> {
         let mut state = lock(&self.state);
-        match state.replay.as_mut() {
+        let acked = match state.replay.as_mut() {
             Some(replay) => replay.buffer.ack(received),
             None => Err(CountFault {
                 claimed: received,
                 acked: 0,
                 sent: 0,
             }),
-        }
+        };
+        drop(state);
+        // A writer held back by a full buffer goes on.
+        self.writer.wake();
+        acked
     }
 
     /// What a peer resuming the session may say it received: at least the
     /// first number, at most the second (`None` without a session).
+    #[cfg(any(test, feature = "server"))]
     pub(crate) fn resumable_counts(&self) -> Option<(u64, u64)> {
         let state = lock(&self.state);
         let replay = state.replay.as_ref()?;
         Some((replay.buffer.acked(), replay.buffer.sent()))
-    }
-
-    /// True once a counted frame did not fit in the replay buffer: the
-    /// owner ends the connection with 4012 (PROTOCOL.md section 13.4).
-    pub(crate) fn replay_overflowed(&self) -> bool {
-        lock(&self.state)
-            .replay
-            .as_ref()
-            .is_some_and(|replay| replay.overflowed)
     }
 
     /// The session resumes on a new connection whose peer received our
@@ -182,9 +241,11 @@ mod tests {
     fn the_writer_keeps_counted_frames_until_acknowledged() {
         let outbox = Outbox::new(1 << 20);
         outbox.start_session(1 << 20);
-        outbox.try_push(Frame::Ping { nonce: 1 }.encode()).unwrap();
+        outbox
+            .try_push(Frame::Ping { nonce: 1 }.encode())
+            .expect("fits");
         for n in 1..=3 {
-            outbox.try_push(event(n)).unwrap();
+            outbox.try_push(event(n)).expect("fits");
         }
         assert_eq!(outbox.resumable_counts(), Some((0, 0)), "pushed, not taken");
         assert_eq!(taken(&outbox).len(), 4);
@@ -193,7 +254,7 @@ mod tests {
             Some((0, 3)),
             "the ping is not counted"
         );
-        outbox.acknowledged(2).unwrap();
+        outbox.acknowledged(2).expect("sent");
         assert_eq!(outbox.resumable_counts(), Some((2, 3)));
         assert!(outbox.acknowledged(1).is_err(), "below an earlier ack");
         assert!(outbox.acknowledged(4).is_err(), "above what was sent");
@@ -204,19 +265,23 @@ mod tests {
         let outbox = Outbox::new(1 << 20);
         outbox.start_session(1 << 20);
         for n in 1..=3 {
-            outbox.try_push(event(n)).unwrap();
+            outbox.try_push(event(n)).expect("fits");
         }
         taken(&outbox);
         // The connection broke; meanwhile a pong and event 4 were queued.
-        outbox.try_push(Frame::Pong { nonce: 9 }.encode()).unwrap();
-        outbox.try_push(event(4)).unwrap();
+        outbox
+            .try_push(Frame::Pong { nonce: 9 }.encode())
+            .expect("fits");
+        outbox.try_push(event(4)).expect("fits");
         let welcome = Bytes::from_static(b"welcome");
-        outbox.resume_session(1, vec![welcome.clone()]).unwrap();
+        outbox
+            .resume_session(1, vec![welcome.clone()])
+            .expect("within what was kept");
         let resent = taken(&outbox);
         assert_eq!(resent, vec![welcome, event(2), event(3), event(4)]);
         // 2 and 3 are not kept twice; 4 is new: numbered 4.
         assert_eq!(outbox.resumable_counts(), Some((1, 4)));
-        outbox.acknowledged(4).unwrap();
+        outbox.acknowledged(4).expect("sent");
         assert_eq!(outbox.resumable_counts(), Some((4, 4)));
     }
 
@@ -224,10 +289,10 @@ mod tests {
     fn a_resume_with_a_count_outside_the_buffer_changes_nothing() {
         let outbox = Outbox::new(1 << 20);
         outbox.start_session(1 << 20);
-        outbox.try_push(event(1)).unwrap();
+        outbox.try_push(event(1)).expect("fits");
         taken(&outbox);
-        outbox.acknowledged(1).unwrap();
-        outbox.try_push(event(2)).unwrap();
+        outbox.acknowledged(1).expect("sent");
+        outbox.try_push(event(2)).expect("fits");
         assert!(
             outbox.resume_session(0, Vec::new()).is_err(),
             "below the ack"
@@ -237,22 +302,42 @@ mod tests {
     }
 
     #[test]
-    fn a_frame_past_the_bound_marks_the_replay_overflowed() {
+    fn a_full_buffer_holds_counted_frames_back_until_an_ack_but_lets_upkeep_through() {
         let one = event(1).len() + crate::outbox::FRAME_OVERHEAD;
         let outbox = Outbox::new(1 << 20);
         outbox.start_session(2 * one);
         for n in 1..=3 {
-            outbox.try_push(event(n)).unwrap();
+            outbox.try_push(event(n)).expect("fits");
         }
-        assert!(!outbox.replay_overflowed());
-        assert_eq!(taken(&outbox).len(), 3, "every frame is still written");
-        assert!(outbox.replay_overflowed());
+        outbox
+            .try_push(Frame::Ack { received: 9 }.encode())
+            .expect("fits");
+        outbox.close_with(Some(
+            Frame::Close {
+                code: 1000,
+                reason: "",
+                run_leave: true,
+            }
+            .encode(),
+        ));
+        assert_eq!(taken(&outbox), vec![event(1), event(2)], "what fits");
+        assert_eq!(
+            taken(&outbox),
+            vec![Frame::Ack { received: 9 }.encode()],
+            "full: only the upkeep, never the close"
+        );
+        assert_eq!(taken(&outbox), Vec::<Bytes>::new(), "waits for an ack");
+        outbox.acknowledged(2).expect("sent");
+        let rest = taken(&outbox);
+        assert_eq!(rest.len(), 2, "event 3, then the close");
+        assert_eq!(rest[0], event(3));
+        assert_eq!(outbox.resumable_counts(), Some((2, 3)));
     }
 
     #[test]
     fn without_a_session_nothing_is_kept_and_an_ack_is_a_fault() {
         let outbox = Outbox::new(1 << 20);
-        outbox.try_push(event(1)).unwrap();
+        outbox.try_push(event(1)).expect("fits");
         taken(&outbox);
         assert_eq!(outbox.resumable_counts(), None);
         assert!(outbox.acknowledged(0).is_err());
@@ -261,11 +346,13 @@ mod tests {
     #[test]
     fn a_new_connection_without_the_session_drops_only_upkeep() {
         let outbox = Outbox::new(1 << 20);
-        outbox.try_push(Frame::Pong { nonce: 1 }.encode()).unwrap();
-        outbox.try_push(event(1)).unwrap();
+        outbox
+            .try_push(Frame::Pong { nonce: 1 }.encode())
+            .expect("fits");
+        outbox.try_push(event(1)).expect("fits");
         outbox
             .try_push(Frame::Ack { received: 3 }.encode())
-            .unwrap();
+            .expect("fits");
         outbox.drop_upkeep();
         assert_eq!(taken(&outbox), vec![event(1)]);
     }

@@ -191,12 +191,16 @@ fn hello(name: &str) -> Frame<'_> {
 }
 
 /// PROTOCOL.md section 13.1 on the wire: `Resume` then `Hello` gets
-/// `Welcome` then `Session`; this server keeps no sessions yet, so the
-/// outcome is 6 (disabled) with window 0 and no token; then the connection
+/// `Welcome` then `Session`; a server that keeps no sessions answers
+/// outcome 6 (disabled) with window 0 and no token; then the connection
 /// is a plain one.
 #[tokio::test(start_paused = true)]
 async fn a_resume_before_the_hello_is_answered_with_a_session_frame() {
-    let pair = Pair::new(Server::new());
+    let pair = Pair::new(
+        Server::builder()
+            .session_window(std::time::Duration::ZERO)
+            .build(),
+    );
     let mut raw = pair.raw();
     raw.send(Frame::Resume {
         token: &[],

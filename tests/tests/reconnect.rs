@@ -12,43 +12,12 @@ use std::time::Duration;
 use hisock::protocol::resume::ResumeOutcome;
 use hisock::{
     codes, Client, ClientInfo, ClientOptions, ConnectionChange, ConnectionState, Data, Error,
-    OfflineQueue, Reconnect, Server,
+    OfflineQueue, Server,
 };
-use hisock_test_support::{transport_tests, within, FaultProxy, Probe, TestServer, Transport};
-
-/// A quick policy: tests wait for reconnects, never for a timer's length.
-fn quick() -> Reconnect {
-    Reconnect::new()
-        .initial_delay(Duration::from_millis(20))
-        .max_delay(Duration::from_millis(100))
-}
-
-/// Options that reconnect with `policy` and record every connection change.
-fn recording(name: &str, policy: Reconnect) -> (ClientOptions, Probe<ConnectionChange>) {
-    let changes = Probe::new("connection changes");
-    let mut options = ClientOptions::new()
-        .name(name)
-        .group("crew")
-        .reconnect(policy);
-    for event in ["disconnected", "reconnecting", "reconnected"] {
-        let seen = changes.clone();
-        options = options.on(event, move |change: ConnectionChange| {
-            seen.push(change);
-            async {}
-        });
-    }
-    (options, changes)
-}
-
-/// Waits past `reconnecting` events for the next other change.
-async fn next_change(changes: &Probe<ConnectionChange>) -> ConnectionChange {
-    loop {
-        match changes.next().await {
-            ConnectionChange::Reconnecting { attempt, .. } => assert!(attempt >= 1),
-            other => return other,
-        }
-    }
-}
+use hisock_test_support::{
+    next_change, quick_reconnect, recording_changes, transport_tests, within, FaultProxy, Probe,
+    TestServer, Transport,
+};
 
 /// A client that joined: its id, name and group.
 type Joined = (u64, Option<String>, Option<String>);
@@ -95,7 +64,7 @@ transport_tests! {
         let (server, joins) = echo_server_without_sessions();
         let test = TestServer::start(t, server).await;
         let proxy = FaultProxy::start(test.addr).await;
-        let (options, changes) = recording("ada", quick());
+        let (options, changes) = recording_changes("ada", quick_reconnect());
         let client = connect_through(t, &proxy, options).await;
         let (first_id, ..) = joins.next().await;
         assert_eq!(client.state(), ConnectionState::Connected);
@@ -141,7 +110,7 @@ transport_tests! {
         });
         let test = TestServer::start(t, server).await;
         let proxy = FaultProxy::start(test.addr).await;
-        let (options, changes) = recording("ada", quick());
+        let (options, changes) = recording_changes("ada", quick_reconnect());
         let client = connect_through(t, &proxy, options).await;
 
         proxy.refuse(true);
@@ -177,7 +146,7 @@ transport_tests! {
     async fn a_server_restarted_on_the_same_port_gets_the_client_back(t: Transport) {
         let (server, _joins) = echo_server();
         let test = TestServer::start(t, server).await;
-        let (options, changes) = recording("ada", quick());
+        let (options, changes) = recording_changes("ada", quick_reconnect());
         let client = test.connect(options).await;
 
         test.shutdown().await;
@@ -212,7 +181,7 @@ transport_tests! {
     async fn a_kicked_client_does_not_reconnect(t: Transport) {
         let (server, _joins) = echo_server();
         let test = TestServer::start(t, server).await;
-        let (options, changes) = recording("ada", quick());
+        let (options, changes) = recording_changes("ada", quick_reconnect());
         let client = test.connect(options).await;
 
         test.server.disconnect(client.id(), "out").expect("connected");
@@ -233,7 +202,7 @@ transport_tests! {
         let (server, _joins) = echo_server();
         let test = TestServer::start(t, server).await;
         let proxy = FaultProxy::start(test.addr).await;
-        let (options, changes) = recording("ada", quick().max_attempts(Some(3)));
+        let (options, changes) = recording_changes("ada", quick_reconnect().max_attempts(Some(3)));
         let client = connect_through(t, &proxy, options).await;
 
         proxy.refuse(true);
@@ -262,8 +231,8 @@ transport_tests! {
         let (server, _joins) = echo_server();
         let test = TestServer::start(t, server).await;
         let proxy = FaultProxy::start(test.addr).await;
-        let policy = quick().initial_delay(Duration::from_secs(3600)).max_delay(Duration::from_secs(3600));
-        let (options, changes) = recording("ada", policy);
+        let policy = quick_reconnect().initial_delay(Duration::from_secs(3600)).max_delay(Duration::from_secs(3600));
+        let (options, changes) = recording_changes("ada", policy);
         let client = connect_through(t, &proxy, options).await;
 
         proxy.cut_all();
@@ -286,7 +255,7 @@ transport_tests! {
         });
         let test = TestServer::start(t, server).await;
         let proxy = FaultProxy::start(test.addr).await;
-        let (options, changes) = recording("ada", quick());
+        let (options, changes) = recording_changes("ada", quick_reconnect());
         let options = options.offline_queue(OfflineQueue::new().max_frames(5));
         let client = connect_through(t, &proxy, options).await;
 
@@ -327,7 +296,7 @@ transport_tests! {
         });
         let test = TestServer::start(t, server).await;
         let proxy = FaultProxy::start(test.addr).await;
-        let (options, changes) = recording("ada", quick());
+        let (options, changes) = recording_changes("ada", quick_reconnect());
         let ttl = Duration::from_millis(100);
         let options = options.offline_queue(OfflineQueue::new().ttl(ttl));
         let client = connect_through(t, &proxy, options).await;
@@ -371,7 +340,7 @@ transport_tests! {
         }
         let test = TestServer::start(t, server).await;
         let proxy = FaultProxy::start(test.addr).await;
-        let (options, changes) = recording("ada", quick());
+        let (options, changes) = recording_changes("ada", quick_reconnect());
         let client = connect_through(t, &proxy, options).await;
         let asker = client.clone();
         let slow = tokio::spawn(async move {

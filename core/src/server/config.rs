@@ -98,10 +98,11 @@ pub struct ServerConfig {
     /// reconnection on). `Duration::ZERO` keeps none. Default 2 minutes.
     pub session_window: Duration,
     /// The most memory one session's replay buffer (frames sent and not
-    /// yet acknowledged) may hold, each frame its length plus 80 bytes;
-    /// past it the client is closed with
-    /// [`SESSION_OVERFLOW`](crate::close::codes::SESSION_OVERFLOW) and the
-    /// session ends. Default 4 MiB.
+    /// yet acknowledged) may hold, each frame its length plus 80 bytes.
+    /// When it is full the writer waits for the client's acknowledgements
+    /// and frames wait in the outgoing queue, whose own limit then applies
+    /// ([`outbox_limit`](Self::outbox_limit)): a client that never
+    /// acknowledges ends like one that never reads. Default 4 MiB.
     pub replay_limit: usize,
 }
 

@@ -20,10 +20,10 @@ use std::time::Duration;
 use futures::{SinkExt, StreamExt};
 use tracing::Instrument;
 
-use super::registry::{ClientEntry, ConnControl, Kick};
+use super::registry::{ClientEntry, ConnControl};
 use super::resumption::Handover;
 use super::session::{LoopEnd, Session};
-use super::session_break::{self, Parked};
+use super::session_break;
 use super::{AuthRequest, Server, ServerConfig};
 use crate::close::{codes, CloseReason};
 use crate::info::ClientInfo;
@@ -128,38 +128,22 @@ pub(crate) async fn serve(server: Server, conn: Connection) {
     loop {
         let run = serve_connection(&mut session).instrument(span.clone());
         let next = attached(links, run, &mut sink, &mut deadlines).await;
-        let moved = matches!(next, Next::Moved(_));
-        let handover = match next {
+        let (handover, moved) = match next {
             Next::Done => return,
-            Next::Moved(handover) => {
-                outbox.writer_dropped();
-                handover
-            }
+            Next::Moved(handover) => (handover, true),
             Next::Broke => {
-                outbox.writer_dropped();
-                let parked = session.park().instrument(span.clone());
-                match while_requests_wait(&pending, &mut deadlines, parked).await {
-                    Parked::Resumed(handover) => handover,
-                    Parked::Ended(ending) => {
-                        let end = end_without_connection(&mut session, ending, None);
-                        while_requests_wait(&pending, &mut deadlines, end.instrument(span.clone()))
-                            .await;
-                        return;
-                    }
-                    Parked::Expired(reason) => {
-                        let ending = Ending::Local {
-                            reason: reason.clone(),
-                            run_leave: true,
-                            close_queued: true,
-                        };
-                        let end = end_without_connection(&mut session, ending, Some(reason));
-                        while_requests_wait(&pending, &mut deadlines, end.instrument(span.clone()))
-                            .await;
-                        return;
-                    }
+                // The old connection is let go now (after a keepalive
+                // timeout it may still be open): no `Close`, which would
+                // end the session.
+                drop(std::mem::replace(&mut sink, handover_placeholder()));
+                let break_over = session_break::ride_out(&mut session, &pending, &mut deadlines);
+                match break_over.instrument(span.clone()).await {
+                    Some(handover) => (handover, false),
+                    None => return,
                 }
             }
         };
+        outbox.writer_dropped();
         let old = std::mem::replace(&mut sink, handover_placeholder());
         let Some(next_sink) = session.attach(handover) else {
             let ending = Ending::Local {
@@ -167,7 +151,7 @@ pub(crate) async fn serve(server: Server, conn: Connection) {
                 run_leave: true,
                 close_queued: true,
             };
-            let end = end_without_connection(&mut session, ending, None);
+            let end = session_break::end_without_connection(&mut session, ending, None);
             while_requests_wait(&pending, &mut deadlines, end.instrument(span.clone())).await;
             return;
         };
@@ -298,17 +282,6 @@ async fn attached<T: AfterWork>(
                 outbox.finish_writer();
             }
         }
-        // A session whose replay buffer overflowed cannot keep its
-        // promise (PROTOCOL.md section 13.4).
-        if outbox.replay_overflowed() {
-            control.kick(Kick {
-                reason: CloseReason::new(
-                    codes::SESSION_OVERFLOW,
-                    "session overflow: the client does not acknowledge what it is sent",
-                ),
-                run_leave: true,
-            });
-        }
         // After the writer, as on the client: one timer for all requests.
         drive_deadlines(pending, deadlines, cx);
         Poll::Pending
@@ -333,7 +306,7 @@ async fn attached<T: AfterWork>(
 }
 
 /// Runs `work` while driving the deadlines of requests to the client.
-async fn while_requests_wait<T>(
+pub(super) async fn while_requests_wait<T>(
     pending: &Arc<Mutex<PendingRequests>>,
     deadlines: &mut DeadlineTimer,
     work: impl Future<Output = T>,
@@ -345,22 +318,6 @@ async fn while_requests_wait<T>(
         done
     })
     .await
-}
-
-/// A session ends while it has no connection: `session_expired` first if
-/// it expired (with `expired`'s reason), then the goodbye; nothing can be
-/// sent, so the queue is let go.
-async fn end_without_connection(
-    session: &mut Session,
-    ending: Ending,
-    expired: Option<CloseReason>,
-) {
-    if let Some(reason) = expired {
-        tracing::debug!(%reason, "session expired");
-        session.reserved_event(super::reserved::SESSION_EXPIRED, None, Some(reason));
-    }
-    session.finish(ending).await;
-    session.peer.outbox.finish_writer();
 }
 
 /// Waits for a frame of the handshake until `deadline`, or until the

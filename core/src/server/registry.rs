@@ -229,6 +229,13 @@ impl Registry {
         rooms
     }
 
+    /// Every (client, room) membership, in no order.
+    pub fn memberships(&self) -> impl Iterator<Item = (u64, &Arc<str>)> {
+        self.rooms_of
+            .iter()
+            .flat_map(|(id, rooms)| rooms.iter().map(move |room| (*id, room)))
+    }
+
     /// Every room with a member, sorted.
     pub fn room_names(&self) -> Vec<String> {
         let mut rooms: Vec<String> = self.rooms.keys().map(|r| r.to_string()).collect();

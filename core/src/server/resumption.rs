@@ -13,15 +13,18 @@
 
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
+use super::peer::Peer;
 use super::registry::Kick;
 use super::Server;
 use crate::close::{codes, CloseReason};
+use crate::frame::Frame;
 use crate::platform::locks::lock;
-use crate::protocol::resume::{AckSchedule, ResumeOutcome, TOKEN_LEN};
+use crate::protocol::resume::{self, AckDue, AckSchedule, ResumeOutcome, TOKEN_LEN};
 use crate::protocol::session_table::{Found, SessionTable, Token};
 use crate::transport::{FrameSink, FrameStream, TransportKind};
 
@@ -194,5 +197,31 @@ impl Server {
     /// overflow): a later resume with its token gets that outcome.
     pub(super) fn session_ended(&self, token: &Token, outcome: ResumeOutcome) {
         lock(&self.inner.sessions).table.end(token, outcome, now());
+    }
+}
+
+/// A counted frame from a client with a session: its number, and the
+/// `Ack` it makes due (PROTOCOL.md section 13.3).
+#[inline]
+pub(super) fn count_frame(resumable: &mut Resumable, frame: &[u8], peer: &Peer) {
+    if !resume::is_counted(frame) {
+        return;
+    }
+    match resumable.acks.counted(frame.len()) {
+        AckDue::Now(received) => peer.outbox.push_control(Frame::Ack { received }.encode()),
+        AckDue::ArmTimer => resumable.arm_ack_timer = true,
+        AckDue::Nothing => {}
+    }
+}
+
+/// A connection resuming the session, if one arrived (never, without a
+/// session).
+pub(super) fn poll_handover(
+    resumable: &mut Option<Resumable>,
+    cx: &mut Context<'_>,
+) -> Poll<Handover> {
+    match resumable.as_mut().map(|r| r.handovers.poll_recv(cx)) {
+        Some(Poll::Ready(Some(handover))) => Poll::Ready(handover),
+        _ => Poll::Pending,
     }
 }

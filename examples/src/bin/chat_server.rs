@@ -7,6 +7,12 @@
 //! cargo run -p hisock-examples --bin chat_client -- --name grace --ws ws://127.0.0.1:6970/
 //! # and in a browser (after `bash scripts/build-npm.sh`): http://127.0.0.1:8080/
 //!
+//! # two nodes of one chat, joined through a redis-server (or, all in one:
+//! # bash scripts/cluster-demo.sh)
+//! cargo run -p hisock-examples --bin chat_server -- --redis redis://127.0.0.1:6379/
+//! cargo run -p hisock-examples --bin chat_server -- --redis redis://127.0.0.1:6379/ \
+//!     --addr 127.0.0.1:6979 --ws 127.0.0.1:6980 --http 127.0.0.1:8081
+//!
 //! # over TLS: a certificate is made at start; clients trust its CA file
 //! cargo run -p hisock-examples --bin chat_server -- --tls
 //! cargo run -p hisock-examples --bin chat_client -- --name ada --tls-ca /tmp/hisock-demo-tls/ca.pem
@@ -17,6 +23,9 @@
 //! The server only relays `say` and `dm`. Joins, leaves, renames and room
 //! changes reach every client without any code here: hisock announces them
 //! itself (the clients' `client_connect`, `client_name_change`, ... events).
+//! With `--redis`, none of that changes: the same handlers see and reach
+//! the clients of every node (`to_group`, `client_by_name`, the name check
+//! in `auth`), because the server is built with a Redis adapter.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -30,6 +39,7 @@ use hisock_examples::chat::{
     display_name, name_taken, Chat, ChatLine, DirectMessage, Dm, Notice, Say, SendDm,
 };
 use hisock_examples::web;
+use hisock_redis::{RedisAdapter, RedisConfig};
 use hisock_tcp::tls::{ServerTls, TlsListener};
 
 /// The hisock chat server.
@@ -57,6 +67,11 @@ struct Args {
     /// (`ca.pem`) are written.
     #[arg(long, value_name = "DIR", default_value_os_t = hisock_examples::tls::default_dir())]
     tls_dir: PathBuf,
+    /// Join a cluster through the Redis at this URL (redis://host:port/):
+    /// run several servers with the same URL (and ports of their own), and
+    /// their clients chat together.
+    #[arg(long, value_name = "URL")]
+    redis: Option<String>,
 }
 
 /// The random token a chat client sends as its auth data, kept in its
@@ -100,9 +115,14 @@ async fn welcome(server: Server, client: ClientInfo) {
     }
 }
 
-/// The chat: handlers only, no sockets. Any number of listeners can feed it.
-fn chat_server() -> Server {
-    let server = Server::new();
+/// The chat: handlers only, no sockets. Any number of listeners can feed
+/// it, and with an adapter, any number of nodes.
+fn chat_server(cluster: Option<RedisAdapter>) -> Server {
+    let server = match cluster {
+        // The one difference between a node of a cluster and a lone server.
+        Some(adapter) => Server::builder().adapter(adapter).build(),
+        None => Server::new(),
+    };
 
     // One name, one person: a second "ada" is refused before it joins, with
     // a reason its client prints. (Two joining at the same instant could
@@ -208,7 +228,15 @@ async fn main() -> Result<(), hisock_examples::Failure> {
     // Before the server starts, so that /metrics has everything from the
     // start (see src/prometheus.rs).
     hisock_examples::prometheus::handle();
-    let server = chat_server();
+    let cluster = match &args.redis {
+        Some(url) => Some(RedisAdapter::connect(RedisConfig::new(url.as_str())).await?),
+        None => None,
+    };
+    let server = chat_server(cluster);
+    if let Some(node) = server.cluster_node() {
+        println!("joined the cluster as node {node}");
+        server.on_cluster_status(|status| tracing::warn!(?status, "cluster link"));
+    }
 
     // Listeners: one `listen` call each. Names, rooms and broadcasts span
     // all of them, so TCP and WebSocket clients chat together.

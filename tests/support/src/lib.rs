@@ -19,7 +19,9 @@
 //!   bounded waits (the examples' smoke tests).
 //! - [`Move`], [`patterned_bytes`]: payloads whose content can be checked.
 //! - [`FaultProxy`]: a loopback proxy in front of a server that cuts its
-//!   connections on command (for reconnection tests, any transport).
+//!   connections on command (for reconnection tests, any transport);
+//!   [`recording_changes`] and [`next_change`]: a reconnecting client's
+//!   options and what it went through.
 //! - [`TestCerts`]: a test CA and a `localhost` certificate it signed,
 //!   generated at run time (rcgen), for the TLS and WSS transports.
 //!
@@ -48,6 +50,7 @@ mod payloads;
 mod probe;
 mod program;
 pub mod raw;
+mod reconnecting;
 mod record;
 mod redis;
 mod server;
@@ -60,6 +63,7 @@ pub use payloads::{patterned_bytes, patterned_pieces, Move};
 pub use probe::Probe;
 pub use program::{http_get, Program};
 pub use raw::{loopback_pair, Handshake, RawPeer, RawStream, RawTcpPeer, RawWsPeer, WsClosed};
+pub use reconnecting::{next_change, quick_reconnect, recording_changes};
 pub use record::{record_departures, record_joins, record_leaves};
 pub use redis::RedisServer;
 pub use server::TestServer;
