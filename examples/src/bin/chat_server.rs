@@ -27,10 +27,13 @@
 //! the clients of every node (`to_group`, `client_by_name`, the name check
 //! in `auth`), because the server is built with a Redis adapter.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
 use clap::Parser;
+use hisock::server::Extensions;
 use hisock::{Change, ClientInfo, CloseReason, Server};
 use hisock_examples::chat::{
     display_name, name_taken, Chat, ChatLine, DirectMessage, Dm, Notice, Say, SendDm,
@@ -71,6 +74,47 @@ struct Args {
     redis: Option<String>,
 }
 
+/// The random token a chat client sends as its auth data, kept in its
+/// connection's extensions by the auth hook.
+#[derive(Clone)]
+struct Token(String);
+
+/// Each connected client's token, by client id: who holds a name.
+#[derive(Clone, Default)]
+struct Tokens(Arc<Mutex<HashMap<u64, String>>>);
+
+impl Tokens {
+    fn of(&self, id: u64) -> Option<String> {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&id)
+            .cloned()
+    }
+
+    fn set(&self, id: u64, token: Option<String>) {
+        let mut tokens = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        match token {
+            Some(token) => tokens.insert(id, token),
+            None => tokens.remove(&id),
+        };
+    }
+}
+
+/// Greets a client that joined (not one that resumed its session: it was
+/// never gone).
+async fn welcome(server: Server, client: ClientInfo) {
+    tracing::info!(name = ?client.name(), room = ?client.group(), "joined");
+    let room = client.group().unwrap_or("no room");
+    let notice = format!(
+        "welcome {}! you are in {room}; /help lists the commands",
+        display_name(&client)
+    );
+    if let Err(err) = server.to_client(client.id).emit_event(Notice, notice) {
+        tracing::warn!(%err, "could not welcome");
+    }
+}
+
 /// The chat: handlers only, no sockets. Any number of listeners can feed
 /// it, and with an adapter, any number of nodes.
 fn chat_server(cluster: Option<RedisAdapter>) -> Server {
@@ -82,31 +126,48 @@ fn chat_server(cluster: Option<RedisAdapter>) -> Server {
 
     // One name, one person: a second "ada" is refused before it joins, with
     // a reason its client prints. (Two joining at the same instant could
-    // both pass; a real server would reserve the name here.)
+    // both pass; a real server would reserve the name here.) A client that
+    // resumes its session after a break is the same person, although its
+    // name is still held (by its own session): the auth hook runs on a
+    // resume too, and tells it by the random token each chat client sends
+    // as its auth data.
     let names = server.clone();
+    let tokens = Tokens::default();
+    let holders = tokens.clone();
     server.auth(move |hello| {
+        let token = hello.data::<String>().ok().flatten();
+        if let Some(token) = &token {
+            hello.extensions().insert(Token(token.clone()));
+        }
         let taken = hello
             .name
             .as_deref()
-            .filter(|name| names.client_by_name(name).is_some())
+            .filter(|name| {
+                names
+                    .client_by_name(name)
+                    .is_some_and(|holder| token.is_none() || holders.of(holder.id) != token)
+            })
             .map(name_taken);
         async move { taken.map_or(Ok(()), Err) }
     });
 
-    server.on("join", |server: Server, client: ClientInfo| async move {
-        tracing::info!(name = ?client.name(), room = ?client.group(), "joined");
-        let room = client.group().unwrap_or("no room");
-        let notice = format!(
-            "welcome {}! you are in {room}; /help lists the commands",
-            display_name(&client)
-        );
-        if let Err(err) = server.to_client(client.id).emit_event(Notice, notice) {
-            tracing::warn!(%err, "could not welcome");
+    let joined = tokens.clone();
+    server.on(
+        "join",
+        move |server: Server, client: ClientInfo, data: Extensions| {
+            if let Some(Token(token)) = data.get::<Token>() {
+                joined.set(client.id, Some(token));
+            }
+            welcome(server, client)
+        },
+    );
+    server.on("leave", move |client: ClientInfo, why: CloseReason| {
+        tokens.set(client.id, None);
+        async move {
+            tracing::info!(%why, "left");
         }
     });
-    server.on("leave", |_: ClientInfo, why: CloseReason| async move {
-        tracing::info!(%why, "left");
-    });
+
     server.on("name_change", |change: Change| async move {
         tracing::info!(old = ?change.old, new = ?change.new, "renamed");
     });
