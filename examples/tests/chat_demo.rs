@@ -86,11 +86,9 @@ fn chat_server_metrics_move_when_clients_connect_and_chat() {
     );
     assert_eq!(sample(&first, "hisock_events_received_total"), Some(0.0));
 
-    // Without reconnection: with it, a client that closes connects again
-    // before it ends (a fault of the core's driver, which retries the
-    // server's hang-up after the client's own Close), and those connections
-    // are counted. Remove the flag once that is fixed.
-    let _bob = listening_client(&tcp, "bob", &["--no-reconnect"]);
+    // With reconnection (the default): a client that closes must not
+    // connect again, or its connections would be counted here.
+    let _bob = listening_client(&tcp, "bob", &[]);
     let mut alice = Program::start(
         CHAT_CLIENT,
         &[
@@ -100,7 +98,6 @@ fn chat_server_metrics_move_when_clients_connect_and_chat() {
             "alice",
             "--script",
             "hi bob;still there?",
-            "--no-reconnect",
         ],
     );
     alice.expect_success();

@@ -373,12 +373,10 @@ test("reconnect options that make no sense are argument errors", { timeout: 30_0
   assert.deepEqual(kinds.states, ["connected", "closed"]);
 });
 
-// Known faults of the core client's reconnection (core/src/client/driver.rs
-// and reconnect.rs), seen first in these browser tests; `todo` until the
-// core is fixed, then plain tests.
+// Two faults of the core client's reconnection (core/src/client/driver.rs
+// and reconnect.rs), seen first in these browser tests, and fixed.
 
 test("close() on a reconnected client closes it without connecting again", {
-  todo: "core: driver.rs connection() retries the server's hang-up that answers the client's own Close (an Eof counts as a break), so close() reconnects to a new session (outcome ended) before the client is closed",
   timeout: 30_000,
 }, async () => {
   const result = await inPage(async (wsUrl) => {
@@ -396,7 +394,6 @@ test("close() on a reconnected client closes it without connecting again", {
 });
 
 test("a client that gives up tells disconnected{willRetry: false} once", {
-  todo: "core: reconnect.rs Reader::reconnect calls final_disconnect before returning the ending, and finish() calls it again (closed_for_good)",
   timeout: 30_000,
 }, async () => {
   const result = await inPage(async (wsUrl) => {

@@ -147,7 +147,12 @@ async fn connection<R: Reconnects>(
     let writer = shared.outbox.write_connection(sink);
     let reader = async {
         let end = poll_fn(|cx| reader.poll(cx)).await;
-        if R::RESUMES && policy.is_some_and(|policy| policy.retries(EndCause::of(&end))) {
+        // A connection that ends after the client's own `close` queued its
+        // `Close` is over, however the server hangs up.
+        if R::RESUMES
+            && !shared.outbox.is_closing()
+            && policy.is_some_and(|policy| policy.retries(EndCause::of(&end)))
+        {
             return Some(end);
         }
         reader.finish::<R>(end).await;
