@@ -8,7 +8,8 @@
 #       chat demo (tests/browser/chat-demo.test.mjs): chat_server's own page
 #       chatting with terminal chat_clients, screenshot in
 #       tests/browser/artifacts/; what the package ships
-#       (package.test.mjs) and its connect errors (connect-errors.test.mjs);
+#       (package.test.mjs), its connect errors (connect-errors.test.mjs) and
+#       its reconnection through fault proxies (reconnect.test.mjs);
 #   (c) the bundler recipes (wasm/bundlers/run.sh): a tiny app built with
 #       Vite, esbuild and webpack 5 and a plain page, each in Chromium;
 #   (d) the browser benchmark's smoke run (bench/browser/run.sh --quick).

@@ -18,7 +18,7 @@
 #      module, "./package.json"), hisock_bg.wasm.d.ts and README.md ->
 #      wasm/pkg, then npm pack -> target/npm/
 #   6. prints the gzipped sizes of the .wasm and the JS glue, and fails if
-#      together they exceed the budget (68 KiB; HISOCK_NPM_SIZE_BUDGET
+#      together they exceed the budget (84 KiB; HISOCK_NPM_SIZE_BUDGET
 #      overrides it) when every size step above could run
 # Installs the wasm32 target, the matching wasm-bindgen CLI and the npm build
 # tools (wasm/npm/build-tools: terser, binaryen) when missing.
@@ -208,7 +208,7 @@ total=$((wasm_gz + js_gz))
 printf 'gzipped sizes: hisock_bg.wasm %d bytes (%d raw), hisock.js %d bytes, together %d bytes (%d KiB)\n' \
   "$wasm_gz" "$(wc -c <"$pkg/hisock_bg.wasm")" "$js_gz" "$total" "$(((total + 1023) / 1024))"
 
-budget=${HISOCK_NPM_SIZE_BUDGET:-69632}
+budget=${HISOCK_NPM_SIZE_BUDGET:-86016}
 if [ "$total" -gt "$budget" ]; then
   message="the package is $total bytes gzipped, over its budget of $budget by $((total - budget))"
   if $fully_optimized; then

@@ -1,6 +1,8 @@
 //! An SVG chart of hisock against raw: one bar per figure with the ratio
 //! hisock/raw (raw = 1, the dashed line), or, for figures without a raw
-//! counterpart, the figure relative to its target.
+//! counterpart, the figure relative to its target. C1's raw is Redis's own
+//! `PUBLISH` (propagation) or one node without an adapter (fanout): its
+//! labels say so.
 
 use std::path::Path;
 
@@ -13,7 +15,10 @@ use crate::util::BenchResult;
 fn bars(rows: &[Row]) -> Vec<(String, f64, bool)> {
     rows.iter()
         .filter_map(|row| {
-            let label = format!("{} {} {}", row.workload, row.transport, row.metric);
+            let mut label = format!("{} {} {}", row.workload, row.transport, row.metric);
+            if let Some(raw) = row.raw_is() {
+                label.push_str(&format!(" (raw: {raw})"));
+            }
             let (_, met) = row.target();
             row.ratio
                 .map(|ratio| (label, ratio.max(0.01), met.unwrap_or(true)))
@@ -25,7 +30,7 @@ fn bars(rows: &[Row]) -> Vec<(String, f64, bool)> {
 pub fn write_svg(rows: &[Row], path: &Path) -> BenchResult<()> {
     let bars = bars(rows);
     let height = 120 + 28 * bars.len() as u32;
-    let root = SVGBackend::new(path, (900, height)).into_drawing_area();
+    let root = SVGBackend::new(path, (1000, height)).into_drawing_area();
     root.fill(&WHITE)?;
     let max = bars.iter().map(|b| b.1).fold(2.0_f64, f64::max) * 1.2;
     let min = bars.iter().map(|b| b.1).fold(0.5_f64, f64::min) / 1.2;
@@ -36,7 +41,7 @@ pub fn write_svg(rows: &[Row], path: &Path) -> BenchResult<()> {
         )
         .margin(12)
         .x_label_area_size(36)
-        .y_label_area_size(260)
+        .y_label_area_size(360)
         .build_cartesian_2d(
             (min..max).log_scale(),
             (0..bars.len() as i32).into_segmented(),

@@ -80,6 +80,18 @@ impl Row {
     }
 }
 
+impl Row {
+    /// What the raw figure is, where it is not the raw transport stack
+    /// (C1's references), for the chart's labels.
+    pub fn raw_is(&self) -> Option<&'static str> {
+        match (self.workload, self.metric) {
+            ("C1", "propagation_p50_us" | "propagation_p99_us") => Some("Redis PUBLISH"),
+            ("C1", "fanout_deliveries_per_s") => Some("1 node, W3"),
+            _ => None,
+        }
+    }
+}
+
 fn figure(value: f64, metric: &str) -> String {
     match metric {
         "rss_wave3_over_wave1" => format!("{value:.2}"),

@@ -48,6 +48,12 @@
 //!   adapter reconnects with exponential backoff (100 ms doubling up to
 //!   [`RedisConfig::max_backoff`]); when it is back, every node sends its
 //!   snapshot again and the directories (and presence) are rebuilt.
+//! - **A message lost on a live link** (a full queue below, or Redis
+//!   pub/sub's at-most-once delivery): every [`RedisConfig::resync`]
+//!   period each node publishes a digest of its clients, and a node whose
+//!   directory differs asks for that node's snapshot, so a ghost of a
+//!   client that left, or a client whose join was lost, lasts at most
+//!   about one period.
 //! - **A node dies:** its heartbeat key expires; within one heartbeat
 //!   window (plus one check interval) the others drop its clients, and
 //!   each of their clients hears of each leave once.
@@ -94,6 +100,13 @@ pub struct RedisConfig {
     pub queue_bytes: usize,
     /// The longest wait between two reconnect attempts. Default 2 s.
     pub max_backoff: Duration,
+    /// How often this node publishes the digest of its clients, so that
+    /// the other nodes repair what lost announcements left wrong in their
+    /// directories (a client that left still listed, one that joined
+    /// missing): the longest such an error lasts while the link stays up.
+    /// A digest is a few dozen bytes; computing it walks this node's
+    /// clients once. Default 5 s.
+    pub resync: Duration,
 }
 
 impl RedisConfig {
@@ -105,6 +118,7 @@ impl RedisConfig {
             heartbeat: Duration::from_secs(3),
             queue_bytes: 16 << 20,
             max_backoff: Duration::from_secs(2),
+            resync: Duration::from_secs(5),
         }
     }
 
@@ -129,6 +143,12 @@ impl RedisConfig {
     /// Sets [`max_backoff`](Self::max_backoff).
     pub fn max_backoff(mut self, max: Duration) -> Self {
         self.max_backoff = max;
+        self
+    }
+
+    /// Sets [`resync`](Self::resync) (at least 10 ms).
+    pub fn resync(mut self, period: Duration) -> Self {
+        self.resync = period.max(Duration::from_millis(10));
         self
     }
 }

@@ -1,7 +1,8 @@
 //! The link task: one per node. It connects (again and again, with
 //! backoff), subscribes, keeps the heartbeat, publishes the queue in
-//! batches, hands received messages to the server and watches the other
-//! nodes' heartbeats.
+//! batches, hands received messages to the server, watches the other
+//! nodes' heartbeats and has the server publish its digest every resync
+//! period.
 
 use std::collections::HashSet;
 use std::sync::atomic::Ordering;
@@ -153,6 +154,10 @@ async fn serve(
     let connected = Instant::now();
     let mut ticks = tokio::time::interval(shared.config.heartbeat / 3);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // The first digest one period after the snapshot `link_up` just sent.
+    let resync = shared.config.resync;
+    let mut digests = tokio::time::interval_at(connected + resync, resync);
+    digests.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         if shared.stopping.load(Ordering::Acquire) {
             flush(&mut conn, shared).await.map_err(|e| e.to_string())?;
@@ -170,6 +175,7 @@ async fn serve(
                     shared.wake.notify_one();
                 }
             }
+            _ = digests.tick() => node.publish_digest(),
             _ = ticks.tick() => {
                 if !node.is_attached() {
                     // The server is gone without a shutdown: so is this node.

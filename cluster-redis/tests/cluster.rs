@@ -1,7 +1,8 @@
 //! Three hisock nodes joined through a real `redis-server` (started by
 //! each test on a loopback port of its own), TCP and WebSocket clients
-//! spread over them: every path that crosses nodes, a node that dies, and
-//! Redis stopped and started again mid-run.
+//! spread over them: every path that crosses nodes, a node that dies,
+//! Redis stopped and started again mid-run, and announcements lost on a
+//! live link repaired by the periodic digests.
 
 mod cluster_support;
 
@@ -25,6 +26,12 @@ const CALM: Duration = Duration::from_secs(10);
 /// waits for a core on a loaded machine is not taken for dead (its Redis
 /// commands also time out after this).
 const HEARTBEAT: Duration = Duration::from_secs(2);
+
+/// Every node's digest period in these tests: short, so that a repair is
+/// quick; every test then also runs with digests crossing all the time
+/// (a digest that disagreed for no reason would bring snapshots, and their
+/// presence notices would show up as doubles).
+const RESYNC: Duration = Duration::from_millis(250);
 
 /// What clients received, as (client name, command, payload) in arrival
 /// order per client.
@@ -79,9 +86,9 @@ impl Inbox {
 async fn three_nodes(heartbeat: Duration) -> Option<(RedisServer, [Node; 3])> {
     let redis = RedisServer::start()?;
     let url = redis.url();
-    let a = Node::start(&url, "t", heartbeat).await;
-    let b = Node::start(&url, "t", heartbeat).await;
-    let c = Node::start(&url, "t", heartbeat).await;
+    let a = Node::start(&url, "t", heartbeat, RESYNC).await;
+    let b = Node::start(&url, "t", heartbeat, RESYNC).await;
+    let c = Node::start(&url, "t", heartbeat, RESYNC).await;
     Some((redis, [a, b, c]))
 }
 
@@ -422,8 +429,8 @@ async fn redis_lost_mid_run_degrades_then_the_cluster_is_rebuilt() {
         return;
     };
     let heartbeat = HEARTBEAT;
-    let a = Node::start(&redis.url(), "t", heartbeat).await;
-    let b = Node::start(&redis.url(), "t", heartbeat).await;
+    let a = Node::start(&redis.url(), "t", heartbeat, RESYNC).await;
+    let b = Node::start(&redis.url(), "t", heartbeat, RESYNC).await;
     let statuses: Probe<(char, ClusterStatus)> = Probe::new("status");
     for (name, node) in [('a', &a), ('b', &b)] {
         let statuses = statuses.clone();
@@ -493,6 +500,88 @@ async fn redis_lost_mid_run_degrades_then_the_cluster_is_rebuilt() {
         }
     })
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_leave_and_a_lost_join_are_repaired_by_the_next_digest() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let a = Node::start(&redis.url(), "t", CALM, RESYNC).await;
+    let b = Node::start(&redis.url(), "t", CALM, RESYNC).await;
+    let seen: Probe<(&'static str, u64)> = Probe::new("presence");
+    let mut options = ClientOptions::new().name("watcher");
+    for event in ["client_connect", "client_disconnect"] {
+        let seen = seen.clone();
+        options = options.on(event, move |who: ClientInfo| {
+            seen.push((event, who.id));
+            async {}
+        });
+    }
+    let marker = seen.clone();
+    options = options.on("done", move || {
+        marker.push(("done", 0));
+        async {}
+    });
+    let watcher = b.connect(Transport::Ws, options).await;
+    let ghost = a
+        .connect(Transport::Tcp, ClientOptions::new().name("ghost"))
+        .await;
+    let ghost_id = ghost.id();
+    assert_eq!(seen.next().await, ("client_connect", ghost_id));
+    converged(&[&a, &b], 2).await;
+
+    // Node a's announcements are lost from here on; its link stays up.
+    a.lose_publications(true);
+    // Node a runs `join` and `leave` after announcing them: when they ran,
+    // the announcements were lost.
+    let ran: Probe<(&'static str, u64)> = Probe::new("handlers on node a");
+    for event in ["join", "leave"] {
+        let ran = ran.clone();
+        a.server.on(event, move |who: ClientInfo| {
+            ran.push((event, who.id));
+            async {}
+        });
+    }
+    within("close", ghost.close()).await;
+    assert_eq!(ran.next().await, ("leave", ghost_id));
+    let missed = a
+        .connect(Transport::Ws, ClientOptions::new().name("missed"))
+        .await;
+    assert_eq!(ran.next().await, ("join", missed.id()));
+    assert!(b.server.client(ghost_id).is_some(), "a ghost on node b");
+    assert!(
+        b.server.client(missed.id()).is_none(),
+        "a join node b missed"
+    );
+
+    a.lose_publications(false);
+    eventually("node b's directory agrees with node a again", || {
+        b.server.client(ghost_id).is_none() && b.server.client(missed.id()).is_some()
+    })
+    .await;
+    assert_eq!(
+        b.server.client_by_name("missed").map(|i| i.id),
+        Some(missed.id())
+    );
+    assert!(b.server.client_by_name("ghost").is_none());
+    converged(&[&a, &b], 2).await;
+
+    // The watcher heard of both once, when its node repaired its directory.
+    let mut heard = seen.take(2).await;
+    heard.sort();
+    assert_eq!(
+        heard,
+        [
+            ("client_connect", missed.id()),
+            ("client_disconnect", ghost_id)
+        ]
+    );
+    b.server
+        .to_client(watcher.id())
+        .emit("done", ())
+        .expect("local");
+    assert_eq!(seen.next().await, ("done", 0), "nothing heard twice");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

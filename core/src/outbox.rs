@@ -131,9 +131,6 @@ pub struct Outbox {
     /// without taking the lock.
     closing: AtomicBool,
     overflowed: AtomicBool,
-    /// A session's replay buffer overflowed (`outbox_replay.rs`): read
-    /// every turn of a connection's loop, so without the lock.
-    replay_overflowed: AtomicBool,
     on_overflow: Option<OverflowHook>,
     /// Where the writer adds what it sent, if anyone counts.
     sent: Option<Arc<Sent>>,
@@ -152,7 +149,6 @@ impl Outbox {
             drained: Event::new(),
             closing: AtomicBool::new(false),
             overflowed: AtomicBool::new(false),
-            replay_overflowed: AtomicBool::new(false),
             on_overflow: None,
             sent: None,
         }
@@ -403,14 +399,11 @@ impl Outbox {
                 return Poll::Pending;
             }
         }
+        if state.replay.is_some() {
+            return self.take_session_batch(&mut state, cx, spare);
+        }
         state.bytes = 0;
         state.in_flight = state.queue.len();
-        let state = &mut *state;
-        if let Some(replay) = state.replay.as_mut() {
-            if replay.keep(&state.queue) {
-                self.replay_overflowed.store(true, Ordering::Relaxed);
-            }
-        }
         Poll::Ready(Some(std::mem::replace(
             &mut state.queue,
             std::mem::take(spare),

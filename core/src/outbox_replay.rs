@@ -11,13 +11,22 @@
 //! twice. A frame taken by a writer whose connection then broke may or may
 //! not have reached the peer: it is in the buffer, and the peer's count on
 //! resume says which.
+//!
+//! A full buffer holds the writer back (flow control, not an error): what
+//! is written and not acknowledged includes the kernels' socket buffers
+//! and the peer's backlog, which a fast sender fills (tens of thousands
+//! of small events under W1). Counted frames wait in the queue until an
+//! `Ack` frees room, and the queue's own bound applies meanwhile; upkeep
+//! (acks, pings, pongs) still leaves, so two full buffers cannot wait for
+//! each other's acks.
 
 use std::collections::VecDeque;
-use std::sync::atomic::Ordering;
+use std::task::{Context, Poll};
 
 use bytes::Bytes;
 
-use super::{cost, Outbox};
+use super::{cost, Outbox, State};
+use crate::frame::FrameKind;
 use crate::platform::lock;
 use crate::protocol::resume::{is_counted, CountFault, ReplayBuffer};
 
@@ -32,39 +41,107 @@ pub(super) struct Replay {
 }
 
 impl Replay {
-    /// Keeps the counted frames of a batch the writer took. True when one
-    /// did not fit: the session cannot keep its promise.
+    /// Keeps the counted frames at the head of `queue` that fit, and says
+    /// how many frames (counted or not) may be written: up to the first
+    /// counted one that does not fit.
     #[inline]
-    pub(super) fn keep(&mut self, batch: &VecDeque<Bytes>) -> bool {
-        let mut overflowed = false;
-        for frame in batch {
-            if !is_counted(frame) {
-                continue;
+    fn keep_what_fits(&mut self, queue: &VecDeque<Bytes>) -> usize {
+        let mut fits = 0;
+        for frame in queue {
+            if is_counted(frame) {
+                if self.resent_ahead > 0 {
+                    self.resent_ahead -= 1;
+                } else if self.buffer.push(frame.clone()).is_err() {
+                    break;
+                }
             }
-            if self.resent_ahead > 0 {
-                self.resent_ahead -= 1;
-                continue;
-            }
-            if self.buffer.push(frame.clone()).is_err() {
-                // Still written: the session ends with 4012 anyway, and
-                // the peer's count can no longer be trusted to resume.
-                overflowed = true;
-            }
+            fits += 1;
         }
-        overflowed
+        fits
     }
 }
 
+/// Frames that leave even when the buffer is full: the connection's
+/// upkeep (and the handshake's `Welcome` and `Session`), not a `Close`,
+/// which stays behind what it ends.
+fn is_upkeep(frame: &[u8]) -> bool {
+    !is_counted(frame) && frame.first() != Some(&FrameKind::Close.number())
+}
+
 impl Outbox {
+    /// The writer's batch on a session: what fits in the replay buffer, or
+    /// only the upkeep while it is full (waiting for an `Ack`, which wakes
+    /// the writer).
+    pub(super) fn take_session_batch(
+        &self,
+        state: &mut State,
+        cx: &mut Context<'_>,
+        spare: &mut VecDeque<Bytes>,
+    ) -> Poll<Option<VecDeque<Bytes>>> {
+        let State {
+            queue,
+            bytes,
+            in_flight,
+            replay: Some(replay),
+            ..
+        } = state
+        else {
+            return Poll::Pending;
+        };
+        let fits = replay.keep_what_fits(queue);
+        let batch = if fits == queue.len() {
+            *bytes = 0;
+            std::mem::replace(queue, std::mem::take(spare))
+        } else if fits > 0 {
+            let rest = queue.split_off(fits);
+            let batch = std::mem::replace(queue, rest);
+            *bytes = queue.iter().map(cost).sum();
+            batch
+        } else {
+            let mut upkeep = VecDeque::new();
+            queue.retain(|frame| match is_upkeep(frame) {
+                true => {
+                    upkeep.push_back(frame.clone());
+                    false
+                }
+                false => true,
+            });
+            if upkeep.is_empty() {
+                self.writer.register(cx.waker());
+                return Poll::Pending;
+            }
+            *bytes = queue.iter().map(cost).sum();
+            upkeep
+        };
+        *in_flight = batch.len();
+        Poll::Ready(Some(batch))
+    }
+
     /// Begins a new session on this queue: counted frames are kept, at
     /// most `limit` bytes of memory of them, from the next one the writer
     /// takes (numbered from 1). A previous session's frames are dropped.
     pub(crate) fn start_session(&self, limit: usize) {
-        lock(&self.state).replay = Some(Box::new(Replay {
+        let mut state = lock(&self.state);
+        // Frames of the old session queued again by a resume and not yet
+        // taken were sent in it already: dropped with its other frames.
+        let mut resent = state
+            .replay
+            .as_ref()
+            .map_or(0, |replay| replay.resent_ahead);
+        if resent > 0 {
+            state.queue.retain(|frame| {
+                if resent > 0 && is_counted(frame) {
+                    resent -= 1;
+                    return false;
+                }
+                true
+            });
+            state.bytes = state.queue.iter().map(cost).sum();
+        }
+        state.replay = Some(Box::new(Replay {
             buffer: ReplayBuffer::new(limit),
             resent_ahead: 0,
         }));
-        self.replay_overflowed.store(false, Ordering::Relaxed);
     }
 
     /// No session any more (the server keeps none): nothing is kept.
@@ -84,14 +161,18 @@ impl Outbox {
     /// not expected at all: also a fault.
     pub(crate) fn acknowledged(&self, received: u64) -> Result<(), CountFault> {
         let mut state = lock(&self.state);
-        match state.replay.as_mut() {
+        let acked = match state.replay.as_mut() {
             Some(replay) => replay.buffer.ack(received),
             None => Err(CountFault {
                 claimed: received,
                 acked: 0,
                 sent: 0,
             }),
-        }
+        };
+        drop(state);
+        // A writer held back by a full buffer goes on.
+        self.writer.wake();
+        acked
     }
 
     /// What a peer resuming the session may say it received: at least the
@@ -101,12 +182,6 @@ impl Outbox {
         let state = lock(&self.state);
         let replay = state.replay.as_ref()?;
         Some((replay.buffer.acked(), replay.buffer.sent()))
-    }
-
-    /// True once a counted frame did not fit in the replay buffer: the
-    /// owner ends the connection with 4012 (PROTOCOL.md section 13.4).
-    pub(crate) fn replay_overflowed(&self) -> bool {
-        self.replay_overflowed.load(Ordering::Relaxed)
     }
 
     /// The session resumes on a new connection whose peer received our
@@ -133,8 +208,17 @@ impl Outbox {
         let mut queue = VecDeque::with_capacity(first.len() + resend.len() + state.queue.len());
         queue.extend(first);
         queue.extend(resend.cloned());
-        replay.resent_ahead = replay.buffer.len();
-        queue.extend(state.queue.drain(..).filter(|frame| is_counted(frame)));
+        // Frames a previous resume queued again and no writer took yet are
+        // in `resend` already: not twice.
+        let mut resent = std::mem::replace(&mut replay.resent_ahead, replay.buffer.len());
+        queue.extend(state.queue.drain(..).filter(|frame| {
+            let counted = is_counted(frame);
+            if counted && resent > 0 {
+                resent -= 1;
+                return false;
+            }
+            counted
+        }));
         state.bytes = queue.iter().map(cost).sum();
         state.queue = queue;
         state.in_flight = 0;
@@ -228,6 +312,32 @@ mod tests {
     }
 
     #[test]
+    fn a_second_resume_before_the_writer_took_the_first_resends_each_frame_once() {
+        let outbox = Outbox::new(1 << 20);
+        outbox.start_session(1 << 20);
+        for n in 1..=3 {
+            outbox.try_push(event(n)).expect("fits");
+        }
+        taken(&outbox);
+        outbox.try_push(event(4)).expect("fits");
+        outbox
+            .resume_session(1, Vec::new())
+            .expect("within what was kept");
+        // Broken again before the writer took anything.
+        outbox
+            .resume_session(1, Vec::new())
+            .expect("within what was kept");
+        assert_eq!(taken(&outbox), vec![event(2), event(3), event(4)]);
+        assert_eq!(outbox.resumable_counts(), Some((1, 4)));
+        // A new session drops what a resume queued again, untaken.
+        outbox
+            .resume_session(1, Vec::new())
+            .expect("within what was kept");
+        outbox.start_session(1 << 20);
+        assert_eq!(taken(&outbox), Vec::<Bytes>::new());
+    }
+
+    #[test]
     fn a_resume_with_a_count_outside_the_buffer_changes_nothing() {
         let outbox = Outbox::new(1 << 20);
         outbox.start_session(1 << 20);
@@ -244,16 +354,36 @@ mod tests {
     }
 
     #[test]
-    fn a_frame_past_the_bound_marks_the_replay_overflowed() {
+    fn a_full_buffer_holds_counted_frames_back_until_an_ack_but_lets_upkeep_through() {
         let one = event(1).len() + crate::outbox::FRAME_OVERHEAD;
         let outbox = Outbox::new(1 << 20);
         outbox.start_session(2 * one);
         for n in 1..=3 {
             outbox.try_push(event(n)).expect("fits");
         }
-        assert!(!outbox.replay_overflowed());
-        assert_eq!(taken(&outbox).len(), 3, "every frame is still written");
-        assert!(outbox.replay_overflowed());
+        outbox
+            .try_push(Frame::Ack { received: 9 }.encode())
+            .expect("fits");
+        outbox.close_with(Some(
+            Frame::Close {
+                code: 1000,
+                reason: "",
+                run_leave: true,
+            }
+            .encode(),
+        ));
+        assert_eq!(taken(&outbox), vec![event(1), event(2)], "what fits");
+        assert_eq!(
+            taken(&outbox),
+            vec![Frame::Ack { received: 9 }.encode()],
+            "full: only the upkeep, never the close"
+        );
+        assert_eq!(taken(&outbox), Vec::<Bytes>::new(), "waits for an ack");
+        outbox.acknowledged(2).expect("sent");
+        let rest = taken(&outbox);
+        assert_eq!(rest.len(), 2, "event 3, then the close");
+        assert_eq!(rest[0], event(3));
+        assert_eq!(outbox.resumable_counts(), Some((2, 3)));
     }
 
     #[test]

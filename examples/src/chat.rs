@@ -11,7 +11,7 @@
 //! fails when the file is out of date.
 
 use hisock::close::codes;
-use hisock::{ClientInfo, CloseReason};
+use hisock::{ClientInfo, CloseReason, ConnectionChange};
 use serde::{Deserialize, Serialize};
 
 /// The room a client joins unless told otherwise.
@@ -91,6 +91,26 @@ pub fn farewell(why: &CloseReason) -> String {
         codes::GOING_AWAY => "! the server is shutting down".to_string(),
         codes::KICKED => format!("! disconnected by the server: {}", why.reason),
         _ => format!("! connection closed: {why}"),
+    }
+}
+
+/// The line a reconnecting chat client prints for a change of its
+/// connection (the web page says the same, in chat.js); `None` for the
+/// final `disconnected`, which [`farewell`] tells.
+pub fn reconnect_line(change: &ConnectionChange) -> Option<String> {
+    match change {
+        ConnectionChange::Disconnected {
+            will_retry: true, ..
+        } => Some("! lost the connection to the server; reconnecting…".to_string()),
+        ConnectionChange::Reconnecting { attempt, delay } => Some(format!(
+            "* reconnecting: attempt {attempt} in {:.1} s",
+            delay.as_secs_f64()
+        )),
+        ConnectionChange::Reconnected { resumed: true, .. } => {
+            Some("* reconnected: nothing was lost".to_string())
+        }
+        ConnectionChange::Reconnected { .. } => Some("* reconnected".to_string()),
+        _ => None,
     }
 }
 

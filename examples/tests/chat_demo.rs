@@ -1,10 +1,11 @@
 //! The chat demo as an operator and its users see it: `/metrics` whose
 //! figures move when real clients chat, a second client with a taken name
-//! refused in words, and one readable line when the server goes away.
+//! refused in words, one readable line when the server goes away, and a
+//! client that comes back by itself when the server restarts.
 
 use std::time::{Duration, Instant};
 
-use hisock_test_support::{http_get, Program, WAIT};
+use hisock_test_support::{http_get, FaultProxy, Program, WAIT};
 
 const CHAT_SERVER: &str = env!("CARGO_BIN_EXE_chat_server");
 const CHAT_CLIENT: &str = env!("CARGO_BIN_EXE_chat_client");
@@ -25,18 +26,23 @@ fn start_chat_server() -> (Program, String, String) {
     (server, tcp, http)
 }
 
-/// A client that joins as `name` and listens (no input) until killed.
-fn listening_client(addr: &str, name: &str) -> Program {
+/// A client that joins as `name` and listens (no input) until killed,
+/// with `extra` arguments.
+fn listening_client(addr: &str, name: &str, extra: &[&str]) -> Program {
     let args = [
-        "--addr",
-        addr,
-        "--name",
-        name,
-        "--script",
-        "",
-        "--exit-after",
-        "60",
-    ];
+        &[
+            "--addr",
+            addr,
+            "--name",
+            name,
+            "--script",
+            "",
+            "--exit-after",
+            "60",
+        ][..],
+        extra,
+    ]
+    .concat();
     let mut client = Program::start(CHAT_CLIENT, &args);
     client.wait_for(&format!("connected as {name}"));
     client
@@ -80,7 +86,9 @@ fn chat_server_metrics_move_when_clients_connect_and_chat() {
     );
     assert_eq!(sample(&first, "hisock_events_received_total"), Some(0.0));
 
-    let _bob = listening_client(&tcp, "bob");
+    // With reconnection (the default): a client that closes must not
+    // connect again, or its connections would be counted here.
+    let _bob = listening_client(&tcp, "bob", &[]);
     let mut alice = Program::start(
         CHAT_CLIENT,
         &[
@@ -116,7 +124,7 @@ fn chat_server_metrics_move_when_clients_connect_and_chat() {
 #[test]
 fn a_second_client_with_a_taken_name_is_refused_in_words() {
     let (_server, tcp, _http) = start_chat_server();
-    let _first = listening_client(&tcp, "ada");
+    let _first = listening_client(&tcp, "ada", &[]);
 
     let mut second = Program::start(
         CHAT_CLIENT,
@@ -136,7 +144,7 @@ fn a_second_client_with_a_taken_name_is_refused_in_words() {
 #[test]
 fn a_client_says_once_and_in_words_that_the_server_went_away() {
     let (server, tcp, _http) = start_chat_server();
-    let mut client = listening_client(&tcp, "bo");
+    let mut client = listening_client(&tcp, "bo", &["--no-reconnect"]);
     drop(server);
 
     client.wait_for("lost the connection to the server");
@@ -145,4 +153,53 @@ fn a_client_says_once_and_in_words_that_the_server_went_away() {
     let alerts = said.lines().filter(|line| line.starts_with('!')).count();
     assert_eq!(alerts, 1, "one line: {said}");
     assert!(!said.contains("1006"), "words, not a close code: {said}");
+}
+
+#[test]
+fn a_client_comes_back_by_itself_when_the_server_restarts_on_its_port() {
+    let (server, tcp, _http) = start_chat_server();
+    let mut client = listening_client(&tcp, "cy", &[]);
+    drop(server);
+    client.wait_for("! lost the connection to the server; reconnecting");
+    client.wait_for("* reconnecting: attempt 1");
+
+    // The same port again: a new server, which knows nobody.
+    let mut again = Program::start(
+        CHAT_SERVER,
+        &[
+            "--addr",
+            &tcp,
+            "--ws",
+            "127.0.0.1:0",
+            "--http",
+            "127.0.0.1:0",
+        ],
+    );
+    again.wait_for("listening on http://");
+    // Back with its name and room, and welcomed by the new server.
+    client.wait_for("* reconnected as cy in lobby");
+    client.wait_for("* welcome cy!");
+    let said = client.stdout();
+    let alerts = said.lines().filter(|line| line.starts_with('!')).count();
+    assert_eq!(alerts, 1, "one line for the break: {said}");
+}
+
+#[test]
+fn a_client_whose_connection_is_cut_resumes_as_itself() {
+    let (_server, tcp, _http) = start_chat_server();
+    // A proxy between the client and the server that cuts on command.
+    let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
+    let server_addr = tcp.parse().expect("a socket address");
+    let proxy = runtime.block_on(FaultProxy::start(server_addr));
+    let mut client = listening_client(&proxy.addr.to_string(), "dee", &[]);
+    let mut other = listening_client(&tcp, "eve", &[]);
+
+    assert_eq!(proxy.cut_all(), 1);
+    client.wait_for("! lost the connection to the server; reconnecting");
+    // The server kept its session: its name is its own, not taken, and
+    // nothing was lost; the others saw it neither leave nor join.
+    client.wait_for("* reconnected: nothing was lost as dee in lobby");
+    other.wait_for("connected as eve");
+    let said = other.stdout();
+    assert!(!said.contains("dee left"), "{said}");
 }

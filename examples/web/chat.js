@@ -10,7 +10,10 @@
 //   - `dm` (a request) {to, text} sends a line to one client by name, which
 //     arrives there as `dm` {from, room: null, text};
 //   - `notice` is a line from the server itself;
-//   - joins, leaves, renames and room changes are hisock's reserved events.
+//   - joins, leaves, renames and room changes are hisock's reserved events;
+//   - when the connection breaks, the client reconnects (`reconnect: true`)
+//     and the page shows its state: what is typed meanwhile is sent once
+//     it is back.
 /** The element with `id`, which the page has. */
 function $(id) {
     const element = document.getElementById(id);
@@ -140,7 +143,33 @@ function listen(client) {
     client.on("client_name_change", (other, change) => show("notice", `* ${change.old ?? `#${other.id}`} is now ${displayName(other)}`));
     client.on("client_group_change", (other, change) => show("notice", `* ${displayName(other)} moved from ${change.old ?? "no room"} to ${change.new ?? "no room"}`));
     client.on("rejected", (why) => show("error", `! the server refused ${why.command}: ${why.message}`));
-    // A disconnection is told once, by the closed() watcher in connect().
+    // The connection's state while it reconnects (the words of
+    // `reconnect_line` in examples/src/chat.rs). A final disconnection is told
+    // once, by the closed() watcher in connect().
+    client.on("disconnected", (info) => {
+        if (!info.willRetry)
+            return;
+        show("error", "! lost the connection to the server; reconnecting…");
+        setState(client, "reconnecting…");
+    });
+    client.on("reconnecting", (info) => {
+        const line = `* reconnecting: attempt ${info.attempt} in ${(info.delayMs / 1000).toFixed(1)} s`;
+        show("notice", line);
+        setState(client, line.slice(2));
+    });
+    client.on("reconnected", (info) => {
+        const how = info.resumed ? "* reconnected: nothing was lost" : "* reconnected";
+        show("notice", `${how} as ${client.name ?? `#${client.id}`} in ${client.group ?? "no room"}`);
+        setState(client);
+    });
+}
+/**
+ * The status line and the page's look for the client's state: connected
+ * (as whom, where), or `reconnecting` with what it is doing.
+ */
+function setState(client, reconnecting = null) {
+    ui.status.textContent = reconnecting ?? `connected as ${client.name} (id ${client.id}) in ${client.group ?? "no room"}`;
+    document.body.classList.toggle("reconnecting", reconnecting !== null);
 }
 /**
  * The one line for the end of the connection, in words rather than a close
@@ -172,7 +201,10 @@ async function connect(hisock) {
     ui.connect.disabled = true;
     ui.status.textContent = `connecting to ${url}…`;
     try {
-        client = await hisock.connect(url, { name, group: room, timeoutMs: 10000 });
+        // `auth`: who we are across reconnects; the server lets a resuming
+        // session keep its name by it (see chat_server's auth hook).
+        const auth = Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join("");
+        client = await hisock.connect(url, { name, group: room, auth, timeoutMs: 10000, reconnect: true });
     }
     catch (err) {
         ui.status.textContent = "not connected";
@@ -184,12 +216,13 @@ async function connect(hisock) {
     // server sends right after the handshake finds them.
     listen(client);
     const mine = client;
-    ui.status.textContent = `connected as ${name} (id ${client.id}) in ${room}`;
+    setState(mine);
     ui.connect.disabled = false;
     setConnected(true);
     const why = await mine.closed();
     if (client === mine) {
         client = null;
+        document.body.classList.remove("reconnecting");
         ui.status.textContent = "not connected";
         show(...farewell(why));
         setConnected(false);

@@ -10,9 +10,12 @@
 //   - `dm` (a request) {to, text} sends a line to one client by name, which
 //     arrives there as `dm` {from, room: null, text};
 //   - `notice` is a line from the server itself;
-//   - joins, leaves, renames and room changes are hisock's reserved events.
+//   - joins, leaves, renames and room changes are hisock's reserved events;
+//   - when the connection breaks, the client reconnects (`reconnect: true`)
+//     and the page shows its state: what is typed meanwhile is sent once
+//     it is back.
 
-import type { ClientInfo, CloseInfo, HisockClient } from "hisock";
+import type { ClientInfo, CloseInfo, HisockClient, ReconnectingInfo } from "hisock";
 import type { ChatEvents } from "./chat-events";
 
 type Hisock = typeof import("hisock");
@@ -163,7 +166,33 @@ function listen(client: ChatClient): void {
   client.on("client_group_change", (other, change) =>
     show("notice", `* ${displayName(other)} moved from ${change.old ?? "no room"} to ${change.new ?? "no room"}`));
   client.on("rejected", (why) => show("error", `! the server refused ${why.command}: ${why.message}`));
-  // A disconnection is told once, by the closed() watcher in connect().
+  // The connection's state while it reconnects (the words of
+  // `reconnect_line` in examples/src/chat.rs). A final disconnection is told
+  // once, by the closed() watcher in connect().
+  client.on("disconnected", (info) => {
+    if (!info.willRetry) return;
+    show("error", "! lost the connection to the server; reconnecting…");
+    setState(client, "reconnecting…");
+  });
+  client.on("reconnecting", (info: ReconnectingInfo) => {
+    const line = `* reconnecting: attempt ${info.attempt} in ${(info.delayMs / 1000).toFixed(1)} s`;
+    show("notice", line);
+    setState(client, line.slice(2));
+  });
+  client.on("reconnected", (info) => {
+    const how = info.resumed ? "* reconnected: nothing was lost" : "* reconnected";
+    show("notice", `${how} as ${client.name ?? `#${client.id}`} in ${client.group ?? "no room"}`);
+    setState(client);
+  });
+}
+
+/**
+ * The status line and the page's look for the client's state: connected
+ * (as whom, where), or `reconnecting` with what it is doing.
+ */
+function setState(client: ChatClient, reconnecting: string | null = null): void {
+  ui.status.textContent = reconnecting ?? `connected as ${client.name} (id ${client.id}) in ${client.group ?? "no room"}`;
+  document.body.classList.toggle("reconnecting", reconnecting !== null);
 }
 
 /**
@@ -197,7 +226,10 @@ async function connect(hisock: Hisock): Promise<void> {
   ui.connect.disabled = true;
   ui.status.textContent = `connecting to ${url}…`;
   try {
-    client = await hisock.connect<ChatEvents>(url, { name, group: room, timeoutMs: 10000 });
+    // `auth`: who we are across reconnects; the server lets a resuming
+    // session keep its name by it (see chat_server's auth hook).
+    const auth = Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join("");
+    client = await hisock.connect<ChatEvents>(url, { name, group: room, auth, timeoutMs: 10000, reconnect: true });
   } catch (err) {
     ui.status.textContent = "not connected";
     show("error", `! could not connect: ${(err as Error).message}`);
@@ -208,12 +240,13 @@ async function connect(hisock: Hisock): Promise<void> {
   // server sends right after the handshake finds them.
   listen(client);
   const mine = client;
-  ui.status.textContent = `connected as ${name} (id ${client.id}) in ${room}`;
+  setState(mine);
   ui.connect.disabled = false;
   setConnected(true);
   const why = await mine.closed();
   if (client === mine) {
     client = null;
+    document.body.classList.remove("reconnecting");
     ui.status.textContent = "not connected";
     show(...farewell(why));
     setConnected(false);

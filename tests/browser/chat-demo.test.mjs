@@ -1,7 +1,9 @@
 // The chat demo end to end: chat_server serves its page (examples/web/) and
 // the npm package (wasm/pkg/); a browser tab on that page chats with two
 // terminal chat_clients, one over TCP and one over WebSocket, in one room.
-// Leaves a screenshot in artifacts/chat-demo.png.
+// Then the server restarts on the same ports, and all three come back by
+// themselves (reconnect) and chat on. Leaves a screenshot in
+// artifacts/chat-demo.png.
 //
 // Needs: HISOCK_CHAT_SERVER and HISOCK_CHAT_CLIENT (paths of the example
 // binaries) and a built package in wasm/pkg/; scripts/browser-tests.sh
@@ -101,9 +103,15 @@ class Program {
 
 const sleep = (ms) => new Promise((done) => setTimeout(done, ms));
 
-/** Starts chat_server on free ports; resolves to { server, tcp, ws, http }. */
-async function startServer(children, extraArgs = []) {
-  const ports = ["--addr", "127.0.0.1:0", "--ws", "127.0.0.1:0", "--http", "127.0.0.1:0"];
+/**
+ * Starts chat_server on free ports (or on those of `at`, the addresses of
+ * an earlier server); resolves to { server, tcp, ws, http }.
+ */
+async function startServer(children, extraArgs = [], at = null) {
+  const hostPort = (url) => new URL(url).host;
+  const ports = at
+    ? ["--addr", at.tcp, "--ws", hostPort(at.ws), "--http", hostPort(at.http)]
+    : ["--addr", "127.0.0.1:0", "--ws", "127.0.0.1:0", "--http", "127.0.0.1:0"];
   const server = new Program("chat_server", SERVER_BIN, [...ports, ...extraArgs]);
   children.push(server);
   const [, tcp] = await server.waitFor(/listening on tcp:\/\/(\S+)/);
@@ -148,7 +156,8 @@ test("a browser tab, a TCP terminal client and a WebSocket terminal client chat 
   const pageErrors = [];
   let browser;
   try {
-    const { server, tcp, ws, http } = await startServer(children);
+    const first = await startServer(children);
+    const { server, tcp, ws, http } = first;
 
     // Terminal clients that read their input from stdin, like a person at
     // a terminal; --exit-after bounds them even if this test is killed.
@@ -200,11 +209,26 @@ test("a browser tab, a TCP terminal client and a WebSocket terminal client chat 
     await page.screenshot({ path: SCREENSHOT });
 
     // The server goes away: the page and the terminals say so in words,
-    // once, not as a bare close code.
+    // once, and show that they are reconnecting.
     await server.stop();
-    await logLine(page, "! lost the connection to the server: it stopped, or the network failed");
-    await tess.waitFor(/^! lost the connection to the server/);
-    await tess.exited;
+    await logLine(page, "! lost the connection to the server; reconnecting…");
+    await page.waitForFunction(() => document.body.classList.contains("reconnecting"));
+    await tess.waitFor(/^! lost the connection to the server; reconnecting/);
+    await walt.waitFor(/^! lost the connection to the server; reconnecting/);
+
+    // It comes back on the same ports: everyone reconnects by themselves,
+    // with their names and room, and chats on.
+    await startServer(children, [], first);
+    await logLine(page, "* reconnected as ada in demo");
+    await tess.waitFor(/^\* reconnected as tess in demo$/);
+    await walt.waitFor(/^\* reconnected as walt in demo$/);
+    assert.equal(await page.evaluate(() => document.body.classList.contains("reconnecting")), false);
+    assert.match(await page.textContent("#status"), /^connected as ada \(id \d+\) in demo$/);
+    tess.type("back again");
+    await logLine(page, "[demo] tess: back again");
+    await say(page, "me too");
+    await tess.waitFor(/^\[demo\] ada: me too$/);
+
     assert.equal(tess.lines.filter((line) => line.startsWith("!")).length, 1, "one line in the terminal");
     const alerts = await page.$$eval("#log li", (items) => items.filter((li) => li.textContent.startsWith("!")).length);
     assert.equal(alerts, 1, "one line in the page");

@@ -5,8 +5,10 @@ import init, {
   HisockError,
   type ClientInfo,
   type CloseInfo,
+  type ConnectionState,
   type ErrorKind,
   type HisockClient,
+  type ReconnectedInfo,
   type Value,
 } from "hisock";
 import wasmUrl from "hisock/hisock_bg.wasm";
@@ -14,6 +16,12 @@ import wasmUrl from "hisock/hisock_bg.wasm";
 interface Move {
   x: number;
   y: number;
+}
+
+/** A typed event map: the reconnection events keep their own types beside it. */
+interface ChatMap {
+  toServer: { say: { payload: string; reply: null } };
+  toClient: { say: { payload: string; reply: null } };
 }
 
 export async function app(): Promise<void> {
@@ -29,6 +37,29 @@ export async function app(): Promise<void> {
   const id: number = client.id;
   const name: string | null = client.name;
   const connected: boolean = client.connected;
+  const state: ConnectionState = client.state;
+
+  // Reconnection: options, events, state.
+  const resilient = await connect<ChatMap>("ws://127.0.0.1:9000/", {
+    reconnect: { initialDelayMs: 100, maxDelayMs: 5000, maxAttempts: Infinity, retryCodes: [4000] },
+    offlineQueue: { maxBytes: 65536, maxMessages: 100, ttlMs: 10000 },
+  });
+  await connect("ws://127.0.0.1:9000/", { reconnect: true });
+  resilient.on("disconnected", (info) => console.log(info.code, info.reason, info.willRetry));
+  resilient.on("reconnecting", (info) => console.log(info.attempt, info.delayMs));
+  resilient.on("reconnected", (info: ReconnectedInfo) => {
+    if (!info.resumed && info.outcome === "unknown_token") console.log(info.expired);
+  });
+  resilient.on("say", (text) => console.log(text.toUpperCase()));
+  if (resilient.state === "reconnecting") await resilient.send("say", "queued meanwhile");
+  // @ts-expect-error states are a closed set
+  if (resilient.state === "offline") console.log(state);
+  // @ts-expect-error willRetry is a boolean
+  resilient.on("disconnected", (info: { willRetry: string }) => info);
+  // @ts-expect-error reconnect is a boolean or options
+  await connect("ws://x/", { reconnect: "yes" });
+  // @ts-expect-error unknown offline queue option
+  await connect("ws://x/", { reconnect: true, offlineQueue: { maxFrames: 1 } });
 
   client.on("client_connect", (info: ClientInfo) => console.log(info.name, info.transport));
   client.on("client_name_change", (info, change) => console.log(info.id, change.old, change.new));
@@ -62,6 +93,7 @@ export async function app(): Promise<void> {
     if (err instanceof HisockError) {
       const kind: ErrorKind = err.kind;
       if (kind === "unreachable" || err.code === 4003) console.log(err.message);
+      if (kind === "offline_queue_full" || kind === "expired" || kind === "session_lost") console.log(kind);
       // @ts-expect-error kinds are a closed set
       if (err.kind === "no-such-kind") console.log(err.name);
     }

@@ -232,6 +232,27 @@ transport_tests! {
         within("closed", client.closed()).await;
         assert_eq!(client.state(), ConnectionState::Closed);
         assert!(client.send("late", ()).await.is_err());
+        assert_eq!(changes.drain().await, Vec::new(), "disconnected once, not twice");
+    }
+
+    /// The application's own `close` ends a reconnecting client: the
+    /// server's hang-up after its `Close` is not a break to ride out.
+    async fn closing_a_reconnecting_client_does_not_connect_again(t: Transport) {
+        let (server, joins) = echo_server();
+        let leaves = hisock_test_support::record_leaves(&server);
+        let test = TestServer::start(t, server).await;
+        let (options, changes) = recording_changes("ada", quick_reconnect());
+        let client = test.connect(options).await;
+        let (id, ..) = joins.next().await;
+        within("close", client.close()).await;
+        assert_eq!(leaves.next().await, (id, codes::NORMAL));
+        // Any reconnect would have joined by the time this round trip is
+        // answered: the server serves clients in the order they come.
+        let other = test.connect(ClientOptions::new()).await;
+        let (other_id, ..) = joins.next().await;
+        assert_eq!(other_id, other.id(), "no other client joined before it");
+        assert_eq!(changes.drain().await, Vec::new());
+        assert_eq!(client.state(), ConnectionState::Closed);
     }
 
     /// The application closes a client between connections: it stops at

@@ -50,6 +50,21 @@ async fn rode_out(changes: &Probe<ConnectionChange>) -> ConnectionChange {
     next_change(changes).await
 }
 
+/// Breaks the connection and keeps the client out while `during` runs,
+/// then lets it back in: it must resume.
+async fn break_while(proxy: &FaultProxy, changes: &Probe<ConnectionChange>, during: impl FnOnce()) {
+    proxy.refuse(true);
+    proxy.cut_all();
+    let disconnected = next_change(changes).await;
+    assert!(
+        matches!(disconnected, ConnectionChange::Disconnected { .. }),
+        "{disconnected:?}"
+    );
+    during();
+    proxy.refuse(false);
+    assert_eq!(next_change(changes).await, RESUMED);
+}
+
 const RESUMED: ConnectionChange = ConnectionChange::Reconnected {
     resumed: true,
     outcome: ResumeOutcome::Resumed,
@@ -93,6 +108,30 @@ fn cut_at(at: u64, halfway: &Arc<tokio::sync::Notify>) -> StreamOptions {
 }
 
 const STREAM_LEN: usize = 2 * 1024 * 1024;
+
+/// Cuts the connection once `sending` is halfway (`halfway` wakes), and
+/// checks that after the resume it finishes and `received` gets every
+/// byte once.
+async fn cut_halfway(
+    proxy: &FaultProxy,
+    changes: &Probe<ConnectionChange>,
+    halfway: &tokio::sync::Notify,
+    sending: tokio::task::JoinHandle<hisock::Result<()>>,
+    received: &Probe<Result<Bytes, String>>,
+) {
+    within("halfway", halfway.notified()).await;
+    proxy.cut_all();
+    assert_eq!(rode_out(changes).await, RESUMED);
+    within("the stream", sending)
+        .await
+        .expect("joined")
+        .expect("consumed");
+    let got = received.next().await.expect("every byte");
+    assert!(
+        got == patterned_bytes(STREAM_LEN),
+        "the stream arrived whole, once"
+    );
+}
 
 transport_tests! {
     /// A cut: the client comes back to the same session (`resumed: true`,
@@ -238,14 +277,9 @@ transport_tests! {
         });
         arrived.next().await;
 
-        proxy.refuse(true);
-        proxy.cut_all();
-        assert!(matches!(next_change(&changes).await, ConnectionChange::Disconnected { .. }));
         // The handler answers during the break: the reply waits for the
         // client.
-        gate.notify_waiters();
-        proxy.refuse(false);
-        assert_eq!(next_change(&changes).await, RESUMED);
+        break_while(&proxy, &changes, || gate.notify_waiters()).await;
         assert_eq!(within("the answer", slow).await.expect("joined").expect("answered"), 7);
         assert_eq!(arrived.drain().await, Vec::<()>::new(), "the handler ran once");
         within("close", client.close()).await;
@@ -454,12 +488,7 @@ transport_tests! {
                     .await
             })
         };
-        within("halfway up", halfway.notified()).await;
-        proxy.cut_all();
-        assert_eq!(rode_out(&changes).await, RESUMED);
-        within("the upload", upload).await.expect("joined").expect("consumed");
-        let got = uploads.next().await.expect("every byte up");
-        assert!(got == patterned_bytes(STREAM_LEN), "the upload arrived whole, once");
+        cut_halfway(&proxy, &changes, &halfway, upload, &uploads).await;
 
         let download = {
             let server = test.server.clone();
@@ -470,12 +499,7 @@ transport_tests! {
                     .await
             })
         };
-        within("halfway down", halfway.notified()).await;
-        proxy.cut_all();
-        assert_eq!(rode_out(&changes).await, RESUMED);
-        within("the download", download).await.expect("joined").expect("consumed");
-        let got = downloads.next().await.expect("every byte down");
-        assert!(got == patterned_bytes(STREAM_LEN), "the download arrived whole, once");
+        cut_halfway(&proxy, &changes, &halfway, download, &downloads).await;
         within("close", client.close()).await;
     }
 
@@ -509,14 +533,43 @@ transport_tests! {
             })
         };
         assert_eq!(asked.next().await, 41);
-        proxy.refuse(true);
-        proxy.cut_all();
-        assert!(matches!(next_change(&changes).await, ConnectionChange::Disconnected { .. }));
-        gate.notify_waiters();
-        proxy.refuse(false);
-        assert_eq!(next_change(&changes).await, RESUMED);
+        break_while(&proxy, &changes, || gate.notify_waiters()).await;
         assert_eq!(within("the answer", asking).await.expect("joined").expect("answered"), 42);
         assert_eq!(asked.drain().await, Vec::<u32>::new(), "the handler ran once");
+        within("close", client.close()).await;
+    }
+
+    /// With `auth_on_resume(false)` the token alone resumes a session (the
+    /// hook is not asked), but a resume that fails, with a forged token,
+    /// is asked before it joins anew, and refused here.
+    async fn without_auth_on_resume_the_token_alone_resumes(t: Transport) {
+        let server = Server::builder().auth_on_resume(false).build();
+        let calls = Arc::new(AtomicUsize::new(0));
+        {
+            let calls = calls.clone();
+            server.auth(move |_| {
+                let first = calls.fetch_add(1, Ordering::SeqCst) == 0;
+                async move { if first { Ok(()) } else { Err("only once".to_owned()) } }
+            });
+        }
+        let test = TestServer::start(t, server).await;
+        let proxy = FaultProxy::start(test.addr).await;
+        let (options, changes) = recording_changes("ada", quick_reconnect());
+        let client = connect_through(t, &proxy, options).await;
+        proxy.cut_all();
+        assert_eq!(rode_out(&changes).await, RESUMED);
+        assert_eq!(calls.load(Ordering::SeqCst), 1, "not asked on the resume");
+
+        let mut forger = RawPeer::connect(t, test.addr).await;
+        forger.send(&Frame::Resume { token: &[0x5a; TOKEN_LEN], received: 0 }).await;
+        forger.send(&hisock_test_support::raw::handshake::hello(Some("eve"))).await;
+        let refused = forger.read_frame().await.expect("an answer");
+        assert!(
+            matches!(Frame::decode(&refused), Ok(Frame::Refuse { code: codes::AUTH_REFUSED, .. })),
+            "{:?}",
+            Frame::decode(&refused)
+        );
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
         within("close", client.close()).await;
     }
 }

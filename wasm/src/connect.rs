@@ -14,7 +14,8 @@ pub const DEFAULT_OPEN_TIMEOUT: Duration = Duration::from_secs(10);
 /// performs the handshake and spawns the client's driver with
 /// `wasm_bindgen_futures::spawn_local`. With
 /// [`ClientOptions::reconnect`](hisock::ClientOptions::reconnect) the
-/// client reconnects to the same URL (not tested in a browser yet).
+/// client reconnects to the same URL (tested in Chromium:
+/// `wasm/tests/browser/reconnect.rs`).
 ///
 /// Errors: [`hisock::Error::InvalidAddress`] for a URL that is not `ws://`
 /// or `wss://` or that the browser rejects, [`hisock::Error::Timeout`] when

@@ -147,7 +147,12 @@ async fn connection<R: Reconnects>(
     let writer = shared.outbox.write_connection(sink);
     let reader = async {
         let end = poll_fn(|cx| reader.poll(cx)).await;
-        if R::RESUMES && policy.is_some_and(|policy| policy.retries(EndCause::of(&end))) {
+        // A connection that ends after the client's own `close` queued its
+        // `Close` is over, however the server hangs up.
+        if R::RESUMES
+            && !shared.outbox.is_closing()
+            && policy.is_some_and(|policy| policy.retries(EndCause::of(&end)))
+        {
             return Some(end);
         }
         reader.finish::<R>(end).await;
@@ -187,11 +192,6 @@ async fn connection<R: Reconnects>(
                 shared.outbox.finish_writer();
             }
         }
-        // The writer found the replay buffer full: the reader ends the
-        // connection (4012) in its next turn.
-        if !reader_done && shared.outbox.replay_overflowed() {
-            cx.waker().wake_by_ref();
-        }
         if reader_done && !writer_done {
             let deadline =
                 writer_deadline.get_or_insert_with(|| shared.clock.delay(CLIENT_FLUSH_TIMEOUT));
@@ -219,22 +219,10 @@ async fn connection<R: Reconnects>(
 /// connection with [`SLOW_CONSUMER`](codes::SLOW_CONSUMER), as the server
 /// would with a client.
 fn overflow_ending(outbox: &crate::outbox::Outbox) -> Option<Ending> {
-    if outbox.has_overflowed() {
-        return Some(Ending::Local {
-            reason: CloseReason::new(
-                codes::SLOW_CONSUMER,
-                "server not reading: the client's outgoing queue is full",
-            ),
-            run_leave: false,
-            close_queued: false,
-        });
-    }
-    // The session's replay buffer is full: the server does not
-    // acknowledge what it receives (PROTOCOL.md section 13.4).
-    outbox.replay_overflowed().then(|| Ending::Local {
+    outbox.has_overflowed().then(|| Ending::Local {
         reason: CloseReason::new(
-            codes::SESSION_OVERFLOW,
-            "session overflow: the server does not acknowledge what it is sent",
+            codes::SLOW_CONSUMER,
+            "server not reading: the client's outgoing queue is full",
         ),
         run_leave: false,
         close_queued: false,

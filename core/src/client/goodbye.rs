@@ -17,15 +17,21 @@ impl Reader {
         let shared = self.client.shared.clone();
         let plan = closing::plan(Side::Client, ending);
         let reason = plan.reason.clone();
-        {
+        // The application's own `close` recorded its reason first: it needs
+        // no `disconnected` to learn of it.
+        let closed_by_application = {
             let mut slot = lock(&shared.close_reason);
-            if slot.is_none() {
+            let was_set = slot.is_some();
+            if !was_set {
                 *slot = Some(reason.clone());
             }
-        }
+            was_set
+        };
         tracing::debug!(%reason, "client connection ended");
         self.client.set_state(ConnectionState::Closed);
-        R::closed_for_good(self, &reason);
+        if !closed_by_application {
+            R::closed_for_good(self, &reason);
+        }
         lock(&shared.pending).close(&reason);
         lock(&shared.inbox).close(&reason);
         self.incoming.close(&reason);

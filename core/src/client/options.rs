@@ -267,9 +267,10 @@ impl ClientOptions {
     /// The most memory a reconnecting client keeps of what it sent and the
     /// server has not acknowledged yet, to send again on a resume
     /// (PROTOCOL.md section 13.4); each frame costs its length plus 80
-    /// bytes. Past it the client closes the connection with
-    /// [`SESSION_OVERFLOW`](crate::close::codes::SESSION_OVERFLOW) and
-    /// reconnects to a new session. Default 4 MiB.
+    /// bytes. When it is full, what the client sends waits for the
+    /// server's acknowledgements (in the outgoing queue, whose own limit
+    /// applies: [`outbox_limit`](Self::outbox_limit),
+    /// [`when_full`](Self::when_full)). Default 4 MiB.
     pub fn replay_limit(mut self, bytes: usize) -> Self {
         self.replay_limit = bytes;
         self

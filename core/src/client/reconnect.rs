@@ -279,7 +279,7 @@ impl Reader {
             attempt = attempt.saturating_add(1);
             let Some(delay) = how.policy.next_delay(attempt, random_unit()) else {
                 tracing::debug!(attempt, %last, "giving up reconnecting");
-                self.final_disconnect(&last);
+                // `finish` tells the application (`disconnected`, once).
                 return Err(gave_up(last));
             };
             self.connection_event(
@@ -382,7 +382,6 @@ impl Reader {
                     let (cause, reason) = attempt_failed(&err);
                     tracing::debug!(attempt, %err, "reconnect attempt failed");
                     if !how.policy.retries(cause) {
-                        self.final_disconnect(&reason);
                         return Err(gave_up(reason));
                     }
                     last = reason;

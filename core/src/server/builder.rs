@@ -162,6 +162,13 @@ impl ServerBuilder {
         self
     }
 
+    /// Whether the auth hook sees resuming clients too (see
+    /// [`ServerConfig::auth_on_resume`]). Default on.
+    pub fn auth_on_resume(mut self, on: bool) -> Self {
+        self.config.auth_on_resume = on;
+        self
+    }
+
     /// Gives handlers `value` through the [`State<T>`](super::State)
     /// argument. One value per type; call again for other types.
     pub fn with_state<T: Send + Sync + 'static>(mut self, value: T) -> Self {

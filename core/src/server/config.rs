@@ -98,11 +98,18 @@ pub struct ServerConfig {
     /// reconnection on). `Duration::ZERO` keeps none. Default 2 minutes.
     pub session_window: Duration,
     /// The most memory one session's replay buffer (frames sent and not
-    /// yet acknowledged) may hold, each frame its length plus 80 bytes;
-    /// past it the client is closed with
-    /// [`SESSION_OVERFLOW`](crate::close::codes::SESSION_OVERFLOW) and the
-    /// session ends. Default 4 MiB.
+    /// yet acknowledged) may hold, each frame its length plus 80 bytes.
+    /// When it is full the writer waits for the client's acknowledgements
+    /// and frames wait in the outgoing queue, whose own limit then applies
+    /// ([`outbox_limit`](Self::outbox_limit)): a client that never
+    /// acknowledges ends like one that never reads. Default 4 MiB.
     pub replay_limit: usize,
+    /// Whether the auth hook sees the `Hello` of a client resuming its
+    /// session too (PROTOCOL.md section 13.1). Off, the session's token
+    /// is the only authority to resume it; a resume that fails (the
+    /// client joins as a new one) still goes through the hook. Default
+    /// on.
+    pub auth_on_resume: bool,
 }
 
 impl Default for ServerConfig {
@@ -127,6 +134,7 @@ impl Default for ServerConfig {
             rate_limit: RateLimit::new(),
             session_window: crate::protocol::resume::DEFAULT_WINDOW,
             replay_limit: crate::protocol::resume::DEFAULT_REPLAY_LIMIT,
+            auth_on_resume: true,
         }
     }
 }

@@ -20,10 +20,10 @@ use std::time::Duration;
 use futures::{SinkExt, StreamExt};
 use tracing::Instrument;
 
-use super::registry::{ClientEntry, ConnControl, Kick};
+use super::registry::{ClientEntry, ConnControl};
 use super::resumption::Handover;
 use super::session::{LoopEnd, Session};
-use super::session_break::{self, Parked};
+use super::session_break;
 use super::{AuthRequest, Server, ServerConfig};
 use crate::close::{codes, CloseReason};
 use crate::info::ClientInfo;
@@ -88,19 +88,38 @@ pub(crate) async fn serve(server: Server, conn: Connection) {
         Admission::Joined(joined) => joined,
         Admission::Gone => return,
         Admission::Resuming(resuming) => {
-            let handover = Handover {
+            let handover = Box::new(Handover {
                 stream,
                 sink,
                 peer_received: resuming.received,
                 addr: peer_addr,
                 kind,
-            };
+            });
             let (outcome, handover) = match server.offer_resume(&resuming.token, handover) {
                 // The session's own task serves the connection now.
                 Ok(()) => return,
                 Err(refused) => refused,
             };
-            (stream, sink) = (handover.stream, handover.sink);
+            let Handover {
+                stream: back,
+                sink: back_sink,
+                ..
+            } = *handover;
+            (stream, sink) = (back, back_sink);
+            // Not resumed: a client let through unasked is asked now.
+            if !resuming.authed {
+                let asked = passes_auth(
+                    links,
+                    &resuming.hello,
+                    &resuming.extensions,
+                    peer_addr,
+                    kind,
+                );
+                if !attached(links, asked, &mut sink, &mut deadlines).await {
+                    attached(links, async { Admission::Gone }, &mut sink, &mut deadlines).await;
+                    return;
+                }
+            }
             let joined = join(
                 links,
                 resuming.hello,
@@ -128,51 +147,30 @@ pub(crate) async fn serve(server: Server, conn: Connection) {
     loop {
         let run = serve_connection(&mut session).instrument(span.clone());
         let next = attached(links, run, &mut sink, &mut deadlines).await;
-        let moved = matches!(next, Next::Moved(_));
-        let handover = match next {
+        let (handover, moved) = match next {
             Next::Done => return,
-            Next::Moved(handover) => {
-                outbox.writer_dropped();
-                handover
-            }
+            Next::Moved(handover) => (handover, true),
             Next::Broke => {
-                outbox.writer_dropped();
                 // The old connection is let go now (after a keepalive
                 // timeout it may still be open): no `Close`, which would
                 // end the session.
                 drop(std::mem::replace(&mut sink, handover_placeholder()));
-                session.let_go_of_stream();
-                let parked = session.park().instrument(span.clone());
-                match while_requests_wait(&pending, &mut deadlines, parked).await {
-                    Parked::Resumed(handover) => handover,
-                    Parked::Ended(ending) => {
-                        let end = end_without_connection(&mut session, ending, None);
-                        while_requests_wait(&pending, &mut deadlines, end.instrument(span.clone()))
-                            .await;
-                        return;
-                    }
-                    Parked::Expired(reason) => {
-                        let ending = Ending::Local {
-                            reason: reason.clone(),
-                            run_leave: true,
-                            close_queued: true,
-                        };
-                        let end = end_without_connection(&mut session, ending, Some(reason));
-                        while_requests_wait(&pending, &mut deadlines, end.instrument(span.clone()))
-                            .await;
-                        return;
-                    }
+                let break_over = session_break::ride_out(&mut session, &pending, &mut deadlines);
+                match break_over.instrument(span.clone()).await {
+                    Some(handover) => (handover, false),
+                    None => return,
                 }
             }
         };
+        outbox.writer_dropped();
         let old = std::mem::replace(&mut sink, handover_placeholder());
-        let Some(next_sink) = session.attach(handover) else {
+        let Some(next_sink) = session.attach(*handover) else {
             let ending = Ending::Local {
                 reason: CloseReason::new(codes::SESSION_MOVED, "the session could not be resumed"),
                 run_leave: true,
                 close_queued: true,
             };
-            let end = end_without_connection(&mut session, ending, None);
+            let end = session_break::end_without_connection(&mut session, ending, None);
             while_requests_wait(&pending, &mut deadlines, end.instrument(span.clone())).await;
             return;
         };
@@ -197,7 +195,7 @@ enum Next {
     /// The connection of a client with a session broke: keep the session.
     Broke,
     /// A resuming connection took the session over.
-    Moved(Handover),
+    Moved(Box<Handover>),
 }
 
 /// What the work beside the writer ended with, for the writer: after a
@@ -217,6 +215,17 @@ impl AfterWork for Next {
     }
     fn broke() -> Option<Self> {
         Some(Next::Broke)
+    }
+}
+
+/// The auth hook's verdict on a resume that failed: the connection goes
+/// on either way (a refusal then leaves as `Admission::Gone`).
+impl AfterWork for bool {
+    fn said_goodbye(&self) -> bool {
+        false
+    }
+    fn broke() -> Option<Self> {
+        None
     }
 }
 
@@ -303,17 +312,6 @@ async fn attached<T: AfterWork>(
                 outbox.finish_writer();
             }
         }
-        // A session whose replay buffer overflowed cannot keep its
-        // promise (PROTOCOL.md section 13.4).
-        if outbox.replay_overflowed() {
-            control.kick(Kick {
-                reason: CloseReason::new(
-                    codes::SESSION_OVERFLOW,
-                    "session overflow: the client does not acknowledge what it is sent",
-                ),
-                run_leave: true,
-            });
-        }
         // After the writer, as on the client: one timer for all requests.
         drive_deadlines(pending, deadlines, cx);
         Poll::Pending
@@ -338,7 +336,7 @@ async fn attached<T: AfterWork>(
 }
 
 /// Runs `work` while driving the deadlines of requests to the client.
-async fn while_requests_wait<T>(
+pub(super) async fn while_requests_wait<T>(
     pending: &Arc<Mutex<PendingRequests>>,
     deadlines: &mut DeadlineTimer,
     work: impl Future<Output = T>,
@@ -350,22 +348,6 @@ async fn while_requests_wait<T>(
         done
     })
     .await
-}
-
-/// A session ends while it has no connection: `session_expired` first if
-/// it expired (with `expired`'s reason), then the goodbye; nothing can be
-/// sent, so the queue is let go.
-async fn end_without_connection(
-    session: &mut Session,
-    ending: Ending,
-    expired: Option<CloseReason>,
-) {
-    if let Some(reason) = expired {
-        tracing::debug!(%reason, "session expired");
-        session.reserved_event(super::reserved::SESSION_EXPIRED, None, Some(reason));
-    }
-    session.finish(ending).await;
-    session.peer.outbox.finish_writer();
 }
 
 /// Waits for a frame of the handshake until `deadline`, or until the
@@ -416,6 +398,9 @@ enum Admission {
 struct Resuming {
     token: bytes::Bytes,
     received: u64,
+    /// The auth hook passed it (false: it was not asked, as configured,
+    /// and must be if the resume fails and the client joins anew).
+    authed: bool,
     hello: Hello,
     extensions: super::Extensions,
 }
@@ -465,23 +450,16 @@ async fn admit(
         return Admission::Gone;
     }
 
-    // The auth hook runs on a resume too (PROTOCOL.md section 13.1); a
-    // refusal leaves the session as it was.
+    // The auth hook runs on a resume too (PROTOCOL.md section 13.1), unless
+    // configured not to; a refusal leaves the session as it was.
     let extensions = super::Extensions::new();
-    let hook = read_lock(&server.inner.auth).clone();
-    if let Some(hook) = hook {
-        let request = AuthRequest {
-            extensions: extensions.clone(),
-            name: hello.name.as_deref().map(str::to_owned),
-            group: hello.group.as_deref().map(str::to_owned),
-            addr: peer_addr,
-            transport: kind,
-            auth: hello.auth.clone(),
-        };
-        if let Err(reason) = handshake::check_auth(hook(request).await) {
-            refuse(server, outbox, &reason);
-            return Admission::Gone;
-        }
+    let resuming = resume
+        .as_ref()
+        .is_some_and(|request| !request.token.is_empty())
+        && !server.session_window().is_zero();
+    let authed = !resuming || config.auth_on_resume;
+    if authed && !passes_auth(links, &hello, &extensions, peer_addr, kind).await {
+        return Admission::Gone;
     }
 
     let asked = match resume {
@@ -489,6 +467,7 @@ async fn admit(
             return Admission::Resuming(Resuming {
                 token: request.token,
                 received: request.received,
+                authed,
                 hello,
                 extensions,
             });
@@ -499,6 +478,36 @@ async fn admit(
     match join(links, hello, extensions, peer_addr, kind, asked) {
         Some(joined) => Admission::Joined(joined),
         None => Admission::Gone,
+    }
+}
+
+/// Asks the auth hook, if any, about `hello`; a refusal is queued.
+async fn passes_auth(
+    links: Links<'_>,
+    hello: &Hello,
+    extensions: &super::Extensions,
+    peer_addr: Option<SocketAddr>,
+    kind: TransportKind,
+) -> bool {
+    let Links { server, outbox, .. } = links;
+    let hook = read_lock(&server.inner.auth).clone();
+    let Some(hook) = hook else {
+        return true;
+    };
+    let request = AuthRequest {
+        extensions: extensions.clone(),
+        name: hello.name.as_deref().map(str::to_owned),
+        group: hello.group.as_deref().map(str::to_owned),
+        addr: peer_addr,
+        transport: kind,
+        auth: hello.auth.clone(),
+    };
+    match handshake::check_auth(hook(request).await) {
+        Ok(()) => true,
+        Err(reason) => {
+            refuse(server, outbox, &reason);
+            false
+        }
     }
 }
 

@@ -131,7 +131,7 @@ pub(crate) struct ClientEntry {
     pub outgoing: Arc<crate::stream::OutgoingStreams>,
     /// Where a connection resuming the client's session is handed over
     /// (`None`: the client has no session).
-    pub handover: Option<tokio::sync::mpsc::Sender<super::resumption::Handover>>,
+    pub handover: Option<tokio::sync::mpsc::Sender<Box<super::resumption::Handover>>>,
 }
 
 /// All connected clients.
@@ -227,6 +227,13 @@ impl Registry {
             .collect();
         rooms.sort();
         rooms
+    }
+
+    /// Every (client, room) membership, in no order.
+    pub fn memberships(&self) -> impl Iterator<Item = (u64, &Arc<str>)> {
+        self.rooms_of
+            .iter()
+            .flat_map(|(id, rooms)| rooms.iter().map(move |room| (*id, room)))
     }
 
     /// Every room with a member, sorted.

@@ -13,20 +13,25 @@
 
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
+use super::peer::Peer;
 use super::registry::Kick;
 use super::Server;
 use crate::close::{codes, CloseReason};
+use crate::frame::Frame;
 use crate::platform::locks::lock;
-use crate::protocol::resume::{AckSchedule, ResumeOutcome, TOKEN_LEN};
+use crate::protocol::resume::{self, AckDue, AckSchedule, ResumeOutcome, TOKEN_LEN};
 use crate::protocol::session_table::{Found, SessionTable, Token};
 use crate::transport::{FrameSink, FrameStream, TransportKind};
 
 /// Resuming connections that may wait for one session at once (a client
-/// that resumes again before the session took the last one over).
+/// that resumes again before the session took the last one over). Boxed
+/// in the channel: its first block of slots is allocated with every
+/// session, and a `Handover` is ten times a pointer.
 const HANDOVERS_WAITING: usize = 4;
 
 /// How often ended sessions' tokens are swept out of the table.
@@ -64,7 +69,7 @@ pub(crate) struct Handover {
 pub(crate) struct Resumable {
     pub token: Token,
     pub acks: AckSchedule,
-    pub handovers: mpsc::Receiver<Handover>,
+    pub handovers: mpsc::Receiver<Box<Handover>>,
     /// A counted frame arrived with no `Ack` owed yet: the loop arms the
     /// acknowledgement timer.
     pub arm_ack_timer: bool,
@@ -100,7 +105,7 @@ impl Server {
     pub(super) fn open_session(
         &self,
         client_id: u64,
-    ) -> Option<(mpsc::Sender<Handover>, Resumable)> {
+    ) -> Option<(mpsc::Sender<Box<Handover>>, Resumable)> {
         if self.session_window().is_zero() {
             return None;
         }
@@ -131,11 +136,12 @@ impl Server {
     pub(super) fn offer_resume(
         &self,
         token: &[u8],
-        handover: Handover,
-    ) -> Result<(), (ResumeOutcome, Handover)> {
-        let now = now();
-        let mut sessions = lock(&self.inner.sessions);
-        let client_id = match sessions.table.resume(token, now) {
+        handover: Box<Handover>,
+    ) -> Result<(), (ResumeOutcome, Box<Handover>)> {
+        // Never the sessions' lock and the registry's at once: `join`
+        // takes them in the other order.
+        let found = lock(&self.inner.sessions).table.resume(token, now());
+        let client_id = match found {
             Found::Refused(outcome) => return Err((outcome, handover)),
             Found::Resume { client_id, .. } => client_id,
         };
@@ -143,33 +149,38 @@ impl Server {
         let Ok(token) = Token::try_from(token) else {
             return Err((ResumeOutcome::UnknownToken, handover));
         };
-        let registry = self.inner.registry.read();
-        let Some(entry) = registry.get(client_id) else {
-            sessions.table.end(&token, ResumeOutcome::Ended, now);
-            return Err((ResumeOutcome::UnknownToken, handover));
+        let (outcome, handover) = {
+            let registry = self.inner.registry.read();
+            let Some(entry) = registry.get(client_id) else {
+                drop(registry);
+                self.session_ended(&token, ResumeOutcome::Ended);
+                return Err((ResumeOutcome::UnknownToken, handover));
+            };
+            let in_range = entry
+                .outbox
+                .resumable_counts()
+                .is_some_and(|(acked, sent)| (acked..=sent).contains(&handover.peer_received));
+            if !in_range {
+                entry.control.kick(Kick {
+                    reason: CloseReason::new(
+                        codes::SESSION_MOVED,
+                        "the session was resumed with a count it cannot serve",
+                    ),
+                    run_leave: true,
+                });
+                (ResumeOutcome::Gap, handover)
+            } else {
+                let Some(sender) = entry.handover.as_ref() else {
+                    return Err((ResumeOutcome::Disabled, handover));
+                };
+                match sender.try_send(handover) {
+                    Ok(()) => return Ok(()),
+                    Err(err) => (ResumeOutcome::Ended, err.into_inner()),
+                }
+            }
         };
-        let in_range = entry
-            .outbox
-            .resumable_counts()
-            .is_some_and(|(acked, sent)| (acked..=sent).contains(&handover.peer_received));
-        if !in_range {
-            sessions.table.end(&token, ResumeOutcome::Gap, now);
-            entry.control.kick(Kick {
-                reason: CloseReason::new(
-                    codes::SESSION_MOVED,
-                    "the session was resumed with a count it cannot serve",
-                ),
-                run_leave: true,
-            });
-            return Err((ResumeOutcome::Gap, handover));
-        }
-        let Some(sender) = entry.handover.as_ref() else {
-            return Err((ResumeOutcome::Disabled, handover));
-        };
-        sender.try_send(handover).map_err(|err| {
-            sessions.table.end(&token, ResumeOutcome::Ended, now);
-            (ResumeOutcome::Ended, err.into_inner())
-        })
+        self.session_ended(&token, outcome);
+        Err((outcome, handover))
     }
 
     /// The session's connection broke: its window begins. When it ends,
@@ -194,5 +205,31 @@ impl Server {
     /// overflow): a later resume with its token gets that outcome.
     pub(super) fn session_ended(&self, token: &Token, outcome: ResumeOutcome) {
         lock(&self.inner.sessions).table.end(token, outcome, now());
+    }
+}
+
+/// A counted frame from a client with a session: its number, and the
+/// `Ack` it makes due (PROTOCOL.md section 13.3).
+#[inline]
+pub(super) fn count_frame(resumable: &mut Resumable, frame: &[u8], peer: &Peer) {
+    if !resume::is_counted(frame) {
+        return;
+    }
+    match resumable.acks.counted(frame.len()) {
+        AckDue::Now(received) => peer.outbox.push_control(Frame::Ack { received }.encode()),
+        AckDue::ArmTimer => resumable.arm_ack_timer = true,
+        AckDue::Nothing => {}
+    }
+}
+
+/// A connection resuming the session, if one arrived (never, without a
+/// session).
+pub(super) fn poll_handover(
+    resumable: &mut Option<Resumable>,
+    cx: &mut Context<'_>,
+) -> Poll<Box<Handover>> {
+    match resumable.as_mut().map(|r| r.handovers.poll_recv(cx)) {
+        Some(Poll::Ready(Some(handover))) => Poll::Ready(handover),
+        _ => Poll::Pending,
     }
 }

@@ -2,7 +2,12 @@
 //! frames, hands each to the rule or path that owns it, and sleeps until
 //! the next frame, handler, keepalive deadline, kick or shutdown. The
 //! event hot path is in `event_path.rs`, names, groups and look-ups in
-//! `membership.rs`, the end in `goodbye.rs`, handler runs in `jobs.rs`.
+//! `membership.rs`, the end in `goodbye.rs`, handler runs in `jobs.rs`,
+//! a resumable session's breaks in `session_break.rs`.
+//!
+//! (Past 450 lines: the loop's one `select!` and the per-frame router it
+//! feeds are one piece, read together; what a session adds to them is a
+//! few lines each, its rules in `resumption.rs`.)
 
 use std::future::poll_fn;
 use std::sync::{Arc, Mutex};
@@ -15,7 +20,7 @@ use super::connection::Joined;
 use super::context::ServerEvent;
 use super::jobs::Jobs;
 use super::peer::Peer;
-use super::resumption::{Handover, Resumable};
+use super::resumption::{count_frame, poll_handover, Handover, Resumable};
 use super::stats::ReadTally;
 use super::{reserved, Server};
 use crate::close::{codes, CloseReason};
@@ -30,7 +35,7 @@ use crate::platform::locks::lock;
 use crate::protocol::closing::{self, Ending};
 use crate::protocol::limits::{self, Limit, LimitExceeded};
 use crate::protocol::rate_limit::RateLimiter;
-use crate::protocol::resume::{self, AckDue, ResumeOutcome, ACK_DELAY};
+use crate::protocol::resume::{self, ResumeOutcome, ACK_DELAY};
 use crate::stream::{route_data_frame, IncomingStreams, OutgoingStreams};
 use crate::transport::FrameStream;
 use crate::value;
@@ -86,7 +91,7 @@ pub(super) enum LoopEnd {
     Ended(Ending),
     /// A resuming connection took the session over while this one was
     /// still open (PROTOCOL.md section 13.5).
-    Moved(Handover),
+    Moved(Box<Handover>),
 }
 
 /// The limits the event loop checks for every event or change, copied out
@@ -473,29 +478,6 @@ impl Drop for Session {
             codes::ABNORMAL,
             "the connection's task ended",
         ));
-    }
-}
-
-/// A counted frame from a client with a session: its number, and the
-/// `Ack` it makes due (PROTOCOL.md section 13.3).
-#[inline]
-fn count_frame(resumable: &mut Resumable, frame: &[u8], peer: &Peer) {
-    if !resume::is_counted(frame) {
-        return;
-    }
-    match resumable.acks.counted(frame.len()) {
-        AckDue::Now(received) => peer.outbox.push_control(Frame::Ack { received }.encode()),
-        AckDue::ArmTimer => resumable.arm_ack_timer = true,
-        AckDue::Nothing => {}
-    }
-}
-
-/// A connection resuming the session, if one arrived (never, without a
-/// session).
-fn poll_handover(resumable: &mut Option<Resumable>, cx: &mut Context<'_>) -> Poll<Handover> {
-    match resumable.as_mut().map(|r| r.handovers.poll_recv(cx)) {
-        Some(Poll::Ready(Some(handover))) => Poll::Ready(handover),
-        _ => Poll::Pending,
     }
 }
 

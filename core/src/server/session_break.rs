@@ -10,19 +10,23 @@ use std::time::Duration;
 
 use futures::SinkExt;
 
-use super::connection::session_params;
+use std::sync::{Arc, Mutex};
+
+use super::connection::{session_params, while_requests_wait};
 use super::resumption::Handover;
 use super::session::Session;
 use crate::close::{codes, CloseReason};
+use crate::pending::PendingRequests;
+use crate::platform::timer::DeadlineTimer;
 use crate::protocol::closing::{self, Ending};
 use crate::protocol::handshake;
 use crate::protocol::resume::{self, ResumeOutcome};
 use crate::transport::FrameSink;
 
 /// How a break ended.
-pub(super) enum Parked {
+enum Parked {
     /// A connection resumed the session.
-    Resumed(Handover),
+    Resumed(Box<Handover>),
     /// The session ended without a resume: the application disconnected
     /// the client or the server is shutting down.
     Ended(Ending),
@@ -38,7 +42,7 @@ const MOVED_CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 
 impl Session {
     /// Waits, with the connection broken, for what ends the break.
-    pub(super) async fn park(&mut self) -> Parked {
+    async fn park(&mut self) -> Parked {
         let Some(token) = self.resumable.as_ref().map(|r| r.token) else {
             return Parked::Ended(Ending::Eof);
         };
@@ -104,7 +108,7 @@ impl Session {
     }
 
     /// Lets go of the broken connection's stream.
-    pub(super) fn let_go_of_stream(&mut self) {
+    fn let_go_of_stream(&mut self) {
         self.stream = Box::pin(futures::stream::empty());
     }
 
@@ -155,6 +159,48 @@ impl Session {
         tracing::debug!(peer_received, received, "session resumed");
         Some(sink)
     }
+}
+
+/// Rides out a break: the resuming connection, or `None` when the
+/// session ended meanwhile (its goodbye is said). Requests to the client
+/// time out meanwhile as ever.
+pub(super) async fn ride_out(
+    session: &mut Session,
+    pending: &Arc<Mutex<PendingRequests>>,
+    deadlines: &mut DeadlineTimer,
+) -> Option<Box<Handover>> {
+    session.let_go_of_stream();
+    let (ending, expired) = match while_requests_wait(pending, deadlines, session.park()).await {
+        Parked::Resumed(handover) => return Some(handover),
+        Parked::Ended(ending) => (ending, None),
+        Parked::Expired(reason) => {
+            let ending = Ending::Local {
+                reason: reason.clone(),
+                run_leave: true,
+                close_queued: true,
+            };
+            (ending, Some(reason))
+        }
+    };
+    let end = end_without_connection(session, ending, expired);
+    while_requests_wait(pending, deadlines, end).await;
+    None
+}
+
+/// A session ends while it has no connection: `session_expired` first if
+/// it expired (with `expired`'s reason), then the goodbye; nothing can be
+/// sent, so the queue is let go.
+pub(super) async fn end_without_connection(
+    session: &mut Session,
+    ending: Ending,
+    expired: Option<CloseReason>,
+) {
+    if let Some(reason) = expired {
+        tracing::debug!(%reason, "session expired");
+        session.reserved_event(super::reserved::SESSION_EXPIRED, None, Some(reason));
+    }
+    session.finish(ending).await;
+    session.peer.outbox.finish_writer();
 }
 
 /// Tells a connection that lost its session to a resuming one, and closes

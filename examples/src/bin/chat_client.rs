@@ -9,7 +9,14 @@
 //! cargo run -p hisock-examples --bin chat_client -- --name cy --tls-ca /tmp/hisock-demo-tls/ca.pem
 //! # without a terminal (tests, scripts): run lines, stay 3 s, leave
 //! cargo run -p hisock-examples --bin chat_client -- --name bot --script "hi;/who" --exit-after 3
+//! # end when the connection breaks, instead of reconnecting
+//! cargo run -p hisock-examples --bin chat_client -- --name ada --no-reconnect
 //! ```
+//!
+//! When the connection breaks (the server restarts, the network fails),
+//! the client says so once and reconnects, with backoff, as the same name
+//! in the same room; what you type meanwhile waits and is sent once it is
+//! back.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -17,10 +24,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
-use hisock::{Change, Client, ClientInfo, ClientOptions, Command, Rejection};
+use hisock::{
+    Change, Client, ClientInfo, ClientOptions, Command, ConnectionChange, Reconnect, Rejection,
+};
 use hisock_examples::chat::{
-    display_name, farewell, Chat, ChatLine, DirectMessage, Dm, Input, Notice, Say, SendDm,
-    DEFAULT_ROOM, HELP,
+    display_name, farewell, reconnect_line, Chat, ChatLine, DirectMessage, Dm, Input, Notice, Say,
+    SendDm, DEFAULT_ROOM, HELP,
 };
 use hisock_tcp::tls::{connect_tls, ClientTls};
 use hisock_ws::WsConfig;
@@ -55,6 +64,9 @@ struct Args {
     /// CA for a `wss://` URL given with --ws.
     #[arg(long, value_name = "FILE")]
     tls_ca: Option<PathBuf>,
+    /// End when the connection breaks, instead of reconnecting.
+    #[arg(long)]
+    no_reconnect: bool,
 }
 
 const TIMEOUT: Duration = Duration::from_secs(5);
@@ -68,8 +80,11 @@ async fn main() -> Result<(), hisock_examples::Failure> {
         .clone()
         .unwrap_or_else(|| format!("guest{}", fastrand::u16(1000..10000)));
 
-    let options = ClientOptions::new()
+    let mut options = ClientOptions::new()
         .name(&name)
+        // Who we are across reconnects: the server lets a resuming session
+        // keep its name by this token (see chat_server's auth hook).
+        .auth(format!("{:032x}", fastrand::u128(..)))?
         // A group is a room: the server relays our lines to it.
         .group(&args.room)
         // The chat's own events, typed (see `ChatEvents`).
@@ -116,6 +131,32 @@ async fn main() -> Result<(), hisock_examples::Failure> {
                 println!("! the server refused {command}: {}", why.message);
             },
         );
+    if !args.no_reconnect {
+        // Backoff with jitter, for ever (a kick or a refusal is final);
+        // the connection's state is told in three events.
+        options = options
+            .reconnect(Reconnect::new())
+            .on("disconnected", |change: ConnectionChange| async move {
+                // A final end is told once, by the `closed()` watch below.
+                if let Some(line) = reconnect_line(&change) {
+                    println!("{line}");
+                }
+            })
+            .on("reconnecting", |change: ConnectionChange| async move {
+                if let Some(line) = reconnect_line(&change) {
+                    println!("{line}");
+                }
+            })
+            .on(
+                "reconnected",
+                |change: ConnectionChange, client: Client| async move {
+                    if let Some(line) = reconnect_line(&change) {
+                        let room = client.group().unwrap_or_else(|| "no room".into());
+                        println!("{line} as {} in {room}", display_name_of(&client));
+                    }
+                },
+            );
+    }
 
     // The transport is chosen here and nowhere else: the client behaves the
     // same over either.
@@ -248,6 +289,11 @@ fn script_lines(script: &str) -> mpsc::Receiver<String> {
         let _ = tx.try_send(line);
     }
     rx
+}
+
+/// This client's name, or `#id` (as others see it).
+fn display_name_of(client: &Client) -> String {
+    client.name().unwrap_or_else(|| format!("#{}", client.id()))
 }
 
 fn text_or(value: &Option<Arc<str>>, fallback: &str) -> String {

@@ -16,6 +16,7 @@ use wasm_bindgen_futures::future_to_promise;
 use super::error::{argument_error, connect_error, hisock_error};
 use super::listeners::{self, as_function, close_info, object, Listeners};
 use super::options::{self, DEFAULT_TIMEOUT};
+use super::reconnect;
 use super::value::{decode, encode};
 use crate::transport::{self, NotOpened, DEFAULT_MAX_FRAME_LEN};
 
@@ -32,9 +33,12 @@ pub struct HisockClient {
 const CONNECT_PROBE_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Connects to a hisock server's WebSocket endpoint.
-/// `options`: `{ name?, group?, auth?, timeoutMs? }`; `timeoutMs` bounds the
-/// socket opening and the handshake each (default 30 s). A socket that does
-/// not open is a `HisockError` whose kind says why (`errors.js`).
+/// `options`: `{ name?, group?, auth?, timeoutMs?, reconnect?, offlineQueue? }`;
+/// `timeoutMs` bounds the socket opening and the handshake each (default
+/// 30 s), on every reconnect too. A socket that does not open is a
+/// `HisockError` whose kind says why (`errors.js`); with `reconnect`, only
+/// the first connection fails `connect`, later ones are retried
+/// ([`reconnect`](super::reconnect)).
 #[wasm_bindgen(js_name = connect, skip_typescript)]
 pub fn connect_js(url: String, options: JsValue) -> Promise {
     js_promise(Box::pin(async move {
@@ -51,6 +55,11 @@ pub fn connect_js(url: String, options: JsValue) -> Promise {
             let auth = encode(&auth).map_err(|err| argument_error(&format!("auth: {err}")))?;
             opts = opts.auth_raw(Bytes::from(auth));
         }
+        if let Some(policy) = reconnect::policy(&options)? {
+            opts = opts
+                .reconnect(policy)
+                .offline_queue(reconnect::offline_queue(&options)?);
+        }
         let conn = match transport::try_open(&url, DEFAULT_MAX_FRAME_LEN, timeout).await {
             Ok(conn) => conn,
             Err(NotOpened::Refused(err)) => return Err(hisock_error(&err)),
@@ -66,7 +75,16 @@ pub fn connect_js(url: String, options: JsValue) -> Promise {
                 return Ok(connect_error(&url, waited, probe).into());
             }
         };
-        let (client, driver) = Client::handshake(conn, opts)
+        // With `reconnect`, the client opens the same URL again when the
+        // connection breaks (the core ignores the connector otherwise).
+        let connector: hisock::Connector = {
+            let url = url.clone();
+            std::sync::Arc::new(move || {
+                let url = url.clone();
+                Box::pin(async move { transport::open(&url, DEFAULT_MAX_FRAME_LEN, timeout).await })
+            })
+        };
+        let (client, driver) = Client::handshake_with(conn, opts, Some(connector))
             .await
             .map_err(|err| hisock_error(&err))?;
         let listeners = Listeners::default();
@@ -225,10 +243,17 @@ impl HisockClient {
         self.client.group()
     }
 
-    /// True until the connection has ended.
+    /// True while connected: false once closed, and while reconnecting.
     #[wasm_bindgen(getter, skip_typescript)]
     pub fn connected(&self) -> bool {
         self.client.is_connected()
+    }
+
+    /// Where the connection stands: `"connecting"`, `"connected"`,
+    /// `"reconnecting"` or `"closed"`.
+    #[wasm_bindgen(getter, skip_typescript)]
+    pub fn state(&self) -> String {
+        reconnect::state_name(self.client.state()).to_owned()
     }
 
     /// Adds a listener for a command or a reserved event.

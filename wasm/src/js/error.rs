@@ -41,6 +41,12 @@ pub fn hisock_error(err: &Error) -> JsValue {
         Error::Encode(_) => ("encode", None),
         Error::Decode(_) => ("decode", None),
         Error::QueueFull { .. } => ("queue_full", None),
+        // Reconnecting (PROTOCOL.md section 13.8): the offline queue was
+        // full, a message waited offline past its time-to-live, or a
+        // request was in flight on a session the server did not resume.
+        Error::OfflineQueueFull { .. } => ("offline_queue_full", None),
+        Error::Expired(_) => ("expired", None),
+        Error::SessionLost { .. } => ("session_lost", None),
         Error::LimitExceeded(exceeded) => ("limit", Some(exceeded.limit.close_code())),
         Error::InvalidAddress { .. } => ("invalid_address", None),
         Error::Transport(TransportError::FrameTooBig { .. }) => ("too_big", None),

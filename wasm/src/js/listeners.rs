@@ -22,12 +22,13 @@ use bytes::Bytes;
 use hisock::client::{reserved, ClientEvent};
 use hisock::dispatch::{EventContext, FromEvent, Handler, Outcome, Rejection};
 use hisock::transport::BoxFuture;
-use hisock::{Change, ClientInfo, CloseReason, ErrorCode, TransportKind};
+use hisock::{Change, ClientInfo, CloseReason, ConnectionChange, ErrorCode, TransportKind};
 use js_sys::{Array, Function, Object, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
 use super::error::warn_rejected;
+use super::reconnect::change_info;
 use super::value::{decode, encode};
 use crate::transport::js_message;
 
@@ -118,6 +119,8 @@ enum Kind {
     ForceDisconnect,
     /// `rejected`: `(rejection)`.
     Rejected,
+    /// `disconnected`, `reconnecting`, `reconnected`: `(change)`.
+    Connection,
     /// `message`: `(command, value)`, before the event's own listener;
     /// return values are ignored.
     Message,
@@ -136,6 +139,9 @@ impl Kind {
             reserved::CLIENT_NAME_CHANGE | reserved::CLIENT_GROUP_CHANGE => Kind::ClientChange,
             reserved::FORCE_DISCONNECT => Kind::ForceDisconnect,
             reserved::REJECTED => Kind::Rejected,
+            reserved::DISCONNECTED | reserved::RECONNECTING | reserved::RECONNECTED => {
+                Kind::Connection
+            }
             reserved::MESSAGE => Kind::Message,
             reserved::WILDCARD => Kind::Wildcard,
             _ => Kind::Command,
@@ -161,6 +167,7 @@ enum Taken {
     Client(ClientInfo, Option<Change>),
     Closed(CloseReason),
     Rejected(Arc<str>, Rejection),
+    Connection(ConnectionChange),
     Payload(Arc<str>, Bytes),
 }
 
@@ -173,6 +180,7 @@ impl Taken {
             }
             Kind::ForceDisconnect => Taken::Closed(CloseReason::from_event(ctx)?),
             Kind::Rejected => Taken::Rejected(ctx.command().clone(), Rejection::from_event(ctx)?),
+            Kind::Connection => Taken::Connection(ConnectionChange::from_event(ctx)?),
             Kind::Message | Kind::Wildcard | Kind::Command => {
                 Taken::Payload(ctx.command().clone(), ctx.payload().clone())
             }
@@ -196,6 +204,7 @@ impl Taken {
                 ("code", JsValue::from(rejection.code.to_wire())),
                 ("message", JsValue::from_str(&rejection.message)),
             ])],
+            Taken::Connection(change) => vec![change_info(&change)],
             Taken::Payload(command, payload) => {
                 let value = decode(&payload)?;
                 if kind == Kind::Command {

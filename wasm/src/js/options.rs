@@ -25,15 +25,41 @@ pub fn field(options: &JsValue, key: &str) -> JsValue {
 
 /// `options.timeoutMs` as a duration; `default` when absent.
 pub fn timeout(options: &JsValue, default: Duration) -> Result<Duration, JsValue> {
-    let value = field(options, "timeoutMs");
+    Ok(millis(options, "timeoutMs")?.unwrap_or(default))
+}
+
+/// `options[key]`, a number of milliseconds ≥ 0 (`Infinity`: the longest
+/// timer a browser runs), as a duration; `None` when absent.
+pub fn millis(options: &JsValue, key: &str) -> Result<Option<Duration>, JsValue> {
+    let ms = number(
+        options,
+        key,
+        &format!("{key} must be a number of milliseconds ≥ 0 (or Infinity)"),
+    )?;
+    Ok(ms.map(|ms| Duration::from_millis(ms.min(LONGEST_TIMEOUT_MS) as u64)))
+}
+
+/// `options[key]` as a number ≥ 0 (`Infinity` included); `None` when
+/// absent, an argument error saying `what` when it is anything else.
+pub fn number(options: &JsValue, key: &str, what: &str) -> Result<Option<f64>, JsValue> {
+    let value = field(options, key);
     if value.is_undefined() || value.is_null() {
-        return Ok(default);
+        return Ok(None);
     }
     match value.as_f64() {
-        Some(ms) if ms >= 0.0 => Ok(Duration::from_millis(ms.min(LONGEST_TIMEOUT_MS) as u64)),
-        _ => Err(argument_error(
-            "timeoutMs must be a number of milliseconds ≥ 0 (or Infinity)",
-        )),
+        Some(n) if n >= 0.0 => Ok(Some(n)),
+        _ => Err(argument_error(what)),
+    }
+}
+
+/// `options[key]` as a whole count ≥ 0 (`Infinity`: no bound, `usize::MAX`);
+/// `None` when absent.
+pub fn count(options: &JsValue, key: &str) -> Result<Option<usize>, JsValue> {
+    let what = format!("{key} must be a whole number ≥ 0 (or Infinity)");
+    match number(options, key, &what)? {
+        Some(n) if n.fract() == 0.0 || n.is_infinite() => Ok(Some(n as usize)),
+        Some(_) => Err(argument_error(&what)),
+        None => Ok(None),
     }
 }
 

@@ -52,8 +52,100 @@ export interface ConnectOptions {
   group?: string;
   /** Auth data for the server's auth hook. */
   auth?: Value;
-  /** Bounds opening the socket and the handshake, each. Default 30000. */
+  /** Bounds opening the socket and the handshake, each (on every reconnect too). Default 30000. */
   timeoutMs?: number;
+  /**
+   * Reconnect when the connection breaks (off by default, as in the Rust
+   * client): `true` for the default policy, or an object to change it.
+   * Only the first connection fails `connect`; later ones are retried.
+   */
+  reconnect?: boolean | ReconnectOptions;
+  /** The bound of what waits while reconnecting (with `reconnect` only). */
+  offlineQueue?: OfflineQueueOptions;
+}
+
+/**
+ * How a client reconnects (PROTOCOL.md section 13.8). Attempt n waits a
+ * random time up to `min(maxDelayMs, initialDelayMs × 2^(n−1))` (full
+ * jitter). Retried: a connection that broke without a close (1006),
+ * connecting that failed, and closes 1001, 4004, 4005, 4006, 4012. Never
+ * the application's own `close`; not a kick (4000), a refusal (4001–4003,
+ * 4008) or a protocol fault, unless listed in `retryCodes`.
+ */
+export interface ReconnectOptions {
+  /** The longest first delay. Default 500. */
+  initialDelayMs?: number;
+  /** The cap on any one delay. Default 30000. */
+  maxDelayMs?: number;
+  /** Give up (and close) after this many attempts in a row. Default `Infinity`. */
+  maxAttempts?: number;
+  /** Close codes to retry besides the default ones (say 4000, kicked). */
+  retryCodes?: number[];
+}
+
+/**
+ * What is sent while reconnecting waits, in order, in a bounded queue;
+ * past the bound `send` and `request` reject at once with kind
+ * `offline_queue_full`.
+ */
+export interface OfflineQueueOptions {
+  /** Most bytes queued (each message its encoded length plus 80). Default 1048576. */
+  maxBytes?: number;
+  /** Most messages queued. Default 1024. */
+  maxMessages?: number;
+  /**
+   * Drop what waited longer than this when connected again, instead of
+   * sending it late: a request rejects with kind `expired`, dropped events
+   * are counted in `reconnected`'s `expired`. Default: no limit.
+   */
+  ttlMs?: number;
+}
+
+/** Where a client's connection stands (`client.state`). */
+export type ConnectionState = "connecting" | "connected" | "reconnecting" | "closed";
+
+/** The connection ended; `willRetry`: the client reconnects. */
+export interface DisconnectedInfo {
+  /** The close code; 1006 when the connection broke without one. */
+  code: number;
+  reason: string;
+  willRetry: boolean;
+}
+
+/** The client waits `delayMs`, then makes attempt `attempt` (from 1). */
+export interface ReconnectingInfo {
+  attempt: number;
+  delayMs: number;
+}
+
+/**
+ * Why a reconnect got a new session (PROTOCOL.md section 13.1): `new`,
+ * `unknown_token` (a server restart, say), `expired`, `overflow`, `gap`,
+ * `disabled` (the server keeps no sessions), `ended`; a number for an
+ * outcome this client does not know.
+ */
+export type ResumeOutcome =
+  | "new"
+  | "unknown_token"
+  | "expired"
+  | "overflow"
+  | "gap"
+  | "disabled"
+  | "ended"
+  | number;
+
+/**
+ * Connected again. `resumed`: to the same session, nothing lost. Otherwise
+ * to a new one (`outcome` says why): the client's name, group, rooms and
+ * presence interest were restored, but requests in flight rejected with
+ * kind `session_lost`.
+ */
+export interface ReconnectedInfo {
+  resumed: boolean;
+  /** Present when not resumed. */
+  outcome?: ResumeOutcome;
+  /** Messages dropped from the offline queue past their `ttlMs`. */
+  expired: number;
 }
 
 /** Options of `request`, `recv` and `recvAny`. */
@@ -105,7 +197,11 @@ export interface RejectionInfo {
  * a WebSocket endpoint), `unreachable` (no answer to the WebSocket upgrade
  * nor to an HTTP request: nothing listens there, or no web server does),
  * `not_websocket` (an HTTP server answered but refused the upgrade),
- * `timeout` (no answer in time).
+ * `timeout` (no answer in time). While reconnecting: `offline_queue_full`
+ * (the offline queue is at its bound; nothing was queued), `expired` (a
+ * request waited offline past `ttlMs`), `session_lost` (a request was in
+ * flight and the server started a new session: it may or may not have been
+ * handled).
  */
 export type ErrorKind =
   | "timeout"
@@ -115,6 +211,9 @@ export type ErrorKind =
   | "encode"
   | "decode"
   | "queue_full"
+  | "offline_queue_full"
+  | "expired"
+  | "session_lost"
   | "invalid_address"
   | "unreachable"
   | "tcp_port"
@@ -206,6 +305,9 @@ export type ReservedEvent =
   | "client_group_change"
   | "force_disconnect"
   | "rejected"
+  | "disconnected"
+  | "reconnecting"
+  | "reconnected"
   | "message"
   | "*";
 
@@ -222,8 +324,10 @@ export interface HisockClient<E extends EventMap = Untyped> {
   readonly name: string | null;
   /** This client's current group. */
   readonly group: string | null;
-  /** True until the connection has ended. */
+  /** True while connected: false once closed, and while reconnecting. */
   readonly connected: boolean;
+  /** Where the connection stands. */
+  readonly state: ConnectionState;
 
   /** Another client joined. */
   on(event: "client_connect", listener: (client: ClientInfo) => unknown): void;
@@ -237,6 +341,12 @@ export interface HisockClient<E extends EventMap = Untyped> {
   on(event: "force_disconnect", listener: (close: CloseInfo) => unknown): void;
   /** The server could not handle an event this client sent. */
   on(event: "rejected", listener: (rejection: RejectionInfo) => unknown): void;
+  /** The connection ended (`willRetry`: the client reconnects; with `reconnect` only). */
+  on(event: "disconnected", listener: (info: DisconnectedInfo) => unknown): void;
+  /** The client waits, then tries to connect again (with `reconnect` only). */
+  on(event: "reconnecting", listener: (info: ReconnectingInfo) => unknown): void;
+  /** Connected again (with `reconnect` only). */
+  on(event: "reconnected", listener: (info: ReconnectedInfo) => unknown): void;
   /** Every event, before its own listener (same as `onAny`). */
   on(event: "message", listener: (command: string, value: unknown) => unknown): void;
   /** Events no listener takes; the return value answers requests. */
@@ -294,7 +404,7 @@ export interface HisockClient<E extends EventMap = Untyped> {
 
   /** Sends everything queued, then closes. */
   close(options?: CloseOptions): Promise<void>;
-  /** Resolves when the connection has ended. */
+  /** Resolves when the connection has ended (with `reconnect`: for good). */
   closed(): Promise<CloseInfo>;
   /** Frees the Rust side of a client that is no longer used. */
   free(): void;

@@ -17,6 +17,7 @@
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
 mod client;
+mod reconnect;
 mod support;
 mod tls;
 mod transport;

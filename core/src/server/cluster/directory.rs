@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use super::digest::Digest;
 use super::message::Member;
 use super::{node_of, NodeId};
 use crate::info::ClientInfo;
@@ -143,6 +144,22 @@ impl Directory {
         diff
     }
 
+    /// What this replica holds of `node`'s clients, as `node` computes it
+    /// of its own (see [`digest`](super::digest)).
+    pub fn digest_of(&self, node: NodeId) -> Digest {
+        let mut digest = Digest::default();
+        for member in self.clients.values() {
+            if node_of(member.info.id) != node {
+                continue;
+            }
+            digest.add_client(&member.info);
+            for room in &member.rooms {
+                digest.add_room(member.info.id, room);
+            }
+        }
+        digest
+    }
+
     /// Forgets every client of `node`, returning them.
     pub fn drop_node(&mut self, node: NodeId) -> Vec<ClientInfo> {
         let mut left: Vec<ClientInfo> =
@@ -234,6 +251,25 @@ mod tests {
         assert_eq!(dir.len(), 4, "3 of node 2, 1 of node 3");
         assert_eq!(dir.room("r").count(), 1);
         assert_eq!(dir.drop_node(2).len(), 3);
+        assert_eq!(dir.len(), 1);
+    }
+
+    #[test]
+    fn the_digest_of_a_node_covers_its_clients_and_their_rooms_only() {
+        let mut dir = Directory::default();
+        let ada = info(2, 0, "ada", Some("g"));
+        dir.insert(ada.clone());
+        dir.insert(info(3, 0, "other node", None));
+        assert!(dir.set_room(ada.id, "r", true));
+        // What node 2 computes of its own clients.
+        let mut own = Digest::default();
+        own.add_client(&ada);
+        own.add_room(ada.id, "r");
+        assert_eq!(dir.digest_of(2), own);
+        assert!(dir.set_room(ada.id, "r", false));
+        assert_ne!(dir.digest_of(2), own, "a room change shows");
+        dir.remove(ada.id);
+        assert_eq!(dir.digest_of(2), Digest::default());
         assert_eq!(dir.len(), 1);
     }
 }

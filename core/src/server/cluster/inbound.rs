@@ -74,6 +74,23 @@ impl ClusterNode {
         server.publish_snapshot(cluster, Route::All);
     }
 
+    /// Publishes a digest of this node's clients (a count and a hash):
+    /// every other node compares it with what it knows of them and, when
+    /// they differ, asks for this node's snapshot. An adapter calls this
+    /// every resync period while the link is up, so that announcements
+    /// lost on the way (a full queue, pub/sub's at-most-once delivery) are
+    /// repaired within a period: ghosts of clients that left disappear,
+    /// and clients whose join was lost appear.
+    pub fn publish_digest(&self) {
+        let Some(server) = self.server() else { return };
+        let Some(cluster) = server.inner.cluster.as_ref() else {
+            return;
+        };
+        if cluster.link_is_up() {
+            server.publish_digest(cluster);
+        }
+    }
+
     /// The link to the cluster is lost: local delivery goes on; requests
     /// waiting for remote answers fail now (their answers cannot come).
     pub fn link_down(&self, reason: &str) {
@@ -199,10 +216,33 @@ fn handle(server: &Server, cluster: &Cluster, from: NodeId, message: Message) {
         }
         Message::Snapshot { clients } => {
             let diff = write_lock(&cluster.directory).replace_node(from, clients);
+            if !(diff.joined.is_empty() && diff.left.is_empty() && diff.changed.is_empty()) {
+                tracing::debug!(
+                    node = from,
+                    joined = diff.joined.len(),
+                    left = diff.left.len(),
+                    changed = diff.changed.len(),
+                    "replica of a node rebuilt from its snapshot"
+                );
+            }
             tell_presence(server, diff);
         }
         Message::Hello => {
             server.publish_snapshot(cluster, Route::Node(from));
+        }
+        Message::Digest { digest } => {
+            let known = read_lock(&cluster.directory).digest_of(from);
+            if known != digest {
+                // Usually a lost announcement; also, harmlessly, a digest
+                // taken between a registry change and its announcement.
+                tracing::debug!(
+                    node = from,
+                    clients = digest.clients,
+                    known = known.clients,
+                    "replica differs from the node's digest: asking for its snapshot"
+                );
+                let _ = cluster.publish(Route::Node(from), Message::Hello);
+            }
         }
         Message::Disconnect {
             client,

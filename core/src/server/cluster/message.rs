@@ -8,6 +8,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
+use super::digest::Digest;
 use super::NodeId;
 use crate::close::CloseReason;
 use crate::error::Error;
@@ -73,8 +74,13 @@ pub(crate) enum Message {
     /// All of the sender's clients: replaces what the receiver knew of
     /// them.
     Snapshot { clients: Vec<Member> },
-    /// The sender (re)joined: every receiver answers with its snapshot.
+    /// The sender (re)joined, or found its replica of the receiver's
+    /// clients differing from the receiver's digest: every receiver
+    /// answers with its snapshot.
     Hello,
+    /// The sender's clients in two numbers, published every resync
+    /// period: a receiver whose replica differs answers with `Hello`.
+    Digest { digest: Digest },
     /// Disconnect a client of the receiving node.
     Disconnect {
         client: u64,

@@ -21,7 +21,12 @@
 //!   clients; look-ups (`client`, `client_by_name`, `clients`, `group`,
 //!   `room`…) stay synchronous and read the registry and the replica. A
 //!   node that (re)joins asks the others for a snapshot and sends its own,
-//!   so the replica is rebuilt after the link was lost.
+//!   so the replica is rebuilt after the link was lost. Every resync
+//!   period each node also publishes a digest of its clients (a count and
+//!   a hash); a node whose replica differs asks for a snapshot, so an
+//!   announcement lost on a live link (pub/sub delivers at most once; a
+//!   full queue drops) is repaired within a period (`digest.rs` says why
+//!   a digest and not the snapshot itself).
 //! - **Presence.** Each node tells its own clients about remote joins,
 //!   leaves and changes, so every client hears of each exactly once.
 //!
@@ -36,6 +41,7 @@
 //! node) behind an optional store the adapter offers, and a `Resumed`
 //! message would tell the client's old node to let go of it.
 
+mod digest;
 mod directory;
 mod inbound;
 mod message;
@@ -116,7 +122,11 @@ pub type BoxFuture = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
 ///   received on it, the adapter calls [`ClusterNode::link_up`]; when it
 ///   is lost, [`ClusterNode::link_down`];
 /// - when another node is gone (its heartbeat expired), the adapter calls
-///   [`ClusterNode::node_lost`] once.
+///   [`ClusterNode::node_lost`] once;
+/// - while the link is up, the adapter calls
+///   [`ClusterNode::publish_digest`] periodically (the Redis adapter's
+///   `RedisConfig::resync`): that bounds how long a lost announcement
+///   leaves the other nodes wrong.
 pub trait Adapter: Send + Sync + 'static {
     /// This node's number, unique among the live nodes of the cluster.
     fn node_id(&self) -> NodeId;

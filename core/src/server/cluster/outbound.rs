@@ -10,6 +10,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use tokio::sync::oneshot;
 
+use super::digest::Digest;
 use super::message::{self, Member, Message};
 use super::{node_of, Cluster, Directory, NodeId, Route, Unpublished};
 use crate::close::{codes, CloseReason};
@@ -180,6 +181,22 @@ impl Server {
             })
             .collect();
         let _ = cluster.publish(route, Message::Snapshot { clients });
+        drop(registry);
+    }
+
+    /// Publishes the digest of this node's clients (see
+    /// [`digest`](super::digest)), under the registry's lock for the same
+    /// reason as [`publish_snapshot`](Self::publish_snapshot).
+    pub(crate) fn publish_digest(&self, cluster: &Cluster) {
+        let registry = self.inner.registry.read();
+        let mut digest = Digest::default();
+        for entry in registry.all() {
+            digest.add_client(&entry.info);
+        }
+        for (id, room) in registry.memberships() {
+            digest.add_room(id, room);
+        }
+        let _ = cluster.publish(Route::All, Message::Digest { digest });
         drop(registry);
     }
 

@@ -19,9 +19,14 @@
 //! | `mapping_sample` | row name | replies the row's Rust sample (see `hisock_test_support::mapping`) |
 //! | `mapping_check` | `[row, value]` | replies `null` when `value` decodes as the row's type and equals its sample, else why not |
 //!
+//! The commands that break connections for the reconnection tests are in
+//! `faults.rs`.
+//!
 //! The auth hook refuses clients whose auth data is the string `"wrong"`
-//! (code 4003, reason "wrong password"). The room hook lets clients into
-//! rooms whose names start with `open/` and refuses the others.
+//! (code 4003, reason "wrong password"), and those whose auth data is
+//! `"once:KEY"` for a KEY it has seen before (code 4003, reason "this key
+//! was for one connection"). The room hook lets clients into rooms whose
+//! names start with `open/` and refuses the others.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -31,6 +36,7 @@ use serde::{Deserialize, Serialize};
 
 use hisock_test_support::mapping;
 
+use crate::faults::{self, Faults};
 use crate::peer::Peers;
 
 /// How long the server waits for a client to answer `ask_me`.
@@ -96,16 +102,30 @@ pub struct PeerSpec {
     pub group: Option<String>,
 }
 
-/// Installs every handler; `tcp_addr` is where TCP peers connect.
-pub fn install(server: &Server, tcp_addr: SocketAddr) {
-    server.auth(|request| async move {
-        match request.data::<Value>() {
-            Ok(Some(Value::String(s))) if s.as_str() == Some("wrong") => {
-                Err("wrong password".to_string())
+/// Installs every handler; `tcp_addr` is where TCP peers connect, `faults`
+/// the fault proxies (shared by the servers of the test server).
+pub fn install(server: &Server, tcp_addr: SocketAddr, faults: &Faults) {
+    let keys = faults.clone();
+    server.auth(move |request| {
+        let auth = request.data::<Value>();
+        let keys = keys.clone();
+        async move {
+            let Ok(Some(Value::String(s))) = auth else {
+                return Ok(());
+            };
+            match s.as_str() {
+                Some("wrong") => Err("wrong password".to_string()),
+                Some(once) => match once.strip_prefix("once:") {
+                    Some(key) if !keys.first_use(key) => {
+                        Err("this key was for one connection".to_string())
+                    }
+                    _ => Ok(()),
+                },
+                None => Ok(()),
             }
-            _ => Ok(()),
         }
     });
+    faults::install(server, faults);
 
     server.on("echo", |Data(value): Data<Value>| async move { value });
     server.on("add", |Data((a, b)): Data<(i64, i64)>| async move { a + b });

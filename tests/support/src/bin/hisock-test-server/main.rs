@@ -1,8 +1,12 @@
 //! `hisock-test-server`: the native server the browser tests talk to
 //! (`scripts/browser-tests.sh` starts it). One hisock server listening on
 //! WebSocket and TCP at once, with the handlers the tests need (see
-//! `handlers.rs`), and native TCP clients it can start on request (see
-//! `peer.rs`) so that a browser and a native client meet on one server.
+//! `handlers.rs`), native TCP clients it can start on request (see
+//! `peer.rs`) so that a browser and a native client meet on one server,
+//! and proxies that break connections on request for the reconnection
+//! tests (see `faults.rs`), in front of this server or of a second one
+//! with the same handlers that keeps no sessions (a reconnect to it gets a
+//! new session).
 //!
 //! ```text
 //! hisock-test-server [--ws ADDR] [--tcp ADDR] [--max-seconds N]
@@ -27,6 +31,7 @@
 
 #![forbid(unsafe_code)]
 
+mod faults;
 mod handlers;
 mod misbehaving;
 mod peer;
@@ -101,7 +106,28 @@ async fn main() -> std::process::ExitCode {
             }
         }
     }
-    handlers::install(&server, tcp_addr);
+    // The same handlers on a second server that keeps no sessions, reached
+    // only through fault proxies: where a reconnect must get a new session.
+    let forgetful = hisock::Server::builder()
+        .session_window(Duration::ZERO)
+        .build();
+    let forgetful_addr = match hisock_ws::WsListener::bind("127.0.0.1:0").await {
+        Ok(listener) => forgetful.listen(listener),
+        Err(err) => {
+            eprintln!("hisock-test-server: cannot bind the second WebSocket listener: {err}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let Some(forgetful_addr) = forgetful_addr else {
+        eprintln!("hisock-test-server: the second WebSocket listener has no address");
+        return std::process::ExitCode::FAILURE;
+    };
+    let faults = faults::Faults::new(faults::Targets {
+        sessions: ws_addr,
+        no_sessions: forgetful_addr,
+    });
+    handlers::install(&server, tcp_addr, &faults);
+    handlers::install(&forgetful, tcp_addr, &faults);
     let raw = match tokio::net::TcpListener::bind("127.0.0.1:0").await {
         Ok(listener) => listener,
         Err(err) => {
@@ -138,7 +164,8 @@ async fn main() -> std::process::ExitCode {
             eprintln!("hisock-test-server: stopping after {} s (--max-seconds)", args.max_seconds);
         }
     }
-    let _ = tokio::time::timeout(Duration::from_secs(5), server.shutdown()).await;
+    let both = futures::future::join(server.shutdown(), forgetful.shutdown());
+    let _ = tokio::time::timeout(Duration::from_secs(5), both).await;
     std::process::ExitCode::SUCCESS
 }
 
