@@ -264,7 +264,11 @@ async fn pump(
     let writer = async move {
         let mut faults = state.faults.subscribe();
         while let Some((at, mut chunk)) = due.recv().await {
-            tokio::time::sleep_until(at).await;
+            // Only when there is a delay: a timer, even one already due,
+            // waits for the timer wheel's next tick (up to 1 ms a chunk).
+            if at > Instant::now() {
+                tokio::time::sleep_until(at).await;
+            }
             if faults.wait_for(|f| !f.stalled).await.is_err() {
                 return Err(PumpEnd::Broken);
             }
