@@ -344,6 +344,14 @@ transport_tests! {
         proxy.refuse(true);
         proxy.cut_all();
         assert!(matches!(next_change(&changes).await, ConnectionChange::Disconnected { .. }));
+        // Once the server saw the break: before, the frames would go to the
+        // dead connection (and a client that stops reading is a slow one).
+        within("the server to see the break", async {
+            while test.server.stats().sessions_waiting == 0 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+        .await;
         let kilobyte = vec![7u8; 1024];
         for _ in 0..200 {
             // Past the limit the sends are refused; the session ends.

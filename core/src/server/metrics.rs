@@ -80,6 +80,7 @@ fn publish(stats: &ServerStats) {
     counter!("hisock_streams_received_total").absolute(stats.streams_in_total);
     counter!("hisock_streams_sent_total").absolute(stats.streams_out_total);
     gauge!("hisock_streams_sending").set(stats.streams_out_now as f64);
+    gauge!("hisock_sessions_waiting").set(stats.sessions_waiting as f64);
 }
 
 fn describe() {

@@ -170,7 +170,12 @@ pub(super) async fn ride_out(
     deadlines: &mut DeadlineTimer,
 ) -> Option<Box<Handover>> {
     session.let_go_of_stream();
-    let (ending, expired) = match while_requests_wait(pending, deadlines, session.park()).await {
+    let waiting = &session.server.inner.counters.sessions_waiting;
+    waiting.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let parked = while_requests_wait(pending, deadlines, session.park()).await;
+    let waiting = &session.server.inner.counters.sessions_waiting;
+    waiting.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    let (ending, expired) = match parked {
         Parked::Resumed(handover) => return Some(handover),
         Parked::Ended(ending) => (ending, None),
         Parked::Expired(reason) => {

@@ -72,6 +72,9 @@ pub struct ServerStats {
     pub streams_out_total: u64,
     /// Streams toward clients open now.
     pub streams_out_now: u64,
+    /// Clients whose connection broke and whose session waits for them to
+    /// resume it, now (PROTOCOL.md section 13.6).
+    pub sessions_waiting: u64,
 }
 
 /// One figure per transport.
@@ -149,6 +152,8 @@ pub(crate) struct Counters {
     keepalive_drops: AtomicU64,
     streams_in: AtomicU64,
     streams_out: AtomicU64,
+    /// Sessions in a break now: see [`ServerStats::sessions_waiting`].
+    pub sessions_waiting: AtomicU64,
 }
 
 /// How many requests handlers answered, and how long they took.
@@ -250,6 +255,7 @@ impl Counters {
             streams_in_total: read(&self.streams_in),
             streams_out_total: read(&self.streams_out),
             streams_out_now,
+            sessions_waiting: read(&self.sessions_waiting),
         }
     }
 }
