@@ -11,12 +11,12 @@ use std::time::Duration;
 
 use hisock::protocol::resume::ResumeOutcome;
 use hisock::{
-    codes, Client, ClientInfo, ClientOptions, ConnectionChange, ConnectionState, Data, Error,
-    OfflineQueue, Server,
+    codes, ClientInfo, ClientOptions, ConnectionChange, ConnectionState, Data, Error, OfflineQueue,
+    Server,
 };
 use hisock_test_support::{
-    next_change, quick_reconnect, recording_changes, transport_tests, within, FaultProxy, Probe,
-    TestServer, Transport,
+    connect_through, next_change, next_disconnect, quick_reconnect, recording_changes,
+    transport_tests, within, FaultProxy, Probe, TestServer,
 };
 
 /// A client that joined: its id, name and group.
@@ -49,13 +49,6 @@ fn echo_server_on(server: Server) -> (Server, Probe<Joined>) {
     (server, joins)
 }
 
-/// Connects through `proxy` over `t`.
-async fn connect_through(t: Transport, proxy: &FaultProxy, options: ClientOptions) -> Client {
-    within("connect through the proxy", t.connect(proxy.addr, options))
-        .await
-        .expect("connects through the proxy")
-}
-
 const SHORT: Duration = Duration::from_secs(10);
 
 transport_tests! {
@@ -73,13 +66,7 @@ transport_tests! {
 
         assert_eq!(proxy.cut_all(), 1);
 
-        match next_change(&changes).await {
-            ConnectionChange::Disconnected { code, will_retry, .. } => {
-                assert_eq!(code, codes::ABNORMAL);
-                assert!(will_retry);
-            }
-            other => panic!("expected disconnected, got {other:?}"),
-        }
+        assert_eq!(next_disconnect(&changes).await, (codes::ABNORMAL, true));
         assert_eq!(
             next_change(&changes).await,
             ConnectionChange::Reconnected {
@@ -155,13 +142,7 @@ transport_tests! {
         assert!(client.join_room("deck").await.expect("joined the room"));
 
         test.shutdown().await;
-        match next_change(&changes).await {
-            ConnectionChange::Disconnected { code, will_retry, .. } => {
-                assert_eq!(code, codes::GOING_AWAY);
-                assert!(will_retry);
-            }
-            other => panic!("expected disconnected, got {other:?}"),
-        }
+        assert_eq!(next_disconnect(&changes).await, (codes::GOING_AWAY, true));
         let (again, joins) = echo_server();
         t.listen_at(&again, &test.addr.to_string()).await;
 
@@ -194,13 +175,7 @@ transport_tests! {
         let client = test.connect(options).await;
 
         test.server.disconnect(client.id(), "out").expect("connected");
-        match next_change(&changes).await {
-            ConnectionChange::Disconnected { code, will_retry, .. } => {
-                assert_eq!(code, codes::KICKED);
-                assert!(!will_retry);
-            }
-            other => panic!("expected disconnected, got {other:?}"),
-        }
+        assert_eq!(next_disconnect(&changes).await, (codes::KICKED, false));
         assert_eq!(within("closed", client.closed()).await.code, codes::KICKED);
         assert_eq!(client.state(), ConnectionState::Closed);
     }

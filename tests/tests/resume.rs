@@ -16,23 +16,16 @@ use futures::StreamExt;
 use hisock::frame::Frame;
 use hisock::protocol::resume::{ResumeOutcome, TOKEN_LEN};
 use hisock::{
-    codes, Client, ClientInfo, ClientOptions, CloseReason, ConnectionChange, Data, IncomingStream,
-    Server, StreamOptions,
+    codes, ClientInfo, ClientOptions, CloseReason, ConnectionChange, Data, IncomingStream, Server,
+    StreamOptions,
 };
 use hisock_test_support::{
-    next_change, patterned_bytes, patterned_pieces, quick_reconnect, record_departures,
-    record_joins, record_leaves, recording_changes, transport_tests, within, FaultProxy, Probe,
-    RawPeer, TestServer, Transport,
+    connect_through, next_change, next_disconnect, patterned_bytes, patterned_pieces,
+    quick_reconnect, record_departures, record_joins, record_leaves, recording_changes,
+    transport_tests, within, FaultProxy, Probe, RawPeer, TestServer,
 };
 
 const SHORT: Duration = Duration::from_secs(10);
-
-/// Connects through `proxy` over `t`.
-async fn connect_through(t: Transport, proxy: &FaultProxy, options: ClientOptions) -> Client {
-    within("connect through the proxy", t.connect(proxy.addr, options))
-        .await
-        .expect("connects through the proxy")
-}
 
 /// Waits for `disconnected`, then `reconnected`, and returns the latter.
 async fn rode_out(changes: &Probe<ConnectionChange>) -> ConnectionChange {
@@ -401,13 +394,7 @@ transport_tests! {
 
         proxy.cut_all();
         assert!(matches!(next_change(&changes).await, ConnectionChange::Disconnected { will_retry: true, .. }));
-        match next_change(&changes).await {
-            ConnectionChange::Disconnected { code, will_retry, .. } => {
-                assert_eq!(code, codes::AUTH_REFUSED);
-                assert!(!will_retry);
-            }
-            other => panic!("expected the refusal, got {other:?}"),
-        }
+        assert_eq!(next_disconnect(&changes).await, (codes::AUTH_REFUSED, false));
         assert_eq!(calls.load(Ordering::SeqCst), 3);
         within("closed", client.closed()).await;
         assert!(test.server.client(client.id()).is_some(), "the session is kept");

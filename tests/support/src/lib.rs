@@ -75,7 +75,9 @@ pub use payloads::{patterned_bytes, patterned_pieces, Move};
 pub use probe::Probe;
 pub use program::{http_get, Program};
 pub use raw::{loopback_pair, Handshake, RawPeer, RawStream, RawTcpPeer, RawWsPeer, WsClosed};
-pub use reconnecting::{next_change, quick_reconnect, recording_changes};
+pub use reconnecting::{
+    connect_through, next_change, next_disconnect, quick_reconnect, recording_changes,
+};
 pub use record::{record_departures, record_joins, record_leaves};
 pub use redis::RedisServer;
 pub use seq_check::{SeqCheck, Tally};

@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
-use hisock::{ClientOptions, ConnectionChange, Reconnect};
+use hisock::{Client, ClientOptions, ConnectionChange, Reconnect};
 
-use crate::Probe;
+use crate::{within, FaultProxy, Probe, Transport};
 
 /// A quick policy: tests wait for reconnects, never for a timer's length.
 pub fn quick_reconnect() -> Reconnect {
@@ -43,4 +43,22 @@ pub async fn next_change(changes: &Probe<ConnectionChange>) -> ConnectionChange 
             other => return other,
         }
     }
+}
+
+/// Waits past `reconnecting` events for the next change, which must be
+/// `disconnected`: its code, and whether the client will retry.
+pub async fn next_disconnect(changes: &Probe<ConnectionChange>) -> (u16, bool) {
+    match next_change(changes).await {
+        ConnectionChange::Disconnected {
+            code, will_retry, ..
+        } => (code, will_retry),
+        other => panic!("expected disconnected, got {other:?}"),
+    }
+}
+
+/// Connects over `t` through `proxy`.
+pub async fn connect_through(t: Transport, proxy: &FaultProxy, options: ClientOptions) -> Client {
+    within("connect through the proxy", t.connect(proxy.addr, options))
+        .await
+        .expect("connects through the proxy")
 }
