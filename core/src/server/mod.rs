@@ -7,6 +7,7 @@
 //! [`On::threaded`]. A second task per connection writes the outgoing queue
 //! in batches.
 
+mod admission;
 mod auth;
 mod broadcast_request;
 mod builder;

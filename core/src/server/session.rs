@@ -16,7 +16,7 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use futures::StreamExt;
 
-use super::connection::Joined;
+use super::admission::Joined;
 use super::context::ServerEvent;
 use super::jobs::Jobs;
 use super::peer::Peer;

@@ -12,7 +12,8 @@ use futures::SinkExt;
 
 use std::sync::{Arc, Mutex};
 
-use super::connection::{session_params, while_requests_wait};
+use super::admission::session_params;
+use super::connection::while_requests_wait;
 use super::resumption::Handover;
 use super::session::Session;
 use crate::close::{codes, CloseReason};
