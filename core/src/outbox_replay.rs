@@ -227,6 +227,75 @@ impl Outbox {
         Ok(())
     }
 
+    /// The session leaves this queue for another node (`handover.rs` in
+    /// the server's cluster code): the counted frames the peer, whose count
+    /// is `peer_received`, still needs, in order (the kept ones after that
+    /// number, then what waited), and the queue keeps no session from now
+    /// on (what is pushed later is forwarded, not numbered here).
+    /// Upkeep frames are dropped. `Err` (nothing changed) when the count
+    /// is outside what was acknowledged and sent.
+    #[cfg(feature = "server")]
+    pub(crate) fn export_session(&self, peer_received: u64) -> Result<Vec<Bytes>, CountFault> {
+        let mut guard = lock(&self.state);
+        let state = &mut *guard;
+        let Some(replay) = state.replay.as_mut() else {
+            return Err(CountFault {
+                claimed: peer_received,
+                acked: 0,
+                sent: 0,
+            });
+        };
+        let mut frames: Vec<Bytes> = replay
+            .buffer
+            .replay_after(peer_received)?
+            .cloned()
+            .collect();
+        let mut resent = replay.resent_ahead;
+        frames.extend(state.queue.drain(..).filter(|frame| {
+            let counted = is_counted(frame);
+            if counted && resent > 0 {
+                resent -= 1;
+                return false;
+            }
+            counted
+        }));
+        state.replay = None;
+        state.bytes = 0;
+        state.in_flight = 0;
+        drop(guard);
+        self.room.notify(usize::MAX);
+        Ok(frames)
+    }
+
+    /// A session that moved here from another node (or came back after a
+    /// hand-over that failed) starts on this queue: its peer has our
+    /// counted frames up to `peer_received`; the queue becomes `first`
+    /// (the handshake's frames), then `frames` (numbered from
+    /// `peer_received + 1` as the writer takes them), then what waited.
+    #[cfg(feature = "server")]
+    pub(crate) fn import_session(
+        &self,
+        limit: usize,
+        peer_received: u64,
+        first: Vec<Bytes>,
+        frames: Vec<Bytes>,
+    ) {
+        let mut state = lock(&self.state);
+        let mut queue = VecDeque::with_capacity(first.len() + frames.len() + state.queue.len());
+        queue.extend(first);
+        queue.extend(frames);
+        queue.extend(state.queue.drain(..).filter(|frame| is_counted(frame)));
+        state.bytes = queue.iter().map(cost).sum();
+        state.queue = queue;
+        state.in_flight = 0;
+        state.replay = Some(Box::new(Replay {
+            buffer: ReplayBuffer::starting_after(limit, peer_received),
+            resent_ahead: 0,
+        }));
+        drop(state);
+        self.writer.wake();
+    }
+
     /// A new connection without the old session: frames of the old
     /// connection's upkeep (pongs, acks) are dropped; what the
     /// application queued (all counted) waits for the writer.
@@ -335,6 +404,41 @@ mod tests {
             .expect("within what was kept");
         outbox.start_session(1 << 20);
         assert_eq!(taken(&outbox), Vec::<Bytes>::new());
+    }
+
+    #[cfg(feature = "server")]
+    #[test]
+    fn a_session_moves_to_another_queue_and_goes_on_numbering_there() {
+        let old = Outbox::new(1 << 20);
+        old.start_session(1 << 20);
+        for n in 1..=3 {
+            old.try_push(event(n)).expect("fits");
+        }
+        taken(&old);
+        old.try_push(Frame::Pong { nonce: 9 }.encode())
+            .expect("fits");
+        old.try_push(event(4)).expect("fits");
+        assert!(old.export_session(4).is_err(), "never sent");
+        let frames = old.export_session(1).expect("within what was kept");
+        assert_eq!(frames, vec![event(2), event(3), event(4)], "no upkeep");
+        assert_eq!(old.resumable_counts(), None, "the session left");
+        assert_eq!(old.queued_bytes(), 0);
+        // What the old queue gets later is not numbered: forwarded.
+        old.try_push(event(5)).expect("fits");
+        assert_eq!(taken(&old), vec![event(5)]);
+
+        let new = Outbox::new(1 << 20);
+        let welcome = Bytes::from_static(b"welcome");
+        new.import_session(1 << 20, 1, vec![welcome.clone()], frames);
+        assert_eq!(new.resumable_counts(), Some((1, 1)));
+        assert_eq!(taken(&new), vec![welcome, event(2), event(3), event(4)]);
+        assert_eq!(
+            new.resumable_counts(),
+            Some((1, 4)),
+            "numbered 2 to 4 again"
+        );
+        assert!(new.resume_session(0, Vec::new()).is_err(), "below the move");
+        new.acknowledged(4).expect("sent");
     }
 
     #[test]

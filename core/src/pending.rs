@@ -271,6 +271,43 @@ impl PendingRequests {
         self.owner = None;
     }
 
+    /// What a session moving to another node takes along (`handover.rs`
+    /// in the server's cluster code): the id counter and the ids still
+    /// waiting for the client's answer.
+    #[cfg(feature = "server")]
+    pub(crate) fn waiting_ids(&self) -> (u64, Vec<u64>) {
+        let ids = self
+            .waiting
+            .iter()
+            .filter(|(_, waiter)| waiter.tx.is_some())
+            .map(|(id, _)| *id)
+            .collect();
+        (self.next_id, ids)
+    }
+
+    /// The other side of [`waiting_ids`](Self::waiting_ids), on the node
+    /// the session moved to: ids go on from `next_id`, and each of `ids`
+    /// gets a waiter without a deadline (the node that asked keeps its
+    /// own), whose answer the caller passes back to that node.
+    #[cfg(feature = "server")]
+    pub(crate) fn adopt(&mut self, next_id: u64, ids: &[u64]) -> Vec<Registration> {
+        self.next_id = next_id;
+        let mut adopted = Vec::with_capacity(ids.len());
+        for &id in ids {
+            if id == 0 || self.waiting.contains_key(&id) {
+                continue;
+            }
+            let (tx, rx) = oneshot::channel();
+            let waiter = Waiter {
+                tx: Some(tx),
+                deadline: None,
+            };
+            self.waiting.insert(id, waiter);
+            adopted.push((id, rx));
+        }
+        adopted
+    }
+
     /// Number of requests awaiting an answer.
     pub fn len(&self) -> usize {
         self.waiting.len()

@@ -61,12 +61,17 @@ impl Node {
         self.losing.store(lose, Ordering::Release);
     }
 
-    /// A client of this node over `transport` (TCP or WS).
-    pub async fn connect(&self, transport: Transport, options: ClientOptions) -> Client {
-        let addr = match transport {
+    /// Where this node listens for `transport` (TCP or WS).
+    pub fn addr(&self, transport: Transport) -> SocketAddr {
+        match transport {
             Transport::Ws => self.ws,
             _ => self.tcp,
-        };
+        }
+    }
+
+    /// A client of this node over `transport` (TCP or WS).
+    pub async fn connect(&self, transport: Transport, options: ClientOptions) -> Client {
+        let addr = self.addr(transport);
         within("client connect", transport.connect(addr, options))
             .await
             .expect("the node accepts the client")

@@ -180,6 +180,17 @@ impl ReplayBuffer {
         }
     }
 
+    /// An empty buffer for a session whose first `count` frames the peer
+    /// has already: the next frame kept is number `count + 1` (a session
+    /// that moved from another node goes on numbering where it left).
+    pub fn starting_after(limit: usize, count: u64) -> Self {
+        Self {
+            acked: count,
+            sent: count,
+            ..Self::new(limit)
+        }
+    }
+
     /// Keeps a counted frame that is being sent, and gives its number.
     /// The frame's bytes are shared, not copied. A frame that would take
     /// the buffer past its bound is not kept: the session has to end.
@@ -281,6 +292,17 @@ impl AckSchedule {
     /// A schedule for a session whose peer has sent us nothing yet.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A schedule for a session whose first `received` frames from the
+    /// peer were received (and told it) elsewhere: a session that moved
+    /// from another node.
+    pub fn resumed_at(received: u64) -> Self {
+        Self {
+            received,
+            told: received,
+            ..Self::default()
+        }
     }
 
     /// A counted frame of `len` bytes arrived: its number is

@@ -191,6 +191,12 @@ impl SessionTable {
         }
     }
 
+    /// Forgets `token` at once: its session moved to another node, which
+    /// answers a later `Resume` with it.
+    pub fn forget(&mut self, token: &Token) {
+        self.sessions.remove(token);
+    }
+
     /// Forgets ended sessions whose memory passed at `now` (a later
     /// `Resume` with their token gets outcome 2).
     pub fn forget_ended(&mut self, now: Instant) {

@@ -15,16 +15,19 @@ use futures::SinkExt;
 use tracing::Instrument;
 
 use super::admission::{admit, join, passes_auth, Admission};
+use super::cluster::handover::Answer;
 use super::registry::ConnControl;
-use super::resumption::Handover;
+use super::resumption::{Handover, Takeover};
 use super::session::{LoopEnd, Session};
 use super::session_break;
+use super::session_move;
 use super::Server;
 use crate::close::{codes, CloseReason};
 use crate::outbox::Outbox;
 use crate::pending::{drive_deadlines, PendingRequests};
 use crate::platform::timer::{Clock, DeadlineTimer};
 use crate::protocol::closing::Ending;
+use crate::protocol::resume::ResumeOutcome;
 use crate::transport::{Connection, FrameSink};
 
 type Sink = Pin<Box<dyn FrameSink>>;
@@ -73,6 +76,8 @@ pub(crate) async fn serve(server: Server, conn: Connection) {
         &mut deadlines,
     )
     .await;
+    // The node a session moved here from, when it did.
+    let mut moved_from = None;
     let joined = match admitted {
         Admission::Joined(joined) => joined,
         Admission::Gone => return,
@@ -84,7 +89,7 @@ pub(crate) async fn serve(server: Server, conn: Connection) {
                 addr: peer_addr,
                 kind,
             });
-            let (outcome, handover) = match server.offer_resume(&resuming.token, handover) {
+            let (mut outcome, handover) = match server.offer_resume(&resuming.token, handover) {
                 // The session's own task serves the connection now.
                 Ok(()) => return,
                 Err(refused) => refused,
@@ -95,34 +100,62 @@ pub(crate) async fn serve(server: Server, conn: Connection) {
                 ..
             } = *handover;
             (stream, sink) = (back, back_sink);
-            // Not resumed: a client let through unasked is asked now.
-            if !resuming.authed {
-                let asked = passes_auth(
+            // Not a token of this node's: another node may hold it.
+            let cluster = server.inner.cluster.as_ref();
+            let answer = match cluster {
+                Some(cluster) if outcome == ResumeOutcome::UnknownToken => {
+                    let asked = cluster.take_session(&resuming.token, resuming.received);
+                    Some(asked.instrument(span.clone()).await)
+                }
+                _ => None,
+            };
+            if let Some(Answer::Session { from, session }) = answer {
+                let client = session.member.info.id;
+                let extensions = resuming.extensions;
+                match session_move::join_moved(links, from, *session, extensions, peer_addr, kind) {
+                    Some(joined) => {
+                        moved_from = Some(from);
+                        joined
+                    }
+                    None => {
+                        server.tell_node_taken(from, client, false);
+                        attached(links, async { Admission::Gone }, &mut sink, &mut deadlines).await;
+                        return;
+                    }
+                }
+            } else {
+                if let Some(Answer::Refused(refused)) = answer {
+                    outcome = refused;
+                }
+                // Not resumed: a client let through unasked is asked now.
+                if !resuming.authed {
+                    let asked = passes_auth(
+                        links,
+                        &resuming.hello,
+                        &resuming.extensions,
+                        peer_addr,
+                        kind,
+                    );
+                    if !attached(links, asked, &mut sink, &mut deadlines).await {
+                        attached(links, async { Admission::Gone }, &mut sink, &mut deadlines).await;
+                        return;
+                    }
+                }
+                let joined = join(
                     links,
-                    &resuming.hello,
-                    &resuming.extensions,
+                    resuming.hello,
+                    resuming.extensions,
                     peer_addr,
                     kind,
+                    Some(outcome),
                 );
-                if !attached(links, asked, &mut sink, &mut deadlines).await {
-                    attached(links, async { Admission::Gone }, &mut sink, &mut deadlines).await;
-                    return;
-                }
-            }
-            let joined = join(
-                links,
-                resuming.hello,
-                resuming.extensions,
-                peer_addr,
-                kind,
-                Some(outcome),
-            );
-            match joined {
-                Some(joined) => joined,
-                None => {
-                    // Refused for capacity: the `Refuse` leaves through the writer.
-                    attached(links, async { Admission::Gone }, &mut sink, &mut deadlines).await;
-                    return;
+                match joined {
+                    Some(joined) => joined,
+                    None => {
+                        // Refused for capacity: the `Refuse` leaves through the writer.
+                        attached(links, async { Admission::Gone }, &mut sink, &mut deadlines).await;
+                        return;
+                    }
                 }
             }
         }
@@ -132,13 +165,24 @@ pub(crate) async fn serve(server: Server, conn: Connection) {
     // The session lives here, outside the futures of each connection, so
     // that it outlives a connection that breaks.
     let mut session = Session::new(server.clone(), joined, outbox.clone(), stream);
-    session.begin();
+    match moved_from {
+        Some(node) => {
+            session.begin_moved();
+            server.tell_node_taken(node, session.info.id, true);
+        }
+        None => session.begin(),
+    }
+    let mut next = attached(
+        links,
+        serve_connection(&mut session).instrument(span.clone()),
+        &mut sink,
+        &mut deadlines,
+    )
+    .await;
     loop {
-        let run = serve_connection(&mut session).instrument(span.clone());
-        let next = attached(links, run, &mut sink, &mut deadlines).await;
-        let (handover, moved) = match next {
+        let (takeover, moved) = match next {
             Next::Done => return,
-            Next::Moved(handover) => (handover, true),
+            Next::Moved(takeover) => (takeover, true),
             Next::Broke => {
                 // The old connection is let go now (after a keepalive
                 // timeout it may still be open): no `Close`, which would
@@ -146,13 +190,30 @@ pub(crate) async fn serve(server: Server, conn: Connection) {
                 drop(std::mem::replace(&mut sink, handover_placeholder()));
                 let break_over = session_break::ride_out(&mut session, &pending, &mut deadlines);
                 match break_over.instrument(span.clone()).await {
-                    Some(handover) => (handover, false),
+                    Some(takeover) => (takeover, false),
                     None => return,
                 }
             }
         };
         outbox.writer_dropped();
         let old = std::mem::replace(&mut sink, handover_placeholder());
+        // The old connection: after a break it is gone; when the session
+        // moved it may still be open, and is told (PROTOCOL.md 13.5).
+        if moved {
+            session_break::close_moved(old);
+        }
+        let handover = match takeover {
+            Takeover::Here(handover) => handover,
+            Takeover::Node(taker) => {
+                let sent = session_move::send_away(&mut session, taker, links, &mut deadlines);
+                if sent.instrument(span.clone()).await {
+                    return;
+                }
+                // Not taken: the session stays here, broken.
+                next = Next::Broke;
+                continue;
+            }
+        };
         let Some(next_sink) = session.attach(*handover) else {
             let ending = Ending::Local {
                 reason: CloseReason::new(codes::SESSION_MOVED, "the session could not be resumed"),
@@ -163,12 +224,9 @@ pub(crate) async fn serve(server: Server, conn: Connection) {
             while_requests_wait(&pending, &mut deadlines, end.instrument(span.clone())).await;
             return;
         };
-        // The old connection: after a break it is gone; when the session
-        // moved it may still be open, and is told (PROTOCOL.md 13.5).
-        if moved {
-            session_break::close_moved(old);
-        }
         sink = next_sink;
+        let run = serve_connection(&mut session).instrument(span.clone());
+        next = attached(links, run, &mut sink, &mut deadlines).await;
     }
 }
 
@@ -178,19 +236,20 @@ fn handover_placeholder() -> Sink {
 }
 
 /// What the connection task does after a connection of the session.
-enum Next {
+pub(super) enum Next {
     /// Nothing: the client left.
     Done,
     /// The connection of a client with a session broke: keep the session.
     Broke,
-    /// A resuming connection took the session over.
-    Moved(Box<Handover>),
+    /// A resuming connection (here or on another node) took the session
+    /// over.
+    Moved(Takeover),
 }
 
 /// What the work beside the writer ended with, for the writer: after a
 /// goodbye (or a refusal) it drains the queue; otherwise the connection
 /// goes on, or on elsewhere, and the writer is simply dropped.
-trait AfterWork: Sized {
+pub(super) trait AfterWork: Sized {
     /// The queue is closing: drain it, then close the transport.
     fn said_goodbye(&self) -> bool;
     /// What to end the work with when the transport of a session failed
@@ -258,7 +317,7 @@ async fn serve_connection(session: &mut Session) -> Next {
 /// timeout. A failed write breaks the connection of a client with a
 /// session at once (`Next::Broke`); without one, the session notices
 /// (its sends are refused, its reads end) and still says goodbye.
-async fn attached<T: AfterWork>(
+pub(super) async fn attached<T: AfterWork>(
     links: Links<'_>,
     work: impl Future<Output = T>,
     sink: &mut Sink,

@@ -30,6 +30,7 @@ mod resumption;
 mod rooms;
 mod session;
 mod session_break;
+mod session_move;
 mod shutdown;
 mod state;
 mod stats;

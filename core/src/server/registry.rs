@@ -131,7 +131,7 @@ pub(crate) struct ClientEntry {
     pub outgoing: Arc<crate::stream::OutgoingStreams>,
     /// Where a connection resuming the client's session is handed over
     /// (`None`: the client has no session).
-    pub handover: Option<tokio::sync::mpsc::Sender<Box<super::resumption::Handover>>>,
+    pub handover: Option<tokio::sync::mpsc::Sender<super::resumption::Takeover>>,
 }
 
 /// All connected clients.

@@ -64,12 +64,29 @@ pub(crate) struct Handover {
     pub kind: TransportKind,
 }
 
+/// What takes a session over.
+pub(crate) enum Takeover {
+    /// A connection resuming it on this node.
+    Here(Box<Handover>),
+    /// Another node, for a connection resuming there
+    /// (`cluster/handover.rs`).
+    Node(NodeTaker),
+}
+
+/// A node that asked for a session: where to send it.
+pub(crate) struct NodeTaker {
+    pub node: super::cluster::NodeId,
+    pub offer: u64,
+    /// `Resume.received` of the connection resuming there.
+    pub peer_received: u64,
+}
+
 /// What a client's session keeps beside the client itself: its token, the
 /// count of the client's frames, and where resuming connections arrive.
 pub(crate) struct Resumable {
     pub token: Token,
     pub acks: AckSchedule,
-    pub handovers: mpsc::Receiver<Box<Handover>>,
+    pub handovers: mpsc::Receiver<Takeover>,
     /// A counted frame arrived with no `Ack` owed yet: the loop arms the
     /// acknowledgement timer.
     pub arm_ack_timer: bool,
@@ -105,11 +122,23 @@ impl Server {
     pub(super) fn open_session(
         &self,
         client_id: u64,
-    ) -> Option<(mpsc::Sender<Box<Handover>>, Resumable)> {
+    ) -> Option<(mpsc::Sender<Takeover>, Resumable)> {
         if self.session_window().is_zero() {
             return None;
         }
         let token = new_token()?;
+        Some(self.open_session_as(token, client_id, 0))
+    }
+
+    /// A session named `token` for `client_id`, whose first `received`
+    /// counted frames from the client were received already (a session
+    /// that moved here from another node; 0 for a new one).
+    pub(super) fn open_session_as(
+        &self,
+        token: Token,
+        client_id: u64,
+        received: u64,
+    ) -> (mpsc::Sender<Takeover>, Resumable) {
         let now = now();
         let mut sessions = lock(&self.inner.sessions);
         if now >= sessions.next_sweep {
@@ -121,11 +150,11 @@ impl Server {
         let (sender, handovers) = mpsc::channel(HANDOVERS_WAITING);
         let resumable = Resumable {
             token,
-            acks: AckSchedule::new(),
+            acks: AckSchedule::resumed_at(received),
             handovers,
             arm_ack_timer: false,
         };
-        Some((sender, resumable))
+        (sender, resumable)
     }
 
     /// A client resumes with `token`: its connection is handed to the
@@ -173,14 +202,94 @@ impl Server {
                 let Some(sender) = entry.handover.as_ref() else {
                     return Err((ResumeOutcome::Disabled, handover));
                 };
-                match sender.try_send(handover) {
+                match sender.try_send(Takeover::Here(handover)) {
                     Ok(()) => return Ok(()),
-                    Err(err) => (ResumeOutcome::Ended, err.into_inner()),
+                    Err(err) => match err.into_inner() {
+                        Takeover::Here(handover) => (ResumeOutcome::Ended, handover),
+                        Takeover::Node(_) => unreachable!("sent a connection"),
+                    },
                 }
             }
         };
         self.session_ended(&token, outcome);
         Err((outcome, handover))
+    }
+
+    /// Node `node` has a client resuming with `token` (its offer
+    /// `offer`): the session, if this node holds it, is sent there by its
+    /// task; if this node knows the token as ended, the node is told why.
+    /// Tokens this node never gave out (or forgot) are not its to answer.
+    pub(crate) fn offer_resume_to_node(
+        &self,
+        node: super::cluster::NodeId,
+        offer: u64,
+        token: &[u8],
+        peer_received: u64,
+    ) {
+        let Some(cluster) = self.inner.cluster.as_ref() else {
+            return;
+        };
+        let refuse = |outcome: ResumeOutcome| {
+            let refused = super::cluster::Message::ResumeRefused {
+                offer,
+                outcome: outcome.to_wire(),
+            };
+            let _ = cluster.publish(super::cluster::Route::Node(node), refused);
+        };
+        let found = lock(&self.inner.sessions).table.resume(token, now());
+        let client_id = match found {
+            Found::Refused(ResumeOutcome::UnknownToken) => return,
+            Found::Refused(outcome) => return refuse(outcome),
+            Found::Resume { client_id, .. } => client_id,
+        };
+        let Ok(token) = Token::try_from(token) else {
+            return;
+        };
+        let registry = self.inner.registry.read();
+        let Some(entry) = registry.get(client_id) else {
+            drop(registry);
+            self.session_ended(&token, ResumeOutcome::Ended);
+            return refuse(ResumeOutcome::Ended);
+        };
+        let in_range = entry
+            .outbox
+            .resumable_counts()
+            .is_some_and(|(acked, sent)| (acked..=sent).contains(&peer_received));
+        let taker = NodeTaker {
+            node,
+            offer,
+            peer_received,
+        };
+        let sent = in_range
+            && entry
+                .handover
+                .as_ref()
+                .is_some_and(|sender| sender.try_send(Takeover::Node(taker)).is_ok());
+        if sent {
+            return;
+        }
+        if !in_range {
+            entry.control.kick(Kick {
+                reason: CloseReason::new(
+                    codes::SESSION_MOVED,
+                    "the session was resumed with a count it cannot serve",
+                ),
+                run_leave: true,
+            });
+        }
+        drop(registry);
+        let outcome = match in_range {
+            true => ResumeOutcome::Ended,
+            false => ResumeOutcome::Gap,
+        };
+        self.session_ended(&token, outcome);
+        refuse(outcome);
+    }
+
+    /// The session left for another node: its token is this node's no
+    /// more (a later resume here asks the other nodes).
+    pub(super) fn session_moved_away(&self, token: &Token) {
+        lock(&self.inner.sessions).table.forget(token);
     }
 
     /// The session's connection broke: its window begins. When it ends,
@@ -227,7 +336,7 @@ pub(super) fn count_frame(resumable: &mut Resumable, frame: &[u8], peer: &Peer) 
 pub(super) fn poll_handover(
     resumable: &mut Option<Resumable>,
     cx: &mut Context<'_>,
-) -> Poll<Box<Handover>> {
+) -> Poll<Takeover> {
     match resumable.as_mut().map(|r| r.handovers.poll_recv(cx)) {
         Some(Poll::Ready(Some(handover))) => Poll::Ready(handover),
         _ => Poll::Pending,

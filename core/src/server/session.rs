@@ -20,7 +20,7 @@ use super::admission::Joined;
 use super::context::ServerEvent;
 use super::jobs::Jobs;
 use super::peer::Peer;
-use super::resumption::{count_frame, poll_handover, Handover, Resumable};
+use super::resumption::{count_frame, poll_handover, Resumable, Takeover};
 use super::stats::ReadTally;
 use super::{reserved, Server};
 use crate::close::{codes, CloseReason};
@@ -91,7 +91,7 @@ pub(super) enum LoopEnd {
     Ended(Ending),
     /// A resuming connection took the session over while this one was
     /// still open (PROTOCOL.md section 13.5).
-    Moved(Box<Handover>),
+    Moved(Takeover),
 }
 
 /// The limits the event loop checks for every event or change, copied out

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 
 use super::admission::session_params;
 use super::connection::while_requests_wait;
-use super::resumption::Handover;
+use super::resumption::{Handover, Takeover};
 use super::session::Session;
 use crate::close::{codes, CloseReason};
 use crate::pending::PendingRequests;
@@ -26,8 +26,8 @@ use crate::transport::FrameSink;
 
 /// How a break ended.
 enum Parked {
-    /// A connection resumed the session.
-    Resumed(Box<Handover>),
+    /// A connection (here, or on another node) resumed the session.
+    Resumed(Takeover),
     /// The session ended without a resume: the application disconnected
     /// the client or the server is shutting down.
     Ended(Ending),
@@ -169,7 +169,7 @@ pub(super) async fn ride_out(
     session: &mut Session,
     pending: &Arc<Mutex<PendingRequests>>,
     deadlines: &mut DeadlineTimer,
-) -> Option<Box<Handover>> {
+) -> Option<Takeover> {
     session.let_go_of_stream();
     let waiting = &session.server.inner.counters.sessions_waiting;
     waiting.fetch_add(1, std::sync::atomic::Ordering::Relaxed);

@@ -342,6 +342,19 @@ impl IncomingStreams {
             let _ = entry.tx.unbounded_send(Err(Error::Closed(reason.clone())));
         }
     }
+
+    /// The connection goes on elsewhere (a session that moved to another
+    /// node): each stream is cancelled toward its sender, whose later
+    /// chunks nobody would read, and ends for its reader with `reason`.
+    #[cfg(feature = "server")]
+    pub fn cancel_all(&mut self, message: &str, reason: &CloseReason) {
+        for (_, entry) in self.entries.drain() {
+            entry
+                .acker
+                .cancel(crate::frame::ErrorCode::Cancelled, message);
+            let _ = entry.tx.unbounded_send(Err(Error::Closed(reason.clone())));
+        }
+    }
 }
 
 #[cfg(test)]

@@ -17,6 +17,9 @@
 //!   subset.
 //! - **refuse**: [`refuse`](FaultProxy::refuse) hangs up on new
 //!   connections at once, as a server that is down would.
+//! - **another server**: [`set_target`](FaultProxy::set_target) sends
+//!   new connections to another address, as a load balancer picking
+//!   another node of a cluster would.
 //!
 //! Random choices come from a [`fastrand::Rng`] the test seeds, so a
 //! failing run's fault plan can be replayed from its seed (the network's
@@ -53,7 +56,7 @@ pub struct FaultProxy {
 
 /// What the proxy's tasks share.
 pub(crate) struct Inner {
-    target: SocketAddr,
+    target: Mutex<SocketAddr>,
     /// Every link not yet pruned (finished ones are pruned as links come
     /// and go), in the order they were accepted.
     links: Mutex<Vec<Link>>,
@@ -68,6 +71,14 @@ pub(crate) struct Inner {
 impl Inner {
     fn delay(&self) -> Duration {
         Duration::from_nanos(self.delay_nanos.load(Ordering::Relaxed))
+    }
+
+    /// Where the next connection goes.
+    pub(crate) fn target(&self) -> SocketAddr {
+        *self
+            .target
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn lock_links(&self) -> std::sync::MutexGuard<'_, Vec<Link>> {
@@ -88,7 +99,7 @@ impl FaultProxy {
             .local_addr()
             .expect("a bound listener has an address");
         let inner = Arc::new(Inner {
-            target,
+            target: Mutex::new(target),
             links: Mutex::new(Vec::new()),
             refusing: AtomicBool::new(false),
             delay_nanos: AtomicU64::new(0),
@@ -101,6 +112,16 @@ impl FaultProxy {
             inner,
             acceptor,
         }
+    }
+
+    /// Sends connections accepted from now on to `target` (open ones stay
+    /// where they are).
+    pub fn set_target(&self, target: SocketAddr) {
+        *self
+            .inner
+            .target
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = target;
     }
 
     /// The connections open now, oldest first.

@@ -12,13 +12,21 @@ use std::sync::Arc;
 
 use super::digest::Digest;
 use super::message::Member;
-use super::{node_of, NodeId};
+use super::NodeId;
 use crate::info::ClientInfo;
 
-/// Other nodes' clients, by id (a client's node is in its id).
+/// Other nodes' clients, by id, each with the node it is on: the node
+/// that announced it. That is usually the node its id names, but a client
+/// whose session moved to another node keeps its id (`handover.rs`).
 #[derive(Default)]
 pub(crate) struct Directory {
-    clients: HashMap<u64, Member>,
+    clients: HashMap<u64, Placed>,
+}
+
+/// A remote client and the node it is on.
+struct Placed {
+    node: NodeId,
+    member: Member,
 }
 
 /// What a snapshot changed, for the presence notices.
@@ -38,7 +46,12 @@ impl Directory {
     }
 
     pub fn get(&self, id: u64) -> Option<&ClientInfo> {
-        self.clients.get(&id).map(|m| &m.info)
+        self.clients.get(&id).map(|p| &p.member.info)
+    }
+
+    /// The node client `id` is on, if it is known.
+    pub fn node_of(&self, id: u64) -> Option<NodeId> {
+        self.clients.get(&id).map(|p| p.node)
     }
 
     /// The lowest id with this name (as the registry's `by_name`).
@@ -53,7 +66,7 @@ impl Directory {
     }
 
     pub fn infos(&self) -> impl Iterator<Item = &ClientInfo> {
-        self.clients.values().map(|m| &m.info)
+        self.clients.values().map(|p| &p.member.info)
     }
 
     pub fn group<'a>(&'a self, group: &'a str) -> impl Iterator<Item = &'a ClientInfo> {
@@ -63,31 +76,54 @@ impl Directory {
     pub fn room<'a>(&'a self, room: &'a str) -> impl Iterator<Item = &'a ClientInfo> {
         self.clients
             .values()
+            .map(|p| &p.member)
             .filter(move |m| m.rooms.iter().any(|r| &**r == room))
             .map(|m| &m.info)
     }
 
     pub fn rooms_of(&self, id: u64) -> Option<&[Arc<str>]> {
-        self.clients.get(&id).map(|m| &m.rooms[..])
+        self.clients.get(&id).map(|p| &p.member.rooms[..])
     }
 
     pub fn room_names(&self) -> impl Iterator<Item = &Arc<str>> {
-        self.clients.values().flat_map(|m| m.rooms.iter())
+        self.clients.values().flat_map(|p| p.member.rooms.iter())
     }
 
-    /// A client joined; the one it replaces, if it was known already.
-    pub fn insert(&mut self, info: ClientInfo) -> Option<ClientInfo> {
+    /// A client of `node` joined; the one it replaces, if it was known
+    /// already.
+    pub fn insert(&mut self, node: NodeId, info: ClientInfo) -> Option<ClientInfo> {
         let member = Member {
             info,
             rooms: Vec::new(),
         };
-        self.clients
-            .insert(member.info.id, member)
-            .map(|old| old.info)
+        self.place(node, member).map(|old| old.info)
     }
 
-    pub fn remove(&mut self, id: u64) -> Option<ClientInfo> {
-        self.clients.remove(&id).map(|m| m.info)
+    /// A client's session moved to `node` (with its rooms): no join, no
+    /// leave; the client it replaces, if it was known.
+    pub fn moved(&mut self, node: NodeId, member: Member) -> Option<ClientInfo> {
+        self.place(node, member).map(|old| old.info)
+    }
+
+    fn place(&mut self, node: NodeId, member: Member) -> Option<Member> {
+        let placed = Placed { node, member };
+        self.clients
+            .insert(placed.member.info.id, placed)
+            .map(|old| old.member)
+    }
+
+    /// Forgets client `id` if it is on `node` (a leave announced by a node
+    /// the client moved away from is stale).
+    pub fn remove(&mut self, node: NodeId, id: u64) -> Option<ClientInfo> {
+        match self.clients.get(&id) {
+            Some(placed) if placed.node == node => self.clients.remove(&id).map(|p| p.member.info),
+            _ => None,
+        }
+    }
+
+    /// Forgets client `id`, wherever it was (it is this node's now).
+    pub fn forget(&mut self, id: u64) {
+        self.clients.remove(&id);
     }
 
     /// A client's new name or group; false when it is unknown or was
@@ -95,8 +131,8 @@ impl Directory {
     /// announcement).
     pub fn update(&mut self, info: ClientInfo) -> bool {
         match self.clients.get_mut(&info.id) {
-            Some(member) if member.info != info => {
-                member.info = info;
+            Some(placed) if placed.member.info != info => {
+                placed.member.info = info;
                 true
             }
             _ => false,
@@ -106,7 +142,7 @@ impl Directory {
     /// Puts a client in a room or takes it out; true when that changed
     /// anything.
     pub fn set_room(&mut self, id: u64, room: &str, joined: bool) -> bool {
-        let Some(member) = self.clients.get_mut(&id) else {
+        let Some(member) = self.clients.get_mut(&id).map(|p| &mut p.member) else {
             return false;
         };
         let at = member.rooms.iter().position(|r| &**r == room);
@@ -120,16 +156,16 @@ impl Directory {
         true
     }
 
-    /// Replaces everything known of `node`'s clients with `clients`.
+    /// Replaces everything known of `node`'s clients with `clients`. A
+    /// client known on another node is taken over without a join: its
+    /// session moved (and the snapshot is the newer word, or the next
+    /// digest repairs it).
     pub fn replace_node(&mut self, node: NodeId, clients: Vec<Member>) -> Diff {
         let mut diff = Diff::default();
         let mut before = self.take_node(node);
         for member in clients {
-            if node_of(member.info.id) != node {
-                // A node speaks for its own clients only.
-                continue;
-            }
-            match before.remove(&member.info.id) {
+            let elsewhere = self.clients.remove(&member.info.id).map(|p| p.member);
+            match before.remove(&member.info.id).or(elsewhere) {
                 None => diff.joined.push(member.info.clone()),
                 Some(old) if old.info != member.info => diff.changed.push((
                     member.info.clone(),
@@ -138,7 +174,7 @@ impl Directory {
                 )),
                 Some(_) => {}
             }
-            self.clients.insert(member.info.id, member);
+            self.place(node, member);
         }
         diff.left = before.into_values().map(|m| m.info).collect();
         diff
@@ -148,10 +184,11 @@ impl Directory {
     /// of its own (see [`digest`](super::digest)).
     pub fn digest_of(&self, node: NodeId) -> Digest {
         let mut digest = Digest::default();
-        for member in self.clients.values() {
-            if node_of(member.info.id) != node {
+        for placed in self.clients.values() {
+            if placed.node != node {
                 continue;
             }
+            let member = &placed.member;
             digest.add_client(&member.info);
             for room in &member.rooms {
                 digest.add_room(member.info.id, room);
@@ -171,12 +208,12 @@ impl Directory {
     fn take_node(&mut self, node: NodeId) -> HashMap<u64, Member> {
         let ids: Vec<u64> = self
             .clients
-            .keys()
-            .copied()
-            .filter(|id| node_of(*id) == node)
+            .iter()
+            .filter(|(_, placed)| placed.node == node)
+            .map(|(id, _)| *id)
             .collect();
         ids.into_iter()
-            .filter_map(|id| self.clients.remove(&id).map(|m| (id, m)))
+            .filter_map(|id| self.clients.remove(&id).map(|p| (id, p.member)))
             .collect()
     }
 }
@@ -200,9 +237,9 @@ mod tests {
     #[test]
     fn look_ups_find_remote_clients() {
         let mut dir = Directory::default();
-        dir.insert(info(2, 5, "bob", Some("g")));
-        dir.insert(info(2, 1, "bob", None));
-        dir.insert(info(3, 0, "cy", Some("g")));
+        dir.insert(2, info(2, 5, "bob", Some("g")));
+        dir.insert(2, info(2, 1, "bob", None));
+        dir.insert(3, info(3, 0, "cy", Some("g")));
         assert_eq!(
             dir.by_name("bob").map(|i| i.id),
             Some(client_id_base(2) + 1)
@@ -218,10 +255,11 @@ mod tests {
     #[test]
     fn a_snapshot_replaces_its_node_and_says_what_changed() {
         let mut dir = Directory::default();
-        dir.insert(info(2, 0, "stays", None));
-        dir.insert(info(2, 1, "goes", None));
-        dir.insert(info(2, 2, "renamed", None));
-        dir.insert(info(3, 0, "other node", None));
+        dir.insert(2, info(2, 0, "stays", None));
+        dir.insert(2, info(2, 1, "goes", None));
+        dir.insert(2, info(2, 2, "renamed", None));
+        dir.insert(3, info(3, 0, "other node", None));
+        dir.insert(3, info(3, 1, "moves to node 2", None));
         let snapshot = vec![
             Member {
                 info: info(2, 0, "stays", None),
@@ -235,9 +273,9 @@ mod tests {
                 info: info(2, 3, "new", None),
                 rooms: vec![],
             },
-            // Not node 2's to tell.
+            // Its session moved from node 3: no join.
             Member {
-                info: info(4, 0, "stranger", None),
+                info: info(3, 1, "moves to node 2", None),
                 rooms: vec![],
             },
         ];
@@ -248,18 +286,36 @@ mod tests {
         assert_eq!(diff.left[0].name(), Some("goes"));
         assert_eq!(diff.changed.len(), 1);
         assert_eq!(diff.changed[0].1.as_deref(), Some("renamed"));
-        assert_eq!(dir.len(), 4, "3 of node 2, 1 of node 3");
+        assert_eq!(dir.len(), 5, "4 on node 2, 1 on node 3");
+        assert_eq!(dir.node_of(info(3, 1, "", None).id), Some(2));
         assert_eq!(dir.room("r").count(), 1);
-        assert_eq!(dir.drop_node(2).len(), 3);
+        assert_eq!(dir.drop_node(2).len(), 4);
         assert_eq!(dir.len(), 1);
+    }
+
+    #[test]
+    fn a_moved_client_is_on_its_new_node_and_a_stale_leave_is_ignored() {
+        let mut dir = Directory::default();
+        let ada = info(2, 0, "ada", None);
+        dir.insert(2, ada.clone());
+        let member = Member {
+            info: ada.clone(),
+            rooms: vec!["r".into()],
+        };
+        assert!(dir.moved(3, member).is_some());
+        assert_eq!(dir.node_of(ada.id), Some(3));
+        assert_eq!(dir.rooms_of(ada.id).map(<[_]>::len), Some(1));
+        assert!(dir.remove(2, ada.id).is_none(), "node 2 let go of it");
+        assert_eq!(dir.digest_of(2), Digest::default());
+        assert!(dir.remove(3, ada.id).is_some());
     }
 
     #[test]
     fn the_digest_of_a_node_covers_its_clients_and_their_rooms_only() {
         let mut dir = Directory::default();
         let ada = info(2, 0, "ada", Some("g"));
-        dir.insert(ada.clone());
-        dir.insert(info(3, 0, "other node", None));
+        dir.insert(2, ada.clone());
+        dir.insert(3, info(3, 0, "other node", None));
         assert!(dir.set_room(ada.id, "r", true));
         // What node 2 computes of its own clients.
         let mut own = Digest::default();
@@ -268,7 +324,7 @@ mod tests {
         assert_eq!(dir.digest_of(2), own);
         assert!(dir.set_room(ada.id, "r", false));
         assert_ne!(dir.digest_of(2), own, "a room change shows");
-        dir.remove(ada.id);
+        dir.remove(2, ada.id);
         assert_eq!(dir.digest_of(2), Digest::default());
         assert_eq!(dir.len(), 1);
     }

@@ -5,6 +5,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use super::directory::Diff;
+use super::handover;
 use super::message::{self, Message, WireError};
 use super::{Cluster, ClusterNode, ClusterStatus, NodeId, Route};
 use crate::close::CloseReason;
@@ -159,13 +160,14 @@ fn handle(server: &Server, cluster: &Cluster, from: NodeId, message: Message) {
             let _ = emit.send_frame(frame);
         }
         Message::Deliver { client, frame } => {
+            if let Some(node) = moved_from_here(server, cluster, from, client) {
+                let _ = cluster.publish(Route::Node(node), Message::Deliver { client, frame });
+                return;
+            }
             let _ = Emit::from_node_to(server, client).send_frame(frame);
         }
         Message::Joined { client } => {
-            if super::node_of(client.id) != from {
-                return;
-            }
-            let known = write_lock(&cluster.directory).insert(client.clone());
+            let known = write_lock(&cluster.directory).insert(from, client.clone());
             let diff = match known {
                 None => Diff {
                     joined: vec![client],
@@ -177,7 +179,7 @@ fn handle(server: &Server, cluster: &Cluster, from: NodeId, message: Message) {
             tell_presence(server, diff);
         }
         Message::Left { client } => {
-            let left = write_lock(&cluster.directory).remove(client);
+            let left = write_lock(&cluster.directory).remove(from, client);
             tell_presence(
                 server,
                 Diff {
@@ -209,6 +211,11 @@ fn handle(server: &Server, cluster: &Cluster, from: NodeId, message: Message) {
             write_lock(&cluster.directory).set_room(client, &room, joined);
         }
         Message::RoomOrder { client, room, join } => {
+            if let Some(node) = moved_from_here(server, cluster, from, client) {
+                let order = Message::RoomOrder { client, room, join };
+                let _ = cluster.publish(Route::Node(node), order);
+                return;
+            }
             let _ = match join {
                 true => server.join_room(client, &room),
                 false => server.leave_room(client, &room),
@@ -250,6 +257,16 @@ fn handle(server: &Server, cluster: &Cluster, from: NodeId, message: Message) {
             reason,
             run_leave,
         } => {
+            if let Some(node) = moved_from_here(server, cluster, from, client) {
+                let order = Message::Disconnect {
+                    client,
+                    code,
+                    reason,
+                    run_leave,
+                };
+                let _ = cluster.publish(Route::Node(node), order);
+                return;
+            }
             let _ = server.disconnect_local(client, CloseReason::new(code, reason), run_leave);
         }
         Message::DisconnectAll { code, reason } => {
@@ -282,7 +299,30 @@ fn handle(server: &Server, cluster: &Cluster, from: NodeId, message: Message) {
             let timeout = requests.timeout_of(id);
             requests.complete(id, outcome.map_err(|e| e.into_error(timeout)));
         }
+        Message::Moved { member } => {
+            write_lock(&cluster.directory).moved(from, member);
+        }
+        message @ (Message::ResumeOffer { .. }
+        | Message::ResumeRefused { .. }
+        | Message::SessionMoving { .. }
+        | Message::SessionTaken { .. }
+        | Message::ClientReply { .. }) => handover::handle(server, cluster, from, message),
     }
+}
+
+/// The node a client that is not here now is on, when a message for it
+/// came here: its session moved away, and `from` did not know yet. Such a
+/// message is passed on (`None`: the client is here, or unknown).
+fn moved_from_here(
+    server: &Server,
+    cluster: &Cluster,
+    from: NodeId,
+    client: u64,
+) -> Option<NodeId> {
+    if server.inner.registry.read().get(client).is_some() {
+        return None;
+    }
+    cluster.node_of(client).filter(|node| *node != from)
 }
 
 /// Tells this node's clients (those that want presence notices) about

@@ -103,6 +103,59 @@ pub(crate) enum Message {
         id: u64,
         outcome: Result<Bytes, WireError>,
     },
+    /// A client resumes on the sender with a token the sender does not
+    /// hold: the node that holds it hands the session over
+    /// (`SessionMoving`) or, knowing the token, says why not
+    /// (`ResumeRefused`); the others stay silent.
+    ResumeOffer {
+        offer: u64,
+        token: Bytes,
+        received: u64,
+    },
+    /// The token of offer `offer` names a session that cannot be resumed
+    /// (the outcome, PROTOCOL.md section 13.1).
+    ResumeRefused { offer: u64, outcome: u8 },
+    /// The session offer `offer` asked for: the receiver takes it and
+    /// answers `SessionTaken`.
+    SessionMoving {
+        offer: u64,
+        session: Box<MovingSession>,
+    },
+    /// The sender took client `client`'s session (`taken`), or could not
+    /// (the receiver keeps it).
+    SessionTaken { client: u64, taken: bool },
+    /// A client's session moved to the sender: it is the sender's client
+    /// now (no join, no leave).
+    Moved { member: Member },
+    /// A client whose session moved to the sender answered the receiver's
+    /// request `id`, made before the move.
+    ClientReply {
+        client: u64,
+        id: u64,
+        outcome: Result<Bytes, WireError>,
+    },
+}
+
+/// A resumable session on its way from one node to another: the client,
+/// and where the counts of both directions stand (PROTOCOL.md section
+/// 13.9).
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct MovingSession {
+    /// The client as it was, with its rooms.
+    pub member: Member,
+    pub token: Bytes,
+    /// The client's counted frames the old node received.
+    pub received: u64,
+    /// Our counted frames the client has (its `Resume.received`).
+    pub peer_received: u64,
+    /// The counted frames the client still needs, in order: the next is
+    /// number `peer_received + 1`.
+    pub frames: Vec<Bytes>,
+    /// Where the server's request ids to the client go on from.
+    pub next_request_id: u64,
+    /// Requests the old node made to the client and still waits for:
+    /// their answers go back to it (`ClientReply`).
+    pub waiting_requests: Vec<u64>,
 }
 
 /// A request's failure, as it crosses nodes.
@@ -247,6 +300,50 @@ mod tests {
         match decode(&reply).map(|e| e.message) {
             Some(Message::Reply { id: 7, outcome }) => {
                 assert_eq!(outcome.ok().as_deref(), Some(&b"\x01\x02"[..]))
+            }
+            other => panic!("got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_moving_session_round_trips_with_its_frames() {
+        let info = ClientInfo {
+            id: super::super::client_id_base(2) + 7,
+            name: Some("ada".into()),
+            group: Some("g".into()),
+            addr: None,
+            transport: TransportKind::Tcp,
+        };
+        let session = MovingSession {
+            member: Member {
+                info: info.clone(),
+                rooms: vec!["r".into()],
+            },
+            token: Bytes::from_static(&[7; 16]),
+            received: 12,
+            peer_received: 30,
+            frames: vec![
+                Bytes::from_static(b"\x05one"),
+                Bytes::from_static(b"\x05two"),
+            ],
+            next_request_id: 9,
+            waiting_requests: vec![8],
+        };
+        let bytes = encode(
+            2,
+            Message::SessionMoving {
+                offer: 4,
+                session: Box::new(session),
+            },
+        )
+        .expect("encodes");
+        match decode(&bytes).map(|e| e.message) {
+            Some(Message::SessionMoving { offer: 4, session }) => {
+                assert_eq!(session.member.info, info);
+                assert_eq!(session.frames.len(), 2);
+                assert_eq!(&session.frames[1][..], b"\x05two");
+                assert_eq!((session.received, session.peer_received), (12, 30));
+                assert_eq!(session.waiting_requests, vec![8]);
             }
             other => panic!("got {other:?}"),
         }

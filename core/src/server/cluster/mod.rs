@@ -36,13 +36,13 @@
 //! the seam, 2,565 after (the residue is the compiler inlining the event
 //! path differently).
 //!
-//! Session resumption across nodes (not built yet) fits the same seam: the
-//! replay state would live in the engine (Redis Streams, bounded as on one
-//! node) behind an optional store the adapter offers, and a `Resumed`
-//! message would tell the client's old node to let go of it.
+//! - **Sessions.** A resumable session follows its client to another
+//!   node (`handover.rs`): its state crosses in one message, and from then
+//!   on the directory, not the id, says where the client is.
 
 mod digest;
 mod directory;
+pub(crate) mod handover;
 mod inbound;
 mod message;
 mod outbound;
@@ -55,7 +55,7 @@ use std::sync::{Arc, Mutex, RwLock, Weak};
 use bytes::Bytes;
 
 pub(crate) use directory::Directory;
-pub(crate) use message::{Message, WireTarget};
+pub(crate) use message::{Member, Message, MovingSession, WireTarget};
 pub(crate) use outbound::RemoteRequests;
 
 use super::Inner;
@@ -77,7 +77,8 @@ pub const fn client_id_base(node: NodeId) -> u64 {
     ((node as u64) << LOCAL_ID_BITS) | 1
 }
 
-/// The node a client id belongs to.
+/// The node that gave out a client id: the client's node unless its
+/// session moved to another node since (a moved session keeps its id).
 pub const fn node_of(client: u64) -> NodeId {
     (client >> LOCAL_ID_BITS) as NodeId
 }
@@ -168,6 +169,8 @@ pub(crate) struct Cluster {
     pub node: NodeId,
     pub directory: RwLock<Directory>,
     pub requests: Mutex<RemoteRequests>,
+    /// Sessions moving to or from this node.
+    pub handovers: Mutex<handover::Handovers>,
     pub status_hook: RwLock<Option<StatusHook>>,
     /// The link is up (false until the adapter first says so).
     pub up: AtomicBool,
@@ -182,6 +185,7 @@ impl Cluster {
             adapter,
             directory: RwLock::new(Directory::default()),
             requests: Mutex::new(RemoteRequests::default()),
+            handovers: Mutex::new(handover::Handovers::default()),
             status_hook: RwLock::new(None),
             up: AtomicBool::new(false),
             was_up: AtomicBool::new(false),

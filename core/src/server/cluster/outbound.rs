@@ -12,7 +12,7 @@ use tokio::sync::oneshot;
 
 use super::digest::Digest;
 use super::message::{self, Member, Message};
-use super::{node_of, Cluster, Directory, NodeId, Route, Unpublished};
+use super::{Cluster, Directory, NodeId, Route, Unpublished};
 use crate::close::{codes, CloseReason};
 use crate::error::{Error, Result};
 use crate::platform::locks::{lock, read_lock};
@@ -85,7 +85,15 @@ impl Cluster {
 
     /// True for a client of another node that the directory knows.
     pub fn is_remote(&self, id: u64) -> bool {
-        node_of(id) != self.node && read_lock(&self.directory).get(id).is_some()
+        self.node_of(id).is_some()
+    }
+
+    /// The other node client `id` is on, as the directory knows it (not
+    /// always the node its id names: a session may have moved).
+    pub fn node_of(&self, id: u64) -> Option<NodeId> {
+        read_lock(&self.directory)
+            .node_of(id)
+            .filter(|node| *node != self.node)
     }
 
     pub fn link_is_up(&self) -> bool {
@@ -105,7 +113,9 @@ impl Cluster {
         if !self.link_is_up() {
             return Err(link_down());
         }
-        let node = node_of(id);
+        let Some(node) = self.node_of(id) else {
+            return Err(Error::NoSuchClient(id));
+        };
         let (request, rx) = {
             let mut requests = lock(&self.requests);
             requests.next += 1;
@@ -204,14 +214,12 @@ impl Server {
     /// [`Error::NoSuchClient`] when no node has it, [`Error::Closed`] when
     /// the link is down.
     pub(crate) fn to_node_of(&self, id: u64, message: Message) -> Result<()> {
-        let cluster = self
-            .inner
-            .cluster
-            .as_ref()
-            .filter(|c| c.is_remote(id))
+        let cluster = self.inner.cluster.as_ref();
+        let (cluster, node) = cluster
+            .and_then(|c| Some((c, c.node_of(id)?)))
             .ok_or(Error::NoSuchClient(id))?;
         cluster
-            .publish(Route::Node(node_of(id)), message)
+            .publish(Route::Node(node), message)
             .map_err(|_| link_down())
     }
 }

@@ -195,7 +195,7 @@ impl Link {
 /// side ends or a fault cuts the link (which counts it in the proxy's
 /// cuts). Aborting the task is a cut too: it drops both sockets.
 pub(super) async fn relay(client: TcpStream, proxy: Arc<Inner>, state: Arc<LinkState>) {
-    let Ok(server) = TcpStream::connect(proxy.target).await else {
+    let Ok(server) = TcpStream::connect(proxy.target()).await else {
         return;
     };
     let _ = client.set_nodelay(true);
