@@ -8,14 +8,23 @@
 #[allow(dead_code)]
 mod cluster_support;
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use futures::StreamExt;
+use tokio::sync::Semaphore;
+
 use cluster_support::{eventually, Node};
+use hisock::frame::Frame;
 use hisock::protocol::resume::ResumeOutcome;
-use hisock::{codes, ClientInfo, ClientOptions, CloseReason, ConnectionChange, Data, Server};
+use hisock::{
+    codes, ClientInfo, ClientOptions, CloseReason, ConnectionChange, Data, IncomingStream, Server,
+    StreamOptions,
+};
+use hisock_test_support::raw::handshake;
 use hisock_test_support::{
-    connect_through, next_change, quick_reconnect, record_departures, recording_changes, within,
-    FaultProxy, Probe, RedisServer, Transport,
+    connect_through, next_change, patterned_pieces, quick_reconnect, record_departures,
+    recording_changes, within, FaultProxy, Probe, RawPeer, RedisServer, Transport,
 };
 
 const SHORT: Duration = Duration::from_secs(10);
@@ -220,7 +229,7 @@ async fn requests_in_flight_are_answered_once_across_a_move(t: Transport) {
         return;
     };
     let (joins, leaves) = record_joins_and_leaves(&[&a, &b, &c]);
-    let gate = std::sync::Arc::new(tokio::sync::Notify::new());
+    let gate = Arc::new(Semaphore::new(0));
     let arrived = Probe::new("slow arrived");
     {
         let (gate, arrived) = (gate.clone(), arrived.clone());
@@ -228,12 +237,14 @@ async fn requests_in_flight_are_answered_once_across_a_move(t: Transport) {
             let gate = gate.clone();
             arrived.push(n);
             async move {
-                gate.notified().await;
+                if let Ok(permit) = gate.acquire().await {
+                    permit.forget();
+                }
                 n + 1
             }
         });
     }
-    let client_gate = std::sync::Arc::new(tokio::sync::Notify::new());
+    let client_gate = Arc::new(Semaphore::new(0));
     let asked = Probe::new("asked");
     let proxy = FaultProxy::start(a.addr(t)).await;
     let (options, changes) = recording_changes("ada", quick_reconnect());
@@ -243,7 +254,9 @@ async fn requests_in_flight_are_answered_once_across_a_move(t: Transport) {
             let gate = gate.clone();
             asked.push(n);
             async move {
-                gate.notified().await;
+                if let Ok(permit) = gate.acquire().await {
+                    permit.forget();
+                }
                 n + 1
             }
         })
@@ -268,8 +281,8 @@ async fn requests_in_flight_are_answered_once_across_a_move(t: Transport) {
     move_while(&proxy, b.addr(t), &changes, async {
         // Both answers are made while the client is out: a's handler's
         // goes after the client to b; the client's waits in its queue.
-        gate.notify_waiters();
-        client_gate.notify_waiters();
+        gate.add_permits(1);
+        client_gate.add_permits(1);
     })
     .await;
     assert_eq!(
@@ -298,7 +311,7 @@ async fn requests_in_flight_are_answered_once_across_a_move(t: Transport) {
     assert_eq!(arrived.next().await, 8);
     move_while(&proxy, c.addr(t), &changes, async {}).await;
     eventually("ada is on c", || local_clients(&c.server) == 1).await;
-    gate.notify_waiters();
+    gate.add_permits(1);
     assert_eq!(
         within("the second slow request", slow)
             .await
@@ -321,6 +334,267 @@ async fn requests_in_flight_are_answered_once_across_a_move(t: Transport) {
     assert_eq!(leaves.drain().await, Vec::<(u64, u16)>::new());
     within("close", client.close()).await;
     assert_eq!(leaves.next().await, (id, codes::NORMAL));
+}
+
+/// Long enough that at its half the sender waits for credit (more than
+/// the bulk a stream may have in flight is still to go).
+/// Far more than a stream's window (512 KiB by default): a sender whose
+/// receiver stopped reading waits for credit long before the end.
+const STREAM_LEN: usize = 4 * 1024 * 1024;
+
+/// A stream handler that reads the first chunk, says so, waits for a
+/// permit of `gate`, then reads the rest: the stream is mid-way for as long as the
+/// test wants. Records the whole length, or the error that ended it.
+fn held_reader(
+    started: &Probe<()>,
+    gate: &Arc<Semaphore>,
+    done: &Probe<Result<usize, String>>,
+) -> impl Fn(IncomingStream) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>
+       + Clone
+       + Send
+       + Sync
+       + 'static {
+    let (started, gate, done) = (started.clone(), gate.clone(), done.clone());
+    move |mut body: IncomingStream| {
+        let (started, gate, done) = (started.clone(), gate.clone(), done.clone());
+        Box::pin(async move {
+            let first = match body.next().await {
+                Some(Ok(chunk)) => chunk.len(),
+                other => return done.push(Err(format!("no first chunk: {other:?}"))),
+            };
+            started.push(());
+            if let Ok(permit) = gate.acquire().await {
+                permit.forget();
+            }
+            let mut len = first;
+            while let Some(chunk) = body.next().await {
+                match chunk {
+                    Ok(chunk) => len += chunk.len(),
+                    Err(err) => return done.push(Err(err.to_string())),
+                }
+            }
+            done.push(Ok(len));
+        })
+    }
+}
+
+/// Streams in flight when the session moves do not follow it (unlike a
+/// resume on the same node): each ends with an error on both sides, never
+/// hangs, and new streams on the new node work.
+async fn streams_in_flight_end_with_an_error_on_both_sides_when_the_session_moves(t: Transport) {
+    let Some((_redis, [a, b, _c])) = three_nodes().await else {
+        return;
+    };
+    let (started, gate) = (Probe::new("a stream started"), Arc::new(Semaphore::new(0)));
+    let uploads = Probe::new("upload");
+    for node in [&a, &b] {
+        node.server
+            .on("upload", held_reader(&started, &gate, &uploads));
+    }
+    let (joins, _leaves) = record_joins_and_leaves(&[&a, &b]);
+    let proxy = FaultProxy::start(a.addr(t)).await;
+    let downloads = Probe::new("download");
+    let (options, changes) = recording_changes("ada", quick_reconnect());
+    let options = options.on("download", held_reader(&started, &gate, &downloads));
+    let client = connect_through(t, &proxy, options).await;
+    let id = joins.next().await;
+
+    let upload = {
+        let client = client.clone();
+        tokio::spawn(async move {
+            let body = patterned_pieces(STREAM_LEN, 100_000);
+            client
+                .send_stream("upload", body, StreamOptions::new())
+                .await
+        })
+    };
+    let download = {
+        let server = a.server.clone();
+        tokio::spawn(async move {
+            let body = patterned_pieces(STREAM_LEN, 100_000);
+            server
+                .send_stream(id, "download", body, StreamOptions::new())
+                .await
+        })
+    };
+    started.take(2).await;
+    move_while(&proxy, b.addr(t), &changes, async {}).await;
+    gate.add_permits(2);
+    let sent = within("the upload", upload).await.expect("joined");
+    assert!(sent.is_err(), "the upload ends with an error: {sent:?}");
+    let sent = within("the download", download).await.expect("joined");
+    assert!(sent.is_err(), "the download ends with an error: {sent:?}");
+    assert!(
+        uploads.next().await.is_err(),
+        "a's handler saw the upload end"
+    );
+    assert!(
+        downloads.next().await.is_err(),
+        "the client saw the download end"
+    );
+
+    let small = {
+        let client = client.clone();
+        tokio::spawn(async move {
+            let body = patterned_pieces(1000, 100);
+            client
+                .send_stream("upload", body, StreamOptions::new())
+                .await
+        })
+    };
+    started.next().await;
+    gate.add_permits(1);
+    let sent = within("a new stream", small).await.expect("joined");
+    assert!(sent.is_ok(), "{sent:?}");
+    assert_eq!(uploads.next().await, Ok(1000), "a new stream, on b");
+    within("close", client.close()).await;
+}
+
+/// A raw client with a session on `node`: its id and token.
+async fn raw_session(t: Transport, node: &Node) -> (RawPeer, u64, Vec<u8>) {
+    let mut peer = RawPeer::connect(t, node.addr(t)).await;
+    peer.send(&Frame::Resume {
+        token: &[],
+        received: 0,
+    })
+    .await;
+    peer.send(&handshake::hello(Some("ada"))).await;
+    let id = handshake::welcomed_client_id(peer.read_frame().await);
+    let session = peer.read_frame().await.expect("a session frame");
+    let token = match Frame::decode(&session).expect("decodes") {
+        Frame::Session { token, .. } => token.to_vec(),
+        other => panic!("expected a session frame, got {other:?}"),
+    };
+    (peer, id, token)
+}
+
+/// The next frame, which must be `Event{command: "s"}`: its payload.
+async fn next_s(peer: &mut RawPeer) -> u32 {
+    let frame = peer.read_frame().await.expect("an event");
+    match Frame::decode(&frame).expect("decodes") {
+        Frame::Event {
+            command: "s",
+            payload,
+            ..
+        } => hisock::value::decode(payload).expect("a number"),
+        other => panic!("expected event s, got {other:?}"),
+    }
+}
+
+/// A resume on another node while the session's connection on its own
+/// node is still open (that node has not noticed it is dead): the session
+/// moves, the new connection gets what the client says it missed, and the
+/// old one is closed with 4013.
+async fn a_session_still_open_on_its_node_moves_and_the_old_connection_hears_4013(t: Transport) {
+    let Some((_redis, [a, b, _c])) = three_nodes().await else {
+        return;
+    };
+    let (mut old, id, token) = raw_session(t, &a).await;
+    for n in 1..=3u32 {
+        a.server.to_client(id).emit("s", n).expect("local");
+    }
+    for n in 1..=3u32 {
+        assert_eq!(next_s(&mut old).await, n);
+    }
+    let mut new = RawPeer::connect(t, b.addr(t)).await;
+    new.send(&Frame::Resume {
+        token: &token,
+        received: 1,
+    })
+    .await;
+    new.send(&handshake::hello(Some("ada"))).await;
+    assert_eq!(handshake::welcomed_client_id(new.read_frame().await), id);
+    let session = new.read_frame().await.expect("a session frame");
+    match Frame::decode(&session).expect("decodes") {
+        Frame::Session {
+            token: kept,
+            outcome,
+            received,
+            ..
+        } => {
+            assert_eq!(ResumeOutcome::from_wire(outcome), ResumeOutcome::Resumed);
+            assert_eq!(kept, &token[..], "the same session");
+            assert_eq!(received, 0, "the client sent nothing counted");
+        }
+        other => panic!("expected a session frame, got {other:?}"),
+    }
+    assert_eq!(next_s(&mut new).await, 2, "what the client said it missed");
+    assert_eq!(next_s(&mut new).await, 3);
+    assert_eq!(old.expect_end().await.code, codes::SESSION_MOVED);
+    eventually("ada is on b", || {
+        local_clients(&a.server) == 0 && local_clients(&b.server) == 1
+    })
+    .await;
+    a.server.to_client(id).emit("s", 4u32).expect("routed to b");
+    assert_eq!(next_s(&mut new).await, 4);
+}
+
+/// A token the node that gave it out knows as expired: the node the
+/// client resumes on says so (outcome 3, a new session), not "unknown".
+async fn a_token_another_node_knows_as_expired_gets_outcome_expired(t: Transport) {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let url = redis.url();
+    let window = Duration::from_millis(200);
+    let a = Node::start_with(&url, "expiry", CALM, RESYNC, |builder| {
+        builder.session_window(window)
+    })
+    .await;
+    let b = Node::start(&url, "expiry", CALM, RESYNC).await;
+    let (_joins, leaves) = record_joins_and_leaves(&[&a, &b]);
+    let (old, id, token) = raw_session(t, &a).await;
+    drop(old);
+    assert_eq!(
+        leaves.next().await,
+        (id, codes::ABNORMAL),
+        "the window passed"
+    );
+    let mut new = RawPeer::connect(t, b.addr(t)).await;
+    new.send(&Frame::Resume {
+        token: &token,
+        received: 0,
+    })
+    .await;
+    new.send(&handshake::hello(Some("ada"))).await;
+    assert_ne!(handshake::welcomed_client_id(new.read_frame().await), id);
+    let session = new.read_frame().await.expect("a session frame");
+    match Frame::decode(&session).expect("decodes") {
+        Frame::Session {
+            token: issued,
+            outcome,
+            ..
+        } => {
+            assert_eq!(ResumeOutcome::from_wire(outcome), ResumeOutcome::Expired);
+            assert_ne!(issued, &token[..], "a new session");
+        }
+        other => panic!("expected a session frame, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streams_in_flight_end_with_an_error_when_the_session_moves_over_tcp() {
+    streams_in_flight_end_with_an_error_on_both_sides_when_the_session_moves(Transport::Tcp).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streams_in_flight_end_with_an_error_when_the_session_moves_over_ws() {
+    streams_in_flight_end_with_an_error_on_both_sides_when_the_session_moves(Transport::Ws).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_still_open_on_its_node_moves_over_tcp() {
+    a_session_still_open_on_its_node_moves_and_the_old_connection_hears_4013(Transport::Tcp).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_still_open_on_its_node_moves_over_ws() {
+    a_session_still_open_on_its_node_moves_and_the_old_connection_hears_4013(Transport::Ws).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_another_node_knows_as_expired_gets_outcome_expired_over_tcp() {
+    a_token_another_node_knows_as_expired_gets_outcome_expired(Transport::Tcp).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

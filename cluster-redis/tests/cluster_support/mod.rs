@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use hisock::server::cluster::{Adapter, BoxFuture, ClusterNode, NodeId, Route, Unpublished};
-use hisock::{Client, ClientOptions, Server};
+use hisock::{Client, ClientOptions, Server, ServerBuilder};
 use hisock_redis::{RedisAdapter, RedisConfig};
 use hisock_test_support::{init_tracing, within, Transport, WAIT};
 
@@ -29,6 +29,18 @@ impl Node {
     /// A node of cluster `namespace` on the Redis at `url`, publishing its
     /// digest every `resync`.
     pub async fn start(url: &str, namespace: &str, heartbeat: Duration, resync: Duration) -> Node {
+        Node::start_with(url, namespace, heartbeat, resync, |builder| builder).await
+    }
+
+    /// As [`start`](Self::start), with the server's builder passed through
+    /// `configure` first.
+    pub async fn start_with(
+        url: &str,
+        namespace: &str,
+        heartbeat: Duration,
+        resync: Duration,
+        configure: impl FnOnce(ServerBuilder) -> ServerBuilder,
+    ) -> Node {
         init_tracing();
         let config = RedisConfig::new(url)
             .namespace(namespace)
@@ -43,7 +55,7 @@ impl Node {
             inner: adapter.clone(),
             losing: losing.clone(),
         };
-        let server = Server::builder().adapter(lossy).build();
+        let server = configure(Server::builder().adapter(lossy)).build();
         let tcp = Transport::Tcp.listen(&server).await;
         let ws = Transport::Ws.listen(&server).await;
         Node {

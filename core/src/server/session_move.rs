@@ -28,6 +28,7 @@ use super::registry::ClientEntry;
 use super::resumption::NodeTaker;
 use super::session::Session;
 use crate::close::{codes, CloseReason};
+use crate::frame::Frame;
 use crate::platform::locks::{lock, write_lock};
 use crate::platform::timer::DeadlineTimer;
 use crate::protocol::handshake;
@@ -37,8 +38,9 @@ use crate::stream::OutgoingStreams;
 use crate::transport::{FrameSink, TransportError, TransportKind};
 
 /// How long the node a session left waits, at most, for the answers to
-/// its requests to the client (they come from the client's new node);
-/// past it they fail with 4013.
+/// its requests to the client (they come from the client's new node) and
+/// for its streams to the client to end; past it the requests fail with
+/// 4013.
 const MOVED_REQUESTS_WAIT: Duration = Duration::from_secs(60);
 
 /// How often that wait looks whether they were all answered.
@@ -136,7 +138,17 @@ pub(super) async fn send_away(
     session
         .incoming
         .cancel_all("the session moved to another node", &reason);
+    // The streams this node sends end here; the client is told (their
+    // senders, seeing a closed connection, would not tell it).
+    let open = session.outgoing.open_ids();
     session.outgoing.close(&reason);
+    for stream_id in open {
+        let end = Frame::StreamEnd {
+            stream_id,
+            error: Some("the session moved to another node"),
+        };
+        session.peer.outbox.push_control(end.encode());
+    }
     cluster.moved_away(id, session.pending.clone());
     tracing::debug!(node = taker.node, "session moved to another node");
 
@@ -160,8 +172,12 @@ pub(super) async fn send_away(
         if tokio::time::timeout(drain_timeout, drain).await.is_err() {
             tracing::warn!("handlers still running after the drain timeout; dropped");
         }
+        // Requests wait for answers from the new node; streams this node
+        // was sending end, and their last word (`StreamEnd` with the
+        // error) goes after the client too.
+        let outgoing = &session.outgoing;
         let answered = async {
-            while !lock(&pending).is_empty() {
+            while !lock(&pending).is_empty() || outgoing.open_count() > 0 {
                 tokio::time::sleep(MOVED_REQUESTS_POLL).await;
             }
         };

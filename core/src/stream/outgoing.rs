@@ -70,6 +70,12 @@ impl OutgoingStreams {
         lock(&self.state).streams.len()
     }
 
+    /// The ids of the streams open now.
+    #[cfg(feature = "server")]
+    pub fn open_ids(&self) -> Vec<u64> {
+        lock(&self.state).streams.keys().copied().collect()
+    }
+
     fn open(&self) -> Result<u64> {
         let mut state = lock(&self.state);
         if let Some(reason) = &state.closed {
