@@ -36,6 +36,11 @@
 //! seen; the counter `{ns}:node-seq` that hands out node numbers. Nothing
 //! else is stored: the directory of clients is rebuilt from snapshots the
 //! nodes send each other, so a Redis that restarts empty loses nothing.
+//! A resumable session that follows its client to another node crosses as
+//! one message on that node's channel: at most the server's
+//! `replay_limit` plus its `outbox_limit` (8 MiB with the defaults, within
+//! the default [`RedisConfig::queue_bytes`]); a session larger than the
+//! queue's room is not moved, and its client gets a new session.
 //!
 //! # Failures
 //!

@@ -9,7 +9,8 @@
 //! handlers it had started, and waits for a [`Handover`] (a resuming
 //! connection, after its handshake) until the window passes. The
 //! resuming connection's own task only runs the handshake's checks and
-//! hands its transport over.
+//! hands its transport over. In a cluster, a session may instead leave
+//! for another node where its client resumed (`session_move.rs`).
 
 use std::net::SocketAddr;
 use std::pin::Pin;
