@@ -10,9 +10,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::StreamExt;
+use tokio::sync::mpsc;
 
 use super::connection::Links;
-use super::registry::{ClientEntry, ConnControl};
+use super::registry::{ClientEntry, ConnControl, Registry};
+use super::resumption::{Resumable, Takeover};
 use super::{AuthRequest, Server, ServerConfig};
 use crate::close::CloseReason;
 use crate::info::ClientInfo;
@@ -56,7 +58,7 @@ pub(super) struct Joined {
     pub control: Arc<ConnControl>,
     pub pending: Arc<Mutex<PendingRequests>>,
     pub outgoing: Arc<OutgoingStreams>,
-    pub resumable: Option<super::resumption::Resumable>,
+    pub resumable: Option<Resumable>,
 }
 
 /// How the handshake ended.
@@ -199,12 +201,7 @@ pub(super) fn join(
     kind: TransportKind,
     asked: Option<ResumeOutcome>,
 ) -> Option<Joined> {
-    let Links {
-        server,
-        outbox,
-        control,
-        pending,
-    } = links;
+    let Links { server, outbox, .. } = links;
     let config = &server.inner.config;
     let info = ClientInfo {
         id: server.next_client_id(),
@@ -214,9 +211,7 @@ pub(super) fn join(
         transport: kind,
     };
     let mut registry = server.inner.registry.write();
-    if let Err(reason) = handshake::check_capacity(registry.len(), config.max_connections) {
-        drop(registry);
-        refuse(server, outbox, &reason);
+    if !has_room(links, &registry) {
         return None;
     }
     // Queued before the client is visible to broadcasts, so the welcome
@@ -227,34 +222,65 @@ pub(super) fn join(
     {
         return None;
     }
-    let mut handover = None;
-    let mut resumable = None;
+    let mut session = None;
     if let Some(outcome) = asked {
         // A new session, or none when the server keeps none (window 0,
         // outcome 6: PROTOCOL.md section 13.1).
-        let session = match server.open_session(info.id) {
-            Some((sender, session)) => {
+        let frame = match server.open_session(info.id) {
+            Some((sender, resumable)) => {
                 outbox.start_session(config.replay_limit);
                 let frame =
-                    resume::session_frame(&session.token, outcome, 0, config.session_window);
-                handover = Some(sender);
-                resumable = Some(session);
+                    resume::session_frame(&resumable.token, outcome, 0, config.session_window);
+                session = Some((sender, resumable));
                 frame
             }
             None => resume::session_frame(&[], ResumeOutcome::Disabled, 0, Duration::ZERO),
         };
-        if outbox.try_push(session).is_err() {
+        if outbox.try_push(frame).is_err() {
             return None;
         }
     }
+    Some(register(links, &mut registry, info, extensions, session))
+}
+
+/// Whether the server has room for one more client; if not, the refusal
+/// is queued.
+pub(super) fn has_room(links: Links<'_>, registry: &Registry) -> bool {
+    let config = &links.server.inner.config;
+    match handshake::check_capacity(registry.len(), config.max_connections) {
+        Ok(()) => true,
+        Err(reason) => {
+            refuse(links.server, links.outbox, &reason);
+            false
+        }
+    }
+}
+
+/// Puts a client that passed the handshake, with its session if it has
+/// one, in the registry (under the lock the caller checked for room
+/// with), on this connection's queue, control and requests.
+pub(super) fn register(
+    links: Links<'_>,
+    registry: &mut Registry,
+    info: ClientInfo,
+    extensions: super::Extensions,
+    session: Option<(mpsc::Sender<Takeover>, Resumable)>,
+) -> Joined {
+    let Links {
+        server,
+        outbox,
+        control,
+        pending,
+    } = links;
+    let (handover, resumable) = session.unzip();
     control.set_client(info.id);
-    server.inner.counters.joined(kind);
+    server.inner.counters.joined(info.transport);
     let joined = Joined {
         extensions,
         info,
         control: control.clone(),
         pending: pending.clone(),
-        outgoing: Arc::new(OutgoingStreams::new(config.max_streams)),
+        outgoing: Arc::new(OutgoingStreams::new(server.inner.config.max_streams)),
         resumable,
     };
     registry.insert(ClientEntry {
@@ -266,5 +292,5 @@ pub(super) fn join(
         outgoing: joined.outgoing.clone(),
         handover,
     });
-    Some(joined)
+    joined
 }

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 use super::peer::Peer;
-use super::registry::Kick;
+use super::registry::{ClientEntry, Kick};
 use super::Server;
 use crate::close::{codes, CloseReason};
 use crate::frame::Frame;
@@ -186,18 +186,7 @@ impl Server {
                 self.session_ended(&token, ResumeOutcome::Ended);
                 return Err((ResumeOutcome::UnknownToken, handover));
             };
-            let in_range = entry
-                .outbox
-                .resumable_counts()
-                .is_some_and(|(acked, sent)| (acked..=sent).contains(&handover.peer_received));
-            if !in_range {
-                entry.control.kick(Kick {
-                    reason: CloseReason::new(
-                        codes::SESSION_MOVED,
-                        "the session was resumed with a count it cannot serve",
-                    ),
-                    run_leave: true,
-                });
+            if !serves_count(entry, handover.peer_received) {
                 (ResumeOutcome::Gap, handover)
             } else {
                 let Some(sender) = entry.handover.as_ref() else {
@@ -252,10 +241,7 @@ impl Server {
             self.session_ended(&token, ResumeOutcome::Ended);
             return refuse(ResumeOutcome::Ended);
         };
-        let in_range = entry
-            .outbox
-            .resumable_counts()
-            .is_some_and(|(acked, sent)| (acked..=sent).contains(&peer_received));
+        let in_range = serves_count(entry, peer_received);
         let taker = NodeTaker {
             node,
             offer,
@@ -268,15 +254,6 @@ impl Server {
                 .is_some_and(|sender| sender.try_send(Takeover::Node(taker)).is_ok());
         if sent {
             return;
-        }
-        if !in_range {
-            entry.control.kick(Kick {
-                reason: CloseReason::new(
-                    codes::SESSION_MOVED,
-                    "the session was resumed with a count it cannot serve",
-                ),
-                run_leave: true,
-            });
         }
         drop(registry);
         let outcome = match in_range {
@@ -316,6 +293,26 @@ impl Server {
     pub(super) fn session_ended(&self, token: &Token, outcome: ResumeOutcome) {
         lock(&self.inner.sessions).table.end(token, outcome, now());
     }
+}
+
+/// Whether the session of `entry` can serve a client that received its
+/// counted frames up to `peer_received`. When it cannot, the session ends
+/// (outcome 5, gap): its connection is kicked.
+fn serves_count(entry: &ClientEntry, peer_received: u64) -> bool {
+    let in_range = entry
+        .outbox
+        .resumable_counts()
+        .is_some_and(|(acked, sent)| (acked..=sent).contains(&peer_received));
+    if !in_range {
+        entry.control.kick(Kick {
+            reason: CloseReason::new(
+                codes::SESSION_MOVED,
+                "the session was resumed with a count it cannot serve",
+            ),
+            run_leave: true,
+        });
+    }
+    in_range
 }
 
 /// A counted frame from a client with a session: its number, and the

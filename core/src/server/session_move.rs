@@ -20,11 +20,10 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures::Sink;
 
-use super::admission::{session_params, Joined};
+use super::admission::{has_room, register, session_params, Joined};
 use super::cluster::handover::pass_answer_back;
 use super::cluster::{Member, Message, MovingSession, NodeId, Route};
 use super::connection::{attached, while_requests_wait, Links, Next};
-use super::registry::ClientEntry;
 use super::resumption::NodeTaker;
 use super::session::Session;
 use crate::close::{codes, CloseReason};
@@ -34,7 +33,6 @@ use crate::platform::timer::DeadlineTimer;
 use crate::protocol::handshake;
 use crate::protocol::resume::{self, is_counted, ResumeOutcome};
 use crate::protocol::session_table::Token;
-use crate::stream::OutgoingStreams;
 use crate::transport::{FrameSink, TransportError, TransportKind};
 
 /// How long the node a session left waits, at most, for the answers to
@@ -248,8 +246,8 @@ pub(super) fn join_moved(
     let Links {
         server,
         outbox,
-        control,
         pending,
+        ..
     } = links;
     let config = &server.inner.config;
     let MovingSession {
@@ -266,11 +264,7 @@ pub(super) fn join_moved(
     info.addr = peer_addr;
     info.transport = kind;
     let mut registry = server.inner.registry.write();
-    if let Err(reason) = handshake::check_capacity(registry.len(), config.max_connections) {
-        drop(registry);
-        tracing::debug!(code = reason.code, "refusing a moving session");
-        server.inner.counters.refused(reason.code);
-        outbox.close_with(Some(handshake::refuse_frame(&reason)));
+    if !has_room(links, &registry) {
         return None;
     }
     if registry.get(info.id).is_some() {
@@ -280,7 +274,7 @@ pub(super) fn join_moved(
         );
         return None;
     }
-    let (handover, resumable) = server.open_session_as(token, info.id, received);
+    let session = server.open_session_as(token, info.id, received);
     let first = vec![
         handshake::welcome_frame(&info, &session_params(config)),
         resume::session_frame(
@@ -291,28 +285,10 @@ pub(super) fn join_moved(
         ),
     ];
     outbox.import_session(config.replay_limit, peer_received, first, frames);
-    control.set_client(info.id);
-    server.inner.counters.joined(kind);
     for waiting in lock(pending).adopt(next_request_id, &waiting_requests) {
         pass_answer_back(server, from, info.id, waiting);
     }
-    let joined = Joined {
-        extensions,
-        info,
-        control: control.clone(),
-        pending: pending.clone(),
-        outgoing: Arc::new(OutgoingStreams::new(config.max_streams)),
-        resumable: Some(resumable),
-    };
-    registry.insert(ClientEntry {
-        info: joined.info.clone(),
-        extensions: joined.extensions.clone(),
-        outbox: outbox.clone(),
-        control: joined.control.clone(),
-        pending: joined.pending.clone(),
-        outgoing: joined.outgoing.clone(),
-        handover: Some(handover),
-    });
+    let joined = register(links, &mut registry, info, extensions, Some(session));
     for room in &member.rooms {
         registry.join_room(joined.info.id, room);
     }
