@@ -1,8 +1,8 @@
 //! An SVG chart of hisock against raw: one bar per figure with the ratio
 //! hisock/raw (raw = 1, the dashed line), or, for figures without a raw
 //! counterpart, the figure relative to its target. C1's raw is Redis's own
-//! `PUBLISH` (propagation) or one node without an adapter (fanout): its
-//! labels say so.
+//! `PUBLISH` (propagation) or one node without an adapter (fanout, and
+//! resumes that move between nodes): its labels say so.
 
 use std::path::Path;
 

@@ -87,6 +87,7 @@ impl Row {
         match (self.workload, self.metric) {
             ("C1", "propagation_p50_us" | "propagation_p99_us") => Some("Redis PUBLISH"),
             ("C1", "fanout_deliveries_per_s") => Some("1 node, W3"),
+            ("C1", "resume_moved_p50_us" | "resume_moved_p99_us") => Some("1 node, R1"),
             _ => None,
         }
     }

@@ -7,6 +7,12 @@
 //! - fanout: W3's clients (TCP) spread over 3 nodes, node A broadcasts W3's
 //!   series; deliveries/s until every client has all of it. Raw: the same
 //!   on one node without an adapter, in the same run (the single-node W3).
+//! - resume on another node: R1 with two nodes, the proxy sending each
+//!   reconnect to the node the client was not on, so every resume moves
+//!   the session (PROTOCOL.md 13.9); the old node's application sends the
+//!   round's event after the cut. p50 and p99 in µs from the cut to the
+//!   event at the client. Raw: R1 on one node without an adapter, in the
+//!   same run.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -14,9 +20,10 @@ use std::time::{Duration, Instant};
 use futures::{StreamExt, TryStreamExt};
 use hisock::{Client, ClientOptions, Data, Server};
 use hisock_redis::{RedisAdapter, RedisConfig};
-use hisock_test_support::RedisServer;
+use hisock_test_support::{FaultProxy, RedisServer};
 use tokio::sync::mpsc;
 
+use super::resume::resume_latencies;
 use super::{progress, Samples};
 use crate::options::Options;
 use crate::payload::News;
@@ -42,6 +49,7 @@ pub async fn run(options: &Options) -> BenchResult<Vec<Row>> {
     let rounds = options.w2_round_trips / 10;
     let (mut p50, mut p99, mut fanout) =
         (Samples::default(), Samples::default(), Samples::default());
+    let (mut moved50, mut moved99) = (Samples::default(), Samples::default());
     for run in 0..options.runs {
         let namespace = format!("bench{run}");
         let raw = match options.raw {
@@ -69,12 +77,69 @@ pub async fn run(options: &Options) -> BenchResult<Vec<Row>> {
         let three = fanout_rate(Some((&redis, &format!("{namespace}f"))), options).await?;
         progress("C1", "tcp", "fanout_deliveries_per_s", single, three);
         fanout.push(single, three);
+
+        let one_node = match options.raw {
+            true => Some(single_node_resumes(options).await?),
+            false => None,
+        };
+        let mut moved = moving_resumes(&redis, &format!("{namespace}r"), options).await?;
+        let (his50, his99) = (
+            percentile(&mut moved, 50.0) / 1000.0,
+            percentile(&mut moved, 99.0) / 1000.0,
+        );
+        let (raw50, raw99) = match one_node {
+            Some(mut one) => (
+                Some(percentile(&mut one, 50.0) / 1000.0),
+                Some(percentile(&mut one, 99.0) / 1000.0),
+            ),
+            None => (None, None),
+        };
+        progress("C1", "tcp", "resume_moved_p50_us", raw50, his50);
+        progress("C1", "tcp", "resume_moved_p99_us", raw99, his99);
+        moved50.push(raw50, his50);
+        moved99.push(raw99, his99);
     }
     Ok(vec![
         p50.row("C1", "tcp", "propagation_p50_us"),
         p99.row("C1", "tcp", "propagation_p99_us"),
         fanout.row("C1", "tcp", "fanout_deliveries_per_s"),
+        moved50.row("C1", "tcp", "resume_moved_p50_us"),
+        moved99.row("C1", "tcp", "resume_moved_p99_us"),
     ])
+}
+
+/// R1 on one node without an adapter: the reference for a resume that
+/// moves (ns per round).
+async fn single_node_resumes(options: &Options) -> BenchResult<Vec<u64>> {
+    let server = HisockServer::start(Server::new(), &[Transport::Tcp]).await?;
+    let proxy = FaultProxy::start(server.addr(Transport::Tcp)?).await;
+    let latencies =
+        resume_latencies(Transport::Tcp, &proxy, options, |_| (&server.server, None)).await;
+    server.shutdown().await;
+    latencies
+}
+
+/// R1 on two nodes, every reconnect sent to the other one (ns per round).
+async fn moving_resumes(
+    redis: &RedisServer,
+    namespace: &str,
+    options: &Options,
+) -> BenchResult<Vec<u64>> {
+    let nodes = [node(redis, namespace).await?, node(redis, namespace).await?];
+    let addrs = [
+        nodes[0].addr(Transport::Tcp)?,
+        nodes[1].addr(Transport::Tcp)?,
+    ];
+    let proxy = FaultProxy::start(addrs[0]).await;
+    // Round n: the client is on node n % 2 and goes to the other.
+    let latencies = resume_latencies(Transport::Tcp, &proxy, options, |n| {
+        (&nodes[n % 2].server, Some(addrs[(n + 1) % 2]))
+    })
+    .await;
+    for node in nodes {
+        node.shutdown().await;
+    }
+    latencies
 }
 
 /// A node of the cluster `namespace`.

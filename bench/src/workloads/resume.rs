@@ -103,6 +103,23 @@ impl Arrivals {
 async fn hisock_latencies(transport: Transport, options: &Options) -> BenchResult<Vec<u64>> {
     let server = HisockServer::start(Server::new(), &[transport]).await?;
     let proxy = FaultProxy::start(server.addr(transport)?).await;
+    let latencies = resume_latencies(transport, &proxy, options, |_| (&server.server, None)).await;
+    server.shutdown().await;
+    latencies
+}
+
+/// R1's rounds, for one node or several: a client that reconnects at once
+/// through `proxy`; each round cuts its connection, and `round(n)` says
+/// whose application sends the round's event (the node the client was
+/// on: it queues the event in the session) and, for a cluster, where the
+/// proxy sends the next connection. The time from the cut to the
+/// event reaching the client's handler, in ns, per measured round.
+pub(super) async fn resume_latencies<'a>(
+    transport: Transport,
+    proxy: &FaultProxy,
+    options: &Options,
+    round: impl Fn(usize) -> (&'a Server, Option<std::net::SocketAddr>),
+) -> BenchResult<Vec<u64>> {
     let arrivals = Arc::new(Arrivals::default());
     let reconnected = Arc::new(Notify::new());
     // Reconnects that did not resume: then the figure is a new session's,
@@ -133,26 +150,29 @@ async fn hisock_latencies(transport: Transport, options: &Options) -> BenchResul
     let client = crate::side::connect(transport, proxy.addr, options_for_client).await?;
     let rounds = WARMUP + options.r1_cuts;
     let mut latencies = Vec::with_capacity(options.r1_cuts);
-    for round in 0..rounds {
+    for n in 0..rounds {
+        let (server, next) = round(n);
         let id = server
-            .server
             .client_by_name("r1")
             .ok_or("R1: the client is not on the server")?
             .id;
+        if let Some(next) = next {
+            proxy.set_target(next);
+        }
         let cut_at = Instant::now();
         proxy.cut_all();
         // Right after the cut: the server may not know yet that the
         // connection is gone.
-        let _ = server.server.to_client(id).emit("tick", round);
+        let _ = server.to_client(id).emit("tick", n);
         let arrived = within(options.limit, "R1 hisock delivery after a cut", async {
             loop {
-                if let Some(at) = arrivals.of(round) {
+                if let Some(at) = arrivals.of(n) {
                     return at;
                 }
                 let _ = tokio::time::timeout(RESEND, arrivals.arrived.notified()).await;
-                if arrivals.of(round).is_none() {
-                    if let Some(now) = server.server.client_by_name("r1") {
-                        let _ = server.server.to_client(now.id).emit("tick", round);
+                if arrivals.of(n).is_none() {
+                    if let Some(now) = server.client_by_name("r1") {
+                        let _ = server.to_client(now.id).emit("tick", n);
                     }
                 }
             }
@@ -164,7 +184,7 @@ async fn hisock_latencies(transport: Transport, options: &Options) -> BenchResul
             reconnected.notified(),
         )
         .await?;
-        if round >= WARMUP {
+        if n >= WARMUP {
             latencies.push(nanos(arrived - cut_at));
         }
     }
@@ -175,7 +195,6 @@ async fn hisock_latencies(transport: Transport, options: &Options) -> BenchResul
         );
     }
     client.close().await;
-    server.shutdown().await;
     Ok(latencies)
 }
 
