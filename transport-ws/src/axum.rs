@@ -37,6 +37,7 @@ use ::axum::extract::{ConnectInfo, FromRequestParts, Request};
 use ::axum::response::{IntoResponse, Response};
 use ::axum::routing::{get, MethodRouter};
 use bytes::Bytes;
+use hisock::protocol::batch;
 use hisock::{CloseReason, Server, TransportError, TransportKind};
 
 use crate::config::WsConfig;
@@ -131,9 +132,12 @@ pub async fn serve_upgrade_as(
         ))
         .max_message_size(max_frame_len)
         .max_frame_size(max_frame_len)
+        // Chosen when the client offers it (PROTOCOL.md section 1.2).
+        .protocols([batch::SUBPROTOCOL])
         .on_upgrade(move |socket| async move {
-            let conn =
-                frames::connection(socket, max_frame_len, usize::MAX, kind).with_addrs(peer, None);
+            let batches = socket.protocol().is_some();
+            let conn = frames::connection(socket, max_frame_len, usize::MAX, batches, kind)
+                .with_addrs(peer, None);
             server.serve_connection(conn).await;
         })
 }

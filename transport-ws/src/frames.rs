@@ -1,6 +1,10 @@
 //! The adapter between a WebSocket (a stream and sink of messages) and a
 //! hisock [`Connection`] (a stream and sink of whole frames): one binary
-//! message per frame.
+//! message per frame, or, on a connection whose client offered the
+//! `hisock-batch` subprotocol and got it, batches of frames
+//! ([`hisock::protocol::batch`]): the small frames written between two
+//! flushes go as one message (a frame alone as itself), and received
+//! batches are split again.
 //!
 //! It is generic over the WebSocket type, so tokio-tungstenite's
 //! `WebSocketStream` and axum's `WebSocket` share it; [`WsMessage`] and
@@ -33,6 +37,7 @@ use std::task::{ready, Context, Poll};
 use bytes::Bytes;
 use futures::{Sink, Stream};
 use hisock::frame::{Frame, FrameKind};
+use hisock::protocol::batch;
 use hisock::{codes, CloseReason, Connection, TransportError, TransportKind};
 
 /// A WebSocket close reason fits in a control frame: 125 bytes minus the
@@ -133,6 +138,16 @@ pub(crate) struct WsFrames<S, M> {
     close_queued: bool,
     /// Nothing more will be read: the peer closed or the stream failed.
     read_done: bool,
+    /// Batches were agreed on: received ones are split, and small frames
+    /// written between flushes go together.
+    batches: bool,
+    /// The frames of a received batch not yet taken (after its marker).
+    batch_in: Bytes,
+    /// Small frames written since the last flush (only with `batches`).
+    held: batch::Builder,
+    /// A frame too large to batch, written after held frames: it goes
+    /// once those are sent and the socket is ready again.
+    waiting: Option<Bytes>,
 }
 
 /// The smallest fragment: smaller ones would mean more system calls per
@@ -169,7 +184,13 @@ pub(crate) fn max_write_buffer(write_buffer_len: usize, largest_message: usize) 
 impl<S, M: WsMessage> WsFrames<S, M> {
     /// `write_buffer_len`: the socket's write buffer size; the fragment
     /// size is that or [`MIN_FRAGMENT_LEN`], whichever is larger.
-    pub(crate) fn new(socket: S, max_frame_len: usize, write_buffer_len: usize) -> Self {
+    /// `batches`: the peer agreed on batches (module docs).
+    pub(crate) fn new(
+        socket: S,
+        max_frame_len: usize,
+        write_buffer_len: usize,
+        batches: bool,
+    ) -> Self {
         Self {
             socket,
             message: PhantomData,
@@ -182,16 +203,22 @@ impl<S, M: WsMessage> WsFrames<S, M> {
             close_reason: None,
             close_queued: false,
             read_done: false,
+            batches,
+            batch_in: Bytes::new(),
+            held: batch::Builder::default(),
+            waiting: None,
         }
     }
 }
 
 /// Splits a WebSocket into a hisock [`Connection`] without addresses.
-/// `write_buffer_len`: the socket's write buffer size (see [`WsFrames::new`]).
+/// `write_buffer_len`: the socket's write buffer size, `batches`: whether
+/// the peer agreed on batches (see [`WsFrames::new`]).
 pub(crate) fn connection<S, M, E>(
     socket: S,
     max_frame_len: usize,
     write_buffer_len: usize,
+    batches: bool,
     kind: TransportKind,
 ) -> Connection
 where
@@ -201,7 +228,7 @@ where
 {
     use futures::StreamExt;
     let (sink, stream) =
-        WsFrames::<S, M>::new(socket, max_frame_len, write_buffer_len).split::<Bytes>();
+        WsFrames::<S, M>::new(socket, max_frame_len, write_buffer_len, batches).split::<Bytes>();
     Connection::new(stream, sink, kind)
 }
 
@@ -279,6 +306,14 @@ where
             if this.read_done {
                 return Poll::Ready(None);
             }
+            if !this.batch_in.is_empty() {
+                let frame = batch::next_frame(&mut this.batch_in, this.max_frame_len);
+                if frame.is_err() {
+                    this.batch_in.clear();
+                    this.read_done = true;
+                }
+                return Poll::Ready(Some(frame));
+            }
             let message = match ready!(Pin::new(&mut this.socket).poll_next(cx)) {
                 None => None,
                 Some(Err(err)) => err.into_transport().map(Err),
@@ -291,6 +326,18 @@ where
                             len: frame.len(),
                             max: this.max_frame_len,
                         }))
+                    }
+                    Received::Binary(frame) if this.batches && batch::is_batch(&frame) => {
+                        // The first frame now (a batch holds at least one),
+                        // the others on the next polls.
+                        let mut rest = frame.slice(1..);
+                        match batch::next_frame(&mut rest, this.max_frame_len) {
+                            Ok(first) => {
+                                this.batch_in = rest;
+                                return Poll::Ready(Some(Ok(first)));
+                            }
+                            Err(err) => Some(Err(err)),
+                        }
                     }
                     Received::Binary(frame) => return Poll::Ready(Some(Ok(frame))),
                     Received::Text => Some(Err(TransportError::Unsupported(CloseReason::new(
@@ -322,6 +369,10 @@ where
         let this = &mut *self;
         loop {
             ready!(Pin::new(&mut this.socket).poll_ready(cx)).map_err(send_error)?;
+            if let Some(frame) = this.waiting.take() {
+                Pin::new(&mut *this).send_whole(frame)?;
+                continue;
+            }
             if this.unsent.is_empty() {
                 return Poll::Ready(Ok(()));
             }
@@ -338,10 +389,77 @@ where
         }
     }
 
-    fn start_send(mut self: Pin<&mut Self>, mut frame: Bytes) -> Result<(), Self::Error> {
+    fn start_send(mut self: Pin<&mut Self>, frame: Bytes) -> Result<(), Self::Error> {
         if let Some(reason) = close_reason_of(&frame) {
             self.close_reason = Some(reason);
         }
+        if !self.batches {
+            return self.send_whole(frame);
+        }
+        let this = &mut *self;
+        if this.held.fits(&frame) {
+            this.held.add(frame);
+            return Ok(());
+        }
+        // What is held goes now (`poll_ready` saw the socket ready); a
+        // small frame starts the next batch, a large one goes after it.
+        let held = this.held.take();
+        if batch::batchable(&frame) {
+            this.held.add(frame);
+        } else if held.is_some() {
+            this.waiting = Some(frame);
+        } else {
+            return self.send_whole(frame);
+        }
+        match held {
+            Some(held) => Pin::new(&mut this.socket)
+                .start_send(M::binary(held))
+                .map_err(send_error),
+            None => Ok(()),
+        }
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        // The rest of a fragmented frame and what is held first.
+        ready!(self.as_mut().poll_send_held(cx))?;
+        Pin::new(&mut self.socket)
+            .poll_flush(cx)
+            .map_err(send_error)
+    }
+
+    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        let this = &mut *self;
+        if !this.close_queued {
+            // The peer may have closed first or the socket may be broken:
+            // then there is no close frame to send, only the socket to close.
+            // Otherwise the rest of a fragmented frame and what is held go
+            // first.
+            if ready!(Pin::new(&mut *this).poll_send_held(cx)).is_ok() {
+                let (code, reason) = sendable_close(this.close_reason.take());
+                if let Err(err) = Pin::new(&mut this.socket).start_send(M::close(code, reason)) {
+                    if let Some(err) = err.into_transport() {
+                        tracing::debug!(%err, "could not queue the websocket close frame");
+                    }
+                }
+            }
+            this.close_queued = true;
+        }
+        match ready!(Pin::new(&mut this.socket).poll_close(cx)) {
+            Ok(()) => Poll::Ready(Ok(())),
+            Err(err) => Poll::Ready(err.into_transport().map_or(Ok(()), Err)),
+        }
+    }
+}
+
+impl<S, M> WsFrames<S, M>
+where
+    S: Sink<M> + Unpin,
+    S::Error: WsError,
+    M: WsMessage,
+{
+    /// Sends `frame` as a message of its own (in fragments if it is large);
+    /// the socket must be ready.
+    fn send_whole(mut self: Pin<&mut Self>, mut frame: Bytes) -> Result<(), TransportError> {
         let message = match frame.len() > self.fragment_len.saturating_mul(2) {
             true => {
                 let first = frame.split_to(self.fragment_len);
@@ -356,34 +474,24 @@ where
             .map_err(send_error)
     }
 
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        // The rest of a fragmented frame first.
+    /// Sends the rest of a fragmented frame, a waiting one and what is
+    /// held, without flushing.
+    fn poll_send_held(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<(), TransportError>> {
         ready!(self.as_mut().poll_ready(cx))?;
-        Pin::new(&mut self.socket)
-            .poll_flush(cx)
-            .map_err(send_error)
-    }
-
-    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        if self.held.is_empty() {
+            return Poll::Ready(Ok(()));
+        }
         let this = &mut *self;
-        if !this.close_queued {
-            // The peer may have closed first or the socket may be broken:
-            // then there is no close frame to send, only the socket to close.
-            // Otherwise the rest of a fragmented frame goes first.
-            if ready!(Pin::new(&mut *this).poll_ready(cx)).is_ok() {
-                let (code, reason) = sendable_close(this.close_reason.take());
-                if let Err(err) = Pin::new(&mut this.socket).start_send(M::close(code, reason)) {
-                    if let Some(err) = err.into_transport() {
-                        tracing::debug!(%err, "could not queue the websocket close frame");
-                    }
-                }
-            }
-            this.close_queued = true;
+        ready!(Pin::new(&mut this.socket).poll_ready(cx)).map_err(send_error)?;
+        if let Some(held) = this.held.take() {
+            Pin::new(&mut this.socket)
+                .start_send(M::binary(held))
+                .map_err(send_error)?;
         }
-        match ready!(Pin::new(&mut this.socket).poll_close(cx)) {
-            Ok(()) => Poll::Ready(Ok(())),
-            Err(err) => Poll::Ready(err.into_transport().map_or(Ok(()), Err)),
-        }
+        Poll::Ready(Ok(()))
     }
 }
 

@@ -6,6 +6,18 @@
 //! browser buffers without limit. The sink therefore watches
 //! `bufferedAmount` and makes `poll_ready` wait (re-checking on a short
 //! timer) while more than [`HIGH_WATER_BYTES`] are still unsent.
+//!
+//! Batches (PROTOCOL.md section 1.2): the socket offers the `hisock-batch`
+//! subprotocol. When the server takes it, received batches are split into
+//! their frames, and the sink sends the first frames written in a JS task
+//! at once, while the ones written after them in the same task wait for
+//! its end (a `setTimeout(0)`, or a full batch) and go together as one
+//! message. ("The same task" as the sink can tell without a timer per
+//! send: since the last message received or the last such wait. A send
+//! after a quiet spell may thus wait for the end of its task too.) A page that awaits each `send` of a loop writes one frame per
+//! microtask: one message each cost it more in Chromium's `WebSocket.send`
+//! than everything else it did per event (bench/README.md, "Browser").
+//! With a server that does not take it, one message per frame, at once.
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -19,6 +31,7 @@ use bytes::Bytes;
 use futures::{FutureExt, Sink, Stream};
 use gloo_timers::future::TimeoutFuture;
 use hisock::close::{codes, CloseReason};
+use hisock::protocol::batch;
 use hisock::{Connection, TransportError, TransportKind};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
@@ -48,6 +61,8 @@ struct Inbound {
     frames: VecDeque<Result<Bytes, TransportError>>,
     /// Set by the open event (while [`open`] waits for it).
     opened: bool,
+    /// The server took the `hisock-batch` subprotocol (known once open).
+    batches: bool,
     /// Set by the close event: no more frames will come.
     closed: Option<CloseReason>,
     /// The stream has reported the close (or an error) and ends now.
@@ -82,12 +97,46 @@ pub struct WsFrameStream {
     _on_close: EventClosure,
 }
 
-/// The sending half: one binary message per frame, waiting while the
-/// browser's own send buffer is over [`HIGH_WATER_BYTES`].
+/// The sending half: one binary message per frame or batch, waiting while
+/// the browser's own send buffer is over [`HIGH_WATER_BYTES`]. With
+/// batches, frames written after the first ones of a JS task are sent at
+/// its end (module docs).
 pub struct WsFrameSink {
     ws: WebSocket,
     inbound: Shared,
     drain_timer: Option<TimeoutFuture>,
+    held: Rc<RefCell<Held>>,
+    /// Sends what is held at the end of the task; cleared and dropped with
+    /// the sink.
+    on_task_end: EventClosure,
+}
+
+/// Frames that wait for the end of the current JS task (with batches).
+#[derive(Default)]
+struct Held {
+    frames: batch::Builder,
+    /// The `setTimeout` that ends the wait is set (its id): until it fires,
+    /// flushed frames wait here.
+    timer: Option<JsValue>,
+    /// Frames went at once since the last message received or the last
+    /// wait: the next ones wait.
+    sent_at_once: bool,
+}
+
+/// Hands one message to the browser.
+fn send(ws: &WebSocket, message: &[u8]) -> Result<(), TransportError> {
+    ws.send_with_u8_array(message)
+        .map_err(|err| TransportError::Other(js_message(&err)))
+}
+
+impl Held {
+    /// Sends what is held, as one message.
+    fn send(&mut self, ws: &WebSocket) -> Result<(), TransportError> {
+        match self.frames.take() {
+            Some(message) => send(ws, &message),
+            None => Ok(()),
+        }
+    }
 }
 
 /// Opens a WebSocket to `url` and waits (at most `open_timeout`) until it is
@@ -148,7 +197,8 @@ pub(crate) async fn try_open(
                 .into(),
         ));
     }
-    let ws = WebSocket::new(url).map_err(|err| invalid(js_message(&err)))?;
+    let ws = WebSocket::new_with_str(url, batch::SUBPROTOCOL)
+        .map_err(|err| invalid(js_message(&err)))?;
     let (conn, inbound) = wire(ws.clone(), max_frame_len);
     // Wait for `open` or `close` (which the connection's own close handler
     // records), whichever comes first: no channel, no second close handler.
@@ -178,6 +228,7 @@ pub(crate) async fn try_open(
     })
     .await;
     ws.set_onopen(None);
+    inbound.borrow_mut().batches = ws.protocol() == batch::SUBPROTOCOL;
     // On failure, dropping `conn` unhooks the handlers and closes the
     // socket if it is still connecting.
     opened.map(|()| conn)
@@ -206,7 +257,8 @@ fn is_websocket_url(url: &str) -> bool {
 
 /// Wraps an already **open** WebSocket as a [`Connection`]. Sets its
 /// `binaryType` to `arraybuffer` and takes over its `onmessage` and
-/// `onclose` handlers.
+/// `onclose` handlers. If it was opened with the `hisock-batch`
+/// subprotocol and the server took it, the connection carries batches.
 pub fn connection(ws: WebSocket, max_frame_len: usize) -> Connection {
     wire(ws, max_frame_len).0
 }
@@ -215,12 +267,32 @@ pub fn connection(ws: WebSocket, max_frame_len: usize) -> Connection {
 fn wire(ws: WebSocket, max_frame_len: usize) -> (Connection, Shared) {
     ws.set_binary_type(BinaryType::Arraybuffer);
     let inbound: Shared = Rc::default();
+    inbound.borrow_mut().batches = ws.protocol() == batch::SUBPROTOCOL;
 
+    let held: Rc<RefCell<Held>> = Rc::default();
     let on_message = {
-        let inbound = inbound.clone();
+        let (inbound, held) = (inbound.clone(), held.clone());
         EventClosure::new(move |event: JsValue| {
+            // A task of its own: the next frames written may go at once.
+            held.borrow_mut().sent_at_once = false;
             let item = frame_of(event.unchecked_ref(), max_frame_len);
-            inbound.borrow_mut().push(item);
+            let mut inbound = inbound.borrow_mut();
+            match item {
+                Ok(message) if inbound.batches && batch::is_batch(&message) => {
+                    // Every frame of the batch, or those before a malformed
+                    // one and its error (which ends the connection).
+                    let mut rest = message.slice(1..);
+                    loop {
+                        let frame = batch::next_frame(&mut rest, max_frame_len);
+                        let last = frame.is_err() || rest.is_empty();
+                        inbound.push(frame);
+                        if last {
+                            break;
+                        }
+                    }
+                }
+                item => inbound.push(item),
+            }
         })
     };
     let on_close = {
@@ -247,10 +319,22 @@ fn wire(ws: WebSocket, max_frame_len: usize) -> (Connection, Shared) {
         true => TransportKind::Wss,
         false => TransportKind::Ws,
     };
+    let on_task_end = {
+        let (ws, held) = (ws.clone(), held.clone());
+        EventClosure::new(move |_| {
+            let mut held = held.borrow_mut();
+            held.timer = None;
+            held.sent_at_once = false;
+            // A socket that closed meanwhile is the reader's to report.
+            let _ = held.send(&ws);
+        })
+    };
     let sink = WsFrameSink {
         ws,
         inbound: inbound.clone(),
         drain_timer: None,
+        held,
+        on_task_end,
     };
     (Connection::new(stream, sink, kind), inbound)
 }
@@ -310,6 +394,14 @@ extern "C" {
     /// `dst` to the array), whose `usize` formatting costs the `.wasm`.
     #[wasm_bindgen(js_namespace = Uint8Array, js_name = "prototype.set.call")]
     pub(crate) fn copy_bytes(dst: &mut [u8], src: &js_sys::Uint8Array);
+
+    /// `setTimeout(callback, 0)`: runs `callback` in a task of its own,
+    /// after the current one and its microtasks.
+    #[wasm_bindgen(js_name = setTimeout)]
+    fn set_timeout_0(callback: &js_sys::Function) -> JsValue;
+
+    #[wasm_bindgen(js_name = clearTimeout)]
+    fn clear_timeout(id: &JsValue);
 }
 
 impl Stream for WsFrameStream {
@@ -383,30 +475,67 @@ impl Sink<Bytes> for WsFrameSink {
     }
 
     fn start_send(self: Pin<&mut Self>, frame: Bytes) -> Result<(), Self::Error> {
-        if self.ws.ready_state() != WebSocket::OPEN {
-            return Err(self.closed_error());
+        // `poll_ready` has just seen the socket open.
+        if !self.inbound.borrow().batches {
+            return send(&self.ws, &frame);
         }
-        self.ws
-            .send_with_u8_array(&frame)
-            .map_err(|err| TransportError::Other(js_message(&err)))
+        let mut held = self.held.borrow_mut();
+        if held.frames.fits(&frame) {
+            held.frames.add(frame);
+            return Ok(());
+        }
+        // A full batch goes now; a frame too large for one goes after it.
+        held.send(&self.ws)?;
+        if !batch::batchable(&frame) {
+            return send(&self.ws, &frame);
+        }
+        held.frames.add(frame);
+        Ok(())
     }
 
     fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         // `send` hands the message to the browser, which sends it as soon as
-        // it can; there is nothing to flush from here.
-        Poll::Ready(Ok(()))
+        // it can. With batches, the first frames of a task go now (a lone
+        // request waits for nothing); later ones in the same task wait for
+        // its end.
+        let mut held = self.held.borrow_mut();
+        if held.frames.is_empty() || held.timer.is_some() {
+            return Poll::Ready(Ok(()));
+        }
+        if held.sent_at_once {
+            held.timer = Some(set_timeout_0(self.on_task_end.as_ref().unchecked_ref()));
+            return Poll::Ready(Ok(()));
+        }
+        held.sent_at_once = true;
+        Poll::Ready(held.send(&self.ws))
     }
 
     fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         // The browser sends every message already passed to `send` before
         // its close frame, so closing right away loses nothing.
+        self.send_held_now();
         close_socket(&self.ws);
         Poll::Ready(Ok(()))
     }
 }
 
+impl WsFrameSink {
+    /// Sends what waits for the end of the task now, and cancels that wait.
+    fn send_held_now(&self) {
+        let mut held = self.held.borrow_mut();
+        if let Some(timer) = held.timer.take() {
+            clear_timeout(&timer);
+        }
+        if self.ws.ready_state() == WebSocket::OPEN {
+            let _ = held.send(&self.ws);
+        }
+    }
+}
+
 impl Drop for WsFrameSink {
     fn drop(&mut self) {
+        // Also keeps the timer from calling `on_task_end` once it is gone.
+        self.send_held_now();
         close_socket(&self.ws);
     }
 }
