@@ -397,14 +397,14 @@ where
             return self.send_whole(frame);
         }
         let this = &mut *self;
-        if this.held.fits(&frame) {
+        if this.held.fits(&frame, batch::MAX_BATCH_LEN) {
             this.held.add(frame);
             return Ok(());
         }
         // What is held goes now (`poll_ready` saw the socket ready); a
         // small frame starts the next batch, a large one goes after it.
         let held = this.held.take();
-        if batch::batchable(&frame) {
+        if batch::batchable(&frame, batch::MAX_BATCH_LEN) {
             this.held.add(frame);
         } else if held.is_some() {
             this.waiting = Some(frame);

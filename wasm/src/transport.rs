@@ -31,6 +31,7 @@ use bytes::Bytes;
 use futures::{FutureExt, Sink, Stream};
 use gloo_timers::future::TimeoutFuture;
 use hisock::close::{codes, CloseReason};
+use hisock::frame::{Frame, FrameKind};
 use hisock::protocol::batch;
 use hisock::{Connection, TransportError, TransportKind};
 use wasm_bindgen::closure::Closure;
@@ -121,6 +122,9 @@ struct Held {
     /// Frames went at once since the last message received or the last
     /// wait: the next ones wait.
     sent_at_once: bool,
+    /// The most one batch may hold: 0 (no batches) until the server's
+    /// `Welcome` says how large a message it takes.
+    limit: usize,
 }
 
 /// Hands one message to the browser.
@@ -274,24 +278,34 @@ fn wire(ws: WebSocket, max_frame_len: usize) -> (Connection, Shared) {
         let (inbound, held) = (inbound.clone(), held.clone());
         EventClosure::new(move |event: JsValue| {
             // A task of its own: the next frames written may go at once.
-            held.borrow_mut().sent_at_once = false;
             let item = frame_of(event.unchecked_ref(), max_frame_len);
             let mut inbound = inbound.borrow_mut();
+            let mut held = held.borrow_mut();
+            held.sent_at_once = false;
+            let batches = inbound.batches;
+            let mut received = |frame: Result<Bytes, TransportError>| {
+                if let (Ok(frame), true) = (&frame, batches && held.limit == 0) {
+                    if let Some(limit) = batch_limit_in(frame) {
+                        held.limit = limit;
+                    }
+                }
+                inbound.push(frame);
+            };
             match item {
-                Ok(message) if inbound.batches && batch::is_batch(&message) => {
+                Ok(message) if batches && batch::is_batch(&message) => {
                     // Every frame of the batch, or those before a malformed
                     // one and its error (which ends the connection).
                     let mut rest = message.slice(1..);
                     loop {
                         let frame = batch::next_frame(&mut rest, max_frame_len);
                         let last = frame.is_err() || rest.is_empty();
-                        inbound.push(frame);
+                        received(frame);
                         if last {
                             break;
                         }
                     }
                 }
-                item => inbound.push(item),
+                item => received(item),
             }
         })
     };
@@ -337,6 +351,17 @@ fn wire(ws: WebSocket, max_frame_len: usize) -> (Connection, Shared) {
         on_task_end,
     };
     (Connection::new(stream, sink, kind), inbound)
+}
+
+/// The most one batch to the server may hold, if `frame` is its `Welcome`.
+fn batch_limit_in(frame: &[u8]) -> Option<usize> {
+    if frame.first() != Some(&FrameKind::Welcome.number()) {
+        return None;
+    }
+    match Frame::decode(frame) {
+        Ok(Frame::Welcome { max_frame_len, .. }) => Some(batch::client_limit(max_frame_len)),
+        _ => None,
+    }
 }
 
 /// One message event as a frame: binary data is copied out of the
@@ -476,17 +501,18 @@ impl Sink<Bytes> for WsFrameSink {
 
     fn start_send(self: Pin<&mut Self>, frame: Bytes) -> Result<(), Self::Error> {
         // `poll_ready` has just seen the socket open.
-        if !self.inbound.borrow().batches {
+        let mut held = self.held.borrow_mut();
+        let limit = held.limit;
+        if limit == 0 {
             return send(&self.ws, &frame);
         }
-        let mut held = self.held.borrow_mut();
-        if held.frames.fits(&frame) {
+        if held.frames.fits(&frame, limit) {
             held.frames.add(frame);
             return Ok(());
         }
         // A full batch goes now; a frame too large for one goes after it.
         held.send(&self.ws)?;
-        if !batch::batchable(&frame) {
+        if !batch::batchable(&frame, limit) {
             return send(&self.ws, &frame);
         }
         held.frames.add(frame);

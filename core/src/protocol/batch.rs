@@ -23,7 +23,8 @@ pub const SUBPROTOCOL: &str = "hisock-batch";
 /// The first byte of a batch message.
 pub const MARKER: u8 = 0xff;
 
-/// Senders put frames in a batch while it stays within this many bytes; a
+/// Senders put frames in a batch while it stays within this many bytes and
+/// within the receiver's limit (a client: `Welcome.max_frame_len`); a
 /// larger frame goes as a message of its own.
 pub const MAX_BATCH_LEN: usize = 64 * 1024;
 
@@ -43,9 +44,16 @@ pub fn is_batch(message: &[u8]) -> bool {
 }
 
 /// Whether `frame` may go in a batch at all: a batch of it alone is within
-/// [`MAX_BATCH_LEN`].
-pub fn batchable(frame: &[u8]) -> bool {
-    1 + LEN_PREFIX + frame.len() <= MAX_BATCH_LEN
+/// `limit` ([`MAX_BATCH_LEN`] or less).
+pub fn batchable(frame: &[u8], limit: usize) -> bool {
+    1 + LEN_PREFIX + frame.len() <= limit
+}
+
+/// The most a client puts in one batch to a server that announced
+/// `max_frame_len` in its `Welcome`: a batch is one message, which the
+/// server takes up to that size.
+pub fn client_limit(max_frame_len: u32) -> usize {
+    MAX_BATCH_LEN.min(max_frame_len as usize)
 }
 
 /// Frames that will go as one message: the first one alone as it is, or a
@@ -63,14 +71,15 @@ impl Builder {
         self.first.is_none() && self.batch.is_empty()
     }
 
-    /// Whether `frame` still fits in the batch the held frames would make
-    /// (always, when nothing is held and the frame is [`batchable`]).
-    pub fn fits(&self, frame: &[u8]) -> bool {
+    /// Whether `frame` still fits in a batch of at most `limit` bytes with
+    /// the held frames (when nothing is held: whether it is
+    /// [`batchable`]).
+    pub fn fits(&self, frame: &[u8], limit: usize) -> bool {
         let len = match &self.first {
             Some(first) => 1 + LEN_PREFIX + first.len(),
             None => self.batch.len().max(1),
         };
-        len + LEN_PREFIX + frame.len() <= MAX_BATCH_LEN
+        len + LEN_PREFIX + frame.len() <= limit
     }
 
     /// Adds a frame after the held ones (the caller checked [`fits`]).
@@ -204,7 +213,7 @@ mod tests {
 
         let frame = Bytes::from(vec![7; 1000]);
         let mut added = 0;
-        while builder.fits(&frame) {
+        while builder.fits(&frame, MAX_BATCH_LEN) {
             builder.add(frame.clone());
             added += 1;
         }
@@ -213,9 +222,12 @@ mod tests {
         assert_eq!(batch.len(), 1 + added * (LEN_PREFIX + 1000));
         assert_eq!(frames_of(&batch, 1000).unwrap().len(), added);
 
-        assert!(batchable(&vec![0; MAX_BATCH_LEN - 5]));
-        assert!(!batchable(&vec![0; MAX_BATCH_LEN - 4]));
-        assert!(builder.fits(&vec![0; MAX_BATCH_LEN - 5]));
+        assert!(batchable(&vec![0; MAX_BATCH_LEN - 5], MAX_BATCH_LEN));
+        assert!(!batchable(&vec![0; MAX_BATCH_LEN - 4], MAX_BATCH_LEN));
+        assert!(builder.fits(&vec![0; MAX_BATCH_LEN - 5], MAX_BATCH_LEN));
+        assert!(!builder.fits(&[0; 20], client_limit(24)));
+        assert!(builder.fits(&[0; 19], client_limit(24)));
+        assert_eq!(client_limit(16 << 20), MAX_BATCH_LEN);
     }
 
     #[test]

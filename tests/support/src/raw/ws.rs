@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 use bytes::Bytes;
 use futures::{SinkExt, StreamExt};
 use hisock::frame::Frame;
+use hisock::protocol::batch;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::handshake::client::Request;
@@ -78,6 +79,35 @@ impl RawWsPeer {
             .expect("the WebSocket upgrade")
     }
 
+    /// Opens a WebSocket to `path` on `addr` offering the `hisock-batch`
+    /// subprotocol (PROTOCOL.md section 1.2), without the hisock
+    /// handshake; also says whether the server took it.
+    pub async fn connect_offering_batches(addr: SocketAddr, path: &str) -> (Self, bool) {
+        let mut request = format!("ws://{addr}{path}")
+            .into_client_request()
+            .expect("a WebSocket request");
+        request.headers_mut().insert(
+            "sec-websocket-protocol",
+            format!("x-other, {}", batch::SUBPROTOCOL)
+                .parse()
+                .expect("a header value"),
+        );
+        let stream = within("raw TCP connect", TcpStream::connect(addr))
+            .await
+            .expect("raw TCP connect");
+        let (ws, response) = within(
+            "the WebSocket upgrade",
+            tokio_tungstenite::client_async(request, Box::new(stream) as RawStream),
+        )
+        .await
+        .expect("the WebSocket upgrade");
+        let taken = response
+            .headers()
+            .get("sec-websocket-protocol")
+            .map(|value| value.as_bytes() == batch::SUBPROTOCOL.as_bytes());
+        (Self { ws }, taken == Some(true))
+    }
+
     async fn upgrade(stream: RawStream, request: Request) -> Result<Self, Error> {
         let (ws, _) = within(
             "the WebSocket upgrade",
@@ -137,6 +167,35 @@ impl RawWsPeer {
         within("raw flush", self.ws.flush())
             .await
             .expect("raw flush");
+    }
+
+    /// Sends `frames` as one batch message (PROTOCOL.md section 1.2; more
+    /// than one frame, or the batch would be the frame alone).
+    pub async fn send_batch(&mut self, frames: &[Frame<'_>]) {
+        assert!(frames.len() > 1, "a batch of one frame is that frame");
+        let mut builder = batch::Builder::default();
+        for frame in frames {
+            builder.add(frame.encode());
+        }
+        let message = builder.take().expect("frames");
+        assert!(batch::is_batch(&message), "the frames fit in one batch");
+        self.send_binary(message).await;
+    }
+
+    /// The frames of the next binary message, split when it is a batch
+    /// (on a connection that took batches), and whether it was one;
+    /// `None` when the other end closed. Panics on a malformed batch.
+    pub async fn read_frames(&mut self) -> Option<(Vec<Bytes>, bool)> {
+        let message = self.read_frame().await?;
+        if !batch::is_batch(&message) {
+            return Some((vec![message], false));
+        }
+        let mut rest = message.slice(1..);
+        let mut frames = Vec::new();
+        while frames.is_empty() || !rest.is_empty() {
+            frames.push(batch::next_frame(&mut rest, usize::MAX).expect("a well-formed batch"));
+        }
+        Some((frames, true))
     }
 
     /// Sends one binary message exactly as given.
