@@ -131,15 +131,40 @@ impl RawWsPeer {
     }
 
     /// Completes the WebSocket upgrade of an accepted connection, as a fake
-    /// server; returns the peer and the path the client asked for.
+    /// server; returns the peer and the path the client asked for. Offers
+    /// of batches are declined, as an older server's.
+    pub async fn accept(stream: impl Duplex + 'static) -> (Self, String) {
+        let (peer, path, _) = Self::accept_batches(stream, |_| false).await;
+        (peer, path)
+    }
+
+    /// Like [`accept`](Self::accept), agreeing on batches (PROTOCOL.md
+    /// section 1.2) if the client offers them and `agree` says yes to the
+    /// request's path; also says whether the connection carries batches.
     // The upgrade callback's error type is tungstenite's own (an HTTP
     // response).
     #[allow(clippy::result_large_err)]
-    pub async fn accept(stream: impl Duplex + 'static) -> (Self, String) {
+    pub async fn accept_batches(
+        stream: impl Duplex + 'static,
+        agree: fn(&str) -> bool,
+    ) -> (Self, String, bool) {
         let stream: RawStream = Box::new(stream);
         let mut path = String::new();
-        let note_path = |request: &UpgradeRequest, response: UpgradeResponse| {
+        let mut batches = false;
+        let note_path = |request: &UpgradeRequest, mut response: UpgradeResponse| {
             path = request.uri().path().to_owned();
+            let offered = request
+                .headers()
+                .get("sec-websocket-protocol")
+                .and_then(|value| value.to_str().ok())
+                .is_some_and(batch::offered);
+            if offered && agree(&path) {
+                response.headers_mut().insert(
+                    "sec-websocket-protocol",
+                    batch::SUBPROTOCOL.parse().expect("a header value"),
+                );
+                batches = true;
+            }
             Ok(response)
         };
         let ws = within(
@@ -148,7 +173,7 @@ impl RawWsPeer {
         )
         .await
         .expect("the WebSocket upgrade");
-        (Self { ws }, path)
+        (Self { ws }, path, batches)
     }
 
     /// Encodes and sends a frame as one binary message.
