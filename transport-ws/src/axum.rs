@@ -112,6 +112,8 @@ pub async fn serve_upgrade_as(
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|info| info.0);
+    // PROTOCOL.md section 1.2.
+    let batches = parts.uri.query().is_some_and(batch::offered);
     let head = Request::from_parts(parts, ());
     if let Err((status, reason)) = config.check_upgrade_request(&head) {
         tracing::debug!(%status, reason, "websocket upgrade refused");
@@ -132,10 +134,7 @@ pub async fn serve_upgrade_as(
         ))
         .max_message_size(max_frame_len)
         .max_frame_size(max_frame_len)
-        // Chosen when the client offers it (PROTOCOL.md section 1.2).
-        .protocols([batch::SUBPROTOCOL])
         .on_upgrade(move |socket| async move {
-            let batches = socket.protocol().is_some();
             let conn = frames::connection(socket, max_frame_len, usize::MAX, batches, kind)
                 .with_addrs(peer, None);
             server.serve_connection(conn).await;

@@ -60,7 +60,8 @@ impl WsError for tungstenite::Error {
 }
 
 /// Turns an established tokio-tungstenite WebSocket, client or server side,
-/// into a hisock [`Connection`]: one binary message per frame. Incoming
+/// into a hisock [`Connection`]: one binary message per frame (no batches:
+/// those are agreed on in the upgrade, see [`accept_connection`]). Incoming
 /// frames over `max_frame_len` bytes are an error
 /// ([`TransportError::FrameTooBig`]); to refuse them before they are read,
 /// open the WebSocket with [`WsConfig::websocket_config`] for the same
@@ -90,9 +91,9 @@ where
 /// status and reason, then the stream is closed), completes the handshake
 /// with the config's buffer sizes and `max_frame_len` as the message limit,
 /// and returns the connection (without addresses; see
-/// [`Connection::with_addrs`]). A client that offers the `hisock-batch`
-/// subprotocol gets it, and its connection carries batches of frames
-/// (PROTOCOL.md section 1.2).
+/// [`Connection::with_addrs`]). A client that offers batches (the query
+/// parameter `hisock-batch=1`) gets them: its connection carries batches
+/// of frames (PROTOCOL.md section 1.2).
 ///
 /// Errors: [`TransportError::Io`] for socket errors,
 /// [`TransportError::Other`] for a request that is not a valid WebSocket
@@ -109,23 +110,14 @@ where
     let batches = AtomicBool::new(false);
     // tungstenite's callback signature; its error response is large.
     #[allow(clippy::result_large_err)]
-    let check = |request: &Request, mut response: Response| {
+    let check = |request: &Request, response: Response| {
         config
             .check_upgrade_request(request)
             .map_err(|(status, reason)| {
                 tracing::debug!(%status, reason, "websocket upgrade refused");
                 error_response(status, reason)
             })?;
-        let offered = request
-            .headers()
-            .get_all(header::SEC_WEBSOCKET_PROTOCOL)
-            .iter()
-            .any(|value| value.to_str().is_ok_and(batch::offered));
-        if offered {
-            response.headers_mut().insert(
-                header::SEC_WEBSOCKET_PROTOCOL,
-                HeaderValue::from_static(batch::SUBPROTOCOL),
-            );
+        if request.uri().query().is_some_and(batch::offered) {
             batches.store(true, Ordering::Relaxed);
         }
         Ok(response)

@@ -1,10 +1,10 @@
 //! The adapter between a WebSocket (a stream and sink of messages) and a
 //! hisock [`Connection`] (a stream and sink of whole frames): one binary
-//! message per frame, or, on a connection whose client offered the
-//! `hisock-batch` subprotocol and got it, batches of frames
-//! ([`hisock::protocol::batch`]): the small frames written between two
-//! flushes go as one message (a frame alone as itself), and received
-//! batches are split again.
+//! message per frame, or, on a connection whose client offered batches
+//! ([`hisock::protocol::batch`]), batches of frames: the first message is
+//! a batch (which tells the client the server agreed), then the small
+//! frames written between two flushes go as one message (a frame alone as
+//! itself), and received batches are split again.
 //!
 //! It is generic over the WebSocket type, so tokio-tungstenite's
 //! `WebSocketStream` and axum's `WebSocket` share it; [`WsMessage`] and
@@ -148,6 +148,8 @@ pub(crate) struct WsFrames<S, M> {
     /// A frame too large to batch, written after held frames: it goes
     /// once those are sent and the socket is ready again.
     waiting: Option<Bytes>,
+    /// A batch went out (with `batches`): the client knows we agreed.
+    agreed: bool,
 }
 
 /// The smallest fragment: smaller ones would mean more system calls per
@@ -207,6 +209,7 @@ impl<S, M: WsMessage> WsFrames<S, M> {
             batch_in: Bytes::new(),
             held: batch::Builder::default(),
             waiting: None,
+            agreed: false,
         }
     }
 }
@@ -403,7 +406,7 @@ where
         }
         // What is held goes now (`poll_ready` saw the socket ready); a
         // small frame starts the next batch, a large one goes after it.
-        let held = this.held.take();
+        let held = this.take_held();
         if batch::batchable(&frame, batch::MAX_BATCH_LEN) {
             this.held.add(frame);
         } else if held.is_some() {
@@ -457,6 +460,18 @@ where
     S::Error: WsError,
     M: WsMessage,
 {
+    /// What is held, as the next message: the first one a batch even of
+    /// one frame.
+    fn take_held(&mut self) -> Option<Bytes> {
+        match self.agreed {
+            true => self.held.take(),
+            false => {
+                self.agreed = true;
+                self.held.take_batch()
+            }
+        }
+    }
+
     /// Sends `frame` as a message of its own (in fragments if it is large);
     /// the socket must be ready.
     fn send_whole(mut self: Pin<&mut Self>, mut frame: Bytes) -> Result<(), TransportError> {
@@ -486,7 +501,7 @@ where
         }
         let this = &mut *self;
         ready!(Pin::new(&mut this.socket).poll_ready(cx)).map_err(send_error)?;
-        if let Some(held) = this.held.take() {
+        if let Some(held) = this.take_held() {
             Pin::new(&mut this.socket)
                 .start_send(M::binary(held))
                 .map_err(send_error)?;

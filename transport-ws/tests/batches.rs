@@ -1,7 +1,8 @@
-//! Batches (PROTOCOL.md section 1.2): a client that offers the
-//! `hisock-batch` subprotocol gets it, may send several frames in one
-//! message, and gets the frames the server writes at once in one message;
-//! a client that does not offer it sees one frame per message, as before.
+//! Batches (PROTOCOL.md section 1.2): a client that offers them (the query
+//! parameter `hisock-batch=1`) gets them: the server's first message is a
+//! batch, the client may send several frames in one message, and gets the
+//! frames the server writes at once in one message; a client that does not
+//! offer them sees one frame per message, as before.
 //!
 //! The tests run on tokio's current-thread runtime: what a test emits in a
 //! loop is all queued before the server's writer runs, so the writer finds
@@ -44,12 +45,17 @@ fn event<'a>(command: &'a str, request_id: u64, payload: &'a [u8]) -> Frame<'a> 
     }
 }
 
-/// Completes the hisock handshake on a connection that may carry batches;
+/// Completes the hisock handshake on a connection that offered batches;
 /// returns the client id.
 async fn hello(peer: &mut RawWsPeer) -> u64 {
     peer.send(&hisock_test_support::raw::handshake::hello(Some("batcher")))
         .await;
-    let (frames, _) = peer.read_frames().await.expect("an answer to the hello");
+    let (frames, was_batch) = peer.read_frames().await.expect("an answer to the hello");
+    assert!(
+        was_batch,
+        "the server agrees with a first message that is a batch"
+    );
+    assert_eq!(frames.len(), 1, "the welcome alone");
     match Frame::decode(&frames[0]).expect("the answer decodes") {
         Frame::Welcome { client_id, .. } => client_id,
         other => panic!("expected a welcome, got {other:?}"),
@@ -82,8 +88,7 @@ async fn read_events(peer: &mut RawWsPeer, command: &str, want: usize) -> (Vec<B
 #[tokio::test]
 async fn a_client_that_offers_batches_gets_them_both_ways_in_order() {
     let (server, seen, addr) = recording_server().await;
-    let (mut peer, taken) = RawWsPeer::connect_offering_batches(addr, "/").await;
-    assert!(taken, "the server echoes the hisock-batch subprotocol");
+    let mut peer = RawWsPeer::connect_offering_batches(addr, "/").await;
     let id = hello(&mut peer).await;
 
     // 50 events in one message (650 bytes: a batch is within the frame
@@ -129,7 +134,7 @@ async fn a_client_that_does_not_offer_batches_gets_one_frame_per_message() {
     }
     let (ticks, batches) = read_events(&mut peer, "tick", 120).await;
     assert_eq!(ticks.len(), 120);
-    assert_eq!(batches, 0, "no batch without the subprotocol");
+    assert_eq!(batches, 0, "no batch without the offer");
 
     // Without the agreement a batch is no frame: its first byte is an
     // unknown frame kind (PROTOCOL.md section 11).
@@ -150,7 +155,7 @@ async fn a_client_that_does_not_offer_batches_gets_one_frame_per_message() {
 async fn a_malformed_batch_closes_with_1002_and_a_frame_too_big_in_one_with_1009() {
     let (server, seen, addr) = recording_server().await;
     // A whole event, then a length that runs past the end of the message.
-    let (mut peer, _) = RawWsPeer::connect_offering_batches(addr, "/").await;
+    let mut peer = RawWsPeer::connect_offering_batches(addr, "/").await;
     hello(&mut peer).await;
     let mut batch = vec![0xff, 0, 0, 0, 0];
     let whole = event("sink", 0, &[7]).encode();
@@ -169,7 +174,7 @@ async fn a_malformed_batch_closes_with_1002_and_a_frame_too_big_in_one_with_1009
     assert_eq!(*seen.lock().expect("lock"), [7]);
 
     // A frame over the server's limit announced inside a batch.
-    let (mut peer, _) = RawWsPeer::connect_offering_batches(addr, "/").await;
+    let mut peer = RawWsPeer::connect_offering_batches(addr, "/").await;
     hello(&mut peer).await;
     let too_big = (MAX_FRAME_LEN as u32 + 1).to_be_bytes();
     peer.send_binary(vec![

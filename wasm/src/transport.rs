@@ -1,5 +1,6 @@
 //! The browser transport: a `web_sys::WebSocket` as a hisock
-//! [`Connection`]. One binary message is one frame; text messages are
+//! [`Connection`]. One binary message is one frame, or a batch of them
+//! (below); text messages are
 //! refused (code 1003, as PROTOCOL.md says).
 //!
 //! The browser's WebSocket has no backpressure: `send` never blocks and the
@@ -7,9 +8,11 @@
 //! `bufferedAmount` and makes `poll_ready` wait (re-checking on a short
 //! timer) while more than [`HIGH_WATER_BYTES`] are still unsent.
 //!
-//! Batches (PROTOCOL.md section 1.2): the socket offers the `hisock-batch`
-//! subprotocol. When the server takes it, received batches are split into
-//! their frames, and the sink sends the first frames written in a JS task
+//! Batches (PROTOCOL.md section 1.2): the socket's URL offers them (the
+//! query parameter `hisock-batch=1`). When the server agrees (its first
+//! message is a batch), received batches are split into their frames, and,
+//! once the `Welcome` has said how large a message the server takes, the
+//! sink sends the first frames written in a JS task
 //! at once, while the ones written after them in the same task wait for
 //! its end (a `setTimeout(0)`, or a full batch) and go together as one
 //! message. ("The same task" as the sink can tell without a timer per
@@ -62,8 +65,10 @@ struct Inbound {
     frames: VecDeque<Result<Bytes, TransportError>>,
     /// Set by the open event (while [`open`] waits for it).
     opened: bool,
-    /// The server took the `hisock-batch` subprotocol (known once open).
+    /// The server agreed on batches: its first message was one.
     batches: bool,
+    /// A message has arrived (so `batches` is known).
+    heard: bool,
     /// Set by the close event: no more frames will come.
     closed: Option<CloseReason>,
     /// The stream has reported the close (or an error) and ends now.
@@ -201,8 +206,7 @@ pub(crate) async fn try_open(
                 .into(),
         ));
     }
-    let ws = WebSocket::new_with_str(url, batch::SUBPROTOCOL)
-        .map_err(|err| invalid(js_message(&err)))?;
+    let ws = WebSocket::new(&batch::offer(url)).map_err(|err| invalid(js_message(&err)))?;
     let (conn, inbound) = wire(ws.clone(), max_frame_len);
     // Wait for `open` or `close` (which the connection's own close handler
     // records), whichever comes first: no channel, no second close handler.
@@ -232,7 +236,6 @@ pub(crate) async fn try_open(
     })
     .await;
     ws.set_onopen(None);
-    inbound.borrow_mut().batches = ws.protocol() == batch::SUBPROTOCOL;
     // On failure, dropping `conn` unhooks the handlers and closes the
     // socket if it is still connecting.
     opened.map(|()| conn)
@@ -261,8 +264,8 @@ fn is_websocket_url(url: &str) -> bool {
 
 /// Wraps an already **open** WebSocket as a [`Connection`]. Sets its
 /// `binaryType` to `arraybuffer` and takes over its `onmessage` and
-/// `onclose` handlers. If it was opened with the `hisock-batch`
-/// subprotocol and the server took it, the connection carries batches.
+/// `onclose` handlers. If its URL offered batches and the server agrees,
+/// the connection carries them (module docs).
 pub fn connection(ws: WebSocket, max_frame_len: usize) -> Connection {
     wire(ws, max_frame_len).0
 }
@@ -271,7 +274,6 @@ pub fn connection(ws: WebSocket, max_frame_len: usize) -> Connection {
 fn wire(ws: WebSocket, max_frame_len: usize) -> (Connection, Shared) {
     ws.set_binary_type(BinaryType::Arraybuffer);
     let inbound: Shared = Rc::default();
-    inbound.borrow_mut().batches = ws.protocol() == batch::SUBPROTOCOL;
 
     let held: Rc<RefCell<Held>> = Rc::default();
     let on_message = {
@@ -282,6 +284,10 @@ fn wire(ws: WebSocket, max_frame_len: usize) -> (Connection, Shared) {
             let mut inbound = inbound.borrow_mut();
             let mut held = held.borrow_mut();
             held.sent_at_once = false;
+            if !inbound.heard {
+                inbound.heard = true;
+                inbound.batches = item.as_ref().is_ok_and(|m| batch::is_batch(m));
+            }
             let batches = inbound.batches;
             let mut received = |frame: Result<Bytes, TransportError>| {
                 if let (Ok(frame), true) = (&frame, batches && held.limit == 0) {

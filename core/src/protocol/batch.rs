@@ -1,5 +1,7 @@
-//! Batches: several frames in one WebSocket message, on connections that
-//! negotiated the `hisock-batch` subprotocol (PROTOCOL.md section 1.2).
+//! Batches: several frames in one WebSocket message, on connections where
+//! the client offered them (the query parameter `hisock-batch=1` in its
+//! URL) and the server agreed (its first message is a batch): PROTOCOL.md
+//! section 1.2.
 //!
 //! A browser pays for every WebSocket message (a call into the browser, an
 //! IPC to its network process, a `MessageEvent` and an `ArrayBuffer` per
@@ -16,9 +18,10 @@ use bytes::Bytes;
 use crate::close::{codes, CloseReason};
 use crate::transport::TransportError;
 
-/// The WebSocket subprotocol a client offers (`Sec-WebSocket-Protocol`)
-/// and a server echoes to agree on batches.
-pub const SUBPROTOCOL: &str = "hisock-batch";
+/// The query parameter by which a client offers batches. (Not a
+/// WebSocket subprotocol: browsers fail the connection when a server does
+/// not echo an offered subprotocol, and older servers would not.)
+pub const OFFER: &str = "hisock-batch=1";
 
 /// The first byte of a batch message.
 pub const MARKER: u8 = 0xff;
@@ -31,10 +34,18 @@ pub const MAX_BATCH_LEN: usize = 64 * 1024;
 /// The bytes each frame adds to a batch: its length.
 pub const LEN_PREFIX: usize = 4;
 
-/// Whether a subprotocol header (`Sec-WebSocket-Protocol`: a
-/// comma-separated list) offers [`SUBPROTOCOL`].
-pub fn offered(header: &str) -> bool {
-    header.split(',').any(|p| p.trim() == SUBPROTOCOL)
+/// Whether the query of an upgrade request's URI offers batches.
+pub fn offered(query: &str) -> bool {
+    query.split('&').any(|param| param == OFFER)
+}
+
+/// `url` with the offer of batches added to its query.
+pub fn offer(url: &str) -> String {
+    let separator = match url.contains('?') {
+        true => '&',
+        false => '?',
+    };
+    format!("{url}{separator}{OFFER}")
 }
 
 /// Whether a message received on a connection with batches is a batch
@@ -94,6 +105,15 @@ impl Builder {
             push(&mut self.batch, &first);
         }
         push(&mut self.batch, &frame);
+    }
+
+    /// The held frames as a batch even if there is only one (a server's
+    /// first message, which tells the client it agreed), or `None`.
+    pub fn take_batch(&mut self) -> Option<Bytes> {
+        if let Some(first) = self.first.take() {
+            push(&mut self.batch, &first);
+        }
+        self.take()
     }
 
     /// The message to send (a frame, or a batch of several), or `None`
@@ -254,11 +274,24 @@ mod tests {
     }
 
     #[test]
-    fn the_subprotocol_is_found_in_a_list() {
-        assert!(offered("hisock-batch"));
-        assert!(offered("chat, hisock-batch"));
-        assert!(offered(" hisock-batch ,x"));
-        assert!(!offered("hisock-batches"));
+    fn the_offer_is_a_query_parameter() {
+        assert_eq!(offer("ws://h:1/"), "ws://h:1/?hisock-batch=1");
+        assert_eq!(offer("ws://h:1/x?a=b"), "ws://h:1/x?a=b&hisock-batch=1");
+        assert!(offered("hisock-batch=1"));
+        assert!(offered("a=b&hisock-batch=1"));
+        assert!(!offered("hisock-batch=0"));
+        assert!(!offered("xhisock-batch=1"));
         assert!(!offered(""));
+    }
+
+    #[test]
+    fn a_first_message_is_a_batch_even_of_one_frame() {
+        let ping = Frame::Ping { nonce: 1 }.encode();
+        let mut builder = Builder::default();
+        builder.add(ping.clone());
+        let batch = builder.take_batch().unwrap();
+        assert_eq!(batch, [0xff, 0, 0, 0, 2, 0x0e, 0x01][..]);
+        assert_eq!(frames_of(&batch, 16).unwrap(), vec![ping]);
+        assert!(builder.take_batch().is_none());
     }
 }

@@ -79,33 +79,12 @@ impl RawWsPeer {
             .expect("the WebSocket upgrade")
     }
 
-    /// Opens a WebSocket to `path` on `addr` offering the `hisock-batch`
-    /// subprotocol (PROTOCOL.md section 1.2), without the hisock
-    /// handshake; also says whether the server took it.
-    pub async fn connect_offering_batches(addr: SocketAddr, path: &str) -> (Self, bool) {
-        let mut request = format!("ws://{addr}{path}")
-            .into_client_request()
-            .expect("a WebSocket request");
-        request.headers_mut().insert(
-            "sec-websocket-protocol",
-            format!("x-other, {}", batch::SUBPROTOCOL)
-                .parse()
-                .expect("a header value"),
-        );
-        let stream = within("raw TCP connect", TcpStream::connect(addr))
-            .await
-            .expect("raw TCP connect");
-        let (ws, response) = within(
-            "the WebSocket upgrade",
-            tokio_tungstenite::client_async(request, Box::new(stream) as RawStream),
-        )
-        .await
-        .expect("the WebSocket upgrade");
-        let taken = response
-            .headers()
-            .get("sec-websocket-protocol")
-            .map(|value| value.as_bytes() == batch::SUBPROTOCOL.as_bytes());
-        (Self { ws }, taken == Some(true))
+    /// Opens a WebSocket to `path` on `addr` (a path without a query)
+    /// offering batches (PROTOCOL.md section 1.2), without the hisock
+    /// handshake. Whether the server agreed shows in its first message
+    /// ([`read_frames`](Self::read_frames) says if it was a batch).
+    pub async fn connect_offering_batches(addr: SocketAddr, path: &str) -> Self {
+        Self::connect_at(addr, &format!("{path}?x=y&{}", batch::OFFER)).await
     }
 
     async fn upgrade(stream: RawStream, request: Request) -> Result<Self, Error> {
@@ -138,9 +117,10 @@ impl RawWsPeer {
         (peer, path)
     }
 
-    /// Like [`accept`](Self::accept), agreeing on batches (PROTOCOL.md
-    /// section 1.2) if the client offers them and `agree` says yes to the
-    /// request's path; also says whether the connection carries batches.
+    /// Like [`accept`](Self::accept), noting whether the client offered
+    /// batches (PROTOCOL.md section 1.2) and `agree` says yes to the
+    /// request's path: then the connection carries batches, and the fake
+    /// server's first message must be one ([`send_batch`](Self::send_batch)).
     // The upgrade callback's error type is tungstenite's own (an HTTP
     // response).
     #[allow(clippy::result_large_err)]
@@ -151,20 +131,9 @@ impl RawWsPeer {
         let stream: RawStream = Box::new(stream);
         let mut path = String::new();
         let mut batches = false;
-        let note_path = |request: &UpgradeRequest, mut response: UpgradeResponse| {
+        let note_path = |request: &UpgradeRequest, response: UpgradeResponse| {
             path = request.uri().path().to_owned();
-            let offered = request
-                .headers()
-                .get("sec-websocket-protocol")
-                .and_then(|value| value.to_str().ok())
-                .is_some_and(batch::offered);
-            if offered && agree(&path) {
-                response.headers_mut().insert(
-                    "sec-websocket-protocol",
-                    batch::SUBPROTOCOL.parse().expect("a header value"),
-                );
-                batches = true;
-            }
+            batches = request.uri().query().is_some_and(batch::offered) && agree(&path);
             Ok(response)
         };
         let ws = within(
@@ -194,16 +163,14 @@ impl RawWsPeer {
             .expect("raw flush");
     }
 
-    /// Sends `frames` as one batch message (PROTOCOL.md section 1.2; more
-    /// than one frame, or the batch would be the frame alone).
+    /// Sends `frames` as one batch message (PROTOCOL.md section 1.2), even
+    /// a batch of one frame.
     pub async fn send_batch(&mut self, frames: &[Frame<'_>]) {
-        assert!(frames.len() > 1, "a batch of one frame is that frame");
         let mut builder = batch::Builder::default();
         for frame in frames {
             builder.add(frame.encode());
         }
-        let message = builder.take().expect("frames");
-        assert!(batch::is_batch(&message), "the frames fit in one batch");
+        let message = builder.take_batch().expect("frames");
         self.send_binary(message).await;
     }
 

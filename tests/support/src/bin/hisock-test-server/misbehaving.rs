@@ -8,8 +8,8 @@
 //! | `/text` | sends a text message (hisock frames are binary) |
 //! | `/close` | closes with code 4321, reason "raw close", instead of answering |
 //! | `/welcome-then-close` | welcomes the client, then closes with 4321 without a hisock `Close` frame |
-//! | `/count-messages` | declines batches (PROTOCOL.md section 1.2) as an older server does, welcomes the client, then counts the events it sends and the batches they came in; answers a request `done` with `[events, batches]` |
-//! | `/count-messages-batched` | the same, agreeing on batches, and sends the client 20 `tick` events (0 to 19) in one batch after its welcome |
+//! | `/count-messages` | ignores an offer of batches (PROTOCOL.md section 1.2) as an older server does, welcomes the client, then counts the events it sends and the batches they came in; answers a request `done` with `[events, batches]` |
+//! | `/count-messages-batched` | the same, agreeing on batches: its welcome is a batch, and 20 `tick` events (0 to 19) follow in another |
 
 use std::time::Duration;
 
@@ -71,8 +71,11 @@ async fn misbehave(stream: TcpStream) {
 async fn count_messages(mut peer: RawWsPeer, batches: bool) {
     // The hello (alone: a client sends no batch before the welcome).
     let _ = peer.read_frame().await;
-    peer.send(&handshake::fake_welcome()).await;
-    if batches {
+    if !batches {
+        peer.send(&handshake::fake_welcome()).await;
+    } else {
+        // A first message that is a batch: the agreement.
+        peer.send_batch(&[handshake::fake_welcome()]).await;
         let payloads: Vec<[u8; 1]> = (0..20).map(|n| [n]).collect();
         let ticks: Vec<Frame> = payloads
             .iter()
