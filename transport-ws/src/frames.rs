@@ -401,8 +401,19 @@ where
         }
         let this = &mut *self;
         if this.held.fits(&frame, batch::MAX_BATCH_LEN) {
+            let ends_handshake = batch::ends_handshake(&frame);
             this.held.add(frame);
-            return Ok(());
+            if !ends_handshake {
+                return Ok(());
+            }
+            // What follows the handshake goes in a later message (see
+            // `batch::ends_handshake`); the socket is ready for this one.
+            return match this.take_held() {
+                Some(held) => Pin::new(&mut this.socket)
+                    .start_send(M::binary(held))
+                    .map_err(send_error),
+                None => Ok(()),
+            };
         }
         // What is held goes now (`poll_ready` saw the socket ready); a
         // small frame starts the next batch, a large one goes after it.

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use hisock::frame::Frame;
-use hisock::{codes, Data, Server};
+use hisock::{codes, ClientInfo, Data, Server};
 use hisock_test_support::{RawWsPeer, Transport, WsClosed};
 
 const MAX_FRAME_LEN: usize = 1024;
@@ -31,6 +31,11 @@ async fn recording_server() -> (Server, Arc<Mutex<Vec<u8>>>, std::net::SocketAdd
     server.on("count", move || {
         let n = count.lock().expect("lock").len() as u8;
         async move { n }
+    });
+    // A greeting right after the handshake: it must come after the
+    // welcome, in a message of its own.
+    server.on("join", |who: ClientInfo, server: Server| async move {
+        let _ = server.to_client(who.id).emit("greeting", "hello");
     });
     let addr = Transport::Ws.listen(&server).await;
     (server, seen, addr)

@@ -16,6 +16,7 @@
 use bytes::Bytes;
 
 use crate::close::{codes, CloseReason};
+use crate::frame::FrameKind;
 use crate::transport::TransportError;
 
 /// The query parameter by which a client offers batches. (Not a
@@ -52,6 +53,16 @@ pub fn offer(url: &str) -> String {
 /// (then [`next_frame`] takes its frames from the bytes after the marker).
 pub fn is_batch(message: &[u8]) -> bool {
     message.first() == Some(&MARKER)
+}
+
+/// Whether a server ends its batch after `frame` (a `Welcome` or a
+/// `Session`): the frames after the handshake go in a later message, so
+/// that a client whose application learns of the connection when the
+/// handshake ends (a browser: in the task of the message that ended it)
+/// can add its listeners before any event of the connection arrives.
+pub fn ends_handshake(frame: &[u8]) -> bool {
+    let kind = frame.first().copied();
+    kind == Some(FrameKind::Welcome.number()) || kind == Some(FrameKind::Session.number())
 }
 
 /// Whether `frame` may go in a batch at all: a batch of it alone is within
