@@ -217,13 +217,16 @@ mod tests {
         let mut builder = Builder::default();
         builder.add(ping.clone());
         builder.add(pong.clone());
-        let batch = builder.take().unwrap();
+        let batch = builder.take().expect("held frames");
         assert!(builder.is_empty() && builder.take().is_none());
         assert_eq!(
             batch,
             [0xff, 0, 0, 0, 2, 0x0e, 0x01, 0, 0, 0, 2, 0x0f, 0x02][..]
         );
-        assert_eq!(frames_of(&batch, 16).unwrap(), vec![ping, pong]);
+        assert_eq!(
+            frames_of(&batch, 16).expect("a well-formed batch"),
+            vec![ping, pong]
+        );
     }
 
     #[test]
@@ -248,10 +251,13 @@ mod tests {
             builder.add(frame.clone());
             added += 1;
         }
-        let batch = builder.take().unwrap();
+        let batch = builder.take().expect("held frames");
         assert_eq!(added, (MAX_BATCH_LEN - 1) / (LEN_PREFIX + 1000));
         assert_eq!(batch.len(), 1 + added * (LEN_PREFIX + 1000));
-        assert_eq!(frames_of(&batch, 1000).unwrap().len(), added);
+        assert_eq!(
+            frames_of(&batch, 1000).expect("a well-formed batch").len(),
+            added
+        );
 
         assert!(batchable(&vec![0; MAX_BATCH_LEN - 5], MAX_BATCH_LEN));
         assert!(!batchable(&vec![0; MAX_BATCH_LEN - 4], MAX_BATCH_LEN));
@@ -300,9 +306,12 @@ mod tests {
         let ping = Frame::Ping { nonce: 1 }.encode();
         let mut builder = Builder::default();
         builder.add(ping.clone());
-        let batch = builder.take_batch().unwrap();
+        let batch = builder.take_batch().expect("held frames");
         assert_eq!(batch, [0xff, 0, 0, 0, 2, 0x0e, 0x01][..]);
-        assert_eq!(frames_of(&batch, 16).unwrap(), vec![ping]);
+        assert_eq!(
+            frames_of(&batch, 16).expect("a well-formed batch"),
+            vec![ping]
+        );
         assert!(builder.take_batch().is_none());
     }
 }
