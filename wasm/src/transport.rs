@@ -12,15 +12,8 @@
 //! query parameter `hisock-batch=1`). When the server agrees (its first
 //! message is a batch), received batches are split into their frames, and,
 //! once the `Welcome` has said how large a message the server takes, the
-//! sink sends the first frames written in a JS task
-//! at once, while the ones written after them in the same task wait for
-//! its end (a `setTimeout(0)`, or a full batch) and go together as one
-//! message. ("The same task" as the sink can tell without a timer per
-//! send: since the last message received or the last such wait. A send
-//! after a quiet spell may thus wait for the end of its task too.) A page that awaits each `send` of a loop writes one frame per
-//! microtask: one message each cost it more in Chromium's `WebSocket.send`
-//! than everything else it did per event (bench/README.md, "Browser").
-//! With a server that does not take it, one message per frame, at once.
+//! sink (`sink.rs`) sends several frames per message. With a server that
+//! does not agree, one message per frame, at once.
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -31,7 +24,7 @@ use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures::{FutureExt, Sink, Stream};
+use futures::{FutureExt, Stream};
 use gloo_timers::future::TimeoutFuture;
 use hisock::close::{codes, CloseReason};
 use hisock::frame::{Frame, FrameKind};
@@ -101,51 +94,6 @@ pub struct WsFrameStream {
     // Kept alive as long as the socket may call them; unset on drop.
     _on_message: EventClosure,
     _on_close: EventClosure,
-}
-
-/// The sending half: one binary message per frame or batch, waiting while
-/// the browser's own send buffer is over [`HIGH_WATER_BYTES`]. With
-/// batches, frames written after the first ones of a JS task are sent at
-/// its end (module docs).
-pub struct WsFrameSink {
-    ws: WebSocket,
-    inbound: Shared,
-    drain_timer: Option<TimeoutFuture>,
-    held: Rc<RefCell<Held>>,
-    /// Sends what is held at the end of the task; cleared and dropped with
-    /// the sink.
-    on_task_end: EventClosure,
-}
-
-/// Frames that wait for the end of the current JS task (with batches).
-#[derive(Default)]
-struct Held {
-    frames: batch::Builder,
-    /// The `setTimeout` that ends the wait is set (its id): until it fires,
-    /// flushed frames wait here.
-    timer: Option<JsValue>,
-    /// Frames went at once since the last message received or the last
-    /// wait: the next ones wait.
-    sent_at_once: bool,
-    /// The most one batch may hold: 0 (no batches) until the server's
-    /// `Welcome` says how large a message it takes.
-    limit: usize,
-}
-
-/// Hands one message to the browser.
-fn send(ws: &WebSocket, message: &[u8]) -> Result<(), TransportError> {
-    ws.send_with_u8_array(message)
-        .map_err(|err| TransportError::Other(js_message(&err)))
-}
-
-impl Held {
-    /// Sends what is held, as one message.
-    fn send(&mut self, ws: &WebSocket) -> Result<(), TransportError> {
-        match self.frames.take() {
-            Some(message) => send(ws, &message),
-            None => Ok(()),
-        }
-    }
 }
 
 /// Opens a WebSocket to `url` and waits (at most `open_timeout`) until it is
@@ -270,6 +218,11 @@ pub fn connection(ws: WebSocket, max_frame_len: usize) -> Connection {
     wire(ws, max_frame_len).0
 }
 
+/// The sending half, in a file of its own.
+mod sink;
+use sink::Held;
+pub use sink::WsFrameSink;
+
 /// [`connection`], also returning the state its event handlers fill.
 fn wire(ws: WebSocket, max_frame_len: usize) -> (Connection, Shared) {
     ws.set_binary_type(BinaryType::Arraybuffer);
@@ -279,10 +232,10 @@ fn wire(ws: WebSocket, max_frame_len: usize) -> (Connection, Shared) {
     let on_message = {
         let (inbound, held) = (inbound.clone(), held.clone());
         EventClosure::new(move |event: JsValue| {
-            // A task of its own: the next frames written may go at once.
             let item = frame_of(event.unchecked_ref(), max_frame_len);
             let mut inbound = inbound.borrow_mut();
             let mut held = held.borrow_mut();
+            // A task of its own: the next frames written may go at once.
             held.sent_at_once = false;
             if !inbound.heard {
                 inbound.heard = true;
@@ -339,23 +292,7 @@ fn wire(ws: WebSocket, max_frame_len: usize) -> (Connection, Shared) {
         true => TransportKind::Wss,
         false => TransportKind::Ws,
     };
-    let on_task_end = {
-        let (ws, held) = (ws.clone(), held.clone());
-        EventClosure::new(move |_| {
-            let mut held = held.borrow_mut();
-            held.timer = None;
-            held.sent_at_once = false;
-            // A socket that closed meanwhile is the reader's to report.
-            let _ = held.send(&ws);
-        })
-    };
-    let sink = WsFrameSink {
-        ws,
-        inbound: inbound.clone(),
-        drain_timer: None,
-        held,
-        on_task_end,
-    };
+    let sink = WsFrameSink::new(ws, inbound.clone(), held);
     (Connection::new(stream, sink, kind), inbound)
 }
 
@@ -425,14 +362,6 @@ extern "C" {
     /// `dst` to the array), whose `usize` formatting costs the `.wasm`.
     #[wasm_bindgen(js_namespace = Uint8Array, js_name = "prototype.set.call")]
     pub(crate) fn copy_bytes(dst: &mut [u8], src: &js_sys::Uint8Array);
-
-    /// `setTimeout(callback, 0)`: runs `callback` in a task of its own,
-    /// after the current one and its microtasks.
-    #[wasm_bindgen(js_name = setTimeout)]
-    fn set_timeout_0(callback: &js_sys::Function) -> JsValue;
-
-    #[wasm_bindgen(js_name = clearTimeout)]
-    fn clear_timeout(id: &JsValue);
 }
 
 impl Stream for WsFrameStream {
@@ -468,114 +397,6 @@ impl Drop for WsFrameStream {
         // afterwards. Closing the socket is the sink's job.
         self.ws.set_onmessage(None);
         self.ws.set_onclose(None);
-    }
-}
-
-impl WsFrameSink {
-    fn closed_error(&self) -> TransportError {
-        let reason = self
-            .inbound
-            .borrow()
-            .closed
-            .clone()
-            .unwrap_or_else(|| CloseReason::new(codes::ABNORMAL, "the WebSocket is closed"));
-        TransportError::Closed(reason)
-    }
-}
-
-impl Sink<Bytes> for WsFrameSink {
-    type Error = TransportError;
-
-    fn poll_ready(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        loop {
-            if self.ws.ready_state() != WebSocket::OPEN {
-                return Poll::Ready(Err(self.closed_error()));
-            }
-            if self.ws.buffered_amount() <= HIGH_WATER_BYTES {
-                self.drain_timer = None;
-                return Poll::Ready(Ok(()));
-            }
-            let timer = self
-                .drain_timer
-                .get_or_insert_with(|| TimeoutFuture::new(DRAIN_POLL_MS));
-            match timer.poll_unpin(cx) {
-                Poll::Pending => return Poll::Pending,
-                Poll::Ready(()) => self.drain_timer = None,
-            }
-        }
-    }
-
-    fn start_send(self: Pin<&mut Self>, frame: Bytes) -> Result<(), Self::Error> {
-        // `poll_ready` has just seen the socket open.
-        let mut held = self.held.borrow_mut();
-        let limit = held.limit;
-        if limit == 0 {
-            return send(&self.ws, &frame);
-        }
-        if held.frames.fits(&frame, limit) {
-            held.frames.add(frame);
-            return Ok(());
-        }
-        // A full batch goes now; a frame too large for one goes after it.
-        held.send(&self.ws)?;
-        if !batch::batchable(&frame, limit) {
-            return send(&self.ws, &frame);
-        }
-        held.frames.add(frame);
-        Ok(())
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        // `send` hands the message to the browser, which sends it as soon as
-        // it can. With batches, the first frames of a task go now (a lone
-        // request waits for nothing); later ones in the same task wait for
-        // its end.
-        let mut held = self.held.borrow_mut();
-        if held.frames.is_empty() || held.timer.is_some() {
-            return Poll::Ready(Ok(()));
-        }
-        if held.sent_at_once {
-            held.timer = Some(set_timeout_0(self.on_task_end.as_ref().unchecked_ref()));
-            return Poll::Ready(Ok(()));
-        }
-        held.sent_at_once = true;
-        Poll::Ready(held.send(&self.ws))
-    }
-
-    fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        // The browser sends every message already passed to `send` before
-        // its close frame, so closing right away loses nothing.
-        self.send_held_now();
-        close_socket(&self.ws);
-        Poll::Ready(Ok(()))
-    }
-}
-
-impl WsFrameSink {
-    /// Sends what waits for the end of the task now, and cancels that wait.
-    fn send_held_now(&self) {
-        let mut held = self.held.borrow_mut();
-        if let Some(timer) = held.timer.take() {
-            clear_timeout(&timer);
-        }
-        if self.ws.ready_state() == WebSocket::OPEN {
-            let _ = held.send(&self.ws);
-        }
-    }
-}
-
-impl Drop for WsFrameSink {
-    fn drop(&mut self) {
-        // Also keeps the timer from calling `on_task_end` once it is gone.
-        self.send_held_now();
-        close_socket(&self.ws);
-    }
-}
-
-fn close_socket(ws: &WebSocket) {
-    let state = ws.ready_state();
-    if state == WebSocket::OPEN || state == WebSocket::CONNECTING {
-        let _ = ws.close_with_code_and_reason(codes::NORMAL, "client closed");
     }
 }
 
