@@ -17,6 +17,7 @@ use super::{WsError, WsFrames, WsMessage};
 /// A WebSocket close reason fits in a control frame: 125 bytes minus the
 /// 2-byte code (RFC 6455 section 5.5).
 const MAX_CLOSE_REASON_LEN: usize = 123;
+
 /// The close reason to announce in a WebSocket close frame for a hisock
 /// `Close`/`Refuse` frame, or `None` for any other frame.
 ///
