@@ -415,3 +415,27 @@ test("a browser client joins and leaves rooms as the server's room hook allows",
   assert.equal(result.left, true);
   assert.equal(result.sentAfter, 0, "nobody is left in the room");
 });
+
+test("500 events sent in one task reach the server in order, and its 500 answers come back in order (batches, PROTOCOL.md 1.2)", { timeout: 30_000 }, async () => {
+  const result = await inPage(async (wsUrl) => {
+    const name = h.unique("batcher");
+    const client = await hisock.connect(wsUrl, { name, timeoutMs: 10000 });
+    const got = [];
+    const all = new Promise((resolve) => {
+      client.on("n", (n) => {
+        got.push(n);
+        if (got.length === 500) resolve();
+      });
+    });
+    // Each awaited send is queued at once: the 500 frames leave in a few
+    // batches at the end of this task, and the server's relays of them
+    // come back in batches too.
+    for (let i = 0; i < 500; i++) await client.send("relay", { to: name, command: "n", value: i });
+    const echoed = await client.request("echo", "after the 500");
+    await all;
+    await client.close();
+    return { got, echoed };
+  });
+  assert.equal(result.echoed, "after the 500");
+  assert.deepEqual(result.got, Array.from({ length: 500 }, (_, i) => i));
+});

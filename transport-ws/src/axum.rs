@@ -37,6 +37,7 @@ use ::axum::extract::{ConnectInfo, FromRequestParts, Request};
 use ::axum::response::{IntoResponse, Response};
 use ::axum::routing::{get, MethodRouter};
 use bytes::Bytes;
+use hisock::protocol::batch;
 use hisock::{CloseReason, Server, TransportError, TransportKind};
 
 use crate::config::WsConfig;
@@ -111,6 +112,8 @@ pub async fn serve_upgrade_as(
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|info| info.0);
+    // PROTOCOL.md section 1.2.
+    let batches = parts.uri.query().is_some_and(batch::offered);
     let head = Request::from_parts(parts, ());
     if let Err((status, reason)) = config.check_upgrade_request(&head) {
         tracing::debug!(%status, reason, "websocket upgrade refused");
@@ -132,8 +135,8 @@ pub async fn serve_upgrade_as(
         .max_message_size(max_frame_len)
         .max_frame_size(max_frame_len)
         .on_upgrade(move |socket| async move {
-            let conn =
-                frames::connection(socket, max_frame_len, usize::MAX, kind).with_addrs(peer, None);
+            let conn = frames::connection(socket, max_frame_len, usize::MAX, batches, kind)
+                .with_addrs(peer, None);
             server.serve_connection(conn).await;
         })
 }

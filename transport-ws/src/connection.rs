@@ -1,7 +1,10 @@
 //! tokio-tungstenite WebSockets as hisock connections, on either side, and
 //! the server side of the upgrade with its checks.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use bytes::Bytes;
+use hisock::protocol::batch;
 use hisock::{CloseReason, Connection, TransportError, TransportKind};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
@@ -57,7 +60,8 @@ impl WsError for tungstenite::Error {
 }
 
 /// Turns an established tokio-tungstenite WebSocket, client or server side,
-/// into a hisock [`Connection`]: one binary message per frame. Incoming
+/// into a hisock [`Connection`]: one binary message per frame (no batches:
+/// those are agreed on in the upgrade, see [`accept_connection`]). Incoming
 /// frames over `max_frame_len` bytes are an error
 /// ([`TransportError::FrameTooBig`]); to refuse them before they are read,
 /// open the WebSocket with [`WsConfig::websocket_config`] for the same
@@ -78,7 +82,7 @@ where
     S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
 {
     let write_buffer_len = ws.get_config().write_buffer_size;
-    frames::connection(ws, max_frame_len, write_buffer_len, kind)
+    frames::connection(ws, max_frame_len, write_buffer_len, false, kind)
 }
 
 /// The server side of a WebSocket upgrade on an accepted byte stream (a TCP
@@ -87,7 +91,9 @@ where
 /// status and reason, then the stream is closed), completes the handshake
 /// with the config's buffer sizes and `max_frame_len` as the message limit,
 /// and returns the connection (without addresses; see
-/// [`Connection::with_addrs`]).
+/// [`Connection::with_addrs`]). A client that offers batches (the query
+/// parameter `hisock-batch=1`) gets them: its connection carries batches
+/// of frames (PROTOCOL.md section 1.2).
 ///
 /// Errors: [`TransportError::Io`] for socket errors,
 /// [`TransportError::Other`] for a request that is not a valid WebSocket
@@ -101,16 +107,20 @@ pub async fn accept_connection<S>(
 where
     S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
 {
+    let batches = AtomicBool::new(false);
     // tungstenite's callback signature; its error response is large.
     #[allow(clippy::result_large_err)]
     let check = |request: &Request, response: Response| {
         config
             .check_upgrade_request(request)
-            .map(|()| response)
             .map_err(|(status, reason)| {
                 tracing::debug!(%status, reason, "websocket upgrade refused");
                 error_response(status, reason)
-            })
+            })?;
+        if request.uri().query().is_some_and(batch::offered) {
+            batches.store(true, Ordering::Relaxed);
+        }
+        Ok(response)
     };
     let ws = tokio_tungstenite::accept_hdr_async_with_config(
         ReadAhead::new(stream),
@@ -119,7 +129,15 @@ where
     )
     .await
     .map_err(upgrade_error)?;
-    Ok(ws_connection(ws, max_frame_len, kind))
+    let write_buffer_len = ws.get_config().write_buffer_size;
+    let batches = batches.load(Ordering::Relaxed);
+    Ok(frames::connection(
+        ws,
+        max_frame_len,
+        write_buffer_len,
+        batches,
+        kind,
+    ))
 }
 
 /// The HTTP answer to a refused upgrade: the status, the reason as a plain

@@ -1,6 +1,10 @@
 //! The adapter between a WebSocket (a stream and sink of messages) and a
 //! hisock [`Connection`] (a stream and sink of whole frames): one binary
-//! message per frame.
+//! message per frame, or, on a connection whose client offered batches
+//! ([`hisock::protocol::batch`]), batches of frames: the first message is
+//! a batch (which tells the client the server agreed), then the small
+//! frames written between two flushes go as one message (a frame alone as
+//! itself), and received batches are split again.
 //!
 //! It is generic over the WebSocket type, so tokio-tungstenite's
 //! `WebSocketStream` and axum's `WebSocket` share it; [`WsMessage`] and
@@ -32,12 +36,8 @@ use std::task::{ready, Context, Poll};
 
 use bytes::Bytes;
 use futures::{Sink, Stream};
-use hisock::frame::{Frame, FrameKind};
+use hisock::protocol::batch;
 use hisock::{codes, CloseReason, Connection, TransportError, TransportKind};
-
-/// A WebSocket close reason fits in a control frame: 125 bytes minus the
-/// 2-byte code (RFC 6455 section 5.5).
-const MAX_CLOSE_REASON_LEN: usize = 123;
 
 /// What a received WebSocket message means for hisock.
 pub(crate) enum Received {
@@ -133,6 +133,18 @@ pub(crate) struct WsFrames<S, M> {
     close_queued: bool,
     /// Nothing more will be read: the peer closed or the stream failed.
     read_done: bool,
+    /// Batches were agreed on: received ones are split, and small frames
+    /// written between flushes go together.
+    batches: bool,
+    /// The frames of a received batch not yet taken (after its marker).
+    batch_in: Bytes,
+    /// Small frames written since the last flush (only with `batches`).
+    held: batch::Builder,
+    /// A frame too large to batch, written after held frames: it goes
+    /// once those are sent and the socket is ready again.
+    waiting: Option<Bytes>,
+    /// A batch went out (with `batches`): the client knows we agreed.
+    agreed: bool,
 }
 
 /// The smallest fragment: smaller ones would mean more system calls per
@@ -169,7 +181,13 @@ pub(crate) fn max_write_buffer(write_buffer_len: usize, largest_message: usize) 
 impl<S, M: WsMessage> WsFrames<S, M> {
     /// `write_buffer_len`: the socket's write buffer size; the fragment
     /// size is that or [`MIN_FRAGMENT_LEN`], whichever is larger.
-    pub(crate) fn new(socket: S, max_frame_len: usize, write_buffer_len: usize) -> Self {
+    /// `batches`: the peer agreed on batches (module docs).
+    pub(crate) fn new(
+        socket: S,
+        max_frame_len: usize,
+        write_buffer_len: usize,
+        batches: bool,
+    ) -> Self {
         Self {
             socket,
             message: PhantomData,
@@ -182,16 +200,23 @@ impl<S, M: WsMessage> WsFrames<S, M> {
             close_reason: None,
             close_queued: false,
             read_done: false,
+            batches,
+            batch_in: Bytes::new(),
+            held: batch::Builder::default(),
+            waiting: None,
+            agreed: false,
         }
     }
 }
 
 /// Splits a WebSocket into a hisock [`Connection`] without addresses.
-/// `write_buffer_len`: the socket's write buffer size (see [`WsFrames::new`]).
+/// `write_buffer_len`: the socket's write buffer size, `batches`: whether
+/// the peer agreed on batches (see [`WsFrames::new`]).
 pub(crate) fn connection<S, M, E>(
     socket: S,
     max_frame_len: usize,
     write_buffer_len: usize,
+    batches: bool,
     kind: TransportKind,
 ) -> Connection
 where
@@ -201,68 +226,8 @@ where
 {
     use futures::StreamExt;
     let (sink, stream) =
-        WsFrames::<S, M>::new(socket, max_frame_len, write_buffer_len).split::<Bytes>();
+        WsFrames::<S, M>::new(socket, max_frame_len, write_buffer_len, batches).split::<Bytes>();
     Connection::new(stream, sink, kind)
-}
-
-/// The close reason to announce in a WebSocket close frame for a hisock
-/// `Close`/`Refuse` frame, or `None` for any other frame.
-///
-/// Every outgoing frame passes here, so the kind byte is compared in the
-/// caller (inlined) and only the rare close or refusal is decoded: W1 WS
-/// spent 31 instructions per event in this check when it looked the kind
-/// up in a call of its own (callgrind, `--only W1 --transport ws`).
-#[inline]
-fn close_reason_of(frame: &[u8]) -> Option<CloseReason> {
-    let kind = *frame.first()?;
-    if kind != FrameKind::Refuse.number() && kind != FrameKind::Close.number() {
-        return None;
-    }
-    decode_close_reason(frame)
-}
-
-/// The code and reason of a `Close` or `Refuse` frame (see
-/// [`close_reason_of`]).
-#[cold]
-fn decode_close_reason(frame: &[u8]) -> Option<CloseReason> {
-    match Frame::decode(frame).ok()? {
-        Frame::Close { code, reason, .. } | Frame::Refuse { code, reason } => {
-            Some(CloseReason::new(code, reason))
-        }
-        _ => None,
-    }
-}
-
-/// A code and reason that RFC 6455 allows in a close frame: codes 1004–1006
-/// and 1015 are reserved (1006 "abnormal" is only ever reported, never
-/// sent), so those become 1000; the reason is cut to 123 bytes at a
-/// character boundary.
-pub(crate) fn sendable_close(reason: Option<CloseReason>) -> (u16, String) {
-    let Some(CloseReason { code, mut reason }) = reason else {
-        return (codes::NORMAL, String::new());
-    };
-    let code = match code {
-        1000..=1003 | 1007..=1014 | 3000..=4999 => code,
-        _ => codes::NORMAL,
-    };
-    if reason.len() > MAX_CLOSE_REASON_LEN {
-        let mut end = MAX_CLOSE_REASON_LEN;
-        while !reason.is_char_boundary(end) {
-            end -= 1;
-        }
-        reason.truncate(end);
-    }
-    (code, reason)
-}
-
-/// A sink error that only says "closed" still fails the send.
-fn send_error<E: WsError>(err: E) -> TransportError {
-    err.into_transport().unwrap_or_else(|| {
-        TransportError::Io(std::io::Error::new(
-            std::io::ErrorKind::BrokenPipe,
-            "websocket is closed",
-        ))
-    })
 }
 
 impl<S, M, E> Stream for WsFrames<S, M>
@@ -279,6 +244,14 @@ where
             if this.read_done {
                 return Poll::Ready(None);
             }
+            if !this.batch_in.is_empty() {
+                let frame = batch::next_frame(&mut this.batch_in, this.max_frame_len);
+                if frame.is_err() {
+                    this.batch_in.clear();
+                    this.read_done = true;
+                }
+                return Poll::Ready(Some(frame));
+            }
             let message = match ready!(Pin::new(&mut this.socket).poll_next(cx)) {
                 None => None,
                 Some(Err(err)) => err.into_transport().map(Err),
@@ -291,6 +264,18 @@ where
                             len: frame.len(),
                             max: this.max_frame_len,
                         }))
+                    }
+                    Received::Binary(frame) if this.batches && batch::is_batch(&frame) => {
+                        // The first frame now (a batch holds at least one),
+                        // the others on the next polls.
+                        let mut rest = frame.slice(1..);
+                        match batch::next_frame(&mut rest, this.max_frame_len) {
+                            Ok(first) => {
+                                this.batch_in = rest;
+                                return Poll::Ready(Some(Ok(first)));
+                            }
+                            Err(err) => Some(Err(err)),
+                        }
                     }
                     Received::Binary(frame) => return Poll::Ready(Some(Ok(frame))),
                     Received::Text => Some(Err(TransportError::Unsupported(CloseReason::new(
@@ -310,121 +295,6 @@ where
     }
 }
 
-impl<S, M> Sink<Bytes> for WsFrames<S, M>
-where
-    S: Sink<M> + Unpin,
-    S::Error: WsError,
-    M: WsMessage,
-{
-    type Error = TransportError;
-
-    fn poll_ready(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        let this = &mut *self;
-        loop {
-            ready!(Pin::new(&mut this.socket).poll_ready(cx)).map_err(send_error)?;
-            if this.unsent.is_empty() {
-                return Poll::Ready(Ok(()));
-            }
-            // The next fragment of the frame being sent; the socket was
-            // ready, so its write buffer is at most its size before this.
-            let last = this.unsent.len() <= this.fragment_len;
-            let piece = match last {
-                true => std::mem::take(&mut this.unsent),
-                false => this.unsent.split_to(this.fragment_len),
-            };
-            Pin::new(&mut this.socket)
-                .start_send(M::fragment(piece, false, last))
-                .map_err(send_error)?;
-        }
-    }
-
-    fn start_send(mut self: Pin<&mut Self>, mut frame: Bytes) -> Result<(), Self::Error> {
-        if let Some(reason) = close_reason_of(&frame) {
-            self.close_reason = Some(reason);
-        }
-        let message = match frame.len() > self.fragment_len.saturating_mul(2) {
-            true => {
-                let first = frame.split_to(self.fragment_len);
-                // poll_ready and poll_flush send the rest.
-                self.unsent = frame;
-                M::fragment(first, true, false)
-            }
-            false => M::binary(frame),
-        };
-        Pin::new(&mut self.socket)
-            .start_send(message)
-            .map_err(send_error)
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        // The rest of a fragmented frame first.
-        ready!(self.as_mut().poll_ready(cx))?;
-        Pin::new(&mut self.socket)
-            .poll_flush(cx)
-            .map_err(send_error)
-    }
-
-    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        let this = &mut *self;
-        if !this.close_queued {
-            // The peer may have closed first or the socket may be broken:
-            // then there is no close frame to send, only the socket to close.
-            // Otherwise the rest of a fragmented frame goes first.
-            if ready!(Pin::new(&mut *this).poll_ready(cx)).is_ok() {
-                let (code, reason) = sendable_close(this.close_reason.take());
-                if let Err(err) = Pin::new(&mut this.socket).start_send(M::close(code, reason)) {
-                    if let Some(err) = err.into_transport() {
-                        tracing::debug!(%err, "could not queue the websocket close frame");
-                    }
-                }
-            }
-            this.close_queued = true;
-        }
-        match ready!(Pin::new(&mut this.socket).poll_close(cx)) {
-            Ok(()) => Poll::Ready(Ok(())),
-            Err(err) => Poll::Ready(err.into_transport().map_or(Ok(()), Err)),
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn close_and_refuse_frames_give_their_code_to_the_websocket_close() {
-        let close = Frame::Close {
-            code: codes::TOO_BIG,
-            reason: "too big",
-            run_leave: true,
-        }
-        .encode();
-        assert_eq!(
-            close_reason_of(&close),
-            Some(CloseReason::new(codes::TOO_BIG, "too big"))
-        );
-        let refuse = Frame::Refuse {
-            code: codes::SERVER_FULL,
-            reason: "full",
-        }
-        .encode();
-        assert_eq!(
-            close_reason_of(&refuse),
-            Some(CloseReason::new(codes::SERVER_FULL, "full"))
-        );
-        let ping = Frame::Ping { nonce: 16 }.encode();
-        assert_eq!(close_reason_of(&ping), None);
-        assert_eq!(close_reason_of(&[FrameKind::Close.number(), 0xff]), None);
-    }
-
-    #[test]
-    fn reserved_codes_become_normal_and_long_reasons_are_cut() {
-        assert_eq!(sendable_close(None), (codes::NORMAL, String::new()));
-        let abnormal = sendable_close(Some(CloseReason::new(codes::ABNORMAL, "x")));
-        assert_eq!(abnormal.0, codes::NORMAL);
-        let kicked = sendable_close(Some(CloseReason::new(codes::KICKED, "é".repeat(100))));
-        assert_eq!(kicked.0, codes::KICKED);
-        assert!(kicked.1.len() <= MAX_CLOSE_REASON_LEN);
-        assert!(kicked.1.chars().all(|c| c == 'é'));
-    }
-}
+/// The sending half, in a file of its own.
+#[path = "frames_sink.rs"]
+mod sink;

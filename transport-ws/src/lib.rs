@@ -6,6 +6,13 @@
 //! native clients; one [`hisock::Server`] serves WebSocket and TCP clients
 //! at once, with names, groups and broadcasts spanning both.
 //!
+//! Batches: a client that offers them (the query parameter
+//! `hisock-batch=1` in its URL; the browser client does) gets them from
+//! [`WsListener`] and the axum route, and then its connection carries
+//! several frames per message both ways (PROTOCOL.md section 1.2): the
+//! server sends the frames it writes at once as one message. Other clients
+//! see one frame per message.
+//!
 //! - Server: [`WsListener`] (its own port), or `axum::route` to mount the
 //!   endpoint in an axum app (cargo feature `axum`).
 //! - Client: [`connect`] / [`connect_with`].

@@ -203,3 +203,46 @@ async fn axum_app_served_over_tls_by_axum_server_serves_wss_clients() {
     handle.shutdown();
     let _ = within("axum-server stops", serving).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn axum_mounted_endpoint_agrees_on_batches_when_offered() {
+    use hisock::frame::Frame;
+    let server = Server::new();
+    server.on("double", |Data(n): Data<i64>| async move { n * 2 });
+    let http_addr = serve_app(&server, WsConfig::new()).await;
+    let mut peer = RawWsPeer::connect_offering_batches(http_addr, "/ws").await;
+    peer.send(&hisock_test_support::raw::handshake::hello(None))
+        .await;
+    let (frames, was_batch) = peer.read_frames().await.expect("the welcome");
+    assert!(
+        was_batch,
+        "the server agrees with a first message that is a batch"
+    );
+    assert!(matches!(
+        Frame::decode(&frames[0]),
+        Ok(Frame::Welcome { .. })
+    ));
+    // Two requests in one message (MessagePack 3 and 4); both answered.
+    let request = |request_id, payload| Frame::Event {
+        command: "double",
+        request_id,
+        payload,
+    };
+    peer.send_batch(&[request(1, &[3]), request(2, &[4])]).await;
+    let mut replies = Vec::new();
+    while replies.len() < 2 {
+        let (frames, _) = peer.read_frames().await.expect("the replies");
+        for frame in frames {
+            if let Ok(Frame::Reply {
+                request_id,
+                payload,
+            }) = Frame::decode(&frame)
+            {
+                replies.push((request_id, payload.to_vec()));
+            }
+        }
+    }
+    replies.sort();
+    assert_eq!(replies, [(1, vec![6]), (2, vec![8])]);
+    within("shutdown", server.shutdown()).await;
+}

@@ -1,7 +1,8 @@
 //! # hisock-wasm
 //!
 //! The browser client of [hisock]: a `web_sys::WebSocket` transport
-//! (one binary message per frame), the same Rust [`Client`](hisock::Client)
+//! (one binary message per frame, or batches of frames where the server
+//! agrees: PROTOCOL.md section 1.2), the same Rust [`Client`](hisock::Client)
 //! API as native clients for Rust front-ends, and (feature `js`, on by
 //! default) the JavaScript API published on npm as `hisock`.
 //!

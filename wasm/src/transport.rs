@@ -1,11 +1,19 @@
 //! The browser transport: a `web_sys::WebSocket` as a hisock
-//! [`Connection`]. One binary message is one frame; text messages are
+//! [`Connection`]. One binary message is one frame, or a batch of them
+//! (below); text messages are
 //! refused (code 1003, as PROTOCOL.md says).
 //!
 //! The browser's WebSocket has no backpressure: `send` never blocks and the
 //! browser buffers without limit. The sink therefore watches
 //! `bufferedAmount` and makes `poll_ready` wait (re-checking on a short
 //! timer) while more than [`HIGH_WATER_BYTES`] are still unsent.
+//!
+//! Batches (PROTOCOL.md section 1.2): the socket's URL offers them (the
+//! query parameter `hisock-batch=1`). When the server agrees (its first
+//! message is a batch), received batches are split into their frames, and,
+//! once the `Welcome` has said how large a message the server takes, the
+//! sink (`sink.rs`) sends several frames per message. With a server that
+//! does not agree, one message per frame, at once.
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -16,9 +24,11 @@ use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures::{FutureExt, Sink, Stream};
+use futures::{FutureExt, Stream};
 use gloo_timers::future::TimeoutFuture;
 use hisock::close::{codes, CloseReason};
+use hisock::frame::{Frame, FrameKind};
+use hisock::protocol::batch;
 use hisock::{Connection, TransportError, TransportKind};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
@@ -48,6 +58,10 @@ struct Inbound {
     frames: VecDeque<Result<Bytes, TransportError>>,
     /// Set by the open event (while [`open`] waits for it).
     opened: bool,
+    /// The server agreed on batches: its first message was one.
+    batches: bool,
+    /// A message has arrived (so `batches` is known).
+    heard: bool,
     /// Set by the close event: no more frames will come.
     closed: Option<CloseReason>,
     /// The stream has reported the close (or an error) and ends now.
@@ -80,14 +94,6 @@ pub struct WsFrameStream {
     // Kept alive as long as the socket may call them; unset on drop.
     _on_message: EventClosure,
     _on_close: EventClosure,
-}
-
-/// The sending half: one binary message per frame, waiting while the
-/// browser's own send buffer is over [`HIGH_WATER_BYTES`].
-pub struct WsFrameSink {
-    ws: WebSocket,
-    inbound: Shared,
-    drain_timer: Option<TimeoutFuture>,
 }
 
 /// Opens a WebSocket to `url` and waits (at most `open_timeout`) until it is
@@ -148,7 +154,7 @@ pub(crate) async fn try_open(
                 .into(),
         ));
     }
-    let ws = WebSocket::new(url).map_err(|err| invalid(js_message(&err)))?;
+    let ws = WebSocket::new(&batch::offer(url)).map_err(|err| invalid(js_message(&err)))?;
     let (conn, inbound) = wire(ws.clone(), max_frame_len);
     // Wait for `open` or `close` (which the connection's own close handler
     // records), whichever comes first: no channel, no second close handler.
@@ -206,21 +212,60 @@ fn is_websocket_url(url: &str) -> bool {
 
 /// Wraps an already **open** WebSocket as a [`Connection`]. Sets its
 /// `binaryType` to `arraybuffer` and takes over its `onmessage` and
-/// `onclose` handlers.
+/// `onclose` handlers. If its URL offered batches and the server agrees,
+/// the connection carries them (module docs).
 pub fn connection(ws: WebSocket, max_frame_len: usize) -> Connection {
     wire(ws, max_frame_len).0
 }
+
+/// The sending half, in a file of its own.
+mod sink;
+use sink::Held;
+pub use sink::WsFrameSink;
 
 /// [`connection`], also returning the state its event handlers fill.
 fn wire(ws: WebSocket, max_frame_len: usize) -> (Connection, Shared) {
     ws.set_binary_type(BinaryType::Arraybuffer);
     let inbound: Shared = Rc::default();
 
+    let held: Rc<RefCell<Held>> = Rc::default();
     let on_message = {
-        let inbound = inbound.clone();
+        let (inbound, held) = (inbound.clone(), held.clone());
         EventClosure::new(move |event: JsValue| {
             let item = frame_of(event.unchecked_ref(), max_frame_len);
-            inbound.borrow_mut().push(item);
+            let mut inbound = inbound.borrow_mut();
+            let mut held = held.borrow_mut();
+            // A task of its own: the next frames written may go at once.
+            held.sent_at_once = false;
+            if !inbound.heard {
+                inbound.heard = true;
+                inbound.batches = item.as_ref().is_ok_and(|m| batch::is_batch(m));
+            }
+            let batches = inbound.batches;
+            let mut received = |frame: Result<Bytes, TransportError>| {
+                if let (Ok(frame), true) = (&frame, batches && held.limit == 0) {
+                    if let Some(limit) = batch_limit_in(frame) {
+                        held.limit = limit;
+                    }
+                }
+                inbound.push(frame);
+            };
+            match item {
+                Ok(message) if batches && batch::is_batch(&message) => {
+                    // Every frame of the batch, or those before a malformed
+                    // one and its error (which ends the connection).
+                    let mut rest = message.slice(1..);
+                    loop {
+                        let frame = batch::next_frame(&mut rest, max_frame_len);
+                        let last = frame.is_err() || rest.is_empty();
+                        received(frame);
+                        if last {
+                            break;
+                        }
+                    }
+                }
+                item => received(item),
+            }
         })
     };
     let on_close = {
@@ -247,12 +292,19 @@ fn wire(ws: WebSocket, max_frame_len: usize) -> (Connection, Shared) {
         true => TransportKind::Wss,
         false => TransportKind::Ws,
     };
-    let sink = WsFrameSink {
-        ws,
-        inbound: inbound.clone(),
-        drain_timer: None,
-    };
+    let sink = WsFrameSink::new(ws, inbound.clone(), held);
     (Connection::new(stream, sink, kind), inbound)
+}
+
+/// The most one batch to the server may hold, if `frame` is its `Welcome`.
+fn batch_limit_in(frame: &[u8]) -> Option<usize> {
+    if frame.first() != Some(&FrameKind::Welcome.number()) {
+        return None;
+    }
+    match Frame::decode(frame) {
+        Ok(Frame::Welcome { max_frame_len, .. }) => Some(batch::client_limit(max_frame_len)),
+        _ => None,
+    }
 }
 
 /// One message event as a frame: binary data is copied out of the
@@ -345,76 +397,6 @@ impl Drop for WsFrameStream {
         // afterwards. Closing the socket is the sink's job.
         self.ws.set_onmessage(None);
         self.ws.set_onclose(None);
-    }
-}
-
-impl WsFrameSink {
-    fn closed_error(&self) -> TransportError {
-        let reason = self
-            .inbound
-            .borrow()
-            .closed
-            .clone()
-            .unwrap_or_else(|| CloseReason::new(codes::ABNORMAL, "the WebSocket is closed"));
-        TransportError::Closed(reason)
-    }
-}
-
-impl Sink<Bytes> for WsFrameSink {
-    type Error = TransportError;
-
-    fn poll_ready(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        loop {
-            if self.ws.ready_state() != WebSocket::OPEN {
-                return Poll::Ready(Err(self.closed_error()));
-            }
-            if self.ws.buffered_amount() <= HIGH_WATER_BYTES {
-                self.drain_timer = None;
-                return Poll::Ready(Ok(()));
-            }
-            let timer = self
-                .drain_timer
-                .get_or_insert_with(|| TimeoutFuture::new(DRAIN_POLL_MS));
-            match timer.poll_unpin(cx) {
-                Poll::Pending => return Poll::Pending,
-                Poll::Ready(()) => self.drain_timer = None,
-            }
-        }
-    }
-
-    fn start_send(self: Pin<&mut Self>, frame: Bytes) -> Result<(), Self::Error> {
-        if self.ws.ready_state() != WebSocket::OPEN {
-            return Err(self.closed_error());
-        }
-        self.ws
-            .send_with_u8_array(&frame)
-            .map_err(|err| TransportError::Other(js_message(&err)))
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        // `send` hands the message to the browser, which sends it as soon as
-        // it can; there is nothing to flush from here.
-        Poll::Ready(Ok(()))
-    }
-
-    fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        // The browser sends every message already passed to `send` before
-        // its close frame, so closing right away loses nothing.
-        close_socket(&self.ws);
-        Poll::Ready(Ok(()))
-    }
-}
-
-impl Drop for WsFrameSink {
-    fn drop(&mut self) {
-        close_socket(&self.ws);
-    }
-}
-
-fn close_socket(ws: &WebSocket) {
-    let state = ws.ready_state();
-    if state == WebSocket::OPEN || state == WebSocket::CONNECTING {
-        let _ = ws.close_with_code_and_reason(codes::NORMAL, "client closed");
     }
 }
 

@@ -4,6 +4,8 @@
 //! shells that read, ask these, write, and sleep until the next deadline.
 //! Each rule exists once and serves both sides where both follow it.
 //!
+//! - [`batch`]: several frames in one WebSocket message, where both
+//!   sides agreed on it.
 //! - [`handshake`]: the `Hello`, the server's admission checks in their
 //!   documented order, the `Welcome`, the client's reading of the answer.
 //! - [`event_route`]: where an incoming event goes.
@@ -22,6 +24,7 @@
 //!   window, what a `Resume` finds, expiry.
 //! - request deadlines: [`PendingRequests`](crate::pending::PendingRequests).
 
+pub mod batch;
 pub mod closing;
 pub mod event_route;
 pub mod handshake;

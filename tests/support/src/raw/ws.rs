@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 use bytes::Bytes;
 use futures::{SinkExt, StreamExt};
 use hisock::frame::Frame;
+use hisock::protocol::batch;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::handshake::client::Request;
@@ -78,6 +79,14 @@ impl RawWsPeer {
             .expect("the WebSocket upgrade")
     }
 
+    /// Opens a WebSocket to `path` on `addr` (a path without a query)
+    /// offering batches (PROTOCOL.md section 1.2), without the hisock
+    /// handshake. Whether the server agreed shows in its first message
+    /// ([`read_frames`](Self::read_frames) says if it was a batch).
+    pub async fn connect_offering_batches(addr: SocketAddr, path: &str) -> Self {
+        Self::connect_at(addr, &format!("{path}?x=y&{}", batch::OFFER)).await
+    }
+
     async fn upgrade(stream: RawStream, request: Request) -> Result<Self, Error> {
         let (ws, _) = within(
             "the WebSocket upgrade",
@@ -101,15 +110,30 @@ impl RawWsPeer {
     }
 
     /// Completes the WebSocket upgrade of an accepted connection, as a fake
-    /// server; returns the peer and the path the client asked for.
+    /// server; returns the peer and the path the client asked for. Offers
+    /// of batches are declined, as an older server's.
+    pub async fn accept(stream: impl Duplex + 'static) -> (Self, String) {
+        let (peer, path, _) = Self::accept_batches(stream, |_| false).await;
+        (peer, path)
+    }
+
+    /// Like [`accept`](Self::accept), noting whether the client offered
+    /// batches (PROTOCOL.md section 1.2) and `agree` says yes to the
+    /// request's path: then the connection carries batches, and the fake
+    /// server's first message must be one ([`send_batch`](Self::send_batch)).
     // The upgrade callback's error type is tungstenite's own (an HTTP
     // response).
     #[allow(clippy::result_large_err)]
-    pub async fn accept(stream: impl Duplex + 'static) -> (Self, String) {
+    pub async fn accept_batches(
+        stream: impl Duplex + 'static,
+        agree: fn(&str) -> bool,
+    ) -> (Self, String, bool) {
         let stream: RawStream = Box::new(stream);
         let mut path = String::new();
+        let mut batches = false;
         let note_path = |request: &UpgradeRequest, response: UpgradeResponse| {
             path = request.uri().path().to_owned();
+            batches = request.uri().query().is_some_and(batch::offered) && agree(&path);
             Ok(response)
         };
         let ws = within(
@@ -118,7 +142,7 @@ impl RawWsPeer {
         )
         .await
         .expect("the WebSocket upgrade");
-        (Self { ws }, path)
+        (Self { ws }, path, batches)
     }
 
     /// Encodes and sends a frame as one binary message.
@@ -137,6 +161,33 @@ impl RawWsPeer {
         within("raw flush", self.ws.flush())
             .await
             .expect("raw flush");
+    }
+
+    /// Sends `frames` as one batch message (PROTOCOL.md section 1.2), even
+    /// a batch of one frame.
+    pub async fn send_batch(&mut self, frames: &[Frame<'_>]) {
+        let mut builder = batch::Builder::default();
+        for frame in frames {
+            builder.add(frame.encode());
+        }
+        let message = builder.take_batch().expect("frames");
+        self.send_binary(message).await;
+    }
+
+    /// The frames of the next binary message, split when it is a batch
+    /// (on a connection that took batches), and whether it was one;
+    /// `None` when the other end closed. Panics on a malformed batch.
+    pub async fn read_frames(&mut self) -> Option<(Vec<Bytes>, bool)> {
+        let message = self.read_frame().await?;
+        if !batch::is_batch(&message) {
+            return Some((vec![message], false));
+        }
+        let mut rest = message.slice(1..);
+        let mut frames = Vec::new();
+        while frames.is_empty() || !rest.is_empty() {
+            frames.push(batch::next_frame(&mut rest, usize::MAX).expect("a well-formed batch"));
+        }
+        Some((frames, true))
     }
 
     /// Sends one binary message exactly as given.

@@ -8,9 +8,12 @@
 //! | `/text` | sends a text message (hisock frames are binary) |
 //! | `/close` | closes with code 4321, reason "raw close", instead of answering |
 //! | `/welcome-then-close` | welcomes the client, then closes with 4321 without a hisock `Close` frame |
+//! | `/count-messages` | ignores an offer of batches (PROTOCOL.md section 1.2) as an older server does, welcomes the client, then counts the events it sends and the batches they came in; answers a request `done` with `[events, batches]` |
+//! | `/count-messages-batched` | the same, agreeing on batches: its welcome is a batch, and 20 `tick` events (0 to 19) follow in another |
 
 use std::time::Duration;
 
+use hisock::frame::Frame;
 use hisock_test_support::raw::handshake;
 use hisock_test_support::RawWsPeer;
 use tokio::net::{TcpListener, TcpStream};
@@ -38,7 +41,15 @@ pub async fn serve(listener: TcpListener) {
 }
 
 async fn misbehave(stream: TcpStream) {
-    let (mut peer, path) = RawWsPeer::accept(stream).await;
+    let (mut peer, path, batches) =
+        RawWsPeer::accept_batches(stream, |path| path == "/count-messages-batched").await;
+    if path == "/count-messages-batched" && !batches {
+        // The client did not offer batches: it fails its test.
+        return peer.close_with(CODE, "batches were not offered").await;
+    }
+    if path.starts_with("/count-messages") {
+        return count_messages(peer, batches).await;
+    }
     // The client's hello; its content does not matter here.
     let _ = peer.read_frame().await;
     match path.as_str() {
@@ -53,5 +64,50 @@ async fn misbehave(stream: TcpStream) {
             peer.close_with(CODE, REASON).await;
         }
         _ => peer.close_with(CODE, REASON).await,
+    }
+}
+
+/// `/count-messages` and `/count-messages-batched` (see the module docs).
+async fn count_messages(mut peer: RawWsPeer, batches: bool) {
+    // The hello (alone: a client sends no batch before the welcome).
+    let _ = peer.read_frame().await;
+    if !batches {
+        peer.send(&handshake::fake_welcome()).await;
+    } else {
+        // A first message that is a batch: the agreement.
+        peer.send_batch(&[handshake::fake_welcome()]).await;
+        let payloads: Vec<[u8; 1]> = (0..20).map(|n| [n]).collect();
+        let ticks: Vec<Frame> = payloads
+            .iter()
+            .map(|payload| Frame::Event {
+                command: "tick",
+                request_id: 0,
+                payload,
+            })
+            .collect();
+        peer.send_batch(&ticks).await;
+    }
+    let (mut events, mut batches_seen) = (0u8, 0u8);
+    while let Some((frames, was_batch)) = peer.read_frames().await {
+        batches_seen += u8::from(was_batch);
+        for frame in frames {
+            match Frame::decode(&frame) {
+                Ok(Frame::Event {
+                    command: "done",
+                    request_id,
+                    ..
+                }) => {
+                    // MessagePack [events, batches] (both below 128).
+                    let payload = [0x92, events, batches_seen];
+                    peer.send(&Frame::Reply {
+                        request_id,
+                        payload: &payload,
+                    })
+                    .await;
+                }
+                Ok(Frame::Event { .. }) => events += 1,
+                _ => {}
+            }
+        }
     }
 }
