@@ -322,11 +322,14 @@ impl Client {
         // boxed, so that this future, created and moved for every event,
         // stays small (the browser build keeps the smaller code).
         #[cfg(not(target_arch = "wasm32"))]
-        let pushed = match self.shared.outbox.offer(frame) {
-            Err((PushError::Full { .. }, frame)) if self.shared.when_full == WhenFull::Wait => {
-                Box::pin(self.shared.outbox.push(frame)).await
-            }
-            other => other.map_err(|(err, _)| err),
+        let pushed = match self.shared.when_full {
+            WhenFull::Wait => match self.shared.outbox.offer_to_wait(frame) {
+                Err((PushError::Full { .. }, frame)) => {
+                    Box::pin(self.shared.outbox.push(frame)).await
+                }
+                other => other.map_err(|(err, _)| err),
+            },
+            WhenFull::Fail => self.shared.outbox.try_push(frame),
         };
         #[cfg(target_arch = "wasm32")]
         let pushed = match self.shared.when_full {
