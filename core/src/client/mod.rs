@@ -374,11 +374,9 @@ impl Client {
         self.check_command(command)?;
         // The payload is encoded straight into the frame's only buffer.
         let frame = value::with_encoded(&payload, |payload| {
-            self.shared.frame_block.encode(&Frame::Event {
-                command,
-                request_id: NO_REQUEST,
-                payload,
-            })
+            self.shared
+                .frame_block
+                .encode_event(command, NO_REQUEST, payload)
         })?;
         self.check_frame_len(frame.len())?;
         self.push(frame).await
@@ -387,11 +385,10 @@ impl Client {
     /// Like [`send`](Self::send) with an already-encoded MessagePack payload.
     pub async fn send_raw(&self, command: &str, payload: &[u8]) -> Result<()> {
         self.check_command(command)?;
-        let frame = self.shared.frame_block.encode(&Frame::Event {
-            command,
-            request_id: NO_REQUEST,
-            payload,
-        });
+        let frame = self
+            .shared
+            .frame_block
+            .encode_event(command, NO_REQUEST, payload);
         self.check_frame_len(frame.len())?;
         self.push(frame).await
     }
