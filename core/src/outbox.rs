@@ -133,6 +133,7 @@ pub struct Outbox {
     overflowed: AtomicBool,
     /// The work beside the writer stepped aside for it (see
     /// [`writer_turn`](Self::writer_turn)).
+    #[cfg(any(test, feature = "server"))]
     writer_turn: AtomicBool,
     on_overflow: Option<OverflowHook>,
     /// Where the writer adds what it sent, if anyone counts.
@@ -152,6 +153,7 @@ impl Outbox {
             drained: Event::new(),
             closing: AtomicBool::new(false),
             overflowed: AtomicBool::new(false),
+            #[cfg(any(test, feature = "server"))]
             writer_turn: AtomicBool::new(false),
             on_overflow: None,
             sent: None,
@@ -345,6 +347,7 @@ impl Outbox {
     /// 13.3): the two sides would take turns instead of working at once.
     /// A wake-up instead (a runtime's `yield_now`) reschedules the task
     /// and took W1 with resumption on from 3.8 M to 1.3 M events/s.
+    #[cfg(any(test, feature = "server"))]
     pub(crate) fn writer_turn(&self) -> impl std::future::Future<Output = ()> + '_ {
         let mut stepped_aside = false;
         poll_fn(move |_| {
@@ -359,6 +362,7 @@ impl Outbox {
 
     /// Whether the work asked for a [`writer_turn`](Self::writer_turn)
     /// since the last call: then poll it again after the writer.
+    #[cfg(any(test, feature = "server"))]
     pub(crate) fn took_writer_turn(&self) -> bool {
         self.writer_turn.swap(false, Ordering::Relaxed)
     }

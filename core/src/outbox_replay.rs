@@ -21,13 +21,14 @@
 //! each other's acks.
 //!
 //! While it holds the writer back, a sender that waits for room (the
-//! client's `send`) gets only [`HELD_BACK_SHARE`] of the queue's limit:
+//! client's `send`) gets only an eighth of the queue's limit
+//! ([`HELD_BACK_SHARE`]):
 //! a sender that is never refused keeps its runtime thread until the
 //! queue is full, and the task that would read the peer's `Ack`s and write
 //! waits behind it, so the peer runs out of frames. Measured with W1 and
 //! resumption on (the server's writer turns in place, bench/README.md):
-//! 0.90 × W1 without it when the whole queue could fill, 0.94–0.96 with
-//! an eighth (a quarter and a 32nd: the same, within the noise).
+//! 0.83–0.90 × W1 without it when the whole queue could fill, 0.92–0.97
+//! with an eighth (a quarter and a 32nd: the same, within the noise).
 
 use std::collections::VecDeque;
 use std::task::{Context, Poll};

@@ -54,11 +54,11 @@ use crate::platform::timer::Clock;
 /// frames ran out (the server sent them 140 at a time), the client's
 /// replay buffer filled meanwhile and held its writer back, and the two
 /// sides took turns instead of working at once: W1 with resumption on
-/// ran at 0.75–0.82 × W1 without it. With a turn every 8 `Ack`s (and the
+/// ran at 0.75–0.87 × W1 without it. With a turn every 8 `Ack`s (and the
 /// client's waiting sender held to part of its queue meanwhile,
-/// `outbox_replay.rs`) 0.92–0.96 over TCP and 1.00 over WS; a turn after
-/// every `Ack` did worse (0.87, one write per 128 events), every 32 the
-/// same within the noise (bench/README.md).
+/// `outbox_replay.rs`) 0.92–0.97 over TCP and 1.00 over WS; a turn after
+/// every `Ack` did worse (0.83–0.87, a write per 128 events), every 16
+/// or 32 the same within the noise (bench/README.md).
 const ACKS_PER_WRITER_TURN: u64 = 8;
 
 /// A joined client's connection.
