@@ -27,7 +27,7 @@
 //! queue is full, and the task that would read the peer's `Ack`s and write
 //! waits behind it, so the peer runs out of frames. Measured with W1 and
 //! resumption on (the server's writer turns in place, bench/README.md):
-//! 0.83–0.90 × W1 without it when the whole queue could fill, 0.92–0.97
+//! 0.83–0.90 × W1 without it when the whole queue could fill, 0.90–0.97
 //! with an eighth (a quarter and a 32nd: the same, within the noise).
 
 use std::collections::VecDeque;

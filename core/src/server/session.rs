@@ -56,7 +56,7 @@ use crate::platform::timer::Clock;
 /// sides took turns instead of working at once: W1 with resumption on
 /// ran at 0.75–0.87 × W1 without it. With a turn every 8 `Ack`s (and the
 /// client's waiting sender held to part of its queue meanwhile,
-/// `outbox_replay.rs`) 0.92–0.97 over TCP and 1.00 over WS; a turn after
+/// `outbox_replay.rs`) 0.90–0.92 over TCP and 0.93–1.00 over WS; a turn after
 /// every `Ack` did worse (0.83–0.87, a write per 128 events), every 16
 /// or 32 the same within the noise (bench/README.md).
 const ACKS_PER_WRITER_TURN: u64 = 8;
