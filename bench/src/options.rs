@@ -13,6 +13,39 @@ pub const M1_RUNS: usize = 3;
 /// The workloads, in the order they run.
 pub const WORKLOADS: &[&str] = &["W1", "W2", "W3", "M1", "L1", "C1", "R1"];
 
+/// Which of W1's hisock runs to make: without a session, with resumption
+/// on, or both (each run then makes one of each, plain first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sessions {
+    /// Only the plain run (`off`).
+    Off,
+    /// Only the run with resumption on (`on`).
+    On,
+    /// Both (`both`, the default).
+    Both,
+}
+
+impl Sessions {
+    /// Whether the plain run is made.
+    pub fn plain(self) -> bool {
+        self != Self::On
+    }
+
+    /// Whether the run with resumption on is made.
+    pub fn resumable(self) -> bool {
+        self != Self::Off
+    }
+
+    fn parse(name: &str) -> Option<Self> {
+        match name {
+            "off" => Some(Self::Off),
+            "on" => Some(Self::On),
+            "both" => Some(Self::Both),
+            _ => None,
+        }
+    }
+}
+
 /// What to run and how big.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -34,6 +67,10 @@ pub struct Options {
     pub w1_events: u64,
     /// W1: payload bytes per event.
     pub w1_payload: usize,
+    /// W1: which hisock runs, without a session and with resumption on
+    /// (`--w1-sessions off|on|both`; both by default). One of them alone
+    /// is for profiling the other's cost.
+    pub w1_sessions: Sessions,
     /// W2: round trips.
     pub w2_round_trips: usize,
     /// W3: connected clients.
@@ -62,7 +99,7 @@ pub struct Options {
 }
 
 const USAGE: &str =
-    "usage: bench [--quick] [--runs N] [--only W1,W2,W3,M1,L1,C1,R1] [--out DIR] [--hisock-only] [--transport tcp,ws,tls,wss] [--m1-no-presence] [--w1-events N]";
+    "usage: bench [--quick] [--runs N] [--only W1,W2,W3,M1,L1,C1,R1] [--out DIR] [--hisock-only] [--transport tcp,ws,tls,wss] [--m1-no-presence] [--w1-events N] [--w1-sessions off|on|both]";
 
 impl Options {
     fn full() -> Self {
@@ -80,6 +117,7 @@ impl Options {
             ],
             w1_events: 1_000_000,
             w1_payload: 64,
+            w1_sessions: Sessions::Both,
             w2_round_trips: 20_000,
             w3_clients: 1_000,
             w3_broadcasts: 200,
@@ -143,6 +181,10 @@ impl Options {
                     }
                 }
                 "--w1-events" => options.w1_events = args.next().ok_or(USAGE)?.parse()?,
+                "--w1-sessions" => {
+                    let name = args.next().ok_or(USAGE)?;
+                    options.w1_sessions = Sessions::parse(name).ok_or(USAGE)?;
+                }
                 "--out" => options.out = PathBuf::from(args.next().ok_or(USAGE)?),
                 "-h" | "--help" => return Err(USAGE.into()),
                 other => return Err(format!("unknown argument {other:?}\n{USAGE}").into()),

@@ -19,6 +19,16 @@
 //! `Ack` frees room, and the queue's own bound applies meanwhile; upkeep
 //! (acks, pings, pongs) still leaves, so two full buffers cannot wait for
 //! each other's acks.
+//!
+//! While it holds the writer back, a sender that waits for room (the
+//! client's `send`) gets only an eighth of the queue's limit
+//! ([`HELD_BACK_SHARE`]):
+//! a sender that is never refused keeps its runtime thread until the
+//! queue is full, and the task that would read the peer's `Ack`s and write
+//! waits behind it, so the peer runs out of frames. Measured with W1 and
+//! resumption on (the server's writer turns in place, bench/README.md):
+//! 0.83–0.90 × W1 without it when the whole queue could fill, 0.90–0.97
+//! with an eighth (a quarter and a 32nd: the same, within the noise).
 
 use std::collections::VecDeque;
 use std::task::{Context, Poll};
@@ -26,6 +36,10 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 
 use super::{cost, Outbox, State};
+
+/// The part of the queue's limit (1 / this) a waiting sender may fill
+/// while the replay buffer holds the writer back.
+const HELD_BACK_SHARE: usize = 8;
 use crate::frame::FrameKind;
 use crate::platform::lock;
 use crate::protocol::resume::{is_counted, CountFault, ReplayBuffer};
@@ -38,6 +52,9 @@ pub(super) struct Replay {
     /// already (resent after a resume): the writer does not keep them
     /// twice.
     resent_ahead: usize,
+    /// The buffer was full when the writer last took a batch: the writer
+    /// waits for an `Ack`.
+    held_back: bool,
 }
 
 impl Replay {
@@ -47,11 +64,13 @@ impl Replay {
     #[inline]
     fn keep_what_fits(&mut self, queue: &VecDeque<Bytes>) -> usize {
         let mut fits = 0;
+        self.held_back = false;
         for frame in queue {
             if is_counted(frame) {
                 if self.resent_ahead > 0 {
                     self.resent_ahead -= 1;
                 } else if self.buffer.push(frame.clone()).is_err() {
+                    self.held_back = true;
                     break;
                 }
             }
@@ -69,6 +88,17 @@ fn is_upkeep(frame: &[u8]) -> bool {
 }
 
 impl Outbox {
+    /// The limit a sender that waits for room is held to: the queue's,
+    /// or [`HELD_BACK_SHARE`] of it while the replay buffer holds the
+    /// writer back.
+    #[inline(always)]
+    pub(super) fn limit_for_waiting(&self, state: &State) -> usize {
+        match &state.replay {
+            Some(replay) if replay.held_back => self.limit / HELD_BACK_SHARE,
+            _ => self.limit,
+        }
+    }
+
     /// The writer's batch on a session: what fits in the replay buffer, or
     /// only the upkeep while it is full (waiting for an `Ack`, which wakes
     /// the writer).
@@ -141,6 +171,7 @@ impl Outbox {
         state.replay = Some(Box::new(Replay {
             buffer: ReplayBuffer::new(limit),
             resent_ahead: 0,
+            held_back: false,
         }));
     }
 
@@ -488,6 +519,30 @@ mod tests {
         assert_eq!(rest.len(), 2, "event 3, then the close");
         assert_eq!(rest[0], event(3));
         assert_eq!(outbox.resumable_counts(), Some((2, 3)));
+    }
+
+    #[test]
+    fn while_the_writer_is_held_back_a_waiting_sender_gets_an_eighth_of_the_queue() {
+        let one = event(1).len() + crate::outbox::FRAME_OVERHEAD;
+        let limit = 64 * one;
+        let outbox = Outbox::new(limit);
+        outbox.start_session(2 * one);
+        for n in 1..=3 {
+            outbox.offer_to_wait(event(n)).expect("fits");
+        }
+        assert_eq!(taken(&outbox).len(), 2, "the buffer holds two");
+        // Held back: event 3 waits, and a waiting sender may add frames
+        // up to an eighth of the limit (8 frames in all).
+        let accepted = (0..64)
+            .take_while(|_| outbox.offer_to_wait(event(4)).is_ok())
+            .count();
+        assert_eq!(accepted, 7);
+        // A sender that does not wait still has the whole limit.
+        outbox.try_push(event(5)).expect("within the limit");
+        // An ack lets the writer go on, and the whole limit applies again.
+        outbox.acknowledged(2).expect("sent");
+        assert_eq!(taken(&outbox).len(), 2);
+        outbox.offer_to_wait(event(6)).expect("not held back");
     }
 
     #[test]

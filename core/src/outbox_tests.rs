@@ -207,3 +207,32 @@ fn writer_sends_everything_in_order_then_closes() {
         assert!(outbox.is_closed());
     });
 }
+
+#[test]
+fn a_writer_turn_is_pending_once_without_a_wake_up_and_tells_the_loop() {
+    let outbox = Outbox::new(1024);
+    let woken = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let waker = counting_waker(woken.clone());
+    let mut cx = std::task::Context::from_waker(&waker);
+    let mut turn = std::pin::pin!(outbox.writer_turn());
+    assert!(!outbox.took_writer_turn(), "nobody stepped aside yet");
+    assert!(turn.as_mut().poll(&mut cx).is_pending());
+    assert_eq!(
+        woken.load(std::sync::atomic::Ordering::Relaxed),
+        0,
+        "no wake-up: the loop polls again by itself"
+    );
+    assert!(outbox.took_writer_turn());
+    assert!(!outbox.took_writer_turn(), "told once");
+    assert!(turn.as_mut().poll(&mut cx).is_ready());
+}
+
+fn counting_waker(count: std::sync::Arc<std::sync::atomic::AtomicUsize>) -> std::task::Waker {
+    struct Counting(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+    impl std::task::Wake for Counting {
+        fn wake(self: std::sync::Arc<Self>) {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+    std::task::Waker::from(std::sync::Arc::new(Counting(count)))
+}

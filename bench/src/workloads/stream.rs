@@ -32,10 +32,12 @@ pub async fn run(options: &Options) -> BenchResult<Vec<Row>> {
                 true => Some(raw_rate(transport, options).await?),
                 false => None,
             };
-            let hisock = hisock_rate(transport, options, false).await?;
-            progress("W1", transport.name(), "events_per_s", raw, hisock);
-            samples.push(raw, hisock);
-            if resume_failed {
+            if options.w1_sessions.plain() {
+                let hisock = hisock_rate(transport, options, false).await?;
+                progress("W1", transport.name(), "events_per_s", raw, hisock);
+                samples.push(raw, hisock);
+            }
+            if resume_failed || !options.w1_sessions.resumable() {
                 continue;
             }
             match hisock_rate(transport, options, true).await {
@@ -55,8 +57,10 @@ pub async fn run(options: &Options) -> BenchResult<Vec<Row>> {
                 }
             }
         }
-        rows.push(samples.row("W1", transport.name(), "events_per_s"));
-        if !resume_failed {
+        if options.w1_sessions.plain() {
+            rows.push(samples.row("W1", transport.name(), "events_per_s"));
+        }
+        if !resume_failed && options.w1_sessions.resumable() {
             rows.push(resume.row("W1", transport.name(), "events_per_s_resume"));
         }
     }

@@ -322,11 +322,14 @@ impl Client {
         // boxed, so that this future, created and moved for every event,
         // stays small (the browser build keeps the smaller code).
         #[cfg(not(target_arch = "wasm32"))]
-        let pushed = match self.shared.outbox.offer(frame) {
-            Err((PushError::Full { .. }, frame)) if self.shared.when_full == WhenFull::Wait => {
-                Box::pin(self.shared.outbox.push(frame)).await
-            }
-            other => other.map_err(|(err, _)| err),
+        let pushed = match self.shared.when_full {
+            WhenFull::Wait => match self.shared.outbox.offer_to_wait(frame) {
+                Err((PushError::Full { .. }, frame)) => {
+                    Box::pin(self.shared.outbox.push(frame)).await
+                }
+                other => other.map_err(|(err, _)| err),
+            },
+            WhenFull::Fail => self.shared.outbox.try_push(frame),
         };
         #[cfg(target_arch = "wasm32")]
         let pushed = match self.shared.when_full {
@@ -371,11 +374,9 @@ impl Client {
         self.check_command(command)?;
         // The payload is encoded straight into the frame's only buffer.
         let frame = value::with_encoded(&payload, |payload| {
-            self.shared.frame_block.encode(&Frame::Event {
-                command,
-                request_id: NO_REQUEST,
-                payload,
-            })
+            self.shared
+                .frame_block
+                .encode_event(command, NO_REQUEST, payload)
         })?;
         self.check_frame_len(frame.len())?;
         self.push(frame).await
@@ -384,11 +385,10 @@ impl Client {
     /// Like [`send`](Self::send) with an already-encoded MessagePack payload.
     pub async fn send_raw(&self, command: &str, payload: &[u8]) -> Result<()> {
         self.check_command(command)?;
-        let frame = self.shared.frame_block.encode(&Frame::Event {
-            command,
-            request_id: NO_REQUEST,
-            payload,
-        });
+        let frame = self
+            .shared
+            .frame_block
+            .encode_event(command, NO_REQUEST, payload);
         self.check_frame_len(frame.len())?;
         self.push(frame).await
     }

@@ -28,26 +28,36 @@ pub(crate) struct FrameBlock {
 }
 
 impl FrameBlock {
-    /// Encodes `frame`, the same bytes as [`Frame::encode`].
+    /// Encodes an `Event` frame: the same bytes as [`Frame::encode`] of a
+    /// `Frame::Event`. Small ones go into the current block, sized by
+    /// arithmetic and written in four appends (`Frame::write_event`).
     #[cfg(not(target_arch = "wasm32"))]
-    pub(crate) fn encode(&self, frame: &Frame<'_>) -> Bytes {
-        let len = frame.encoded_len();
+    pub(crate) fn encode_event(&self, command: &str, request_id: u64, payload: &[u8]) -> Bytes {
+        let len = Frame::event_len(command, request_id, payload.len());
         if len > BLOCK_BYTES / 16 {
-            return frame.encode();
+            return Frame::Event {
+                command,
+                request_id,
+                payload,
+            }
+            .encode();
         }
         let mut block = lock(&self.block);
         if block.capacity() < len {
-            // Reclaims the block when no frame holds it any more,
-            // allocates a new one otherwise.
             block.reserve(BLOCK_BYTES);
         }
-        frame.write_into(&mut block);
+        Frame::write_event(&mut block, command, request_id, payload);
         block.split().freeze()
     }
 
-    /// Encodes `frame` on its own ([`Frame::encode`]).
+    /// Encodes an `Event` frame on its own.
     #[cfg(target_arch = "wasm32")]
-    pub(crate) fn encode(&self, frame: &Frame<'_>) -> Bytes {
-        frame.encode()
+    pub(crate) fn encode_event(&self, command: &str, request_id: u64, payload: &[u8]) -> Bytes {
+        Frame::Event {
+            command,
+            request_id,
+            payload,
+        }
+        .encode()
     }
 }

@@ -32,6 +32,21 @@ pub(super) fn varint_len(value: u64) -> usize {
     (64 - (value | 1).leading_zeros() as usize).div_ceil(7)
 }
 
+/// Writes `value` as a postcard varint at the start of `out` (which has
+/// room for it: up to 10 bytes), returning its length.
+#[cfg(not(target_arch = "wasm32"))]
+#[inline]
+fn put_varint(out: &mut [u8], mut value: u64) -> usize {
+    let mut n = 0;
+    while value >= 0x80 {
+        out[n] = value as u8 | 0x80;
+        value >>= 7;
+        n += 1;
+    }
+    out[n] = value as u8;
+    n + 1
+}
+
 /// `bytes` as text, or the fault that a string field of a frame that is
 /// not UTF-8 is.
 pub(super) fn utf8(bytes: &[u8]) -> Result<&str, Fault> {
@@ -111,28 +126,44 @@ impl Sink for Vec<u8> {
     }
 }
 
-#[cfg(not(target_arch = "wasm32"))]
-impl Sink for bytes::BytesMut {
-    fn byte(&mut self, byte: u8) {
-        self.extend_from_slice(&[byte]);
-    }
-    fn varint(&mut self, mut value: u64) {
-        while value >= 0x80 {
-            self.byte(value as u8 | 0x80);
-            value >>= 7;
-        }
-        self.byte(value as u8);
-    }
-    fn raw(&mut self, bytes: &[u8]) {
-        self.extend_from_slice(bytes);
-    }
-}
-
 impl Frame<'_> {
-    /// Appends the frame to `buf`.
+    /// The length of an `Event` frame, by arithmetic rather than a pass
+    /// over it (the client's send path; equal to `encoded_len`).
     #[cfg(not(target_arch = "wasm32"))]
-    pub(super) fn write_into(&self, buf: &mut bytes::BytesMut) {
-        self.write(buf);
+    #[inline]
+    pub(super) fn event_len(command: &str, request_id: u64, payload_len: usize) -> usize {
+        1 + varint_len(command.len() as u64)
+            + command.len()
+            + varint_len(request_id)
+            + varint_len(payload_len as u64)
+            + payload_len
+    }
+
+    /// Appends an `Event` frame to `buf`: the bytes `write` writes for
+    /// one, in four appends rather than one per field and varint byte.
+    /// The client's send path, measured: with `event_len` instead of a
+    /// sizing pass, W1 went from 2,641 to 2,608 instructions per event
+    /// (bench/README.md).
+    #[cfg(not(target_arch = "wasm32"))]
+    #[inline]
+    pub(super) fn write_event(
+        buf: &mut bytes::BytesMut,
+        command: &str,
+        request_id: u64,
+        payload: &[u8],
+    ) {
+        // The kind and the command's length, then the request id and the
+        // payload's length: at most 1 + 10 and 10 + 10 bytes.
+        let mut head = [0u8; 11];
+        head[0] = FrameKind::Event.number();
+        let n = 1 + put_varint(&mut head[1..], command.len() as u64);
+        buf.extend_from_slice(&head[..n]);
+        buf.extend_from_slice(command.as_bytes());
+        let mut mid = [0u8; 20];
+        let m = put_varint(&mut mid, request_id);
+        let m = m + put_varint(&mut mid[m..], payload.len() as u64);
+        buf.extend_from_slice(&mid[..m]);
+        buf.extend_from_slice(payload);
     }
 
     /// The exact number of bytes [`Frame::encode`] produces.

@@ -201,15 +201,10 @@ fn a_block_holds_only_its_own_senders_frames() {
     // back to back in its own block, none of the other's in between
     // (so a stalled client cannot pin blocks full of others' frames).
     let (a, b) = (FrameBlock::default(), FrameBlock::default());
-    let event = |payload: &'static [u8]| Frame::Event {
-        command: "tick",
-        request_id: NO_REQUEST,
-        payload,
-    };
     let mut last_a: Option<Bytes> = None;
     for _ in 0..20 {
-        let frame_a = a.encode(&event(b"from a"));
-        let frame_b = b.encode(&event(b"from b, a little longer"));
+        let frame_a = a.encode_event("tick", NO_REQUEST, b"from a");
+        let frame_b = b.encode_event("tick", NO_REQUEST, b"from b, a little longer");
         if let Some(previous) = &last_a {
             let end_of_previous = previous.as_ptr() as usize + previous.len();
             assert_eq!(frame_a.as_ptr() as usize, end_of_previous);
@@ -220,29 +215,28 @@ fn a_block_holds_only_its_own_senders_frames() {
 }
 
 #[test]
-fn frames_encoded_in_blocks_are_the_same_bytes() {
+fn events_encoded_in_blocks_are_the_same_bytes() {
     let block = FrameBlock::default();
     let long = "ß".repeat(100);
     let mut kept = Vec::new();
-    for frame in edge_frames(&long) {
-        let encoded = block.encode(&frame);
-        assert_eq!(encoded, frame.encode(), "{frame:?}");
-        kept.push(encoded);
+    let payloads = [vec![], vec![7u8; 127], vec![7u8; 128], vec![7u8; 2000]];
+    for command in ["tick", &long[..]] {
+        for request_id in VARINT_EDGES {
+            for payload in &payloads {
+                let event = Frame::Event {
+                    command,
+                    request_id,
+                    payload,
+                };
+                let encoded = block.encode_event(command, request_id, payload);
+                assert_eq!(encoded, event.encode());
+                kept.push((event.encode(), encoded));
+            }
+        }
     }
     // Frames that outlive many blocks keep their bytes.
-    for (frame, encoded) in edge_frames(&long).iter().zip(&kept) {
-        assert_eq!(encoded, &frame.encode(), "{frame:?}");
-    }
-    let payloads = [vec![], vec![7u8; 127], vec![7u8; 128], vec![7u8; 2000]];
-    for request_id in VARINT_EDGES {
-        for payload in &payloads {
-            let event = Frame::Event {
-                command: &long,
-                request_id,
-                payload,
-            };
-            assert_eq!(block.encode(&event), event.encode());
-        }
+    for (expected, encoded) in &kept {
+        assert_eq!(encoded, expected);
     }
 }
 
@@ -777,5 +771,31 @@ fn error_codes_are_as_documented_and_unknown_ones_are_kept() {
     for number in [0, 9, 42, 1000, u16::MAX] {
         assert_eq!(ErrorCode::from_wire(number), ErrorCode::Other(number));
         assert_eq!(ErrorCode::from_wire(number).to_wire(), number);
+    }
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+#[test]
+fn the_send_paths_event_writer_agrees_with_encode() {
+    let long_command = "c".repeat(200);
+    let payloads = [vec![], vec![7; 127], vec![7; 128], vec![7; 16_384]];
+    for command in ["", "tick", &long_command[..127], &long_command[..]] {
+        for request_id in [0, 1, 127, 128, 16_383, 16_384, u64::MAX] {
+            for payload in &payloads {
+                let frame = Frame::Event {
+                    command,
+                    request_id,
+                    payload,
+                };
+                let mut buf = bytes::BytesMut::from(&b"ahead"[..]);
+                Frame::write_event(&mut buf, command, request_id, payload);
+                assert_eq!(&buf[..5], b"ahead", "appended, not overwritten");
+                assert_eq!(&buf[5..], &frame.encode()[..]);
+                assert_eq!(
+                    Frame::event_len(command, request_id, payload.len()),
+                    frame.encoded_len()
+                );
+            }
+        }
     }
 }

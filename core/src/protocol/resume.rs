@@ -286,6 +286,8 @@ pub struct AckSchedule {
     told: u64,
     bytes_since: usize,
     timer_armed: bool,
+    /// How many times `counted` said `AckDue::Now`.
+    due_now: u64,
 }
 
 impl AckSchedule {
@@ -311,6 +313,7 @@ impl AckSchedule {
         self.received += 1;
         self.bytes_since += len;
         if self.received - self.told >= ACK_EVERY_FRAMES || self.bytes_since >= ACK_EVERY_BYTES {
+            self.due_now += 1;
             return AckDue::Now(self.acked_now());
         }
         if self.timer_armed {
@@ -338,6 +341,13 @@ impl AckSchedule {
     /// Counted frames received from the peer in the session.
     pub fn received(&self) -> u64 {
         self.received
+    }
+
+    /// How many `Ack`s a threshold made due ([`AckDue::Now`]) so far: a
+    /// receiver that reads on without a pause counts them to know when
+    /// its writer must run (the server's session loop).
+    pub fn acks_due(&self) -> u64 {
+        self.due_now
     }
 
     fn acked_now(&mut self) -> u64 {

@@ -102,6 +102,8 @@ fn acks_go_every_128_frames_or_64_kib_and_a_timer_covers_the_rest() {
         acks.counted(ACK_EVERY_BYTES / 2),
         AckDue::Now(ACK_EVERY_FRAMES + 4)
     );
+    // The two a threshold made due, not the timer's.
+    assert_eq!(acks.acks_due(), 2);
 }
 
 #[test]

@@ -340,24 +340,31 @@ pub(super) async fn attached<T: AfterWork>(
     let done = std::future::poll_fn(|cx| {
         // The work first, then the writer, in every turn: what the work
         // queued leaves in the same turn, without a wake-up of its own.
-        outbox.writer_polls_next();
-        if let Poll::Ready(done) = work.as_mut().poll(cx) {
-            return Poll::Ready(done);
-        }
-        if !writer_done {
-            if let Poll::Ready(written) = writer.as_mut().poll(cx) {
-                writer_done = true;
-                match written {
-                    Err(err) if outbox.has_session() => {
-                        tracing::debug!(%err, "writer stopped; the session is kept");
-                        if let Some(broke) = T::broke() {
-                            return Poll::Ready(broke);
+        // Again after the writer when the work stepped aside for it
+        // (`Outbox::writer_turn`).
+        loop {
+            outbox.writer_polls_next();
+            if let Poll::Ready(done) = work.as_mut().poll(cx) {
+                return Poll::Ready(done);
+            }
+            if !writer_done {
+                if let Poll::Ready(written) = writer.as_mut().poll(cx) {
+                    writer_done = true;
+                    match written {
+                        Err(err) if outbox.has_session() => {
+                            tracing::debug!(%err, "writer stopped; the session is kept");
+                            if let Some(broke) = T::broke() {
+                                return Poll::Ready(broke);
+                            }
                         }
+                        Err(err) => tracing::debug!(%err, "writer stopped"),
+                        Ok(()) => {}
                     }
-                    Err(err) => tracing::debug!(%err, "writer stopped"),
-                    Ok(()) => {}
+                    outbox.finish_writer();
                 }
-                outbox.finish_writer();
+            }
+            if !outbox.took_writer_turn() {
+                break;
             }
         }
         // After the writer, as on the client: one timer for all requests.
