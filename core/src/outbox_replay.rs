@@ -36,13 +36,13 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 
 use super::{cost, Outbox, State};
+use crate::frame::FrameKind;
+use crate::platform::lock;
+use crate::protocol::resume::{is_counted, CountFault, ReplayBuffer};
 
 /// The part of the queue's limit (1 / this) a waiting sender may fill
 /// while the replay buffer holds the writer back.
 const HELD_BACK_SHARE: usize = 8;
-use crate::frame::FrameKind;
-use crate::platform::lock;
-use crate::protocol::resume::{is_counted, CountFault, ReplayBuffer};
 
 /// A session's sending half, inside the outbox's lock.
 #[derive(Debug)]
@@ -322,6 +322,7 @@ impl Outbox {
         state.replay = Some(Box::new(Replay {
             buffer: ReplayBuffer::starting_after(limit, peer_received),
             resent_ahead: 0,
+            held_back: false,
         }));
         drop(state);
         self.writer.wake();
