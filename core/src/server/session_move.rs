@@ -103,6 +103,10 @@ pub(super) async fn send_away(
         frames = frames.len(),
         "sending the session to another node"
     );
+    // Answers to this node's requests may come back from the taker as soon
+    // as it has the session, before this task hears that it took it: the
+    // table they resolve is findable from now on.
+    cluster.moved_away(session.info.id, session.pending.clone());
     // Handlers go on while the taker answers.
     let taken = {
         let sent = cluster.send_session(taker.node, taker.offer, moving);
@@ -118,6 +122,7 @@ pub(super) async fn send_away(
         while_requests_wait(links.pending, deadlines, work).await
     };
     if !taken {
+        cluster.done_with_moved(session.info.id);
         tracing::debug!(node = taker.node, "the other node did not take the session");
         let limit = server.inner.config.replay_limit;
         session
@@ -147,7 +152,6 @@ pub(super) async fn send_away(
         };
         session.peer.outbox.push_control(end.encode());
     }
-    cluster.moved_away(id, session.pending.clone());
     tracing::debug!(node = taker.node, "session moved to another node");
 
     // What the handlers still running here send the client goes after it.
