@@ -3,7 +3,9 @@
 //! [`ReplayBuffer`] until the peer acknowledges it, and on a resume the
 //! queue is rebuilt as the handshake's frames, then what the peer did not
 //! receive, then what waited. In a file of its own: connections without a
-//! session use none of it (their writer pays one branch per batch).
+//! session use none of it (their writer pays one branch per batch). (Past
+//! 450 lines with its unit tests, which stay beside the queue rules they
+//! check; the code is about 340.)
 //!
 //! Frames are kept when the writer *takes* them, not when they are pushed:
 //! what waits in the queue is not yet numbered, so a break loses nothing
@@ -85,6 +87,38 @@ impl Replay {
 /// which stays behind what it ends.
 fn is_upkeep(frame: &[u8]) -> bool {
     !is_counted(frame) && frame.first() != Some(&FrameKind::Close.number())
+}
+
+/// The counted frames a peer whose count is `peer_received` still needs,
+/// in order: the kept ones after that number, then the counted frames that
+/// waited (those a previous resume queued again are among the kept ones:
+/// not twice), and how many of them are kept already. The queue is
+/// drained; its upkeep frames are dropped. `Err` (nothing changed) without
+/// a session or for a count outside what was acknowledged and sent.
+fn still_needed(state: &mut State, peer_received: u64) -> Result<(Vec<Bytes>, usize), CountFault> {
+    let Some(replay) = state.replay.as_mut() else {
+        return Err(CountFault {
+            claimed: peer_received,
+            acked: 0,
+            sent: 0,
+        });
+    };
+    let mut needed: Vec<Bytes> = replay
+        .buffer
+        .replay_after(peer_received)?
+        .cloned()
+        .collect();
+    let kept = needed.len();
+    let mut resent = replay.resent_ahead;
+    needed.extend(state.queue.drain(..).filter(|frame| {
+        let counted = is_counted(frame);
+        if counted && resent > 0 {
+            resent -= 1;
+            return false;
+        }
+        counted
+    }));
+    Ok((needed, kept))
 }
 
 impl Outbox {
@@ -228,28 +262,13 @@ impl Outbox {
     ) -> Result<(), CountFault> {
         let mut guard = lock(&self.state);
         let state = &mut *guard;
-        let Some(replay) = state.replay.as_mut() else {
-            return Err(CountFault {
-                claimed: peer_received,
-                acked: 0,
-                sent: 0,
-            });
-        };
-        let resend = replay.buffer.replay_after(peer_received)?;
-        let mut queue = VecDeque::with_capacity(first.len() + resend.len() + state.queue.len());
+        let (needed, kept) = still_needed(state, peer_received)?;
+        let mut queue = VecDeque::with_capacity(first.len() + needed.len());
         queue.extend(first);
-        queue.extend(resend.cloned());
-        // Frames a previous resume queued again and no writer took yet are
-        // in `resend` already: not twice.
-        let mut resent = std::mem::replace(&mut replay.resent_ahead, replay.buffer.len());
-        queue.extend(state.queue.drain(..).filter(|frame| {
-            let counted = is_counted(frame);
-            if counted && resent > 0 {
-                resent -= 1;
-                return false;
-            }
-            counted
-        }));
+        queue.extend(needed);
+        if let Some(replay) = state.replay.as_mut() {
+            replay.resent_ahead = kept;
+        }
         state.bytes = queue.iter().map(cost).sum();
         state.queue = queue;
         state.in_flight = 0;
@@ -269,27 +288,7 @@ impl Outbox {
     pub(crate) fn export_session(&self, peer_received: u64) -> Result<Vec<Bytes>, CountFault> {
         let mut guard = lock(&self.state);
         let state = &mut *guard;
-        let Some(replay) = state.replay.as_mut() else {
-            return Err(CountFault {
-                claimed: peer_received,
-                acked: 0,
-                sent: 0,
-            });
-        };
-        let mut frames: Vec<Bytes> = replay
-            .buffer
-            .replay_after(peer_received)?
-            .cloned()
-            .collect();
-        let mut resent = replay.resent_ahead;
-        frames.extend(state.queue.drain(..).filter(|frame| {
-            let counted = is_counted(frame);
-            if counted && resent > 0 {
-                resent -= 1;
-                return false;
-            }
-            counted
-        }));
+        let (frames, _) = still_needed(state, peer_received)?;
         state.replay = None;
         state.bytes = 0;
         state.in_flight = 0;

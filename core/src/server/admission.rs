@@ -92,6 +92,26 @@ pub(super) fn session_params(config: &ServerConfig) -> SessionParams {
     }
 }
 
+/// The handshake's frames of a resumed session, ahead of what the client
+/// missed: `Welcome` (its id, as before), then `Session{resumed}` with the
+/// count of its frames the server has (`received`).
+pub(super) fn resumed_frames(
+    info: &ClientInfo,
+    token: &[u8],
+    received: u64,
+    config: &ServerConfig,
+) -> Vec<bytes::Bytes> {
+    vec![
+        handshake::welcome_frame(info, &session_params(config)),
+        resume::session_frame(
+            token,
+            ResumeOutcome::Resumed,
+            received,
+            config.session_window,
+        ),
+    ]
+}
+
 /// Waits for the hello and runs the admission checks of [`handshake`] in
 /// their documented order (the auth hook in between); a new client is
 /// then registered and welcomed, a resuming one returned for its session.

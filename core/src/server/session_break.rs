@@ -12,7 +12,7 @@ use futures::SinkExt;
 
 use std::sync::{Arc, Mutex};
 
-use super::admission::session_params;
+use super::admission::resumed_frames;
 use super::connection::while_requests_wait;
 use super::resumption::{Handover, Takeover};
 use super::session::Session;
@@ -20,8 +20,7 @@ use crate::close::{codes, CloseReason};
 use crate::pending::PendingRequests;
 use crate::platform::timer::DeadlineTimer;
 use crate::protocol::closing::{self, Ending};
-use crate::protocol::handshake;
-use crate::protocol::resume::{self, ResumeOutcome};
+use crate::protocol::resume::ResumeOutcome;
 use crate::transport::FrameSink;
 
 /// How a break ended.
@@ -142,15 +141,7 @@ impl Session {
             entry.info.transport = kind;
         }
         let config = &self.server.inner.config;
-        let first = vec![
-            handshake::welcome_frame(&self.info, &session_params(config)),
-            resume::session_frame(
-                &token,
-                ResumeOutcome::Resumed,
-                received,
-                config.session_window,
-            ),
-        ];
+        let first = resumed_frames(&self.info, &token, received, config);
         if let Err(fault) = self.peer.outbox.resume_session(peer_received, first) {
             tracing::warn!(%fault, "cannot resume the session");
             self.server.session_ended(&token, ResumeOutcome::Gap);

@@ -20,7 +20,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures::Sink;
 
-use super::admission::{has_room, register, session_params, Joined};
+use super::admission::{has_room, register, resumed_frames, Joined};
 use super::cluster::handover::pass_answer_back;
 use super::cluster::{Member, Message, MovingSession, NodeId, Route};
 use super::connection::{attached, while_requests_wait, Links, Next};
@@ -30,8 +30,7 @@ use crate::close::{codes, CloseReason};
 use crate::frame::Frame;
 use crate::platform::locks::{lock, write_lock};
 use crate::platform::timer::DeadlineTimer;
-use crate::protocol::handshake;
-use crate::protocol::resume::{self, is_counted, ResumeOutcome};
+use crate::protocol::resume::{is_counted, ResumeOutcome};
 use crate::protocol::session_table::Token;
 use crate::transport::{FrameSink, TransportError, TransportKind};
 
@@ -84,11 +83,7 @@ pub(super) async fn send_away(
     };
     let received = resumable.acks.told_on_resume();
     let (next_request_id, waiting_requests) = lock(&session.pending).waiting_ids();
-    let rooms = server.inner.registry.read().rooms_of(session.info.id);
-    let member = Member {
-        info: session.info.clone(),
-        rooms: rooms.into_iter().map(Arc::from).collect(),
-    };
+    let member = session.member();
     let moving = MovingSession {
         member: member.clone(),
         token: Bytes::copy_from_slice(&token),
@@ -279,15 +274,7 @@ pub(super) fn join_moved(
         return None;
     }
     let session = server.open_session_as(token, info.id, received);
-    let first = vec![
-        handshake::welcome_frame(&info, &session_params(config)),
-        resume::session_frame(
-            &token,
-            ResumeOutcome::Resumed,
-            received,
-            config.session_window,
-        ),
-    ];
+    let first = resumed_frames(&info, &token, received, config);
     outbox.import_session(config.replay_limit, peer_received, first, frames);
     for waiting in lock(pending).adopt(next_request_id, &waiting_requests) {
         pass_answer_back(server, from, info.id, waiting);
@@ -307,11 +294,16 @@ impl Session {
     /// The client's session arrived from another node: the other nodes
     /// learn where it is now; nobody hears a join (it never left).
     pub(super) fn begin_moved(&mut self) {
+        let member = self.member();
+        self.server.announce(|| Message::Moved { member });
+    }
+
+    /// The client with its rooms, as the other nodes know clients.
+    fn member(&self) -> Member {
         let rooms = self.server.inner.registry.read().rooms_of(self.info.id);
-        let member = Member {
+        Member {
             info: self.info.clone(),
             rooms: rooms.into_iter().map(Arc::from).collect(),
-        };
-        self.server.announce(|| Message::Moved { member });
+        }
     }
 }
